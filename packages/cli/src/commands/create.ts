@@ -1,0 +1,53 @@
+/** `burrow create`: a new sandbox, and how long it took to get one. */
+import type { CreateSandboxOptions, Runtime } from '@burrow/sdk';
+import { Option, type Command } from 'commander';
+import { clientFor } from '../client.js';
+import { collectEnv, positiveInteger } from '../options.js';
+import { describeRuntime, formatSeconds, renderJson } from '../output.js';
+
+interface CreateOptions {
+  runtime?: Runtime;
+  image?: 'minimal' | 'dev';
+  cpus?: number;
+  ramMb?: number;
+  env?: Record<string, string>;
+  json?: boolean;
+}
+
+export function registerCreate(program: Command): void {
+  program
+    .command('create')
+    .description('create a sandbox')
+    .argument('<name>', 'lowercase letters, digits and dashes')
+    .addOption(new Option('--runtime <runtime>', 'gvisor (strong isolation) or runc (faster, shares the host kernel)').choices(['gvisor', 'runc']))
+    .addOption(new Option('--image <image>', 'the base image').choices(['minimal', 'dev']))
+    .option('--cpus <n>', 'CPU limit', positiveInteger)
+    .option('--ram-mb <n>', 'memory limit in MB', positiveInteger)
+    .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collectEnv)
+    .option('--json', 'print the sandbox as JSON')
+    .action(async (name: string, options: CreateOptions, command: Command) => {
+      const started = Date.now();
+      const sandbox = await clientFor(command).createSandbox(name, createRequest(options));
+      const elapsed = Date.now() - started;
+      const info = sandbox.info;
+      if (options.json) {
+        process.stdout.write(renderJson(info));
+        return;
+      }
+      process.stdout.write(`created ${sandbox.name} in ${formatSeconds(elapsed)} (${describeRuntime(info?.runtime, info?.isolation)})\n`);
+      process.stdout.write(`status ${info?.status}, image ${info?.image}\n`);
+    });
+}
+
+function createRequest(options: CreateOptions): CreateSandboxOptions {
+  const config = {
+    ...(options.cpus === undefined ? {} : { cpus: options.cpus }),
+    ...(options.ramMb === undefined ? {} : { ram_mb: options.ramMb }),
+  };
+  return {
+    ...(options.runtime ? { runtime: options.runtime } : {}),
+    ...(options.image ? { image: options.image } : {}),
+    ...(Object.keys(config).length > 0 ? { config } : {}),
+    ...(options.env ? { environment: options.env } : {}),
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * `burrow exec`: runs one command in a sandbox as if it ran here: output streams through with
+ * backpressure, piped stdin flows in, Ctrl-C reaches the command, and its exit code is ours.
+ */
+import type { SandboxProcess } from '@burrow/sdk';
+import type { Command } from 'commander';
+import { clientFor } from '../client.js';
+import { reportFailure } from '../failure.js';
+import { collectEnv } from '../options.js';
+
+interface ExecOptions {
+  env?: Record<string, string>;
+  dir?: string;
+}
+
+export function registerExec(program: Command): void {
+  program
+    .command('exec')
+    .description('run a command in a sandbox (no TTY; stdin is passed through when it is not a terminal)')
+    .argument('<name>', 'the sandbox')
+    .argument('<command...>', 'the command and its arguments (put `--` before them)')
+    .option('--env <KEY=VALUE>', 'environment variable (repeatable); replaces the default environment', collectEnv)
+    .option('--dir <dir>', 'working directory (default: the home directory)')
+    .showHelpAfterError('(put `--` before the command when it has options: burrow exec <name> -- <command> [args...])')
+    .action(async (name: string, argv: string[], options: ExecOptions, command: Command) => {
+      const [cmd = '', ...args] = argv;
+      // A terminal on stdin means a person, not input: reading it would hang until Ctrl-D.
+      const pipeStdin = !process.stdin.isTTY;
+      const child = clientFor(command)
+        .sandbox(name)
+        .spawn(cmd, args, {
+          ...(options.env ? { env: options.env } : {}),
+          ...(options.dir ? { cwd: options.dir } : {}),
+          stdin: pipeStdin,
+        });
+      if (pipeStdin) process.stdin.pipe(child.stdin);
+
+      forwardSignals(child);
+      const relayed = Promise.all([relay(child.stdout, process.stdout, child), relay(child.stderr, process.stderr, child)]);
+      const outcome = await child.wait().then(
+        (code) => ({ code }),
+        (err: unknown) => ({ err }),
+      );
+      // The streams end on exit and on failure alike; what arrived is still shown.
+      await relayed;
+      await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+      if ('err' in outcome) reportFailure(outcome.err);
+      // Exit here rather than when the event loop drains: stdin may be an open pipe nobody closes.
+      process.exit('err' in outcome ? 1 : outcome.code);
+    });
+}
+
+/**
+ * Copies a remote stream to a local one; pipe() pauses the source when the destination is
+ * full, which pauses the socket, which holds back the server. If the output cannot be
+ * written (the reader of `| head` went away), the command is stopped, as SIGPIPE would stop
+ * a local one.
+ */
+function relay(source: NodeJS.ReadableStream, destination: NodeJS.WritableStream, child: SandboxProcess): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let broken = false;
+    // Not once: every later write (the final flush too) fails the same way.
+    destination.on('error', (err: NodeJS.ErrnoException) => {
+      if (broken) return;
+      broken = true;
+      source.unpipe(destination);
+      source.resume();
+      child.kill('SIGTERM');
+      if (err.code !== 'EPIPE') reportFailure(new Error(`cannot write the command's output: ${err.message}`));
+    });
+    source.pipe(destination, { end: false });
+    source.once('end', resolve);
+  });
+}
+
+function flushed(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise<void>((resolve) => stream.write('', () => resolve()));
+}
+
+/** Ctrl-C and kill go to the remote command; a second Ctrl-C gives up on it. */
+function forwardSignals(child: SandboxProcess): void {
+  let interrupted = false;
+  const onInterrupt = (): void => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    child.kill('SIGINT');
+  };
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', (): void => child.kill('SIGTERM'));
+}

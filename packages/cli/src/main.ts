@@ -1,0 +1,41 @@
+/**
+ * The `burrow` command: global options, the command list, and one place where failures turn
+ * into `burrow: <message>` and exit code 1.
+ */
+import { createRequire } from 'node:module';
+import { Command, Option } from 'commander';
+import { registerCreate } from './commands/create.js';
+import { registerDestroy } from './commands/destroy.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerExec } from './commands/exec.js';
+import { registerImage } from './commands/image.js';
+import { registerInfo } from './commands/info.js';
+import { registerList } from './commands/list.js';
+import { registerServe } from './commands/serve.js';
+import { reportFailure } from './failure.js';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+const program = new Command('burrow')
+  .description('persistent Linux sandboxes on your own machine')
+  .version(version)
+  .addOption(new Option('--api <url>', 'burrow API URL (default http://127.0.0.1:7070)').env('BURROW_API'))
+  .addOption(new Option('--token <token>', 'API token (default: $BURROW_HOME/admin.token)').env('BURROW_TOKEN'))
+  .configureOutput({ outputError: (message, write) => write(message.replace(/^error: /, 'burrow: ')) })
+  .showSuggestionAfterError();
+
+registerCreate(program);
+registerList(program);
+registerInfo(program);
+registerDestroy(program);
+registerExec(program);
+registerServe(program);
+registerDoctor(program);
+registerImage(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  reportFailure(err);
+  process.exitCode = 1;
+}

@@ -1,0 +1,20 @@
+/**
+ * Parsers for option values, shaped for commander's `(value, previous) => next` callbacks.
+ * They throw InvalidArgumentError so commander reports the option by name.
+ */
+import { InvalidArgumentError } from 'commander';
+
+/** Collects repeated `--env KEY=VALUE` into one record; the value may itself contain `=`. */
+export function collectEnv(pair: string, previous: Record<string, string> = {}): Record<string, string> {
+  const at = pair.indexOf('=');
+  if (at <= 0) throw new InvalidArgumentError(`expected KEY=VALUE, got '${pair}'`);
+  return { ...previous, [pair.slice(0, at)]: pair.slice(at + 1) };
+}
+
+export function positiveInteger(value: string): number {
+  const parsed = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed) || parsed <= 0) {
+    throw new InvalidArgumentError(`expected a whole number above 0, got '${value}'`);
+  }
+  return parsed;
+}

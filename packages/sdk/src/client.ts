@@ -1,0 +1,78 @@
+/**
+ * The entry point: one API endpoint and token, and the sandbox-level calls of spec §2.
+ */
+import { resolveCredentials, type CredentialOptions } from './credentials.js';
+import { BurrowError } from './errors.js';
+import { HttpApi } from './http.js';
+import { Sandbox } from './sandbox.js';
+import type { CreateSandboxRequest, ListSpritesResponse, Sprite } from './types.js';
+
+/** Create may build a root filesystem and start a box: the Sprites JS SDK allows 120 s too. */
+const CREATE_TIMEOUT_MS = 120_000;
+/** The page size the Sprites JS SDK asks for; the documented maximum. */
+const PAGE_SIZE = 50;
+
+export type BurrowClientOptions = CredentialOptions;
+
+export type CreateSandboxOptions = Omit<CreateSandboxRequest, 'name'>;
+
+export class BurrowClient {
+  private readonly api: HttpApi;
+
+  /**
+   * Defaults: `baseURL` from BURROW_API, else http://127.0.0.1:7070; `token` from
+   * BURROW_TOKEN, else `$BURROW_HOME/admin.token`. Throws a BurrowError when no token is found.
+   */
+  constructor(options: BurrowClientOptions = {}) {
+    this.api = new HttpApi(resolveCredentials(options));
+  }
+
+  get baseURL(): string {
+    return this.api.baseURL;
+  }
+
+  async createSandbox(name: string, options: CreateSandboxOptions = {}): Promise<Sandbox> {
+    const request: CreateSandboxRequest = { ...options, name };
+    const sprite = await this.api.json<Sprite>('POST', '/v1/sprites', {
+      body: request,
+      // Go SDKs reject anything but 201 (spec §2): hold the server to it here too.
+      expect: [201],
+      timeoutMs: CREATE_TIMEOUT_MS,
+    });
+    if (typeof sprite?.name !== 'string') {
+      throw new BurrowError('internal', `burrow created '${name}' but its reply carries no sandbox name`);
+    }
+    return new Sandbox(this.api, sprite.name, sprite);
+  }
+
+  /** Fetches the sandbox; rejects with code `sandbox_not_found` (404) when there is none. */
+  async getSandbox(name: string): Promise<Sandbox> {
+    const sandbox = this.sandbox(name);
+    await sandbox.refresh();
+    return sandbox;
+  }
+
+  /** A handle without a request, for when the name is known to exist. */
+  sandbox(name: string): Sandbox {
+    return new Sandbox(this.api, name);
+  }
+
+  /** Every sandbox (whose name starts with `prefix`), across all pages. */
+  async listSandboxes(options: { prefix?: string } = {}): Promise<Sprite[]> {
+    const sprites: Sprite[] = [];
+    let token: string | null | undefined;
+    do {
+      const query = new URLSearchParams({ max_results: String(PAGE_SIZE) });
+      if (options.prefix) query.set('prefix', options.prefix);
+      if (token) query.set('continuation_token', token);
+      const page = await this.api.json<ListSpritesResponse>('GET', '/v1/sprites', { query });
+      sprites.push(...(page.sprites ?? []));
+      token = page.has_more ? page.next_continuation_token : undefined;
+    } while (token);
+    return sprites;
+  }
+
+  async deleteSandbox(name: string): Promise<void> {
+    await this.sandbox(name).delete();
+  }
+}

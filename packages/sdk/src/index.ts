@@ -1,0 +1,25 @@
+/** @burrow/sdk: the TypeScript client for burrow's Sprites-compatible API. */
+export { BurrowClient, type BurrowClientOptions, type CreateSandboxOptions } from './client.js';
+export { Sandbox, type ExecOptions, type ExecResult } from './sandbox.js';
+export { SandboxProcess, type SandboxProcessEvents, type SpawnOptions } from './exec.js';
+export {
+  BurrowConnectionError,
+  BurrowError,
+  codeForStatus,
+  ErrorCodes,
+  isBurrowConnectionError,
+  isBurrowError,
+  isErrorCode,
+  statusFor,
+  type ErrorBody,
+  type ErrorCode,
+} from './errors.js';
+export {
+  adminTokenPath,
+  DEFAULT_BASE_URL,
+  DEFAULT_BURROW_HOME,
+  resolveCredentials,
+  type CredentialOptions,
+  type Credentials,
+} from './credentials.js';
+export type * from './types.js';

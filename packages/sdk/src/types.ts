@@ -1,0 +1,88 @@
+/**
+ * Wire types of the Sprites v1 API (spec §2), snake_case exactly as they travel, plus burrow's
+ * own fields. The server imports these too, so they stay plain types with no behaviour.
+ */
+
+/** Sprites documents `cold`, `warm` and `running`; burrow may report its other states too. */
+export type SpriteStatus = 'cold' | 'warm' | 'running' | (string & {});
+
+/** The isolation driver that runs a sandbox. */
+export type Runtime = 'gvisor' | 'runc';
+
+/** The base images burrow builds. */
+export type ImageName = 'minimal' | 'dev';
+
+export interface SpriteConfig {
+  ram_mb: number;
+  cpus: number;
+  region: string;
+  storage_gb: number;
+}
+
+export interface UrlSettings {
+  auth: 'sprite' | 'public';
+  private_access?: 'admins' | 'org_users';
+}
+
+/** A sandbox as create, get, update and list return it. */
+export interface Sprite {
+  id: string;
+  name: string;
+  organization: string;
+  status: SpriteStatus;
+  config: SpriteConfig;
+  environment: Record<string, string>;
+  /** RFC 3339, like every timestamp here. */
+  created_at: string;
+  updated_at: string;
+  url: string;
+  url_settings: UrlSettings;
+  bucket_name: string;
+  primary_region: string;
+  version: string;
+  environment_version: string;
+  labels: string[];
+  last_running_at?: string | null;
+  last_warming_at?: string | null;
+
+  // burrow extras
+  runtime: Runtime;
+  /** One sentence for people, e.g. how strong the boundary around this sandbox is. */
+  isolation: string;
+  image: string;
+  /** Why the sandbox is `failed`, when it is. */
+  failure_reason?: string | null;
+}
+
+/** The body of `POST /v1/sprites`. */
+export interface CreateSandboxRequest {
+  name: string;
+  config?: Partial<SpriteConfig>;
+  /** Keys are environment variable names and travel as given (no case conversion). */
+  environment?: Record<string, string>;
+  url_settings?: Partial<UrlSettings>;
+  labels?: string[];
+  wait_for_capacity?: boolean;
+  /** `default` and `dev` are the Sprites spellings; burrow maps them onto its own runtimes. */
+  runtime?: Runtime | 'default' | 'dev';
+  image?: ImageName;
+}
+
+/** Sandbox counts and limits, sent both at the top level (read by JS) and in `org` (read by Go). */
+export interface OrgCounters {
+  name: string;
+  running: number;
+  warm: number;
+  cold: number;
+  running_limit: number;
+  warm_limit: number;
+}
+
+/** The body of `GET /v1/sprites`. */
+export interface ListSpritesResponse extends OrgCounters {
+  sprites: Sprite[];
+  has_more: boolean;
+  /** Clients stop paging when `has_more` is false or this is empty. */
+  next_continuation_token?: string | null;
+  org: OrgCounters;
+}

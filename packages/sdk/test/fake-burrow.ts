@@ -1,0 +1,313 @@
+/**
+ * An in-process stand-in for `burrow serve` that speaks the wire protocol (spec §1-§3) and
+ * records what clients send. Shared by the SDK and CLI tests; exec runs tiny scripted
+ * "programs" instead of real commands.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { CreateSandboxRequest, ListSpritesResponse, Sprite } from '../src/types.js';
+
+export interface RecordedRequest {
+  method: string;
+  url: URL;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+export interface CannedResponse {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+/** One exec WebSocket, seen from the server side. */
+export class ExecSession {
+  readonly stdin: Buffer[] = [];
+  stdinEof = false;
+  readonly signals: string[] = [];
+  private onStdin: ((data: Buffer) => void) | undefined;
+  private onEof: (() => void) | undefined;
+  private onSignal: ((signal: string) => void) | undefined;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly url: URL,
+    readonly headers: IncomingMessage['headers'],
+  ) {
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (!isBinary) {
+        const message = JSON.parse(data.toString('utf8')) as { type: string; signal: string };
+        if (message.type === 'signal') {
+          this.signals.push(message.signal);
+          this.onSignal?.(message.signal);
+        }
+        return;
+      }
+      if (data[0] === 0) {
+        this.stdin.push(data.subarray(1));
+        this.onStdin?.(data.subarray(1));
+      } else if (data[0] === 4) {
+        this.stdinEof = true;
+        this.onEof?.();
+      }
+    });
+  }
+
+  get argv(): string[] {
+    return this.url.searchParams.getAll('cmd');
+  }
+
+  get env(): string[] {
+    return this.url.searchParams.getAll('env');
+  }
+
+  send(stream: 1 | 2, data: string | Buffer): void {
+    this.ws.send(Buffer.concat([Buffer.of(stream), Buffer.from(data)]));
+  }
+
+  exit(code: number): void {
+    this.ws.send(Buffer.of(3, code));
+    this.ws.close(1000);
+  }
+
+  whenStdin(listener: (data: Buffer) => void): void {
+    this.onStdin = listener;
+  }
+
+  whenEof(listener: () => void): void {
+    if (this.stdinEof) listener();
+    else this.onEof = listener;
+  }
+
+  whenSignal(listener: (signal: string) => void): void {
+    this.onSignal = listener;
+  }
+}
+
+export type Program = (session: ExecSession) => void;
+
+/** The commands the fake sandbox can run, by argv[0]. */
+export const programs: Record<string, Program> = {
+  echo: (s) => {
+    s.send(1, `${s.argv.slice(1).join(' ')}\n`);
+    s.exit(0);
+  },
+  cat: (s) => {
+    s.whenStdin((data) => s.send(1, data));
+    s.whenEof(() => s.exit(0));
+  },
+  /** `fail <code> <message>`: the message on stderr, then the code. */
+  fail: (s) => {
+    s.send(2, `${s.argv[2] ?? ''}\n`);
+    s.exit(Number(s.argv[1]));
+  },
+  /** Interleaved streams, to check order and separation. */
+  mixed: (s) => {
+    s.send(1, 'out 1\n');
+    s.send(2, 'err 1\n');
+    s.send(1, 'out 2\n');
+    s.send(2, 'err 2\n');
+    s.exit(3);
+  },
+  pwd: (s) => {
+    s.send(1, `${s.url.searchParams.get('dir') ?? '/home/user'}\n`);
+    s.exit(0);
+  },
+  env: (s) => {
+    s.send(1, s.env.map((pair) => `${pair}\n`).join(''));
+    s.exit(0);
+  },
+  /** `bytes <n>`: n bytes of a known pattern on stdout, as fast as the server can queue them. */
+  bytes: (s) => {
+    const total = Number(s.argv[1]);
+    for (let at = 0; at < total; at += 64 * 1024) s.send(1, pattern(at, Math.min(64 * 1024, total - at)));
+    s.exit(0);
+  },
+  /** Runs until signalled, then reports the signal like a shell would. */
+  sleep: (s) => {
+    s.whenSignal((signal) => {
+      s.send(2, `got ${signal}\n`);
+      s.exit(143);
+    });
+  },
+  /** The server goes away mid-command. */
+  hangup: (s) => {
+    s.send(1, 'partial\n');
+    s.ws.close(1011, 'sandbox died');
+  },
+  /** Keepalives and notifications around real output; all must be ignored. */
+  noisy: (s) => {
+    s.ws.send(Buffer.alloc(0));
+    s.ws.send(Buffer.from([9, 1, 2, 3]));
+    s.ws.send(JSON.stringify({ type: 'port_opened', port: 8080, address: '0.0.0.0', pid: 7 }));
+    s.send(1, 'real\n');
+    s.ws.send(Buffer.of(1));
+    s.ws.send(Buffer.of(3, 0));
+    s.send(1, 'after exit\n');
+    s.ws.close(1000);
+  },
+};
+
+/** Byte i of a `bytes` stream is (i % 251): any lost, doubled or reordered chunk shows. */
+export function pattern(offset: number, length: number): Buffer {
+  const chunk = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) chunk[i] = (offset + i) % 251;
+  return chunk;
+}
+
+export class FakeBurrow {
+  readonly token = 'test-token';
+  readonly sprites = new Map<string, Sprite>();
+  readonly requests: RecordedRequest[] = [];
+  readonly sessions: ExecSession[] = [];
+  /** Page size cap, small so that paging is exercised. */
+  pageSize = 2;
+  /** When set and it returns a response, that response is sent instead of the normal one. */
+  override: ((request: RecordedRequest) => CannedResponse | undefined) | undefined;
+
+  private readonly wss = new WebSocketServer({ noServer: true });
+  private constructor(private readonly server: Server) {}
+
+  static async start(): Promise<FakeBurrow> {
+    const server = createServer();
+    const fake = new FakeBurrow(server);
+    server.on('request', (req, res) => void fake.handle(req, res));
+    server.on('upgrade', (req, socket, head) => fake.upgrade(req, socket, head));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return fake;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  addSprite(name: string, fields: Partial<Sprite> = {}): Sprite {
+    const sprite = makeSprite({ name }, this.sprites.size, fields);
+    this.sprites.set(name, sprite);
+    return sprite;
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.wss.clients) client.terminate();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const request: RecordedRequest = {
+      method: req.method ?? 'GET',
+      url: new URL(req.url ?? '/', 'http://fake'),
+      headers: req.headers,
+      body: Buffer.concat(chunks).toString('utf8'),
+    };
+    this.requests.push(request);
+    const reply = this.override?.(request) ?? this.route(request);
+    res.writeHead(reply.status, { 'Content-Type': 'application/json', ...reply.headers });
+    res.end(reply.body);
+  }
+
+  private route({ method, url, headers, body }: RecordedRequest): CannedResponse {
+    if (headers.authorization !== `Bearer ${this.token}`) return error(401, 'unauthorized', 'bad or missing token');
+    const name = decodeURIComponent(url.pathname.match(/^\/v1\/sprites\/([^/]+)$/)?.[1] ?? '');
+
+    if (method === 'POST' && url.pathname === '/v1/sprites') {
+      const request = JSON.parse(body) as CreateSandboxRequest;
+      if (!/^[a-z0-9-]+$/.test(request.name)) return error(400, 'invalid_name', `'${request.name}' is not a valid name`);
+      if (this.sprites.has(request.name)) return error(409, 'sandbox_exists', `sandbox '${request.name}' already exists`);
+      const sprite = makeSprite(request, this.sprites.size);
+      this.sprites.set(sprite.name, sprite);
+      return { status: 201, body: JSON.stringify(sprite) };
+    }
+    if (method === 'GET' && url.pathname === '/v1/sprites') return this.list(url);
+    if (!name) return error(404, 'not_found', `no route for ${method} ${url.pathname}`);
+
+    const sprite = this.sprites.get(name);
+    if (!sprite) return error(404, 'sandbox_not_found', `sandbox '${name}' does not exist`);
+    if (method === 'GET') return { status: 200, body: JSON.stringify(sprite) };
+    if (method === 'DELETE') {
+      this.sprites.delete(name);
+      return { status: 204, body: '' };
+    }
+    return error(404, 'not_found', `no route for ${method} ${url.pathname}`);
+  }
+
+  private list(url: URL): CannedResponse {
+    const prefix = url.searchParams.get('prefix') ?? '';
+    const start = Number(url.searchParams.get('continuation_token') ?? '0');
+    const size = Math.min(Number(url.searchParams.get('max_results') ?? '50'), this.pageSize);
+    const matching = [...this.sprites.values()].filter((s) => s.name.startsWith(prefix));
+    const page = matching.slice(start, start + size);
+    const hasMore = start + size < matching.length;
+    const counters = { name: 'local', running: matching.length, warm: 0, cold: 0, running_limit: 10, warm_limit: 10 };
+    const response: ListSpritesResponse = {
+      sprites: page,
+      has_more: hasMore,
+      next_continuation_token: hasMore ? String(start + size) : '',
+      ...counters,
+      org: counters,
+    };
+    return { status: 200, body: JSON.stringify(response) };
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const name = decodeURIComponent(url.pathname.match(/^\/v1\/sprites\/([^/]+)\/exec$/)?.[1] ?? '');
+    const refuse = (reply: CannedResponse): void => {
+      socket.end(
+        `HTTP/1.1 ${reply.status} Refused\r\nContent-Type: application/json\r\n` +
+          `Content-Length: ${Buffer.byteLength(reply.body)}\r\nConnection: close\r\n\r\n${reply.body}`,
+      );
+    };
+    if (req.headers.authorization !== `Bearer ${this.token}`) return refuse(error(401, 'unauthorized', 'bad or missing token'));
+    if (!name || !this.sprites.has(name)) return refuse(error(404, 'sandbox_not_found', `sandbox '${name}' does not exist`));
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = new ExecSession(ws, url, req.headers);
+      this.sessions.push(session);
+      const program = programs[session.argv[0] ?? ''];
+      if (program) program(session);
+      else {
+        session.send(2, `${session.argv[0]}: command not found\n`);
+        session.exit(127);
+      }
+    });
+  }
+}
+
+function error(status: number, code: string, message: string): CannedResponse {
+  return { status, body: JSON.stringify({ error: code, message }) };
+}
+
+function makeSprite(request: CreateSandboxRequest, index: number, fields: Partial<Sprite> = {}): Sprite {
+  const runtime = request.runtime === 'runc' ? 'runc' : 'gvisor';
+  const created = new Date(Date.UTC(2025, 0, 1, 12, index)).toISOString();
+  return {
+    id: `sb-${index}`,
+    name: request.name,
+    organization: 'local',
+    status: 'running',
+    config: { ram_mb: 512, cpus: 1, region: 'local', storage_gb: 10, ...request.config },
+    environment: request.environment ?? {},
+    created_at: created,
+    updated_at: created,
+    url: `http://${request.name}.localhost:7070`,
+    url_settings: { auth: 'sprite' },
+    bucket_name: '',
+    primary_region: 'local',
+    version: '1',
+    environment_version: '1',
+    labels: request.labels ?? [],
+    last_running_at: created,
+    last_warming_at: null,
+    runtime,
+    isolation: runtime === 'runc' ? 'runc: shares the host kernel' : 'gVisor: a user-space kernel between the box and the host',
+    image: request.image ?? 'dev',
+    failure_reason: null,
+    ...fields,
+  };
+}

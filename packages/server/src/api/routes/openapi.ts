@@ -1,0 +1,79 @@
+// GET /v1/openapi.json: the API described for tools, generated from the same schemas the
+// handlers parse with, so the description cannot drift from what the server accepts.
+import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
+import { createSpriteBody, updateSpriteBody } from '../schemas.js';
+
+const error = { $ref: '#/components/schemas/Error' };
+const json = (schema: object) => ({ content: { 'application/json': { schema } } });
+const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' } };
+const errors = { '400': json(error), '401': json(error), '404': json(error) };
+
+export function openapiDocument(): object {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'burrow API',
+      version: '1.0.0',
+      description:
+        'Persistent sandboxes. Wire-compatible with the Sprites v1 API; authenticate with `Authorization: Bearer <token>`.',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error', 'message'],
+          properties: { error: { type: 'string', description: 'stable machine code' }, message: { type: 'string' } },
+        },
+        CreateSprite: z.toJSONSchema(createSpriteBody, { io: 'input' }),
+        UpdateSprite: z.toJSONSchema(updateSpriteBody, { io: 'input' }),
+      },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/v1/sprites': {
+        post: {
+          summary: 'Create a sandbox',
+          requestBody: json({ $ref: '#/components/schemas/CreateSprite' }),
+          responses: { '201': { description: 'the new sandbox (Sprite object)' }, '409': json(error), ...errors },
+        },
+        get: {
+          summary: 'List sandboxes, paged by name',
+          parameters: ['max_results', 'continuation_token', 'prefix'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
+          responses: { '200': { description: '{sprites, has_more, next_continuation_token, org counters}' }, ...errors },
+        },
+      },
+      '/v1/sprites/{name}': {
+        parameters: [nameParam],
+        get: { summary: 'Get one sandbox', responses: { '200': { description: 'Sprite object' }, ...errors } },
+        put: {
+          summary: 'Update labels or URL settings',
+          requestBody: json({ $ref: '#/components/schemas/UpdateSprite' }),
+          responses: { '200': { description: 'Sprite object' }, ...errors },
+        },
+        delete: { summary: 'Destroy a sandbox and its disk', responses: { '204': { description: 'destroyed' }, ...errors } },
+      },
+      '/v1/sprites/{name}/exec': {
+        parameters: [nameParam],
+        get: {
+          summary:
+            'With `Upgrade: websocket`: run a command (query: cmd repeated, path, env repeated KEY=VALUE, dir, stdin). Binary frames: byte 0 is the stream (0 stdin, 1 stdout, 2 stderr, 3 exit code, 4 stdin EOF). Without Upgrade: list sessions.',
+          responses: { '101': { description: 'exec stream' }, '200': { description: '{sessions}' }, ...errors },
+        },
+        post: {
+          summary: 'Run a command over plain HTTP: the body is stdin; the response is a stream of frames (type byte + payload)',
+          responses: { '200': { description: 'framed output, exit frame last' }, ...errors },
+        },
+      },
+      '/v1/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
+    },
+  };
+}
+
+export function openapiRoutes(): FastifyPluginAsync {
+  const doc = openapiDocument();
+  return async (app) => {
+    app.get('/v1/openapi.json', async () => doc);
+  };
+}

@@ -1,0 +1,73 @@
+// Sandbox lifecycle: POST/GET /v1/sprites, GET/PUT/DELETE /v1/sprites/{name} (spec section 2).
+import type { FastifyPluginAsync } from 'fastify';
+import type { ApiDeps } from '../app.js';
+import { ApiError } from '../../core/errors.js';
+import { nameProblem } from '../../core/names.js';
+import { createSpriteBody, listSpritesQuery, updateSpriteBody } from '../schemas.js';
+import { ORGANIZATION, spriteView } from '../sprite-view.js';
+
+const PAGE_MAX = 100;
+
+export function spriteRoutes(deps: ApiDeps): FastifyPluginAsync {
+  const { manager, view } = deps;
+  const validName = (name: string) => {
+    const problem = nameProblem(name);
+    if (problem) throw new ApiError('invalid_name', problem);
+    return name;
+  };
+
+  return async (app) => {
+    app.post('/v1/sprites', async (req, reply) => {
+      const body = createSpriteBody.parse(req.body ?? {});
+      const runtime = body.runtime === 'gvisor' || body.runtime === 'runc' ? body.runtime : deps.defaults.runtime;
+      const record = await manager.create({
+        name: body.name,
+        runtime,
+        image: body.image ?? deps.defaults.image,
+        cpus: body.config?.cpus ?? deps.defaults.cpus,
+        ramMb: body.config?.ram_mb ?? deps.defaults.ramMb,
+        storageGb: body.config?.storage_gb ?? deps.defaults.storageGb,
+        environment: body.environment ?? {},
+        labels: body.labels ?? [],
+        urlSettings: { auth: body.url_settings?.auth ?? 'sprite', private_access: body.url_settings?.private_access },
+      });
+      return reply.code(201).send(spriteView(record, view));
+    });
+
+    app.get('/v1/sprites', async (req) => {
+      const q = listSpritesQuery.parse(req.query);
+      const limit = Math.min(q.max_results ?? 50, PAGE_MAX);
+      const after = q.continuation_token ? Buffer.from(q.continuation_token, 'base64url').toString() : '';
+      const rows = manager.page({ prefix: q.prefix ?? '', after, limit: limit + 1 });
+      const page = rows.slice(0, limit);
+      const hasMore = rows.length > limit;
+      const counts = manager.counts();
+      const org = { name: ORGANIZATION, ...counts };
+      return {
+        sprites: page.map((r) => spriteView(r, view)),
+        has_more: hasMore,
+        next_continuation_token: hasMore ? Buffer.from(page[page.length - 1]!.name).toString('base64url') : '',
+        ...org,
+        org,
+      };
+    });
+
+    app.get<{ Params: { name: string } }>('/v1/sprites/:name', async (req) => {
+      return spriteView(manager.get(validName(req.params.name)), view);
+    });
+
+    app.put<{ Params: { name: string } }>('/v1/sprites/:name', async (req) => {
+      const body = updateSpriteBody.parse(req.body ?? {});
+      const record = manager.update(validName(req.params.name), {
+        urlSettings: body.url_settings,
+        labels: body.clear_labels ? [] : body.labels,
+      });
+      return spriteView(record, view);
+    });
+
+    app.delete<{ Params: { name: string } }>('/v1/sprites/:name', async (req, reply) => {
+      await manager.destroy(validName(req.params.name));
+      return reply.code(204).send();
+    });
+  };
+}

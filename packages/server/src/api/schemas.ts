@@ -1,0 +1,78 @@
+// Request shapes, parsed at the boundary: past these schemas, handlers trust their input.
+import { z } from 'zod';
+import { NAME_PATTERN } from '../core/names.js';
+
+const envKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _');
+
+export const createSpriteBody = z
+  .object({
+    name: z.string().regex(NAME_PATTERN, 'a sandbox name is a DNS label: 1-63 of a-z 0-9 -, not starting or ending with -'),
+    config: z
+      .object({
+        ram_mb: z.number().int().min(128).max(262_144).optional(),
+        cpus: z.number().positive().max(256).optional(),
+        region: z.string().max(64).optional(),
+        storage_gb: z.number().int().min(1).max(16_384).optional(),
+      })
+      .strict()
+      .optional(),
+    environment: z.record(envKey, z.string().max(65_536)).optional(),
+    url_settings: z
+      .object({ auth: z.enum(['sprite', 'public']).optional(), private_access: z.string().max(64).optional() })
+      .strict()
+      .optional(),
+    labels: z.array(z.string().min(1).max(63)).max(64).optional(),
+    wait_for_capacity: z.boolean().optional(),
+    /** `default` and `dev` are the Sprites SDKs' values; both mean the server's default runtime. */
+    runtime: z.enum(['gvisor', 'runc', 'default', 'dev']).optional(),
+    image: z.enum(['minimal', 'dev']).optional(),
+  })
+  .strict();
+export type CreateSpriteBody = z.infer<typeof createSpriteBody>;
+
+export const updateSpriteBody = z
+  .object({
+    url_settings: createSpriteBody.shape.url_settings,
+    labels: createSpriteBody.shape.labels,
+    clear_labels: z.boolean().optional(),
+  })
+  .strict();
+
+export const listSpritesQuery = z.object({
+  max_results: z.coerce.number().int().min(1).optional(),
+  continuation_token: z.string().max(512).optional(),
+  prefix: z.string().max(63).optional(),
+  bulk_load: z.string().optional(),
+});
+
+const repeated = z.preprocess((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]), z.array(z.string()));
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+export const execQuery = z.object({
+  cmd: repeated,
+  path: z.string().min(1).optional(),
+  env: repeated.pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*=/, 'env entries are KEY=VALUE'))),
+  dir: z.string().min(1).max(4096).optional(),
+  stdin: flag.optional(),
+  tty: flag.optional(),
+  rows: z.coerce.number().int().min(1).max(1000).optional(),
+  cols: z.coerce.number().int().min(1).max(1000).optional(),
+  detachable: flag.optional(),
+  cc: z.string().optional(),
+  max_run_after_disconnect: z.string().max(32).optional(),
+  id: z.string().optional(),
+});
+export type ExecQuery = z.infer<typeof execQuery>;
+
+/** Go-style durations as the SDKs send them: `30s`, `1m30s`, `500ms`, `0`. */
+export function parseDuration(value: string): number | null {
+  if (value === '0') return 0;
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+  let total = 0;
+  let consumed = 0;
+  for (const m of value.matchAll(re)) {
+    total += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+    consumed += m[0].length;
+  }
+  return consumed === value.length && consumed > 0 ? total : null;
+}

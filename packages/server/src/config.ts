@@ -1,0 +1,134 @@
+// Server configuration: environment variables, over an optional JSON file, over defaults.
+// Everything an instance owns on the host is derived from BURROW_HOME, so several instances with
+// different homes (and listeners) run side by side without touching each other.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+export const RUNTIMES = ['gvisor', 'runc'] as const;
+export type RuntimeKind = (typeof RUNTIMES)[number];
+export const IMAGES = ['minimal', 'dev'] as const;
+export type ImageName = (typeof IMAGES)[number];
+
+const fileSchema = z
+  .object({
+    listen: z.string(),
+    pool: z.string(),
+    poolSize: z.string(),
+    imageCache: z.string(),
+    image: z.enum(IMAGES),
+    runtime: z.enum(RUNTIMES),
+    runscPlatform: z.enum(['auto', 'ptrace', 'kvm', 'systrap']),
+    defaultCpus: z.number().positive(),
+    defaultRamMb: z.number().int().min(64),
+    aptMirror: z.string(),
+  })
+  .partial()
+  .strict();
+
+export interface BurrowConfig {
+  /** State directory: database, admin token, bundles, mounts, and (by default) the pool file. */
+  home: string;
+  listen: { host: string; port: number };
+  pool:
+    | { kind: 'loop'; file: string; sizeBytes: number; mountpoint: string }
+    | { kind: 'dir'; mountpoint: string };
+  /** Built images (tarballs keyed by recipe hash), shared by every instance on the machine. */
+  imageCache: string;
+  defaultImage: ImageName;
+  defaultRuntime: RuntimeKind;
+  runscPlatform: 'auto' | 'ptrace' | 'kvm' | 'systrap';
+  defaults: { cpus: number; ramMb: number };
+  /** Debian mirror for image builds; unset means the host's apt sources. */
+  aptMirror: string | undefined;
+  /** Short tag unique to this home: prefixes host-global names (netns, cgroups, containers). */
+  instanceTag: string;
+  /** Test-only: the daemon kills itself with SIGKILL when it reaches this named step. */
+  crashAt: string | undefined;
+}
+
+export class ConfigError extends Error {}
+
+function parseListen(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(value) ?? /^()()(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || !(port >= 0 && port < 65536)) throw new ConfigError(`BURROW_LISTEN must be HOST:PORT, got '${value}'`);
+  return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+export function parseSize(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i.exec(value.trim());
+  if (!m) throw new ConfigError(`size must look like 100G or 512M, got '${value}'`);
+  const power = ' KMGT'.indexOf((m[2] || ' ').toUpperCase());
+  return Math.floor(Number(m[1]) * 1024 ** power);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
+  const home = resolve(env.BURROW_HOME || '/var/lib/burrow');
+  const configFile = env.BURROW_CONFIG || join(home, 'config.json');
+  let file: z.infer<typeof fileSchema> = {};
+  try {
+    file = fileSchema.parse(JSON.parse(readFileSync(configFile, 'utf8')));
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    if (!missing || env.BURROW_CONFIG) throw new ConfigError(`cannot read config file ${configFile}: ${(e as Error).message}`);
+  }
+
+  const pick = <T extends string>(name: string, fromFile: T | undefined, fallback: T): string =>
+    env[name] || fromFile || fallback;
+  const oneOf = <T extends string>(name: string, value: string, allowed: readonly T[]): T => {
+    if (!(allowed as readonly string[]).includes(value)) {
+      throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got '${value}'`);
+    }
+    return value as T;
+  };
+
+  const poolPath = env.BURROW_POOL || file.pool;
+  const pool: BurrowConfig['pool'] = poolPath
+    ? { kind: 'dir', mountpoint: resolve(poolPath) }
+    : {
+        kind: 'loop',
+        file: join(home, 'pool.img'),
+        sizeBytes: parseSize(pick('BURROW_POOL_SIZE', file.poolSize, '100G')),
+        mountpoint: join(home, 'pool'),
+      };
+
+  const number = (name: string, fromFile: number | undefined, fallback: number): number => {
+    const value = env[name] !== undefined && env[name] !== '' ? Number(env[name]) : (fromFile ?? fallback);
+    if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`${name} must be a positive number`);
+    return value;
+  };
+
+  return {
+    home,
+    listen: parseListen(pick('BURROW_LISTEN', file.listen, '127.0.0.1:7070')),
+    pool,
+    imageCache: resolve(pick('BURROW_IMAGE_CACHE', file.imageCache, '/var/cache/burrow/images')),
+    defaultImage: oneOf('BURROW_IMAGE', pick('BURROW_IMAGE', file.image, 'dev'), IMAGES),
+    defaultRuntime: oneOf('BURROW_RUNTIME', pick('BURROW_RUNTIME', file.runtime, 'gvisor'), RUNTIMES),
+    runscPlatform: oneOf(
+      'BURROW_RUNSC_PLATFORM',
+      pick('BURROW_RUNSC_PLATFORM', file.runscPlatform, 'auto'),
+      ['auto', 'ptrace', 'kvm', 'systrap'] as const,
+    ),
+    defaults: {
+      cpus: number('BURROW_DEFAULT_CPUS', file.defaultCpus, 1),
+      ramMb: number('BURROW_DEFAULT_RAM_MB', file.defaultRamMb, 1024),
+    },
+    aptMirror: env.BURROW_APT_MIRROR || file.aptMirror,
+    instanceTag: createHash('sha256').update(home).digest('hex').slice(0, 6),
+    crashAt: env.BURROW_CRASH_AT || undefined,
+  };
+}
+
+/** Paths inside BURROW_HOME, in one place so that setup, reconciler and purge agree. */
+export function homePaths(config: BurrowConfig) {
+  return {
+    database: join(config.home, 'burrow.db'),
+    adminToken: join(config.home, 'admin.token'),
+    sandboxes: join(config.home, 'sandboxes'),
+    runtimeRoot: (kind: RuntimeKind) => join(config.home, 'run', kind),
+    platformFile: join(config.home, 'run', 'runsc-platform'),
+  };
+}

@@ -1,0 +1,70 @@
+// On every start, the reconciler compares what the database says with what exists on the host
+// (containers, mounts, subvolumes, namespaces) and repairs the difference: half-made sandboxes
+// are removed, half-destroyed ones are finished, anything of ours that no row owns is deleted,
+// and sandboxes whose container is gone (host reboot) are marked cold, to start on next use.
+import type { SandboxStore } from '../db/sandboxes.js';
+import type { NetnsManager } from '../network/netns.js';
+import type { RuntimeSet } from '../runtime/runtimes.js';
+import type { ImageStore } from '../storage/images.js';
+import type { SandboxDisks } from '../storage/sandbox-disks.js';
+import type { SandboxManager } from './sandbox-manager.js';
+
+export interface ReconcileReport {
+  rolledBack: string[];
+  finishedDestroy: string[];
+  markedCold: string[];
+  orphansRemoved: string[];
+}
+
+export interface ReconcilerDeps {
+  store: SandboxStore;
+  manager: SandboxManager;
+  runtimes: RuntimeSet;
+  disks: SandboxDisks;
+  netns: NetnsManager;
+  images: ImageStore;
+}
+
+export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport> {
+  const report: ReconcileReport = { rolledBack: [], finishedDestroy: [], markedCold: [], orphansRemoved: [] };
+  const { store, manager, runtimes } = deps;
+
+  await deps.images.removePartialImports();
+
+  for (const record of store.all()) {
+    if (record.status === 'creating' || record.status === 'destroying') {
+      await manager.teardown(record);
+      store.delete(record.id);
+      (record.status === 'creating' ? report.rolledBack : report.finishedDestroy).push(record.name);
+      continue;
+    }
+    const state = await runtimes[record.runtime].state(record.id);
+    if (state !== 'running' && state !== 'paused' && record.status === 'running') {
+      store.setStatus(record.id, 'cold');
+      report.markedCold.push(record.name);
+    }
+  }
+
+  const known = new Set(store.all().map((r) => r.id));
+  for (const runtime of Object.values(runtimes)) {
+    for (const { id } of await runtime.list()) {
+      if (!known.has(id)) {
+        await runtime.remove(id);
+        report.orphansRemoved.push(`${runtime.kind} container ${id}`);
+      }
+    }
+  }
+  for (const id of await deps.disks.listIds()) {
+    if (!known.has(id)) {
+      await deps.disks.remove(id);
+      report.orphansRemoved.push(`disk ${id}`);
+    }
+  }
+  for (const id of await deps.netns.list()) {
+    if (!known.has(id)) {
+      await deps.netns.remove(id);
+      report.orphansRemoved.push(`netns ${id}`);
+    }
+  }
+  return report;
+}

@@ -1,0 +1,258 @@
+// The sandbox manager owns every sandbox's state transitions. Each multi-step operation writes
+// its intent to the database first (`creating`, `destroying`) so that a crash at any step leaves
+// something the reconciler can finish or undo on the next start.
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ImageName, RuntimeKind } from '../config.js';
+import { DuplicateNameError, type SandboxRecord, type SandboxStore } from '../db/sandboxes.js';
+import type { NetnsManager } from '../network/netns.js';
+import { bundleConfig, DEFAULT_PATH } from '../runtime/oci-bundle.js';
+import type { RuntimeSet } from '../runtime/runtimes.js';
+import type { ImageStore } from '../storage/images.js';
+import type { SandboxDisks } from '../storage/sandbox-disks.js';
+import { ApiError, notFound } from './errors.js';
+import { KeyedMutex } from './keyed-mutex.js';
+
+export interface CreateOptions {
+  name: string;
+  runtime: RuntimeKind;
+  image: ImageName;
+  cpus: number;
+  ramMb: number;
+  storageGb: number;
+  environment: Record<string, string>;
+  labels: string[];
+  urlSettings: { auth: string; private_access?: string };
+}
+
+export interface ExecOptions {
+  /** argv; argv[0] is resolved through PATH inside the sandbox. */
+  args: string[];
+  /** When given, replaces the default environment (PATH stays unless it is set here). */
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+export interface ManagerDeps {
+  store: SandboxStore;
+  runtimes: RuntimeSet;
+  disks: SandboxDisks;
+  images: ImageStore;
+  netns: NetnsManager;
+  /** Prefix of host-global names (cgroups) owned by this instance. */
+  instanceTag: string;
+  limits: { running: number; warm: number };
+  /** Test hook: called at each named step; kills the daemon when the step was asked for. */
+  crashPoint: (step: string) => void;
+}
+
+export const SANDBOX_USER = { uid: 1000, gid: 1000, name: 'user', home: '/home/user' };
+const PIDS_LIMIT = 4096;
+
+export class SandboxManager {
+  private readonly locks = new KeyedMutex();
+
+  constructor(private readonly deps: ManagerDeps) {}
+
+  list(): SandboxRecord[] {
+    return this.deps.store.all();
+  }
+
+  get(name: string): SandboxRecord {
+    const record = this.deps.store.byName(name);
+    if (!record) throw notFound(name);
+    return record;
+  }
+
+  page(opts: { prefix: string; after: string; limit: number }): SandboxRecord[] {
+    return this.deps.store.page(opts);
+  }
+
+  /** Org counters as the list endpoint reports them. */
+  counts(): { running: number; warm: number; cold: number; running_limit: number; warm_limit: number } {
+    const by = this.deps.store.countByStatus();
+    return {
+      running: by.running ?? 0,
+      warm: by.warm ?? 0,
+      cold: (by.cold ?? 0) + (by.failed ?? 0),
+      running_limit: this.deps.limits.running,
+      warm_limit: this.deps.limits.warm,
+    };
+  }
+
+  update(name: string, patch: { urlSettings?: { auth?: string; private_access?: string }; labels?: string[] }): SandboxRecord {
+    const record = this.get(name);
+    this.deps.store.update(record.id, {
+      urlSettings: patch.urlSettings ? { ...record.urlSettings, ...patch.urlSettings } : undefined,
+      labels: patch.labels,
+    });
+    return this.get(name);
+  }
+
+  runtimeOf(record: SandboxRecord) {
+    return this.deps.runtimes[record.runtime];
+  }
+
+  async create(opts: CreateOptions): Promise<SandboxRecord> {
+    return this.locks.run(opts.name, async () => {
+      const { store, crashPoint } = this.deps;
+      const imageId = this.deps.images.idFor(opts.image);
+      if (!(await this.deps.images.isImported(imageId))) {
+        throw new ApiError('unavailable', `image '${opts.image}' is not built yet: run \`burrow image build ${opts.image}\``);
+      }
+      const now = new Date().toISOString();
+      const record: SandboxRecord = {
+        id: randomBytes(6).toString('hex'),
+        name: opts.name,
+        status: 'creating',
+        runtime: opts.runtime,
+        image: imageId,
+        imageName: opts.image,
+        cpus: opts.cpus,
+        ramMb: opts.ramMb,
+        storageGb: opts.storageGb,
+        environment: opts.environment,
+        labels: opts.labels,
+        urlSettings: opts.urlSettings,
+        failureReason: null,
+        createdAt: now,
+        updatedAt: now,
+        lastRunningAt: null,
+        lastWarmingAt: null,
+      };
+      try {
+        store.insert(record);
+      } catch (e) {
+        if (e instanceof DuplicateNameError) {
+          throw new ApiError('sandbox_exists', `a sandbox named '${opts.name}' already exists`);
+        }
+        throw e;
+      }
+      crashPoint('create:recorded');
+      try {
+        await this.deps.disks.create(record.id);
+        crashPoint('create:subvolume');
+        await this.boot(record);
+      } catch (e) {
+        await this.teardown(record).catch(() => {});
+        store.delete(record.id);
+        throw new ApiError('runtime_failed', `creating sandbox '${opts.name}' failed: ${(e as Error).message}`);
+      }
+      store.setStatus(record.id, 'running');
+      return this.get(opts.name);
+    });
+  }
+
+  async destroy(name: string): Promise<void> {
+    await this.locks.run(name, async () => {
+      const record = this.get(name);
+      this.deps.store.setStatus(record.id, 'destroying');
+      this.deps.crashPoint('destroy:marked');
+      await this.teardown(record);
+      this.deps.store.delete(record.id);
+    });
+  }
+
+  /** Makes sure the sandbox's container runs, starting it if it stopped (daemon or host restart). */
+  async ensureRunning(name: string): Promise<SandboxRecord> {
+    const record = this.get(name);
+    if (record.status === 'creating' || record.status === 'destroying') {
+      throw new ApiError('sandbox_busy', `sandbox '${name}' is ${record.status}; try again when it is done`);
+    }
+    if (record.status === 'running' && (await this.runtimeOf(record).state(record.id)) === 'running') return record;
+    return this.locks.run(name, async () => {
+      const current = this.get(name);
+      if (current.status === 'destroying') {
+        throw new ApiError('sandbox_busy', `sandbox '${name}' is being destroyed`);
+      }
+      if ((await this.runtimeOf(current).state(current.id)) === 'running') {
+        if (current.status !== 'running') this.deps.store.setStatus(current.id, 'running');
+        return this.get(name);
+      }
+      try {
+        await this.boot(current);
+      } catch (e) {
+        const reason = `starting failed: ${(e as Error).message}`;
+        this.deps.store.setStatus(current.id, 'failed', { failureReason: reason });
+        throw new ApiError('runtime_failed', `sandbox '${name}' could not be started: ${reason}`);
+      }
+      this.deps.store.setStatus(current.id, 'running', { failureReason: null });
+      return this.get(name);
+    });
+  }
+
+  async exec(name: string, opts: ExecOptions): Promise<ChildProcessWithoutNullStreams> {
+    const record = await this.ensureRunning(name);
+    return this.runtimeOf(record).exec(record.id, {
+      args: opts.args,
+      env: this.environmentFor(record, opts.env),
+      cwd: opts.cwd ?? SANDBOX_USER.home,
+      uid: SANDBOX_USER.uid,
+      gid: SANDBOX_USER.gid,
+    });
+  }
+
+  private environmentFor(record: SandboxRecord, replacement?: Record<string, string>): string[] {
+    const base: Record<string, string> = {
+      PATH: DEFAULT_PATH,
+      HOME: SANDBOX_USER.home,
+      USER: SANDBOX_USER.name,
+      LOGNAME: SANDBOX_USER.name,
+      SHELL: '/bin/bash',
+      LANG: 'C.UTF-8',
+      HOSTNAME: record.name,
+    };
+    const env = replacement ? { PATH: DEFAULT_PATH, ...replacement } : { ...base, ...record.environment };
+    return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  }
+
+  /** Network namespace, disk mount, bundle, container: each step skips what already exists. */
+  private async boot(record: SandboxRecord): Promise<void> {
+    const { disks, netns, images, crashPoint } = this.deps;
+    const runtime = this.runtimeOf(record);
+    const netnsPath = await netns.ensure(record.id);
+    crashPoint('create:netns');
+    const rootfs = await disks.mount(record.id, images.pathOf(record.image));
+    crashPoint('create:mounted');
+    const bundleDir = await this.writeBundle(record, rootfs, netnsPath);
+    crashPoint('create:bundle');
+    await runtime.remove(record.id); // a stopped container of an earlier boot
+    await runtime.start(record.id, bundleDir);
+    crashPoint('create:started');
+  }
+
+  private async writeBundle(record: SandboxRecord, rootfs: string, netnsPath: string): Promise<string> {
+    const dir = this.deps.disks.hostDir(record.id);
+    const etc = join(dir, 'etc');
+    const bundle = join(dir, 'bundle');
+    await mkdir(etc, { recursive: true });
+    await mkdir(bundle, { recursive: true });
+    await writeFile(join(etc, 'hostname'), `${record.name}\n`);
+    await writeFile(
+      join(etc, 'hosts'),
+      `127.0.0.1\tlocalhost\n127.0.1.1\t${record.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
+    );
+    const config = bundleConfig({
+      runtime: record.runtime,
+      hostname: record.name,
+      rootfs,
+      netnsPath,
+      cgroupsPath: `/burrow-${this.deps.instanceTag}-${record.id}`,
+      cpus: record.cpus,
+      ramMb: record.ramMb,
+      pidsLimit: PIDS_LIMIT,
+      files: { '/etc/hostname': join(etc, 'hostname'), '/etc/hosts': join(etc, 'hosts') },
+    });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
+    return bundle;
+  }
+
+  /** Removes container, mount, namespace and subvolume. Idempotent, so a crash can repeat it. */
+  async teardown(record: Pick<SandboxRecord, 'id' | 'runtime'>): Promise<void> {
+    await this.deps.runtimes[record.runtime].remove(record.id);
+    await this.deps.disks.remove(record.id);
+    await this.deps.netns.remove(record.id);
+  }
+}

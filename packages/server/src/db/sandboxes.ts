@@ -1,0 +1,159 @@
+// The sandboxes table: rows in, typed records out.
+import type { Db } from './database.js';
+import type { ImageName, RuntimeKind } from '../config.js';
+
+/** `creating` and `destroying` are in-flight; the reconciler finishes or undoes them on start. */
+export type SandboxStatus = 'creating' | 'running' | 'warm' | 'cold' | 'failed' | 'destroying';
+
+export interface SandboxRecord {
+  id: string;
+  name: string;
+  status: SandboxStatus;
+  runtime: RuntimeKind;
+  image: string;
+  imageName: ImageName;
+  cpus: number;
+  ramMb: number;
+  storageGb: number;
+  environment: Record<string, string>;
+  labels: string[];
+  urlSettings: { auth: string; private_access?: string };
+  failureReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+  lastRunningAt: string | null;
+  lastWarmingAt: string | null;
+}
+
+interface Row {
+  id: string;
+  name: string;
+  status: SandboxStatus;
+  runtime: RuntimeKind;
+  image: string;
+  cpus: number;
+  ram_mb: number;
+  storage_gb: number;
+  environment: string;
+  labels: string;
+  url_settings: string;
+  failure_reason: string | null;
+  created_at: string;
+  updated_at: string;
+  last_running_at: string | null;
+  last_warming_at: string | null;
+}
+
+function fromRow(r: Row): SandboxRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    status: r.status,
+    runtime: r.runtime,
+    image: r.image,
+    imageName: r.image.split('-')[0] as ImageName,
+    cpus: r.cpus,
+    ramMb: r.ram_mb,
+    storageGb: r.storage_gb,
+    environment: JSON.parse(r.environment),
+    labels: JSON.parse(r.labels),
+    urlSettings: JSON.parse(r.url_settings),
+    failureReason: r.failure_reason,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    lastRunningAt: r.last_running_at,
+    lastWarmingAt: r.last_warming_at,
+  };
+}
+
+export class DuplicateNameError extends Error {}
+
+export class SandboxStore {
+  constructor(private readonly db: Db) {}
+
+  insert(s: SandboxRecord): void {
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO sandboxes (id, name, status, runtime, image, cpus, ram_mb, storage_gb, environment,
+             labels, url_settings, failure_reason, created_at, updated_at, last_running_at, last_warming_at)
+           VALUES (@id, @name, @status, @runtime, @image, @cpus, @ramMb, @storageGb, @environment,
+             @labels, @urlSettings, @failureReason, @createdAt, @updatedAt, @lastRunningAt, @lastWarmingAt)`,
+        )
+        .run({
+          ...s,
+          environment: JSON.stringify(s.environment),
+          labels: JSON.stringify(s.labels),
+          urlSettings: JSON.stringify(s.urlSettings),
+        });
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new DuplicateNameError(s.name);
+      throw e;
+    }
+  }
+
+  byName(name: string): SandboxRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM sandboxes WHERE name = ?').get(name) as Row | undefined;
+    return row && fromRow(row);
+  }
+
+  all(): SandboxRecord[] {
+    return (this.db.prepare('SELECT * FROM sandboxes ORDER BY name').all() as Row[]).map(fromRow);
+  }
+
+  /** Names in order after `after`, for paging. */
+  page(opts: { prefix: string; after: string; limit: number }): SandboxRecord[] {
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM sandboxes WHERE name > ? AND substr(name, 1, ?) = ? ORDER BY name LIMIT ?`,
+      )
+      .all(opts.after, opts.prefix.length, opts.prefix, opts.limit) as Row[];
+    return rows.map(fromRow);
+  }
+
+  countByStatus(): Record<string, number> {
+    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM sandboxes GROUP BY status').all() as Array<{
+      status: string;
+      n: number;
+    }>;
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+  }
+
+  setStatus(id: string, status: SandboxStatus, extra: { failureReason?: string | null; at?: string } = {}): void {
+    const now = extra.at ?? new Date().toISOString();
+    this.db
+      .prepare(
+        `UPDATE sandboxes SET status = @status, updated_at = @now,
+           failure_reason = CASE WHEN @setReason THEN @reason ELSE failure_reason END,
+           last_running_at = CASE WHEN @status = 'running' THEN @now ELSE last_running_at END,
+           last_warming_at = CASE WHEN @status = 'warm' THEN @now ELSE last_warming_at END
+         WHERE id = @id`,
+      )
+      .run({
+        id,
+        status,
+        now,
+        setReason: extra.failureReason !== undefined ? 1 : 0,
+        reason: extra.failureReason ?? null,
+      });
+  }
+
+  update(id: string, patch: { urlSettings?: SandboxRecord['urlSettings']; labels?: string[] }): void {
+    this.db
+      .prepare(
+        `UPDATE sandboxes SET updated_at = @now,
+           url_settings = COALESCE(@urlSettings, url_settings), labels = COALESCE(@labels, labels)
+         WHERE id = @id`,
+      )
+      .run({
+        id,
+        now: new Date().toISOString(),
+        urlSettings: patch.urlSettings ? JSON.stringify(patch.urlSettings) : null,
+        labels: patch.labels ? JSON.stringify(patch.labels) : null,
+      });
+  }
+
+  delete(id: string): void {
+    this.db.prepare('DELETE FROM sandboxes WHERE id = ?').run(id);
+  }
+}

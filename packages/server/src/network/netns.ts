@@ -1,0 +1,41 @@
+// Network namespaces: every sandbox gets its own, so it sees no host interface. Loopback only
+// for now; the veth pair, addresses and nftables rules hang off the same namespace.
+import { readdir } from 'node:fs/promises';
+import { run } from '../util/run.js';
+
+const NETNS_DIR = '/var/run/netns';
+
+export class NetnsManager {
+  /** @param prefix names every namespace of this burrow instance (and only those). */
+  constructor(private readonly prefix: string) {}
+
+  nameFor(sandboxId: string): string {
+    return `${this.prefix}${sandboxId}`;
+  }
+
+  pathFor(sandboxId: string): string {
+    return `${NETNS_DIR}/${this.nameFor(sandboxId)}`;
+  }
+
+  async ensure(sandboxId: string): Promise<string> {
+    const name = this.nameFor(sandboxId);
+    if (!(await this.exists(name))) await run('ip', ['netns', 'add', name]);
+    await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+    return this.pathFor(sandboxId);
+  }
+
+  async remove(sandboxId: string): Promise<void> {
+    const name = this.nameFor(sandboxId);
+    if (await this.exists(name)) await run('ip', ['netns', 'delete', name]);
+  }
+
+  /** Sandbox ids of every namespace this instance owns. */
+  async list(): Promise<string[]> {
+    const names = await readdir(NETNS_DIR).catch(() => [] as string[]);
+    return names.filter((n) => n.startsWith(this.prefix)).map((n) => n.slice(this.prefix.length));
+  }
+
+  private async exists(name: string): Promise<boolean> {
+    return (await readdir(NETNS_DIR).catch(() => [] as string[])).includes(name);
+  }
+}

@@ -1,0 +1,124 @@
+// The OCI bundle (config.json) of a sandbox. gVisor and runc run the same bundle; runc gets the
+// hardening Docker applies by default, because with runc the host kernel is the only boundary.
+import type { RuntimeKind } from '../config.js';
+
+export interface BundleSpec {
+  runtime: RuntimeKind;
+  hostname: string;
+  rootfs: string;
+  netnsPath: string;
+  cgroupsPath: string;
+  cpus: number;
+  ramMb: number;
+  pidsLimit: number;
+  /** Host files bind-mounted read-only over the image's, keyed by their path inside. */
+  files: Record<string, string>;
+}
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** PID 1: tini reaps orphans; the shell loop keeps the sandbox up even if its sleep is killed. */
+const INIT = ['/usr/bin/tini', '-s', '--', '/bin/sh', '-c', 'trap "" HUP INT TERM; while :; do sleep 86400; done'];
+
+/** Docker's default capability set. */
+const CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW',
+  'CAP_SETGID', 'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+];
+
+/** Docker's masked and read-only /proc and /sys paths. */
+const MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats',
+  '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi',
+  '/sys/firmware', '/sys/devices/virtual/powercap',
+];
+const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+/**
+ * The system calls Docker's default profile refuses to a container without CAP_SYS_ADMIN and
+ * friends: kernel modules, mounts, namespaces, keyrings, clocks, tracing, BPF, reboot and swap.
+ */
+const DENIED_SYSCALLS = [
+  'acct', 'add_key', 'bpf', 'clock_adjtime', 'clock_settime', 'create_module', 'delete_module',
+  'finit_module', 'fsconfig', 'fsmount', 'fsopen', 'fspick', 'get_kernel_syms', 'get_mempolicy',
+  'init_module', 'ioperm', 'iopl', 'kcmp', 'kexec_file_load', 'kexec_load', 'keyctl',
+  'lookup_dcookie', 'mbind', 'mount', 'mount_setattr', 'move_mount', 'move_pages',
+  'name_to_handle_at', 'nfsservctl', 'open_by_handle_at', 'open_tree', 'perf_event_open',
+  'pivot_root', 'process_vm_readv', 'process_vm_writev', 'ptrace', 'query_module', 'quotactl',
+  'reboot', 'request_key', 'set_mempolicy', 'setns', 'settimeofday', 'stime', 'swapoff', 'swapon',
+  'syslog', 'umount', 'umount2', 'unshare', 'uselib', 'userfaultfd', 'ustat', 'vm86', 'vm86old',
+];
+const EPERM = 1;
+const ENOSYS = 38;
+/** CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET: clone may not make namespaces. */
+const CLONE_NAMESPACE_FLAGS = 0x7e020000;
+
+function seccompProfile() {
+  return {
+    defaultAction: 'SCMP_ACT_ALLOW',
+    architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
+    syscalls: [
+      { names: DENIED_SYSCALLS, action: 'SCMP_ACT_ERRNO', errnoRet: EPERM },
+      {
+        names: ['clone'],
+        action: 'SCMP_ACT_ERRNO',
+        errnoRet: EPERM,
+        args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }],
+      },
+      // clone3 hides its flags in memory where seccomp cannot look; ENOSYS makes libc use clone.
+      { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS },
+    ],
+  };
+}
+
+export function bundleConfig(spec: BundleSpec): object {
+  const hardened = spec.runtime === 'runc';
+  const caps = { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES };
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: INIT,
+      env: [`PATH=${DEFAULT_PATH}`],
+      cwd: '/',
+      capabilities: caps,
+      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 65536, soft: 65536 }],
+      noNewPrivileges: false, // sudo inside the sandbox is part of the product
+    },
+    root: { path: spec.rootfs, readonly: false },
+    hostname: spec.hostname,
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
+      { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      ...Object.entries(spec.files).map(([destination, source]) => ({
+        destination,
+        type: 'bind',
+        source,
+        options: ['rbind', 'ro'],
+      })),
+    ],
+    linux: {
+      namespaces: [
+        { type: 'pid' },
+        { type: 'ipc' },
+        { type: 'uts' },
+        { type: 'mount' },
+        { type: 'network', path: spec.netnsPath },
+      ],
+      cgroupsPath: spec.cgroupsPath,
+      resources: {
+        memory: { limit: spec.ramMb * 1024 * 1024 },
+        cpu: { quota: Math.round(spec.cpus * 100_000), period: 100_000 },
+        pids: { limit: spec.pidsLimit },
+      },
+      ...(hardened
+        ? { seccomp: seccompProfile(), maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }
+        : {}),
+    },
+  };
+}

@@ -1,0 +1,89 @@
+// One driver for both OCI runtimes burrow ships: gVisor's runsc (a user-space kernel between the
+// sandbox and the host) and runc (Linux namespaces, seccomp and dropped capabilities only).
+// Both take the same bundle and the same verbs; they differ in global flags and strength.
+import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RuntimeKind } from '../config.js';
+import { CommandError, run, runDetached } from '../util/run.js';
+import type { ContainerState, ProcessSpec, SandboxRuntime } from './runtime.js';
+
+interface OciRuntimeOptions {
+  kind: RuntimeKind;
+  binary: string;
+  /** State directory private to this burrow instance, so instances never see each other. */
+  root: string;
+  globalArgs: string[];
+  isolation: string;
+}
+
+export class OciRuntime implements SandboxRuntime {
+  readonly kind: RuntimeKind;
+  readonly isolation: string;
+
+  constructor(private readonly opts: OciRuntimeOptions) {
+    this.kind = opts.kind;
+    this.isolation = opts.isolation;
+  }
+
+  private args(...rest: string[]): string[] {
+    return ['--root', this.opts.root, ...this.opts.globalArgs, ...rest];
+  }
+
+  async start(containerId: string, bundleDir: string): Promise<void> {
+    await mkdir(this.opts.root, { recursive: true });
+    const args = this.args('run', '--detach', '--bundle', bundleDir, containerId);
+    await runDetached(this.opts.binary, args, join(bundleDir, 'start.log'));
+  }
+
+  async state(containerId: string): Promise<ContainerState> {
+    try {
+      const { stdout } = await run(this.opts.binary, this.args('state', containerId), { timeoutMs: 10_000 });
+      return toState(JSON.parse(stdout).status);
+    } catch (e) {
+      if (e instanceof CommandError && /does not exist|not exist|no such/i.test(e.message)) return 'missing';
+      throw e;
+    }
+  }
+
+  async list(): Promise<Array<{ id: string; state: ContainerState }>> {
+    await mkdir(this.opts.root, { recursive: true });
+    const { stdout } = await run(this.opts.binary, this.args('list', '--format', 'json'), { timeoutMs: 10_000 });
+    const parsed: unknown = JSON.parse(stdout || 'null');
+    if (!Array.isArray(parsed)) return [];
+    return parsed.map((c: { id: string; status: string }) => ({ id: c.id, state: toState(c.status) }));
+  }
+
+  exec(containerId: string, p: ProcessSpec) {
+    const args = this.args(
+      'exec',
+      '--user', `${p.uid}:${p.gid}`,
+      '--cwd', p.cwd,
+      ...p.env.flatMap((e) => ['--env', e]),
+      containerId,
+      ...p.args,
+    );
+    return spawn(this.opts.binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+
+  async remove(containerId: string): Promise<void> {
+    try {
+      await run(this.opts.binary, this.args('delete', '--force', containerId), { timeoutMs: 30_000 });
+    } catch (e) {
+      if (e instanceof CommandError && /does not exist|not exist|no such/i.test(e.message)) return;
+      throw e;
+    }
+  }
+}
+
+function toState(status: string): ContainerState {
+  switch (status) {
+    case 'running':
+    case 'created':
+      return 'running';
+    case 'paused':
+      return 'paused';
+    default:
+      return 'stopped';
+  }
+}

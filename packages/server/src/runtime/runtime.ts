@@ -1,0 +1,29 @@
+// The isolation driver interface. core/ talks to sandboxes only through this, so another runtime
+// (a microVM driver on KVM hosts) can replace gVisor without touching the manager.
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { RuntimeKind } from '../config.js';
+
+export type ContainerState = 'running' | 'paused' | 'stopped' | 'missing';
+
+export interface ProcessSpec {
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+}
+
+export interface SandboxRuntime {
+  readonly kind: RuntimeKind;
+  /** One plain sentence for `burrow info`: what stands between this sandbox and the host. */
+  readonly isolation: string;
+  /** Starts the container described by the OCI bundle, detached from the daemon. */
+  start(containerId: string, bundleDir: string): Promise<void>;
+  state(containerId: string): Promise<ContainerState>;
+  /** Every container this runtime knows under burrow's root for this instance. */
+  list(): Promise<Array<{ id: string; state: ContainerState }>>;
+  /** Starts a process inside a running container, with pipes for stdio. */
+  exec(containerId: string, process: ProcessSpec): ChildProcessWithoutNullStreams;
+  /** Kills and deletes the container; a container that does not exist is not an error. */
+  remove(containerId: string): Promise<void>;
+}

@@ -1,0 +1,68 @@
+// A sandbox's disk: its own btrfs subvolume (overlay upper + work dirs) stacked over the
+// read-only image subvolume. Everything it writes lands in the subvolume, which is what
+// checkpoints snapshot and what destroy deletes; the image underneath is never written.
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../util/run.js';
+import { createSubvolume, deleteSubvolume, isSubvolume } from './btrfs.js';
+import { isMountPoint, mountsUnder, unmount } from './mounts.js';
+import type { PoolLayout } from './pool.js';
+
+export class SandboxDisks {
+  /**
+   * @param pool where subvolumes live
+   * @param stateDir per-sandbox host state (mount point, bundle): BURROW_HOME/sandboxes
+   */
+  constructor(
+    private readonly pool: PoolLayout,
+    private readonly stateDir: string,
+  ) {}
+
+  subvolume(id: string): string {
+    return join(this.pool.sandboxes, id);
+  }
+
+  /** Host-side directory of one sandbox: rootfs mount point, OCI bundle, generated files. */
+  hostDir(id: string): string {
+    return join(this.stateDir, id);
+  }
+
+  rootfs(id: string): string {
+    return join(this.hostDir(id), 'rootfs');
+  }
+
+  async create(id: string): Promise<void> {
+    const volume = this.subvolume(id);
+    if (!(await isSubvolume(volume))) await createSubvolume(volume);
+    await mkdir(join(volume, 'upper'), { recursive: true });
+    await mkdir(join(volume, 'work'), { recursive: true });
+  }
+
+  async mount(id: string, imagePath: string): Promise<string> {
+    const rootfs = this.rootfs(id);
+    await mkdir(rootfs, { recursive: true });
+    if (await isMountPoint(rootfs)) return rootfs;
+    const volume = this.subvolume(id);
+    const options = `lowerdir=${imagePath},upperdir=${join(volume, 'upper')},workdir=${join(volume, 'work')}`;
+    await run('mount', ['-t', 'overlay', 'overlay', '-o', options, rootfs]);
+    return rootfs;
+  }
+
+  async unmount(id: string): Promise<void> {
+    for (const m of await mountsUnder(this.hostDir(id))) await unmount(m);
+  }
+
+  /** Unmounts and deletes everything of this sandbox. Safe to repeat; missing parts are skipped. */
+  async remove(id: string): Promise<void> {
+    await this.unmount(id);
+    await deleteSubvolume(this.subvolume(id));
+    await rm(this.hostDir(id), { recursive: true, force: true });
+  }
+
+  /** Ids of every sandbox that has a subvolume or a host directory. */
+  async listIds(): Promise<string[]> {
+    const volumes = await readdir(this.pool.sandboxes).catch(() => [] as string[]);
+    const dirs = await readdir(this.stateDir).catch(() => [] as string[]);
+    return [...new Set([...volumes, ...dirs])];
+  }
+}
