@@ -47,6 +47,7 @@ export class BurrowInstance {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = proc;
+    this.log = '';
     await new Promise<void>((resolveStart, reject) => {
       const onData = (b: Buffer) => {
         this.log += b.toString();
@@ -62,6 +63,11 @@ export class BurrowInstance {
         reject(new Error(`burrow serve exited (${code ?? signal}) before listening:\n${this.log.slice(-3000)}`)),
       );
     });
+  }
+
+  /** The daemon's process id, while it runs. */
+  get pid(): number {
+    return this.proc?.pid ?? 0;
   }
 
   /** Resolves when the daemon process has exited (e.g. after a crash hook fired). */

@@ -51,8 +51,8 @@ const DENIED_SYSCALLS = [
 ];
 const EPERM = 1;
 const ENOSYS = 38;
-/** CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET: clone may not make namespaces. */
-const CLONE_NAMESPACE_FLAGS = 0x7e020000;
+/** CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET: clone may not make namespaces. */
+const CLONE_NAMESPACE_FLAGS = [0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000];
 
 function seccompProfile() {
   return {
@@ -60,12 +60,13 @@ function seccompProfile() {
     architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'],
     syscalls: [
       { names: DENIED_SYSCALLS, action: 'SCMP_ACT_ERRNO', errnoRet: EPERM },
-      {
+      // One rule per flag (rules for one syscall are ORed): deny when (flags & FLAG) == FLAG.
+      ...CLONE_NAMESPACE_FLAGS.map((flag) => ({
         names: ['clone'],
         action: 'SCMP_ACT_ERRNO',
         errnoRet: EPERM,
-        args: [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }],
-      },
+        args: [{ index: 0, value: flag, valueTwo: flag, op: 'SCMP_CMP_MASKED_EQ' }],
+      })),
       // clone3 hides its flags in memory where seccomp cannot look; ENOSYS makes libc use clone.
       { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS },
     ],
@@ -84,7 +85,6 @@ export function bundleConfig(spec: BundleSpec): object {
       env: [`PATH=${DEFAULT_PATH}`],
       cwd: '/',
       capabilities: caps,
-      rlimits: [{ type: 'RLIMIT_NOFILE', hard: 65536, soft: 65536 }],
       noNewPrivileges: false, // sudo inside the sandbox is part of the product
     },
     root: { path: spec.rootfs, readonly: false },

@@ -1,0 +1,136 @@
+// The foundation end to end, through the SDK against a real `burrow serve`: real runsc and runc
+// sandboxes on a real btrfs pool, surviving daemon restarts, and leaving nothing behind.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BurrowClient } from '@burrow/sdk';
+import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { hostState } from '../support/host-state.js';
+import { peakRss } from '../support/memory.js';
+
+let burrow: BurrowInstance;
+let client: BurrowClient;
+
+beforeAll(async () => {
+  burrow = await BurrowInstance.create();
+  await burrow.start();
+  client = burrow.client();
+});
+
+afterAll(async () => {
+  await burrow?.destroy();
+});
+
+describe('a gVisor sandbox', () => {
+  const name = sandboxName('life');
+
+  it('is created running, as the default runtime, with the isolation spelled out', async () => {
+    const sandbox = await client.createSandbox(name);
+    expect(sandbox.info).toMatchObject({ name, status: 'running', runtime: 'gvisor', image: 'dev' });
+    expect(sandbox.info?.id).toBeTruthy();
+    expect(sandbox.info?.isolation).toMatch(/gVisor/);
+    const listed = await client.listSandboxes({ prefix: name });
+    expect(listed.map((s) => s.name)).toEqual([name]);
+  });
+
+  it('runs commands as user in the home directory, with the exit code propagated', async () => {
+    const sandbox = client.sandbox(name);
+    const r = await sandbox.exec('sh', ['-c', 'id -un; pwd; hostname; echo oops >&2; exit 3']);
+    expect(r).toEqual({ stdout: `user\n/home/user\n${name}\n`, stderr: 'oops\n', exitCode: 3 });
+    expect((await sandbox.exec('uname', ['-s'])).stdout).toBe('Linux\n');
+  });
+
+  it('pipes stdin through, and stdin is not a terminal', async () => {
+    const sandbox = client.sandbox(name);
+    expect(await sandbox.exec('cat', [], { stdin: 'hi\n' })).toMatchObject({ stdout: 'hi\n', exitCode: 0 });
+    const tty = await sandbox.exec('tty');
+    expect(tty.exitCode).toBe(1);
+    expect(tty.stdout).toContain('not a tty');
+  });
+
+  it('applies env (replacing the defaults but keeping PATH) and dir', async () => {
+    const sandbox = client.sandbox(name);
+    const r = await sandbox.exec('env', [], { env: { ONLY: 'this' } });
+    expect(r.stdout).toContain('ONLY=this');
+    expect(r.stdout).not.toContain('USER=');
+    expect(r.stdout).not.toContain('LANG=');
+    expect((await sandbox.exec('pwd', [], { cwd: '/tmp' })).stdout).toBe('/tmp\n');
+  });
+
+  it('reports a command that does not exist as a failed exit with the reason on stderr', async () => {
+    const r = await client.sandbox(name).exec('no-such-command-here');
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toMatch(/no-such-command-here/);
+  });
+
+  it('keeps its files and keeps running across a daemon restart', async () => {
+    const sandbox = client.sandbox(name);
+    expect((await sandbox.exec('sh', ['-c', 'echo persisted > ~/f && sleep 1000 >/dev/null 2>&1 &'])).exitCode).toBe(0);
+    const before = (await sandbox.exec('pgrep', ['-f', 'sleep 1000'])).stdout;
+    await burrow.stop();
+    await burrow.start();
+    client = burrow.client();
+    const after = client.sandbox(name);
+    expect((await after.exec('cat', ['/home/user/f'])).stdout).toBe('persisted\n');
+    // The same process is still there: the sandbox was not restarted, only the daemon.
+    expect((await after.exec('pgrep', ['-f', 'sleep 1000'])).stdout).toBe(before);
+  });
+
+  it('streams 1 GiB of output in bounded daemon memory', async () => {
+    const child = client.sandbox(name).spawn('head', ['-c', '1G', '/dev/zero']);
+    const { result: bytes, peak } = await peakRss(burrow.pid, async () => {
+      let total = 0;
+      for await (const chunk of child.stdout) total += (chunk as Buffer).length;
+      await child.wait();
+      return total;
+    });
+    expect(bytes).toBe(2 ** 30);
+    expect(peak).toBeLessThan(400 * 2 ** 20);
+  });
+
+  it('answers the plain HTTP exec with framed output and the exit frame last', async () => {
+    const url = `${burrow.url}/v1/sprites/${name}/exec?cmd=sh&cmd=-c&cmd=${encodeURIComponent('cat; echo e >&2; exit 5')}&stdin=true`;
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${burrow.token}`, 'Content-Type': 'application/octet-stream' },
+      body: 'input',
+    });
+    expect(response.status).toBe(200);
+    const body = Buffer.from(await response.arrayBuffer());
+    expect(body.subarray(-2)).toEqual(Buffer.of(3, 5));
+    expect(body.includes(Buffer.from('\x01input'))).toBe(true);
+    expect(body.includes(Buffer.from('\x02e\n'))).toBe(true);
+  });
+});
+
+describe('a runc sandbox', () => {
+  const name = sandboxName('runc');
+
+  it('runs the same image hardened like a Docker container', async () => {
+    const sandbox = await client.createSandbox(name, { runtime: 'runc' });
+    expect(sandbox.info).toMatchObject({ runtime: 'runc' });
+    expect(sandbox.info?.isolation).toMatch(/shares the host kernel/);
+    const status = await sandbox.exec('grep', ['-E', '^(Seccomp|NoNewPrivs|CapEff):', '/proc/self/status']);
+    expect(status.stdout).toMatch(/Seccomp:\s+2/);
+    // Namespaces and mounts are refused by the seccomp filter even to root.
+    const unshare = await sandbox.exec('sudo', ['unshare', '--net', 'true']);
+    expect(unshare.exitCode).not.toBe(0);
+    const mount = await sandbox.exec('sudo', ['mount', '-t', 'tmpfs', 'x', '/mnt']);
+    expect(mount.exitCode).not.toBe(0);
+    expect((await sandbox.exec('sudo', ['cat', '/proc/kcore'])).stdout).toBe('');
+    expect((await sandbox.exec('sudo', ['id', '-u'])).stdout).toBe('0\n');
+  });
+});
+
+describe('destroy', () => {
+  it('leaves no mount, subvolume, namespace, container, cgroup or row behind', async () => {
+    const names = [sandboxName('life'), sandboxName('runc')];
+    const before = hostState(burrow.config);
+    expect(before.rows.sort()).toEqual([...names].sort());
+    expect(before.subvolumes).toHaveLength(2);
+    expect(before.netns).toHaveLength(2);
+    expect(before.containers).toHaveLength(2);
+    expect(before.mounts).toHaveLength(2);
+    for (const name of names) await client.deleteSandbox(name);
+    expect(hostState(burrow.config)).toEqual({ mounts: [], subvolumes: [], netns: [], containers: [], rows: [], cgroups: [] });
+    await expect(client.getSandbox(names[0]!)).rejects.toMatchObject({ status: 404, code: 'sandbox_not_found' });
+  });
+});
