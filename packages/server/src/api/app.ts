@@ -13,6 +13,9 @@ import { spriteRoutes } from './routes/sprites.js';
 
 export const SPRITE_VERSION = '1.0.0';
 
+/** Readable without a token: the API's own description. */
+const PUBLIC_PATHS = new Set(['/v1/openapi.json']);
+
 export interface ApiDeps {
   manager: SandboxManager;
   adminToken: string;
@@ -28,6 +31,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('Sprite-Version', SPRITE_VERSION);
+    if (PUBLIC_PATHS.has(req.url.split('?')[0]!)) return;
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match || !verifier.verify(match[1]!)) {

@@ -1,15 +1,24 @@
 // What goes into each image. The recipe's hash names the built image, so changing a recipe
 // builds a new image next to the old one instead of changing disks that sandboxes stand on.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { ImageName } from '../config.js';
 
 export interface ImageRecipe {
   name: ImageName;
   suite: string;
   packages: string[];
+  /** Installed for the setup steps and purged afterwards (unless `packages` needs them). */
+  buildPackages: string[];
+  /** Files copied in before setup: path inside the image -> file shipped in this package. */
+  files: Record<string, string>;
   /** Run inside the image root (via chroot) after packages are installed, as argv arrays. */
   setup: string[][];
 }
+
+const STATX_SHIM_SOURCE = '/usr/local/src/burrow/statx-compat.c';
+const STATX_SHIM = '/usr/local/lib/burrow/statx-compat.so';
 
 const MINIMAL_PACKAGES = [
   'ca-certificates', 'curl', 'git', 'python3', 'sudo', 'procps', 'iproute2', 'util-linux',
@@ -22,22 +31,43 @@ const DEV_PACKAGES = [
   'openssh-client', 'unzip', 'xz-utils', 'python3-venv', 'python3-pip',
 ];
 
-const USER_SETUP: string[][] = [
+const SETUP: string[][] = [
+  ['mkdir', '-p', '/usr/local/lib/burrow'],
+  ['gcc', '-shared', '-fPIC', '-O2', '-o', STATX_SHIM, STATX_SHIM_SOURCE, '-ldl'],
+  ['sh', '-c', `echo ${STATX_SHIM} >> /etc/ld.so.preload`],
   ['useradd', '--create-home', '--uid', '1000', '--user-group', '--shell', '/bin/bash', 'user'],
   ['sh', '-c', 'echo "user ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/user && chmod 0440 /etc/sudoers.d/user'],
   ['mkdir', '-p', '/.burrow'],
 ];
 
+const FILES = { [STATX_SHIM_SOURCE]: 'image/statx-compat.c' };
+const BUILD_PACKAGES = ['gcc', 'libc6-dev'];
+
 export const RECIPES: Record<ImageName, ImageRecipe> = {
-  minimal: { name: 'minimal', suite: 'bookworm', packages: MINIMAL_PACKAGES, setup: USER_SETUP },
-  dev: { name: 'dev', suite: 'bookworm', packages: [...MINIMAL_PACKAGES, ...DEV_PACKAGES], setup: USER_SETUP },
+  minimal: { name: 'minimal', suite: 'bookworm', packages: MINIMAL_PACKAGES, buildPackages: BUILD_PACKAGES, files: FILES, setup: SETUP },
+  dev: {
+    name: 'dev',
+    suite: 'bookworm',
+    packages: [...MINIMAL_PACKAGES, ...DEV_PACKAGES],
+    buildPackages: [], // build-essential already brings the compiler, and must keep it
+    files: FILES,
+    setup: SETUP,
+  },
 };
 
 /** `dev-1a2b3c4d5e6f`: the image's name and the hash of everything that decides its content. */
 export function imageId(recipe: ImageRecipe, mirror: string | undefined): string {
+  const files = Object.fromEntries(
+    Object.entries(recipe.files).map(([inside, shipped]) => [inside, readFileSync(packageFile(shipped), 'utf8')]),
+  );
   const hash = createHash('sha256')
-    .update(JSON.stringify({ ...recipe, mirror: mirror ?? null, format: 1 }))
+    .update(JSON.stringify({ ...recipe, files, mirror: mirror ?? null, format: 1 }))
     .digest('hex')
     .slice(0, 12);
   return `${recipe.name}-${hash}`;
+}
+
+/** A file shipped in the server package (next to src/ and dist/). */
+export function packageFile(relative: string): string {
+  return fileURLToPath(new URL(`../../${relative}`, import.meta.url));
 }

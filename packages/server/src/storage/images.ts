@@ -2,12 +2,12 @@
 // imported into each pool as a read-only subvolume that sandbox overlays use as their lower layer.
 import { spawn } from 'node:child_process';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { BurrowConfig, ImageName } from '../config.js';
 import { CommandError, run } from '../util/run.js';
 import { createSubvolume, deleteSubvolume, isSubvolume, setReadonly } from './btrfs.js';
-import { imageId, RECIPES } from './image-recipes.js';
+import { imageId, packageFile, RECIPES } from './image-recipes.js';
 import type { PoolLayout } from './pool.js';
 
 export interface ImageInfo {
@@ -86,10 +86,18 @@ export class ImageStore {
       if (await fileExists(tarball)) return false; // another process built it while we waited
       const recipe = RECIPES[name];
       const partial = `${tarball}.partial-${process.pid}`;
-      const hooks = recipe.setup.map((argv) => `--customize-hook=${chrootHook(argv)}`);
+      const purge = recipe.buildPackages.filter((p) => !recipe.packages.includes(p));
+      const hooks = [
+        ...Object.entries(recipe.files).flatMap(([inside, shipped]) => [
+          `--customize-hook=${chrootHook(['mkdir', '-p', dirname(inside)])}`,
+          `--customize-hook=upload ${packageFile(shipped)} ${inside}`,
+        ]),
+        ...recipe.setup.map((argv) => `--customize-hook=${chrootHook(argv)}`),
+        ...(purge.length ? [`--customize-hook=${chrootHook(['apt-get', 'purge', '-y', '--autoremove', ...purge])}`] : []),
+      ];
       const args = [
         '--variant=minbase',
-        `--include=${recipe.packages.join(',')}`,
+        `--include=${[...new Set([...recipe.packages, ...recipe.buildPackages])].join(',')}`,
         ...hooks,
         '--format=tar',
         recipe.suite,

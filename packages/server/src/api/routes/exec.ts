@@ -60,13 +60,26 @@ export function execRoutes(deps: ApiDeps): FastifyPluginAsync {
       streamHttpExec(reply, child, req.body as NodeJS.ReadableStream | undefined, q.stdin === true);
     });
 
-    app.get<NameParams>('/v1/sprites/:name/exec/:id', async () => {
-      throw new ApiError('not_found', 'no such session: detachable sessions are not supported by this server yet');
+    // Refusals must happen in a hook: a hook's error is a plain HTTP answer before any upgrade.
+    const refuse = (error: () => ApiError) => ({
+      preHandler: async () => {
+        throw error();
+      },
+      handler: async () => {},
+      wsHandler: () => {},
+    });
+
+    app.route({
+      method: 'GET',
+      url: '/v1/sprites/:name/exec/:id',
+      ...refuse(() => new ApiError('not_found', 'no such session: detachable sessions are not supported by this server yet')),
     });
 
     // Spec section 4: servers without the control protocol MUST refuse it with 404.
-    app.get('/v1/sprites/:name/control', async () => {
-      throw new ApiError('not_found', 'this server has no control socket; use /exec');
+    app.route({
+      method: 'GET',
+      url: '/v1/sprites/:name/control',
+      ...refuse(() => new ApiError('not_found', 'this server has no control socket; use /exec')),
     });
   };
 }

@@ -1,0 +1,149 @@
+// Bad input gets a clear error in the protocol's flat shape and changes nothing.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { hostState } from '../support/host-state.js';
+
+let burrow: BurrowInstance;
+const existing = sandboxName('bad');
+
+beforeAll(async () => {
+  burrow = await BurrowInstance.create();
+  await burrow.start();
+  await burrow.client().createSandbox(existing);
+});
+
+afterAll(async () => {
+  await burrow?.destroy();
+});
+
+async function call(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
+  const response = await fetch(`${burrow.url}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${burrow.token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers },
+    body,
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+function expectFlatError(body: unknown, code: string) {
+  expect(body).toEqual({ error: code, message: expect.any(String) });
+  expect((body as { message: string }).message.length).toBeGreaterThan(10);
+}
+
+describe('bad input', () => {
+  it.each([
+    ['uppercase', 'Dev'],
+    ['leading dash', '-dev'],
+    ['trailing dash', 'dev-'],
+    ['underscore', 'my_box'],
+    ['too long', 'a'.repeat(64)],
+    ['empty', ''],
+    ['path traversal', '../etc'],
+    ['unicode', 'dév'],
+  ])('refuses an invalid name (%s) with 400', async (_label, name) => {
+    const r = await call('POST', '/v1/sprites', JSON.stringify({ name }));
+    expect(r.status).toBe(400);
+    expectFlatError(r.body, 'invalid_request');
+  });
+
+  it('refuses a duplicate name with 409', async () => {
+    const r = await call('POST', '/v1/sprites', JSON.stringify({ name: existing }));
+    expect(r.status).toBe(409);
+    expectFlatError(r.body, 'sandbox_exists');
+  });
+
+  it('answers 404 for an unknown sandbox, on every route', async () => {
+    const missing = sandboxName('missing');
+    for (const [method, path] of [
+      ['GET', `/v1/sprites/${missing}`],
+      ['DELETE', `/v1/sprites/${missing}`],
+      ['GET', `/v1/sprites/${missing}/exec`],
+      ['POST', `/v1/sprites/${missing}/exec?cmd=true`],
+    ] as const) {
+      const r = await call(method, path);
+      expect(r.status, `${method} ${path}`).toBe(404);
+      expectFlatError(r.body, 'sandbox_not_found');
+    }
+  });
+
+  it('refuses malformed JSON and unknown fields with 400', async () => {
+    const malformed = await call('POST', '/v1/sprites', '{"name": ');
+    expect(malformed.status).toBe(400);
+    expectFlatError(malformed.body, 'invalid_request');
+    const unknown = await call('POST', '/v1/sprites', JSON.stringify({ name: sandboxName('x'), colour: 'red' }));
+    expect(unknown.status).toBe(400);
+    expectFlatError(unknown.body, 'unknown_field');
+    const nested = await call('POST', '/v1/sprites', JSON.stringify({ name: sandboxName('x'), config: { ram_gb: 1 } }));
+    expect(nested.status).toBe(400);
+    const wrongType = await call('POST', '/v1/sprites', JSON.stringify({ name: sandboxName('x'), config: { cpus: 'many' } }));
+    expect(wrongType.status).toBe(400);
+    const badRuntime = await call('POST', '/v1/sprites', JSON.stringify({ name: sandboxName('x'), runtime: 'docker' }));
+    expect(badRuntime.status).toBe(400);
+  });
+
+  it('refuses a missing or wrong token with 401, on HTTP and on WebSocket upgrades', async () => {
+    for (const headers of [{ Authorization: '' }, { Authorization: 'Bearer nope' }, { Authorization: `Basic ${burrow.token}` }]) {
+      const r = await call('GET', '/v1/sprites', undefined, headers);
+      expect(r.status).toBe(401);
+      expectFlatError(r.body, 'unauthorized');
+    }
+    const status = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${burrow.url.replace('http', 'ws')}/v1/sprites/${existing}/exec?cmd=true`, {
+        headers: { Authorization: 'Bearer wrong' },
+      });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+    });
+    expect(status).toBe(401);
+  });
+
+  it('refuses the control socket with 404 so SDKs fall back to plain exec', async () => {
+    const status = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${burrow.url.replace('http', 'ws')}/v1/sprites/${existing}/control`, {
+        headers: { Authorization: `Bearer ${burrow.token}` },
+      });
+      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.on('open', () => resolve(101));
+    });
+    expect(status).toBe(404);
+  });
+
+  it('refuses bad exec parameters before upgrading', async () => {
+    const r = await call('POST', `/v1/sprites/${existing}/exec?cmd=env&env=NOEQUALS`);
+    expect(r.status).toBe(400);
+    expectFlatError(r.body, 'invalid_request');
+  });
+
+  it('passes shell metacharacters through as plain arguments', async () => {
+    const sandbox = burrow.client().sandbox(existing);
+    const hostile = '$(touch /tmp/pwned); `id`; rm -rf / && echo';
+    const r = await sandbox.exec('echo', [hostile]);
+    expect(r.stdout).toBe(`${hostile}\n`);
+    expect((await sandbox.exec('ls', ['/tmp/pwned'])).exitCode).not.toBe(0);
+  });
+
+  it('changed nothing: only the one sandbox exists', async () => {
+    const state = hostState(burrow.config);
+    expect(state.rows).toEqual([existing]);
+    expect(state.subvolumes).toHaveLength(1);
+    expect(state.netns).toHaveLength(1);
+    expect(state.containers).toHaveLength(1);
+  });
+
+  it('lists with max_results=100 (clamped, not refused) and pages with a continuation token', async () => {
+    const r = await call('GET', '/v1/sprites?max_results=100');
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ has_more: false, org: { running: 1 }, running: 1 });
+    const huge = await call('GET', '/v1/sprites?max_results=100000');
+    expect(huge.status).toBe(200);
+  });
+
+  it('describes itself at /v1/openapi.json', async () => {
+    const r = await call('GET', '/v1/openapi.json', undefined, { Authorization: '' });
+    expect(r.status).toBe(200);
+    expect(r.body.openapi).toMatch(/^3\./);
+    expect(Object.keys(r.body.paths)).toContain('/v1/sprites/{name}/exec');
+  });
+});

@@ -1,0 +1,46 @@
+// Twenty sandboxes created at once all work, and each sees only its own files and processes.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { hostState } from '../support/host-state.js';
+
+const COUNT = 20;
+let burrow: BurrowInstance;
+const names = Array.from({ length: COUNT }, (_, i) => sandboxName(`many-${i}`));
+
+beforeAll(async () => {
+  burrow = await BurrowInstance.create();
+  await burrow.start();
+});
+
+afterAll(async () => {
+  await burrow?.destroy();
+});
+
+describe(`${COUNT} sandboxes created concurrently`, () => {
+  it('are all created and running', async () => {
+    const client = burrow.client();
+    const created = await Promise.all(names.map((name) => client.createSandbox(name)));
+    expect(created.map((s) => s.info?.status)).toEqual(names.map(() => 'running'));
+    expect(new Set(created.map((s) => s.info?.id)).size).toBe(COUNT);
+  });
+
+  it('each write a secret that no other can see', async () => {
+    const client = burrow.client();
+    await Promise.all(
+      names.map((name) => client.sandbox(name).exec('sh', ['-c', `echo ${name} > ~/secret && sleep 600 >/dev/null 2>&1 &`])),
+    );
+    const seen = await Promise.all(
+      names.map((name) => client.sandbox(name).exec('sh', ['-c', 'cat ~/secret; ls /home; pgrep -c -x sleep || true'])),
+    );
+    seen.forEach((r, i) => {
+      // Its own file only, and only its own background sleep (plus PID 1's loop).
+      expect(r.stdout).toBe(`${names[i]}\nuser\n2\n`);
+    });
+  });
+
+  it('are all destroyed concurrently without leftovers', async () => {
+    const client = burrow.client();
+    await Promise.all(names.map((name) => client.deleteSandbox(name)));
+    expect(hostState(burrow.config)).toEqual({ mounts: [], subvolumes: [], netns: [], containers: [], rows: [], cgroups: [] });
+  });
+});
