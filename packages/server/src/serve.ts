@@ -79,7 +79,7 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
     return typeof address === 'object' && address ? address.port : port;
   }
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort()}`;
-  log(`burrow is listening on ${url} (admin token: ${paths.adminToken})`);
+  log(`burrow is listening on ${url}`);
 
   return {
     url,

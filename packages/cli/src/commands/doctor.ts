@@ -6,7 +6,7 @@ export function registerDoctor(program: Command): void {
   program
     .command('doctor')
     .description('check that this host can run burrow sandboxes')
-    .option('--fix', 'repair what can be repaired (installs packages, creates the storage pool)', false)
+    .option('--fix', 'install missing host packages with apt-get (Debian and Ubuntu, as root)', false)
     .action(async (options: { fix: boolean }) => {
       const server = await loadServer();
       const config = server.loadConfig(process.env);

@@ -21,7 +21,7 @@ export async function createSubvolume(path: string): Promise<void> {
 
 export async function deleteSubvolume(path: string): Promise<void> {
   if (!(await isSubvolume(path))) return;
-  await run('btrfs', ['subvolume', 'delete', '--commit-after', path]);
+  await run('btrfs', ['subvolume', 'delete', path]);
 }
 
 export async function snapshot(source: string, dest: string, opts: { readonly: boolean }): Promise<void> {
