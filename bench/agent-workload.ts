@@ -1,17 +1,21 @@
 // What an agent's day is made of — unpacking a source tree, committing it, searching and reading
 // it, compiling C — run as one identical shell script in a gVisor sandbox, in a runc sandbox and
-// on the host, in the same run. The script times its phases itself (so the API round trip is
-// not in them) and prints counts that must agree everywhere, proving the work was the same.
+// on the host (in a temp dir, and again on burrow's btrfs pool, to tell what the storage costs
+// from what the runtime costs), round after round in the same run. The script times its phases
+// itself (so the API round trip is not in them) and prints counts that must agree everywhere,
+// proving the work was the same.
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Runtime } from '@burrow/sdk';
-import { log, timed, type BenchContext, type Benchmark, type Figure } from './context.js';
+import type { Runtime, Sandbox } from '@burrow/sdk';
+import { log, timed, type Benchmark, type Figure } from './context.js';
 import { runOnHostOk } from './spawn.js';
-import { formatMs } from './stats.js';
+import { formatMs, formatRatio, median } from './stats.js';
 
 const PACKAGES = 30;
 const FILES_PER_PACKAGE = 100;
 const C_UNITS = 20;
+/** Each environment runs the script this many times, interleaved; figures are medians. */
+const ROUNDS = 3;
 /** Sandboxes get the whole 2-core machine, like the host run (the default is 1 CPU). */
 const SANDBOX_CPUS = 2;
 
@@ -25,19 +29,20 @@ const PHASE_LABEL: Record<Phase, string> = {
 };
 
 /**
- * Runs in the directory given as $1, which holds src.tar. Prints `phase <name> <ns>` marks,
+ * Runs in a new directory $1 and unpacks the tarball $2 there. Prints `phase <name> <ns>` marks,
  * `count <name> <value>` lines that must agree everywhere, and `info` lines. tar is told not to
  * chown, so root on the host does what the sandbox user does. The compiler falls back to gcc-12
  * (the same binary) for images whose cc/gcc links are missing.
  */
 const SCRIPT = `set -eu
+mkdir -p "$1"
 cd "$1"
 export HOME="$1" LC_ALL=C GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null
 CC=$(command -v cc || command -v gcc-12 || echo cc)
 echo "info cc $CC"
 mark() { echo "phase $1 $(date +%s%N)"; }
 mark start
-tar -x --no-same-owner --no-same-permissions -f src.tar
+tar -x --no-same-owner --no-same-permissions -f "$2"
 mark untar
 cd src
 git init -q
@@ -139,7 +144,7 @@ async function makeTarball(dir: string): Promise<string> {
   return tarball;
 }
 
-interface EnvResult {
+interface RunResult {
   /** Wall time of the script as the caller saw it, including the exec round trip. */
   wallMs: number;
   phasesMs: Record<Phase, number>;
@@ -148,7 +153,13 @@ interface EnvResult {
   info: Record<string, string>;
 }
 
-function parseOutput(where: string, stdout: string, wallMs: number): EnvResult {
+/** One place the script runs: `run` executes it in a fresh directory per round. */
+interface Environment {
+  name: string;
+  run(round: number): Promise<{ stdout: string; wallMs: number }>;
+}
+
+function parseOutput(where: string, stdout: string, wallMs: number): RunResult {
   const marks = new Map<string, bigint>();
   const counts: Record<string, string> = {};
   const info: Record<string, string> = {};
@@ -158,7 +169,6 @@ function parseOutput(where: string, stdout: string, wallMs: number): EnvResult {
     if (kind === 'count' && name && value !== undefined) counts[name] = value;
     if (kind === 'info' && name && value !== undefined) info[name] = value;
   }
-  if (info.cc && !/\/cc$/.test(info.cc)) log(`warning: ${where} has no cc on its PATH; the build used ${info.cc}`);
   const phasesMs = {} as Record<Phase, number>;
   let previous = marks.get('start');
   for (const phase of PHASES) {
@@ -172,47 +182,85 @@ function parseOutput(where: string, stdout: string, wallMs: number): EnvResult {
   return { wallMs, phasesMs, totalMs, counts, info };
 }
 
-async function onHost(where: string, work: string, tarball: string): Promise<EnvResult> {
-  const fstype = (await runOnHostOk('findmnt', ['-n', '-o', 'FSTYPE', '-T', work])).stdout.trim();
-  log(`${where}: working in ${work} (${fstype})`);
-  await copyFile(tarball, join(work, 'src.tar'));
-  const { ms, result } = await timed(() => runOnHostOk('sh', ['-c', SCRIPT, 'sh', work], { cwd: work }));
-  return parseOutput(where, result.stdout, ms);
+/** The script on the host, as root, in round directories under `base` (which holds the tarball). */
+async function hostEnvironment(name: string, base: string, tarball: string): Promise<Environment> {
+  const fstype = (await runOnHostOk('findmnt', ['-n', '-o', 'FSTYPE', '-T', base])).stdout.trim();
+  log(`${name}: working under ${base} (${fstype})`);
+  const local = join(base, 'src.tar');
+  if (local !== tarball) await copyFile(tarball, local);
+  return {
+    name,
+    async run(round) {
+      const { ms, result } = await timed(() => runOnHostOk('sh', ['-c', SCRIPT, 'sh', join(base, `r${round}`), local], { cwd: base }));
+      return { stdout: result.stdout, wallMs: ms };
+    },
+  };
 }
 
-/**
- * The host run again, in a directory on the instance's btrfs pool (a loop file), where sandbox
- * disks live: separates what the storage costs from what the runtime costs.
- */
-async function onHostPool(ctx: BenchContext, tarball: string): Promise<EnvResult> {
-  const pool = (await ctx.burrow()).config.pool.mountpoint;
-  const work = await mkdtemp(join(pool, 'bench-agent-'));
-  try {
-    return await onHost('host on the btrfs pool', work, tarball);
-  } finally {
-    await rm(work, { recursive: true, force: true });
-  }
+/** The script in a sandbox, as its user, in round directories under the home directory. */
+async function sandboxEnvironment(sandbox: Sandbox, runtime: Runtime, tar: Buffer): Promise<Environment> {
+  const base = '/home/user/agent-workload';
+  const upload = await sandbox.exec('sh', ['-c', 'mkdir -p "$1" && cat > "$1/src.tar"', 'sh', base], { stdin: tar });
+  if (upload.exitCode !== 0) throw new Error(`copying the tarball into ${sandbox.name} failed: ${upload.stderr}`);
+  return {
+    name: runtime,
+    async run(round) {
+      const { ms, result } = await timed(() => sandbox.exec('sh', ['-c', SCRIPT, 'sh', `${base}/r${round}`, `${base}/src.tar`]));
+      if (result.exitCode !== 0) {
+        throw new Error(`the workload in ${sandbox.name} exited ${result.exitCode}: ${result.stderr.slice(-2000)}`);
+      }
+      return { stdout: result.stdout, wallMs: ms };
+    },
+  };
 }
 
-async function inSandbox(ctx: BenchContext, runtime: Runtime, tar: Buffer): Promise<EnvResult> {
-  return ctx.withSandbox(`agent-${runtime}`, { runtime, config: { cpus: SANDBOX_CPUS } }, async (sandbox) => {
-    const work = '/home/user/agent-workload';
-    const upload = await sandbox.exec('sh', ['-c', 'mkdir -p "$1" && cat > "$1/src.tar"', 'sh', work], { stdin: tar });
-    if (upload.exitCode !== 0) throw new Error(`copying the tarball into ${sandbox.name} failed: ${upload.stderr}`);
-    const { ms, result } = await timed(() => sandbox.exec('sh', ['-c', SCRIPT, 'sh', work]));
-    if (result.exitCode !== 0) {
-      throw new Error(`the workload in ${sandbox.name} exited ${result.exitCode}: ${result.stderr.slice(-2000)}`);
+interface EnvSummary {
+  runs: RunResult[];
+  /** Medians over the rounds. */
+  totalMs: number;
+  phasesMs: Record<Phase, number>;
+}
+
+function summarizeRuns(runs: RunResult[]): EnvSummary {
+  const phasesMs = {} as Record<Phase, number>;
+  for (const p of PHASES) phasesMs[p] = median(runs.map((r) => r.phasesMs[p]));
+  return { runs, totalMs: median(runs.map((r) => r.totalMs)), phasesMs };
+}
+
+/** Every environment in turn, round after round, so drift on the machine hits all alike. */
+async function runRounds(envs: Environment[]): Promise<Record<string, EnvSummary>> {
+  const runs: Record<string, RunResult[]> = Object.fromEntries(envs.map((e) => [e.name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const env of envs) {
+      const { stdout, wallMs } = await env.run(round);
+      runs[env.name]!.push(parseOutput(`round ${round + 1}, ${env.name}`, stdout, wallMs));
     }
-    return parseOutput(runtime, result.stdout, ms);
-  });
+  }
+  const [first, ...rest] = Object.entries(runs).flatMap(([name, rs]) => rs.map((r) => ({ name, r })));
+  for (const { name, r } of rest) {
+    if (JSON.stringify(r.counts) !== JSON.stringify(first!.r.counts)) {
+      throw new Error(`${name} did different work than ${first!.name}: ${JSON.stringify(r.counts)} vs ${JSON.stringify(first!.r.counts)}`);
+    }
+  }
+  log(`every run reported ${JSON.stringify(first!.r.counts)}`);
+  for (const [name, rs] of Object.entries(runs)) {
+    const cc = rs[0]?.info.cc ?? '';
+    if (!/\/cc$/.test(cc)) log(`warning: ${name} has no cc on its PATH; the build used ${cc}`);
+  }
+  return Object.fromEntries(Object.entries(runs).map(([name, rs]) => [name, summarizeRuns(rs)]));
 }
 
-function figures(runtime: Runtime, r: EnvResult, host: EnvResult): Figure[] {
+const spread = (s: EnvSummary): string => {
+  const totals = s.runs.map((r) => r.totalMs);
+  return `median of ${totals.length}, ${formatMs(Math.min(...totals))}..${formatMs(Math.max(...totals))}`;
+};
+
+function figures(runtime: Runtime, r: EnvSummary, host: EnvSummary, hostPool: EnvSummary): Figure[] {
   const total: Figure = {
     label: `agent workload total (${runtime})`,
     value: r.totalMs,
     unit: 'ms',
-    detail: `one run; wall incl. exec ${formatMs(r.wallMs)}`,
+    detail: `${spread(r)}; ${formatRatio(r.totalMs / hostPool.totalMs)} vs host on the btrfs pool; wall incl. exec ${formatMs(median(r.runs.map((x) => x.wallMs)))}`,
     baseline: { label: 'host', value: host.totalMs },
     compare: 'ratio',
   };
@@ -222,6 +270,7 @@ function figures(runtime: Runtime, r: EnvResult, host: EnvResult): Figure[] {
       label: `  ${PHASE_LABEL[p]} (${runtime})`,
       value: r.phasesMs[p],
       unit: 'ms' as const,
+      detail: `${formatRatio(r.phasesMs[p] / hostPool.phasesMs[p])} vs host on the btrfs pool`,
       baseline: { label: 'host', value: host.phasesMs[p] },
       compare: 'ratio' as const,
     })),
@@ -230,35 +279,46 @@ function figures(runtime: Runtime, r: EnvResult, host: EnvResult): Figure[] {
 
 export const agentWorkload: Benchmark = {
   name: 'agent-workload',
-  description: `untar ${PACKAGES * FILES_PER_PACKAGE + C_UNITS + 3} files, git commit, grep/read all, make -j2 of ${C_UNITS + 1} C files: gvisor vs runc vs host`,
+  description: `untar ${PACKAGES * FILES_PER_PACKAGE + C_UNITS + 3} files, git commit, grep/read all, make -j2 of ${C_UNITS + 1} C files: gvisor vs runc vs host, ${ROUNDS} rounds`,
   async run(ctx) {
-    const tarball = await makeTarball(await ctx.tempDir('agent-src'));
+    const hostDir = await ctx.tempDir('agent-host');
+    const tarball = await makeTarball(hostDir);
     const tar = await readFile(tarball);
     log(`source tarball: ${(tar.length / 2 ** 20).toFixed(1)} MiB`);
-    const host = await onHost('host', await ctx.tempDir('agent-host'), tarball);
-    const hostPool = await onHostPool(ctx, tarball);
-    const runc = await inSandbox(ctx, 'runc', tar);
-    const gvisor = await inSandbox(ctx, 'gvisor', tar);
-    for (const [where, r] of Object.entries({ hostPool, runc, gvisor })) {
-      if (JSON.stringify(r.counts) !== JSON.stringify(host.counts)) {
-        throw new Error(`${where} did different work than the host: ${JSON.stringify(r.counts)} vs ${JSON.stringify(host.counts)}`);
-      }
+    // The host run again on the instance's btrfs pool (a loop file), where sandbox disks live:
+    // separates what the storage costs from what the runtime costs.
+    const poolDir = await mkdtemp(join((await ctx.burrow()).config.pool.mountpoint, 'bench-agent-'));
+    try {
+      const sandboxOptions = (runtime: Runtime) => ({ runtime, config: { cpus: SANDBOX_CPUS } });
+      const results = await ctx.withSandbox('agent-runc', sandboxOptions('runc'), (runc) =>
+        ctx.withSandbox('agent-gvisor', sandboxOptions('gvisor'), async (gvisor) =>
+          runRounds([
+            await hostEnvironment('host', hostDir, tarball),
+            await hostEnvironment('host on the btrfs pool', poolDir, tarball),
+            await sandboxEnvironment(runc, 'runc', tar),
+            await sandboxEnvironment(gvisor, 'gvisor', tar),
+          ]),
+        ),
+      );
+      const host = results.host!;
+      const hostPool = results['host on the btrfs pool']!;
+      return {
+        figures: [
+          ...figures('gvisor', results.gvisor!, host, hostPool),
+          ...figures('runc', results.runc!, host, hostPool),
+          {
+            label: 'agent workload total (host, dir on the btrfs pool)',
+            value: hostPool.totalMs,
+            unit: 'ms',
+            detail: `${spread(hostPool)}; ${PHASES.map((p) => `${p} ${formatMs(hostPool.phasesMs[p])}`).join(', ')}`,
+            baseline: { label: 'host', value: host.totalMs },
+            compare: 'ratio',
+          },
+        ],
+        data: { script: SCRIPT, rounds: ROUNDS, sandboxCpus: SANDBOX_CPUS, results },
+      };
+    } finally {
+      await rm(poolDir, { recursive: true, force: true });
     }
-    log(`every environment reported ${JSON.stringify(host.counts)}`);
-    return {
-      figures: [
-        ...figures('gvisor', gvisor, host),
-        ...figures('runc', runc, host),
-        {
-          label: 'agent workload total (host, dir on the btrfs pool)',
-          value: hostPool.totalMs,
-          unit: 'ms',
-          detail: `one run; ${PHASES.map((p) => `${p} ${formatMs(hostPool.phasesMs[p])}`).join(', ')}`,
-          baseline: { label: 'host', value: host.totalMs },
-          compare: 'ratio',
-        },
-      ],
-      data: { script: SCRIPT, sandboxCpus: SANDBOX_CPUS, host, hostPool, runc, gvisor },
-    };
   },
 };

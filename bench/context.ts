@@ -44,7 +44,9 @@ export class BenchContext {
   /** The run's `burrow serve`, started on first use (a few seconds: pool + image import). */
   burrow(): Promise<BurrowInstance> {
     this.starting ??= (async () => {
-      const instance = await BurrowInstance.create();
+      // ptrace is what 'auto' settles on here (DESIGN.md: kvm hangs). Pinning it skips the
+      // 10 s kvm probe of a fresh home, whose hung `runsc do` outlives a daemon killed mid-probe.
+      const instance = await BurrowInstance.create({ BURROW_RUNSC_PLATFORM: 'ptrace' });
       // Recorded before start, so a daemon that fails to start is still purged.
       this.instance = instance;
       const t0 = performance.now();

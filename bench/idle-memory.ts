@@ -86,10 +86,11 @@ function usageOf(procs: Proc[], cgroupDir: string | null): Usage {
     const field = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(stat)?.[1] ?? NaN);
     if (Number.isFinite(usage)) cgroup = { usage, rss: field('total_rss'), cache: field('total_cache') };
   }
-  // argv[0], since runsc re-executes itself and every one of its processes is called 'exe'.
+  // argv[0], since runsc re-executes itself and all its processes are called 'exe'; those with
+  // no argv at all are the ptrace platform's stubs (one per address space in the sandbox).
   const names = new Map<string, number>();
   for (const p of procs) {
-    const name = p.cmdline.split(' ')[0]?.split('/').pop() || p.name;
+    const name = p.cmdline.split(' ')[0]?.split('/').pop() || `${p.name} (no argv)`;
     names.set(name, (names.get(name) ?? 0) + 1);
   }
   return { processes: [...names].map(([n, c]) => (c > 1 ? `${n} x${c}` : n)), rss, pss, cgroup };

@@ -38,6 +38,27 @@ describe('a gVisor sandbox', () => {
     expect((await sandbox.exec('uname', ['-s'])).stdout).toBe('Linux\n');
   });
 
+  it('gives the user passwordless sudo, although gVisor ignores set-user-ID bits', async () => {
+    const sandbox = client.sandbox(name);
+    const r = await sandbox.exec('sh', ['-c', 'sudo id -u; sudo -u user id -un; echo secret | sudo tee /root/x >/dev/null; sudo cat /root/x']);
+    expect(r).toMatchObject({ stdout: '0\nuser\nsecret\n', exitCode: 0 });
+    // Only the sudo group gets it: another user is refused by PID 1.
+    const other = await sandbox.exec('sh', ['-c', 'sudo useradd -M guest && sudo -u guest sudo id -u']);
+    expect(other.exitCode).not.toBe(0);
+    expect(other.stderr).toMatch(/guest is not allowed to run sudo/);
+  });
+
+  it('delivers signals to the command', async () => {
+    const proc = client.sandbox(name).spawn('sh', ['-c', 'trap "echo got TERM; exit 7" TERM; echo ready; while :; do sleep 0.1; done']);
+    let out = '';
+    proc.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out === 'ready\n') proc.kill('SIGTERM');
+    });
+    expect(await proc.wait()).toBe(7);
+    expect(out).toBe('ready\ngot TERM\n');
+  });
+
   it('pipes stdin through, and stdin is not a terminal', async () => {
     const sandbox = client.sandbox(name);
     expect(await sandbox.exec('cat', [], { stdin: 'hi\n' })).toMatchObject({ stdout: 'hi\n', exitCode: 0 });
@@ -64,14 +85,14 @@ describe('a gVisor sandbox', () => {
   it('keeps its files and keeps running across a daemon restart', async () => {
     const sandbox = client.sandbox(name);
     expect((await sandbox.exec('sh', ['-c', 'echo persisted > ~/f && sleep 1000 >/dev/null 2>&1 &'])).exitCode).toBe(0);
-    const before = (await sandbox.exec('pgrep', ['-f', 'sleep 1000'])).stdout;
+    const before = (await sandbox.exec('pgrep', ['-f', '^sleep 1000'])).stdout;
     await burrow.stop();
     await burrow.start();
     client = burrow.client();
     const after = client.sandbox(name);
     expect((await after.exec('cat', ['/home/user/f'])).stdout).toBe('persisted\n');
     // The same process is still there: the sandbox was not restarted, only the daemon.
-    expect((await after.exec('pgrep', ['-f', 'sleep 1000'])).stdout).toBe(before);
+    expect((await after.exec('pgrep', ['-f', '^sleep 1000'])).stdout).toBe(before);
   });
 
   it('streams 1 GiB of output in bounded daemon memory', async () => {

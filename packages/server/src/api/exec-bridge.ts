@@ -2,8 +2,8 @@
 // binary frames whose first byte is the stream id. Output flows with backpressure (a slow client
 // pauses the process's pipes instead of growing server memory), every stdout/stderr frame goes
 // before the exit frame, and silence is broken by empty frames so JS clients don't time out.
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { WebSocket } from 'ws';
+import type { SandboxProcessHandle } from '../runtime/agent.js';
 import { exitCodeOf, signalFromMessage } from './process-signals.js';
 
 export const STREAM = { stdin: 0, stdout: 1, stderr: 2, exit: 3, stdinEof: 4 } as const;
@@ -24,16 +24,16 @@ export interface BridgeOptions {
  */
 export function bridgeExecSocket(
   socket: WebSocket,
-  starting: Promise<ChildProcessWithoutNullStreams>,
+  starting: Promise<SandboxProcessHandle>,
   opts: BridgeOptions,
 ): void {
   const early: Array<[Buffer, boolean]> = [];
   const queueEarly = (data: Buffer, isBinary: boolean) => early.push([data, isBinary]);
   socket.on('message', queueEarly);
   starting.then(
-    (child) => {
+    (handle) => {
       socket.off('message', queueEarly);
-      attach(socket, child, opts, early);
+      attach(socket, handle, opts, early);
     },
     (e: Error) => {
       if (socket.readyState !== socket.OPEN) return;
@@ -46,10 +46,11 @@ export function bridgeExecSocket(
 
 function attach(
   socket: WebSocket,
-  child: ChildProcessWithoutNullStreams,
+  handle: SandboxProcessHandle,
   opts: BridgeOptions,
   early: Array<[Buffer, boolean]>,
 ): void {
+  const { child } = handle;
   let queued = 0;
   let lastSent = Date.now();
   const paused = new Set<NodeJS.ReadableStream>();
@@ -85,7 +86,7 @@ function attach(
   const onMessage = (data: Buffer, isBinary: boolean) => {
     if (!isBinary) {
       const signal = signalFromMessage(data.toString());
-      if (signal) child.kill(signal);
+      if (signal) handle.signal(signal).catch(() => {}); // the process may have exited already
       return;
     }
     if (data.length === 0) return;
@@ -103,7 +104,7 @@ function attach(
     child.stderr.removeAllListeners('data').resume();
     if (child.exitCode !== null || child.signalCode !== null) return;
     if (opts.maxRunAfterDisconnectMs === 0) return;
-    disconnectTimer = setTimeout(() => child.kill('SIGKILL'), opts.maxRunAfterDisconnectMs);
+    disconnectTimer = setTimeout(() => void handle.signal('SIGKILL').catch(() => {}), opts.maxRunAfterDisconnectMs);
   });
 
   // 'close' fires after the process exited and its stdout/stderr ended: all output is sent.

@@ -4,10 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { ImageName, RuntimeKind } from '../config.js';
 import { DuplicateNameError, type SandboxRecord, type SandboxStore } from '../db/sandboxes.js';
 import type { NetnsManager } from '../network/netns.js';
+import { launch, type SandboxProcessHandle } from '../runtime/agent.js';
 import { bundleConfig, DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import type { RuntimeSet } from '../runtime/runtimes.js';
 import type { ImageStore } from '../storage/images.js';
@@ -33,6 +33,10 @@ export interface ExecOptions {
   /** When given, replaces the default environment (PATH stays unless it is set here). */
   env?: Record<string, string>;
   cwd?: string;
+  /** Run as root instead of the sandbox user. */
+  asRoot?: boolean;
+  /** Run on a pseudo-terminal of this size. */
+  tty?: { rows: number; cols: number };
 }
 
 export interface ManagerDeps {
@@ -183,14 +187,18 @@ export class SandboxManager {
     });
   }
 
-  async exec(name: string, opts: ExecOptions): Promise<ChildProcessWithoutNullStreams> {
+  async exec(name: string, opts: ExecOptions): Promise<SandboxProcessHandle> {
     const record = await this.ensureRunning(name);
-    return this.runtimeOf(record).exec(record.id, {
+    const user = opts.asRoot ? { uid: 0, gid: 0 } : SANDBOX_USER;
+    const env = this.environmentFor(record, opts.env);
+    if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm-256color');
+    return launch(this.runtimeOf(record), record.id, {
       args: opts.args,
-      env: this.environmentFor(record, opts.env),
-      cwd: opts.cwd ?? SANDBOX_USER.home,
-      uid: SANDBOX_USER.uid,
-      gid: SANDBOX_USER.gid,
+      env,
+      cwd: opts.cwd ?? (opts.asRoot ? '/root' : SANDBOX_USER.home),
+      uid: user.uid,
+      gid: user.gid,
+      tty: opts.tty,
     });
   }
 

@@ -20,6 +20,27 @@ const MIGRATIONS: string[] = [
      last_running_at TEXT,
      last_warming_at TEXT
    )`,
+  // Checkpoints: read-only snapshots of a sandbox's disk. `status` marks in-flight operations;
+  // `checkpoint_restores` holds the intent of a restore until the disk swap is done.
+  `ALTER TABLE sandboxes ADD COLUMN checkpoint_source TEXT;
+   ALTER TABLE sandboxes ADD COLUMN checkpoint_seq INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE sandboxes ADD COLUMN auto_checkpoint_seq INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE checkpoints (
+     sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,
+     id         TEXT NOT NULL,
+     comment    TEXT NOT NULL,
+     is_auto    INTEGER NOT NULL,
+     source_id  TEXT,
+     created_at TEXT NOT NULL,
+     status     TEXT NOT NULL,
+     PRIMARY KEY (sandbox_id, id)
+   );
+   CREATE TABLE checkpoint_restores (
+     sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,
+     target     TEXT NOT NULL,
+     auto_id    TEXT NOT NULL,
+     started_at TEXT NOT NULL
+   )`,
 ];
 
 export type Db = Database.Database;

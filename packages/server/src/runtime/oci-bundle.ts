@@ -1,6 +1,7 @@
 // The OCI bundle (config.json) of a sandbox. gVisor and runc run the same bundle; runc gets the
 // hardening Docker applies by default, because with runc the host kernel is the only boundary.
 import type { RuntimeKind } from '../config.js';
+import { AGENT } from './agent.js';
 
 export interface BundleSpec {
   runtime: RuntimeKind;
@@ -17,8 +18,8 @@ export interface BundleSpec {
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** PID 1: tini reaps orphans; the shell loop keeps the sandbox up even if its sleep is killed. */
-const INIT = ['/usr/bin/tini', '-s', '--', '/bin/sh', '-c', 'trap "" HUP INT TERM; while :; do sleep 86400; done'];
+/** PID 1 reaps orphans, keeps the sandbox up with no user process, and launches commands. */
+const INIT = [AGENT, 'init'];
 
 /** Docker's default capability set. */
 const CAPABILITIES = [

@@ -55,7 +55,15 @@ export class OciRuntime implements SandboxRuntime {
   }
 
   exec(containerId: string, p: ProcessSpec) {
-    const args = this.args(
+    return spawn(this.opts.binary, this.execArgs(containerId, p), { stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+
+  async run(containerId: string, p: ProcessSpec): Promise<void> {
+    await run(this.opts.binary, this.execArgs(containerId, p), { timeoutMs: 30_000 });
+  }
+
+  private execArgs(containerId: string, p: ProcessSpec): string[] {
+    return this.args(
       'exec',
       '--user', `${p.uid}:${p.gid}`,
       '--cwd', p.cwd,
@@ -63,7 +71,6 @@ export class OciRuntime implements SandboxRuntime {
       containerId,
       ...p.args,
     );
-    return spawn(this.opts.binary, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   }
 
   async remove(containerId: string): Promise<void> {

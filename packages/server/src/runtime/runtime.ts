@@ -24,6 +24,8 @@ export interface SandboxRuntime {
   list(): Promise<Array<{ id: string; state: ContainerState }>>;
   /** Starts a process inside a running container, with pipes for stdio. */
   exec(containerId: string, process: ProcessSpec): ChildProcessWithoutNullStreams;
+  /** Runs a process inside a running container to completion; rejects if it fails. */
+  run(containerId: string, process: ProcessSpec): Promise<void>;
   /** Kills and deletes the container; a container that does not exist is not an error. */
   remove(containerId: string): Promise<void>;
 }

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { AGENT } from '../runtime/agent.js';
 import type { ImageName } from '../config.js';
 
 export interface ImageRecipe {
@@ -19,11 +20,11 @@ export interface ImageRecipe {
 
 const STATX_SHIM_SOURCE = '/usr/local/src/burrow/statx-compat.c';
 const STATX_SHIM = '/usr/local/lib/burrow/statx-compat.so';
+const AGENT_SOURCE = '/usr/local/src/burrow/burrow-agent.c';
+
 
 const MINIMAL_PACKAGES = [
   'ca-certificates', 'curl', 'git', 'python3', 'sudo', 'procps', 'iproute2', 'util-linux',
-  // PID 1 of every sandbox: keeps it up with no user process and reaps orphaned zombies.
-  'tini',
 ];
 
 const DEV_PACKAGES = [
@@ -35,12 +36,15 @@ const SETUP: string[][] = [
   ['mkdir', '-p', '/usr/local/lib/burrow'],
   ['gcc', '-shared', '-fPIC', '-O2', '-o', STATX_SHIM, STATX_SHIM_SOURCE, '-ldl'],
   ['sh', '-c', `echo ${STATX_SHIM} >> /etc/ld.so.preload`],
-  ['useradd', '--create-home', '--uid', '1000', '--user-group', '--shell', '/bin/bash', 'user'],
+  ['gcc', '-O2', '-Wall', '-o', AGENT, AGENT_SOURCE],
+  // gVisor ignores set-user-ID bits, so there `sudo` is the agent's (see image/burrow-agent.c).
+  ['ln', '-sf', AGENT, '/usr/local/bin/sudo'],
+  ['useradd', '--create-home', '--uid', '1000', '--user-group', '--groups', 'sudo', '--shell', '/bin/bash', 'user'],
   ['sh', '-c', 'echo "user ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/user && chmod 0440 /etc/sudoers.d/user'],
   ['mkdir', '-p', '/.burrow'],
 ];
 
-const FILES = { [STATX_SHIM_SOURCE]: 'image/statx-compat.c' };
+const FILES = { [STATX_SHIM_SOURCE]: 'image/statx-compat.c', [AGENT_SOURCE]: 'image/burrow-agent.c' };
 const BUILD_PACKAGES = ['gcc', 'libc6-dev'];
 
 export const RECIPES: Record<ImageName, ImageRecipe> = {

@@ -11,11 +11,13 @@ export interface PoolLayout {
   root: string;
   images: string;
   sandboxes: string;
+  /** Read-only snapshots of sandbox disks: checkpoints/<sandboxId>/<checkpointId>. */
+  checkpoints: string;
 }
 
 export function poolLayout(config: BurrowConfig): PoolLayout {
   const root = config.pool.mountpoint;
-  return { root, images: join(root, 'images'), sandboxes: join(root, 'sandboxes') };
+  return { root, images: join(root, 'images'), sandboxes: join(root, 'sandboxes'), checkpoints: join(root, 'checkpoints') };
 }
 
 /** Creates (first time) and mounts the pool. Idempotent. */
@@ -39,6 +41,7 @@ export async function ensurePool(config: BurrowConfig, log: (line: string) => vo
   const layout = poolLayout(config);
   await mkdir(layout.images, { recursive: true });
   await mkdir(layout.sandboxes, { recursive: true });
+  await mkdir(layout.checkpoints, { recursive: true });
   return layout;
 }
 

@@ -3,6 +3,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.js';
 import { nameProblem } from '../../core/names.js';
+import type { SandboxProcessHandle } from '../../runtime/agent.js';
 import type { ApiDeps } from '../app.js';
 import { bridgeExecSocket, STREAM } from '../exec-bridge.js';
 import { exitCodeOf } from '../process-signals.js';
@@ -56,8 +57,8 @@ export function execRoutes(deps: ApiDeps): FastifyPluginAsync {
 
     app.post<NameParams>('/v1/sprites/:name/exec', async (req, reply) => {
       const { q, args } = await prepare(req);
-      const child = await manager.exec(req.params.name, { args, env: envOf(q), cwd: q.dir });
-      streamHttpExec(reply, child, req.body as NodeJS.ReadableStream | undefined, q.stdin === true);
+      const handle = await manager.exec(req.params.name, { args, env: envOf(q), cwd: q.dir });
+      streamHttpExec(reply, handle, req.body as NodeJS.ReadableStream | undefined, q.stdin === true);
     });
 
     // Refusals must happen in a hook: a hook's error is a plain HTTP answer before any upgrade.
@@ -102,10 +103,11 @@ function envOf(q: ExecQuery): Record<string, string> | undefined {
  */
 function streamHttpExec(
   reply: FastifyReply,
-  child: Awaited<ReturnType<ApiDeps['manager']['exec']>>,
+  handle: SandboxProcessHandle,
   body: NodeJS.ReadableStream | undefined,
   withStdin: boolean,
 ): void {
+  const { child } = handle;
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Sprite-Version': '1.0.0' });
@@ -121,8 +123,9 @@ function streamHttpExec(
     });
   forward(child.stdout, STREAM.stdout);
   forward(child.stderr, STREAM.stderr);
+  // A client that goes away takes its command with it (spec 3.11 has no detached HTTP exec).
   res.on('close', () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    if (child.exitCode === null && child.signalCode === null) void handle.signal('SIGKILL').catch(() => {});
   });
   child.on('close', (code, signal) => {
     res.end(Buffer.of(STREAM.exit, exitCodeOf(code, signal)));

@@ -1,0 +1,172 @@
+// Checkpoints on disk: read-only btrfs snapshots of a sandbox's subvolume at
+// pool/checkpoints/<sandboxId>/<checkpointId>, the subvolume swaps of restore and fork, each
+// snapshot's size from btrfs quota groups, and the read-only views (an overlay of a snapshot over
+// the image) that a sandbox sees under /.burrow/checkpoints. Every operation is idempotent or
+// checks what is already there, so the reconciler can repeat it after a crash.
+import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../util/run.js';
+import { deleteSubvolume, isSubvolume, setReadonly, snapshot } from './btrfs.js';
+import { isMountPoint, mountsUnder, unmount } from './mounts.js';
+import type { PoolLayout } from './pool.js';
+import type { SandboxDisks } from './sandbox-disks.js';
+
+/** Where the views appear inside a sandbox. */
+export const VIEWS_INSIDE = '/.burrow/checkpoints';
+
+export class Snapshots {
+  constructor(
+    private readonly pool: PoolLayout,
+    private readonly disks: SandboxDisks,
+  ) {}
+
+  /**
+   * Turns btrfs quota groups on for the pool's filesystem (a no-op when they are on): they are
+   * what tells how many bytes each snapshot alone holds.
+   */
+  async enableQuotas(): Promise<void> {
+    await run('btrfs', ['quota', 'enable', this.pool.root]);
+  }
+
+  dir(sandboxId: string): string {
+    return join(this.pool.checkpoints, sandboxId);
+  }
+
+  path(sandboxId: string, checkpointId: string): string {
+    return join(this.dir(sandboxId), checkpointId);
+  }
+
+  exists(sandboxId: string, checkpointId: string): Promise<boolean> {
+    return isSubvolume(this.path(sandboxId, checkpointId));
+  }
+
+  /** A read-only snapshot of the sandbox's live subvolume. The caller makes the disk consistent. */
+  async take(sandboxId: string, checkpointId: string): Promise<void> {
+    await mkdir(this.dir(sandboxId), { recursive: true });
+    await snapshot(this.disks.subvolume(sandboxId), this.path(sandboxId, checkpointId), { readonly: true });
+  }
+
+  async remove(sandboxId: string, checkpointId: string): Promise<void> {
+    await unmount(this.viewPath(sandboxId, checkpointId));
+    await deleteSubvolume(this.path(sandboxId, checkpointId));
+  }
+
+  /** Deletes every snapshot of a sandbox and its directory. */
+  async removeAll(sandboxId: string): Promise<void> {
+    for (const id of await this.idsOf(sandboxId)) await this.remove(sandboxId, id);
+    await rm(this.dir(sandboxId), { recursive: true, force: true });
+  }
+
+  /** Snapshot ids on disk for one sandbox. */
+  async idsOf(sandboxId: string): Promise<string[]> {
+    const entries = await readdir(this.dir(sandboxId)).catch(() => [] as string[]);
+    const ids: string[] = [];
+    for (const id of entries) if (await isSubvolume(this.path(sandboxId, id))) ids.push(id);
+    return ids;
+  }
+
+  /** Sandbox ids that have a checkpoint directory in the pool. */
+  async sandboxIds(): Promise<string[]> {
+    return readdir(this.pool.checkpoints).catch(() => [] as string[]);
+  }
+
+  /** Whether the sandbox's live subvolume exists (a restore moves it away for a moment). */
+  liveExists(sandboxId: string): Promise<boolean> {
+    return isSubvolume(this.disks.subvolume(sandboxId));
+  }
+
+  /**
+   * Restore, first half: the live subvolume (unmounted) becomes the read-only checkpoint
+   * `checkpointId`. A rename: O(1), and nothing is copied.
+   */
+  async moveLiveAside(sandboxId: string, checkpointId: string): Promise<void> {
+    const dest = this.path(sandboxId, checkpointId);
+    await mkdir(this.dir(sandboxId), { recursive: true });
+    if (!(await isSubvolume(dest))) await rename(this.disks.subvolume(sandboxId), dest);
+  }
+
+  async makeReadonly(sandboxId: string, checkpointId: string): Promise<void> {
+    await setReadonly(this.path(sandboxId, checkpointId), true);
+  }
+
+  /** Restore, second half: a writable snapshot of the checkpoint becomes the live subvolume. */
+  async restoreLive(sandboxId: string, checkpointId: string): Promise<void> {
+    const live = this.disks.subvolume(sandboxId);
+    if (await isSubvolume(live)) return;
+    await snapshot(this.path(sandboxId, checkpointId), live, { readonly: false });
+  }
+
+  /** Fork: a writable snapshot of a checkpoint becomes another sandbox's live subvolume. */
+  async forkInto(sandboxId: string, checkpointId: string, newSandboxId: string): Promise<void> {
+    const live = this.disks.subvolume(newSandboxId);
+    if (await isSubvolume(live)) return;
+    await snapshot(this.path(sandboxId, checkpointId), live, { readonly: false });
+  }
+
+  /**
+   * Bytes each of the sandbox's snapshots alone holds (btrfs "exclusive"), by checkpoint id.
+   * `--sync` commits the running transaction first: quota numbers are only brought up to date
+   * at commit, and that costs milliseconds where a rescan costs a walk of the whole pool.
+   */
+  async sizes(sandboxId: string): Promise<Map<string, number>> {
+    const sizes = new Map<string, number>();
+    let parsed: { 'qgroup-show'?: Array<{ path?: string; exclusive?: string }> };
+    try {
+      const { stdout } = await run('btrfs', ['--format', 'json', 'qgroup', 'show', '--raw', '--sync', this.pool.root], {
+        timeoutMs: 30_000,
+      });
+      parsed = JSON.parse(stdout);
+    } catch {
+      return sizes; // quotas off or being rescanned: sizes are unknown, not an error
+    }
+    // Paths are relative to the filesystem's top, which is the pool root only for a loop pool.
+    const marker = `checkpoints/${sandboxId}/`;
+    for (const group of parsed['qgroup-show'] ?? []) {
+      const path = group.path ?? '';
+      const at = path.lastIndexOf(marker);
+      if (at < 0 || (at > 0 && path[at - 1] !== '/')) continue;
+      const id = path.slice(at + marker.length);
+      if (id && !id.includes('/')) sizes.set(id, Number(group.exclusive));
+    }
+    return sizes;
+  }
+
+  // Read-only views.
+
+  /** Host directory bound (read-only) at /.burrow/checkpoints inside the sandbox. */
+  viewsDir(sandboxId: string): string {
+    return join(this.disks.hostDir(sandboxId), 'checkpoints');
+  }
+
+  private viewPath(sandboxId: string, checkpointId: string): string {
+    return join(this.viewsDir(sandboxId), checkpointId);
+  }
+
+  /**
+   * Mounts a read-only overlay per checkpoint in `ids` (the snapshot's upper layer over the
+   * image: the files as the sandbox saw them) and removes views of any other checkpoint. An
+   * overlay with only lower layers cannot be written, and it is mounted `ro` besides.
+   */
+  async mountViews(sandboxId: string, ids: string[], imagePath: string): Promise<string> {
+    const dir = this.viewsDir(sandboxId);
+    await mkdir(dir, { recursive: true });
+    for (const entry of await readdir(dir)) {
+      if (ids.includes(entry)) continue;
+      await unmount(join(dir, entry));
+      await rmdir(join(dir, entry)).catch(() => {});
+    }
+    for (const id of ids) {
+      const target = this.viewPath(sandboxId, id);
+      await mkdir(target, { recursive: true });
+      if (await isMountPoint(target)) continue;
+      const lower = `${join(this.path(sandboxId, id), 'upper')}:${imagePath}`;
+      await run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lower}`, target]);
+    }
+    return dir;
+  }
+
+  /** Unmounts every view of the sandbox (they hold their snapshots busy). */
+  async unmountViews(sandboxId: string): Promise<void> {
+    for (const m of await mountsUnder(this.viewsDir(sandboxId))) await unmount(m);
+  }
+}
