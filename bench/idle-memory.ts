@@ -1,8 +1,9 @@
 // Host memory one idle running sandbox costs, read from /proc and the memory cgroup (not from
 // burrow's bookkeeping). A sandbox's processes are those whose command line names its container
-// id (runsc's sandbox, gofer and ptrace stubs), those in its memory cgroup (runc's tini, sh and
-// sleep), and their descendants. PSS shares pages mapped by several processes fairly (gVisor's
-// stubs map the same memory file), so it is the headline; RSS and the cgroup's counter are beside.
+// id (runsc's sandbox, gofer and ptrace stubs), those in its memory cgroup (runc's init and
+// whatever it started), and their descendants. PSS shares pages mapped by several processes
+// fairly (gVisor's stubs map the same memory file), so it is the headline; RSS and the cgroup's
+// counter are beside.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,8 +13,8 @@ import { formatBytes } from './stats.js';
 
 /** How long a fresh sandbox is left alone before it is measured. */
 const SETTLE_MS = 3000;
-/** What a sandbox runs as PID 1 under tini (runtime/oci-bundle.ts), run on the host as baseline. */
-const IDLE_LOOP = 'trap "" HUP INT TERM; while :; do sleep 86400; done';
+/** The floor to compare with: about the least an idle process tree can be, run on the host. */
+const IDLE_LOOP = 'while :; do sleep 86400; done';
 
 interface Proc {
   pid: number;
@@ -108,7 +109,7 @@ function sandboxUsage(sandbox: Sandbox, instanceTag: string): Usage {
   return usageOf(procs, cgroupDir);
 }
 
-/** The sandbox's idle loop as plain host processes: what the workload itself costs. */
+/** An idle shell loop as plain host processes (sh + sleep). */
 async function hostLoopUsage(): Promise<Usage> {
   const child = spawn('sh', ['-c', IDLE_LOOP], { stdio: 'ignore', detached: true });
   try {
@@ -160,7 +161,7 @@ export const idleMemory: Benchmark = {
           value: measure(usage.runc),
           unit: 'bytes',
           detail: describe(usage.runc),
-          baseline: { label: 'same idle loop on host', value: measure(host) },
+          baseline: { label: 'idle sh+sleep on host', value: measure(host) },
           compare: 'ratio',
         },
         ...(usage.gvisor.cgroup && usage.runc.cgroup

@@ -15,6 +15,7 @@ export const ErrorCodes = {
   conflict: 409,
   sandbox_exists: 409,
   sandbox_busy: 409,
+  gone: 410,
   payload_too_large: 413,
   rate_limited: 429,
   internal: 500,
@@ -121,6 +122,28 @@ export class BurrowConnectionError extends Error {
 
 export function isBurrowConnectionError(value: unknown): value is BurrowConnectionError {
   return value instanceof BurrowConnectionError;
+}
+
+/**
+ * The caller detached from a session: the command may well still be running (detachable
+ * sessions do), so there is no exit code to report. `wait()` rejects with this after `detach()`.
+ */
+export class SessionDetachedError extends Error {
+  override name = 'SessionDetachedError';
+  constructor(
+    readonly sandboxName: string,
+    readonly sessionId: string | undefined,
+  ) {
+    super(
+      sessionId === undefined
+        ? `detached from a command in sandbox '${sandboxName}' before it exited`
+        : `detached from session '${sessionId}' in sandbox '${sandboxName}'; attach to it again to see its exit`,
+    );
+  }
+}
+
+export function isSessionDetachedError(value: unknown): value is SessionDetachedError {
+  return value instanceof SessionDetachedError;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

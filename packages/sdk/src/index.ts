@@ -2,6 +2,10 @@
 export { BurrowClient, type BurrowClientOptions, type CreateSandboxOptions } from './client.js';
 export { Sandbox, type ExecOptions, type ExecResult } from './sandbox.js';
 export { SandboxProcess, type SandboxProcessEvents, type SpawnOptions } from './exec.js';
+export { ExecHandle, type ExecHandleEvents } from './exec-handle.js';
+export type { ExecMessage } from './exec-socket.js';
+export { TerminalProcess, type TerminalSize, type TerminalSpawnOptions } from './tty.js';
+export type { Attached, KillSessionOptions, SessionOptions, SessionProcess } from './sessions.js';
 export {
   BurrowConnectionError,
   BurrowError,
@@ -10,6 +14,8 @@ export {
   isBurrowConnectionError,
   isBurrowError,
   isErrorCode,
+  isSessionDetachedError,
+  SessionDetachedError,
   statusFor,
   type ErrorBody,
   type ErrorCode,

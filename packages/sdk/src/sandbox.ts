@@ -4,7 +4,19 @@
  */
 import { SandboxProcess, type SpawnOptions } from './exec.js';
 import type { HttpApi } from './http.js';
-import type { Sprite } from './types.js';
+import { execURL } from './exec-socket.js';
+import {
+  attachSession,
+  createSession,
+  killSession,
+  listSessions,
+  type Attached,
+  type KillSessionOptions,
+  type SessionOptions,
+  type SessionProcess,
+} from './sessions.js';
+import { TerminalProcess, type TerminalSpawnOptions } from './tty.js';
+import type { ExecSessionSummary, Sprite } from './types.js';
 
 export interface ExecOptions {
   /** When given, replaces the sandbox's default environment (spec §3.1). */
@@ -54,9 +66,52 @@ export class Sandbox {
     return { stdout, stderr, exitCode };
   }
 
-  /** Starts `cmd` and returns at once; see {@link SandboxProcess}. */
-  spawn(cmd: string, args: string[] = [], options: SpawnOptions = {}): SandboxProcess {
-    return new SandboxProcess(this.api, this.name, cmd, args, options);
+  /**
+   * Starts `cmd` and returns at once: a {@link SandboxProcess} with separate stdout and stderr,
+   * or, with `tty: { rows, cols }`, a {@link TerminalProcess} whose stdout is the terminal.
+   */
+  spawn(cmd: string, args: string[] | undefined, options: TerminalSpawnOptions): TerminalProcess;
+  spawn(cmd: string, args?: string[], options?: SpawnOptions): SandboxProcess;
+  spawn(cmd: string, args?: string[], options?: SpawnOptions | TerminalSpawnOptions): SandboxProcess | TerminalProcess;
+  spawn(cmd: string, args: string[] = [], options: SpawnOptions | TerminalSpawnOptions = {}): SandboxProcess | TerminalProcess {
+    const argv = [cmd, ...args];
+    if (options.tty) {
+      const size = options.tty === true ? {} : options.tty;
+      const url = execURL(this.api, this.name, { argv, env: options.env, cwd: options.cwd, stdin: true, tty: size });
+      return new TerminalProcess(this.api, this.name, { url }, { signal: options.signal });
+    }
+    const { stdin, signal } = options as SpawnOptions;
+    const url = execURL(this.api, this.name, { argv, env: options.env, cwd: options.cwd, stdin: stdin !== false });
+    return new SandboxProcess(this.api, this.name, { url }, { signal, ...(stdin === undefined ? {} : { stdin }) });
+  }
+
+  /**
+   * Starts `cmd` as a detachable session: it keeps running when this connection goes (see
+   * {@link attachSession}). On a terminal unless `tty: false`. Resolves once the server has
+   * named the session, so `sessionId` is set.
+   */
+  createSession(cmd: string, args: string[] | undefined, options: SessionOptions & { tty: false }): Promise<Attached<SandboxProcess>>;
+  createSession(cmd: string, args?: string[], options?: SessionOptions & { tty?: true }): Promise<Attached<TerminalProcess>>;
+  createSession(cmd: string, args?: string[], options?: SessionOptions): Promise<SessionProcess>;
+  createSession(cmd: string, args: string[] = [], options: SessionOptions = {}): Promise<SessionProcess> {
+    return createSession(this.api, this.name, cmd, args, options);
+  }
+
+  /**
+   * Attaches to a session by id: its scrollback first, then live output. The handle is a
+   * TerminalProcess or a SandboxProcess as the session's `tty` says.
+   */
+  attachSession(id: string): Promise<SessionProcess> {
+    return attachSession(this.api, this.name, id);
+  }
+
+  listSessions(): Promise<ExecSessionSummary[]> {
+    return listSessions(this.api, this.name);
+  }
+
+  /** Signals a session and resolves with its exit code; see {@link KillSessionOptions}. */
+  killSession(id: string, options: KillSessionOptions = {}): Promise<number> {
+    return killSession(this.api, this.name, id, options);
   }
 
   /** Fetches the sandbox's current state into {@link info}. */

@@ -86,3 +86,50 @@ export interface ListSpritesResponse extends OrgCounters {
   next_continuation_token?: string | null;
   org: OrgCounters;
 }
+
+/**
+ * The first text frame of a TTY or detachable exec socket, and of every attach (spec §3.4,
+ * §3.8). burrow sends `session_id` as a string; the docs show a number, so clients accept both.
+ */
+export interface SessionInfoMessage {
+  type: 'session_info';
+  session_id: string | number;
+  command: string;
+  /** Unix seconds. */
+  created: number;
+  cols: number;
+  rows: number;
+  is_owner: boolean;
+  /** Decides the framing of everything after this message. */
+  tty: boolean;
+}
+
+/** One exec session as `GET /v1/sprites/{name}/exec` lists it (spec §3.9). */
+export interface ExecSessionSummary {
+  /** Servers may send a number; the SDK always hands out a string. */
+  id: string;
+  command: string;
+  workdir: string;
+  /** RFC 3339. */
+  created: string;
+  bytes_per_second: number;
+  is_active: boolean;
+  last_activity: string | null;
+  tty: boolean;
+  /** A burrow extra: the exit code of a session that has ended. */
+  exit_code?: number | null;
+}
+
+/** The body of `GET /v1/sprites/{name}/exec`; a missing `sessions` means none. */
+export interface ListSessionsResponse {
+  sessions?: Array<Omit<ExecSessionSummary, 'id'> & { id: string | number }>;
+}
+
+/** One NDJSON line of `POST /v1/sprites/{name}/exec/{id}/kill` (spec §3.10). */
+export interface KillEvent {
+  type: 'signal' | 'timeout' | 'exited' | 'killed' | 'error' | 'complete' | (string & {});
+  message?: string;
+  signal?: string;
+  pid?: number;
+  exit_code?: number | null;
+}

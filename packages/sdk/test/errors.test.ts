@@ -6,7 +6,8 @@ describe('error registry', () => {
     expect(statusFor('sandbox_not_found')).toBe(404);
     expect(statusFor('sandbox_busy')).toBe(409);
     expect(statusFor('unavailable')).toBe(503);
-    expect(Object.keys(ErrorCodes)).toHaveLength(15);
+    expect(statusFor('gone')).toBe(410);
+    expect(Object.keys(ErrorCodes)).toHaveLength(16);
   });
 
   it('picks the generic code for a status that came without one', () => {

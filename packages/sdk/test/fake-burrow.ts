@@ -23,37 +23,53 @@ export interface CannedResponse {
   headers?: Record<string, string>;
 }
 
-/** One exec WebSocket, seen from the server side. */
+/** A terminal size as the fake keeps it. */
+export interface Size {
+  rows: number;
+  cols: number;
+}
+
+/**
+ * One command, seen from the server side: started by an exec WebSocket, and, when it is a TTY
+ * or detachable, a session that outlives that socket, keeps a scrollback and accepts attaches.
+ */
 export class ExecSession {
   readonly stdin: Buffer[] = [];
   stdinEof = false;
   readonly signals: string[] = [];
+  readonly resizes: Size[] = [];
+  /** Every socket ever attached, the first one included. */
+  readonly sockets: WebSocket[] = [];
+  readonly clients = new Set<WebSocket>();
+  /** Output frames exactly as sent, replayed to whoever attaches later. */
+  readonly scrollback: Buffer[] = [];
+  readonly tty: boolean;
+  readonly detachable: boolean;
+  readonly size: Size;
+  readonly created = new Date(Date.UTC(2025, 0, 1, 12, 0));
+  exitCode: number | null = null;
   private onStdin: ((data: Buffer) => void) | undefined;
   private onEof: (() => void) | undefined;
   private onSignal: ((signal: string) => void) | undefined;
+  private readonly onExit: Array<(code: number) => void> = [];
 
   constructor(
     readonly ws: WebSocket,
     readonly url: URL,
     readonly headers: IncomingMessage['headers'],
+    readonly id: string,
+    readonly sprite: string,
   ) {
-    ws.on('message', (data: Buffer, isBinary) => {
-      if (!isBinary) {
-        const message = JSON.parse(data.toString('utf8')) as { type: string; signal: string };
-        if (message.type === 'signal') {
-          this.signals.push(message.signal);
-          this.onSignal?.(message.signal);
-        }
-        return;
-      }
-      if (data[0] === 0) {
-        this.stdin.push(data.subarray(1));
-        this.onStdin?.(data.subarray(1));
-      } else if (data[0] === 4) {
-        this.stdinEof = true;
-        this.onEof?.();
-      }
-    });
+    const q = url.searchParams;
+    this.tty = q.get('tty') === 'true';
+    this.detachable = q.get('detachable') === 'true';
+    this.size = { rows: Number(q.get('rows') ?? 24), cols: Number(q.get('cols') ?? 80) };
+    this.addClient(ws);
+  }
+
+  /** TTY and detachable commands are sessions: they announce themselves and can be attached. */
+  get isSession(): boolean {
+    return this.tty || this.detachable;
   }
 
   get argv(): string[] {
@@ -64,13 +80,25 @@ export class ExecSession {
     return this.url.searchParams.getAll('env');
   }
 
+  /** session_info, then the scrollback, then (for an ended session) the exit, as spec §3.8 orders them. */
+  attach(ws: WebSocket): void {
+    this.addClient(ws);
+    for (const frame of this.scrollback) ws.send(frame);
+    if (this.exitCode !== null) this.sendExit(ws, this.exitCode);
+  }
+
   send(stream: 1 | 2, data: string | Buffer): void {
-    this.ws.send(Buffer.concat([Buffer.of(stream), Buffer.from(data)]));
+    // On a terminal stderr is just more terminal output (spec §3.3).
+    const frame = this.tty ? Buffer.from(data) : Buffer.concat([Buffer.of(stream), Buffer.from(data)]);
+    if (this.isSession) this.scrollback.push(frame);
+    for (const client of this.clients) client.send(frame);
   }
 
   exit(code: number): void {
-    this.ws.send(Buffer.of(3, code));
-    this.ws.close(1000);
+    if (this.exitCode !== null) return;
+    this.exitCode = code;
+    for (const client of this.clients) this.sendExit(client, code);
+    for (const listener of this.onExit) listener(code);
   }
 
   whenStdin(listener: (data: Buffer) => void): void {
@@ -85,7 +113,78 @@ export class ExecSession {
   whenSignal(listener: (signal: string) => void): void {
     this.onSignal = listener;
   }
+
+  whenExit(listener: (code: number) => void): void {
+    if (this.exitCode !== null) listener(this.exitCode);
+    else this.onExit.push(listener);
+  }
+
+  /** What a signal does when the program set no handler of its own: the process dies of it. */
+  signal(signal: string): void {
+    this.signals.push(signal);
+    if (this.onSignal) this.onSignal(signal);
+    else this.exit(128 + (SIGNAL_NUMBERS[signal.replace(/^SIG/, '')] ?? 15));
+  }
+
+  private sendExit(ws: WebSocket, code: number): void {
+    if (this.tty) {
+      ws.send(JSON.stringify({ type: 'exit', exit_code: code }));
+      ws.close(code === 0 ? 1000 : 4000 + code);
+    } else {
+      ws.send(Buffer.of(3, code));
+      ws.close(1000);
+    }
+  }
+
+  private addClient(ws: WebSocket): void {
+    this.sockets.push(ws);
+    this.clients.add(ws);
+    ws.on('close', () => this.clients.delete(ws));
+    if (this.isSession) {
+      ws.send(
+        JSON.stringify({
+          type: 'session_info',
+          session_id: this.id,
+          command: this.argv.join(' '),
+          created: Math.floor(this.created.getTime() / 1000),
+          cols: this.size.cols,
+          rows: this.size.rows,
+          is_owner: true,
+          tty: this.tty,
+        }),
+      );
+    }
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (!isBinary) return this.control(ws, JSON.parse(data.toString('utf8')) as Record<string, unknown>);
+      if (this.tty) {
+        this.stdin.push(data);
+        this.onStdin?.(data);
+      } else if (data[0] === 0) {
+        this.stdin.push(data.subarray(1));
+        this.onStdin?.(data.subarray(1));
+      } else if (data[0] === 4) {
+        this.stdinEof = true;
+        this.onEof?.();
+      }
+    });
+  }
+
+  private control(ws: WebSocket, message: Record<string, unknown>): void {
+    if (message.type === 'signal') this.signal(String(message.signal));
+    if (message.type === 'resize') {
+      const { rows, cols } = message;
+      if (typeof rows !== 'number' || typeof cols !== 'number' || rows < 1 || cols < 1) {
+        ws.send(JSON.stringify({ type: 'error', message: `ignored resize to ${String(cols)}x${String(rows)}` }));
+        return;
+      }
+      this.size.rows = rows;
+      this.size.cols = cols;
+      this.resizes.push({ rows, cols });
+    }
+  }
 }
+
+const SIGNAL_NUMBERS: Record<string, number> = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, TERM: 15 };
 
 export type Program = (session: ExecSession) => void;
 
@@ -137,6 +236,69 @@ export const programs: Record<string, Program> = {
   hangup: (s) => {
     s.send(1, 'partial\n');
     s.ws.close(1011, 'sandbox died');
+  },
+  /**
+   * A line-at-a-time shell for terminals: echoes what is typed, runs `echo`, `stty size` and
+   * `exit [code]`, takes Ctrl-D on an empty line as exit, and Ctrl-C (as a signal) as a new prompt.
+   */
+  bash: (s) => {
+    let line = '';
+    const prompt = (): void => s.send(1, '$ ');
+    const run = (command: string): void => {
+      const [name, ...rest] = command.trim().split(/\s+/);
+      if (!name) return;
+      if (name === 'exit') s.exit(Number(rest[0] ?? 0));
+      else if (name === 'echo') s.send(1, `${rest.join(' ')}\r\n`);
+      else if (command.trim() === 'stty size') s.send(1, `${s.size.rows} ${s.size.cols}\r\n`);
+      else s.send(1, `bash: ${name}: command not found\r\n`);
+    };
+    s.whenStdin((data) => {
+      for (const byte of data) {
+        if (s.exitCode !== null) return;
+        if (byte === 0x04 && line === '') {
+          s.send(1, 'exit\r\n');
+          s.exit(0);
+        } else if (byte === 0x0d || byte === 0x0a) {
+          s.send(1, '\r\n');
+          run(line);
+          line = '';
+          if (s.exitCode === null) prompt();
+        } else {
+          line += String.fromCharCode(byte);
+          s.send(1, Buffer.of(byte));
+        }
+      }
+    });
+    s.whenSignal((signal) => {
+      if (signal !== 'SIGINT') return s.exit(128 + (SIGNAL_NUMBERS[signal.replace(/^SIG/, '')] ?? 15));
+      line = '';
+      s.send(1, '^C\r\n');
+      prompt();
+    });
+    prompt();
+  },
+  /** Ignores every signal but the SIGKILL the server sends after a kill's timeout. */
+  stubborn: (s) => {
+    s.whenSignal(() => s.send(1, 'ignored\n'));
+  },
+  /** `closecode <code>`: output, then a close with that code and no exit message (spec §3.5). */
+  closecode: (s) => {
+    s.send(1, 'bye\r\n');
+    s.ws.close(Number(s.argv[1]));
+  },
+  /** The connection drops without a close frame. */
+  drop: (s) => {
+    s.send(1, 'partial\r\n');
+    s.ws.terminate();
+  },
+  /** Terminal notifications around real output: a keepalive, port_opened, an error, plain text. */
+  chatty: (s) => {
+    s.ws.send(Buffer.alloc(0));
+    s.ws.send(JSON.stringify({ type: 'port_opened', port: 8080, address: '0.0.0.0', pid: 7 }));
+    s.send(1, 'real\r\n');
+    s.ws.send(JSON.stringify({ type: 'error', message: 'ignored resize' }));
+    s.ws.send('not json');
+    s.exit(7);
   },
   /** Keepalives and notifications around real output; all must be ignored. */
   noisy: (s) => {

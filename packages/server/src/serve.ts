@@ -6,6 +6,7 @@ import { ensureAdminToken } from './auth/admin-token.js';
 import { homePaths, type BurrowConfig } from './config.js';
 import { reconcile } from './core/reconciler.js';
 import { SandboxManager } from './core/sandbox-manager.js';
+import { SessionRegistry } from './core/sessions.js';
 import { openDatabase } from './db/database.js';
 import { SandboxStore } from './db/sandboxes.js';
 import { doctor } from './host/doctor.js';
@@ -51,6 +52,7 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
     },
   });
 
+  const sessions = new SessionRegistry();
   const repaired = await reconcile({ store, manager, runtimes, disks, netns, images });
   for (const [what, list] of Object.entries(repaired)) {
     if (list.length) log(`reconciler: ${what}: ${list.join(', ')}`);
@@ -60,6 +62,7 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
   const { host, port } = config.listen;
   const app = await buildApi({
     manager,
+    sessions,
     adminToken,
     defaults: {
       runtime: config.defaultRuntime,

@@ -6,6 +6,7 @@ import { ZodError } from 'zod';
 import { TokenVerifier } from '../auth/admin-token.js';
 import { ApiError } from '../core/errors.js';
 import type { SandboxManager } from '../core/sandbox-manager.js';
+import type { SessionRegistry } from '../core/sessions.js';
 import type { ViewContext } from './sprite-view.js';
 import { execRoutes } from './routes/exec.js';
 import { openapiRoutes } from './routes/openapi.js';
@@ -18,6 +19,7 @@ const PUBLIC_PATHS = new Set(['/v1/openapi.json']);
 
 export interface ApiDeps {
   manager: SandboxManager;
+  sessions: SessionRegistry;
   adminToken: string;
   defaults: { runtime: 'gvisor' | 'runc'; image: 'minimal' | 'dev'; cpus: number; ramMb: number; storageGb: number };
   view: ViewContext;

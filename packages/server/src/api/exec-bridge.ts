@@ -4,7 +4,7 @@
 // before the exit frame, and silence is broken by empty frames so JS clients don't time out.
 import type { WebSocket } from 'ws';
 import type { SandboxProcessHandle } from '../runtime/agent.js';
-import { exitCodeOf, signalFromMessage } from './process-signals.js';
+import { exitCodeOf, signalFromMessage } from '../core/exit-codes.js';
 
 export const STREAM = { stdin: 0, stdout: 1, stderr: 2, exit: 3, stdinEof: 4 } as const;
 

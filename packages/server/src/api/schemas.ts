@@ -76,3 +76,8 @@ export function parseDuration(value: string): number | null {
   }
   return consumed === value.length && consumed > 0 ? total : null;
 }
+
+export const killQuery = z.object({
+  signal: z.string().max(16).optional(),
+  timeout: z.string().max(32).optional(),
+});

@@ -18,8 +18,8 @@ export interface ImageRecipe {
   setup: string[][];
 }
 
-const STATX_SHIM_SOURCE = '/usr/local/src/burrow/statx-compat.c';
-const STATX_SHIM = '/usr/local/lib/burrow/statx-compat.so';
+const COMPAT_SHIM_SOURCE = '/usr/local/src/burrow/gvisor-compat.c';
+const COMPAT_SHIM = '/usr/local/lib/burrow/gvisor-compat.so';
 const AGENT_SOURCE = '/usr/local/src/burrow/burrow-agent.c';
 
 
@@ -34,8 +34,8 @@ const DEV_PACKAGES = [
 
 const SETUP: string[][] = [
   ['mkdir', '-p', '/usr/local/lib/burrow'],
-  ['gcc', '-shared', '-fPIC', '-O2', '-o', STATX_SHIM, STATX_SHIM_SOURCE, '-ldl'],
-  ['sh', '-c', `echo ${STATX_SHIM} >> /etc/ld.so.preload`],
+  ['gcc', '-shared', '-fPIC', '-O2', '-o', COMPAT_SHIM, COMPAT_SHIM_SOURCE, '-ldl'],
+  ['sh', '-c', `echo ${COMPAT_SHIM} >> /etc/ld.so.preload`],
   ['gcc', '-O2', '-Wall', '-o', AGENT, AGENT_SOURCE],
   // gVisor ignores set-user-ID bits, so there `sudo` is the agent's (see image/burrow-agent.c).
   ['ln', '-sf', AGENT, '/usr/local/bin/sudo'],
@@ -44,7 +44,7 @@ const SETUP: string[][] = [
   ['mkdir', '-p', '/.burrow'],
 ];
 
-const FILES = { [STATX_SHIM_SOURCE]: 'image/statx-compat.c', [AGENT_SOURCE]: 'image/burrow-agent.c' };
+const FILES = { [COMPAT_SHIM_SOURCE]: 'image/gvisor-compat.c', [AGENT_SOURCE]: 'image/burrow-agent.c' };
 const BUILD_PACKAGES = ['gcc', 'libc6-dev'];
 
 export const RECIPES: Record<ImageName, ImageRecipe> = {

@@ -6,26 +6,94 @@ import { nameProblem } from '../../core/names.js';
 import type { SandboxProcessHandle } from '../../runtime/agent.js';
 import type { ApiDeps } from '../app.js';
 import { bridgeExecSocket, STREAM } from '../exec-bridge.js';
-import { exitCodeOf } from '../process-signals.js';
-import { execQuery, parseDuration, type ExecQuery } from '../schemas.js';
+import { exitCodeOf } from '../../core/exit-codes.js';
+import { execQuery, killQuery, parseDuration, type ExecQuery } from '../schemas.js';
+import type { WebSocket } from 'ws';
+import { normalizeSignal } from '../../core/exit-codes.js';
+import { SANDBOX_USER } from '../../core/sandbox-manager.js';
+import type { Session } from '../../core/sessions.js';
+import { NdjsonStream } from '../ndjson.js';
+import { prepareSessionSocket } from '../session-socket.js';
+
+type Upgrading = FastifyRequest & { exec?: Prepared; attach?: Session };
+
+/** A session as the list and get endpoints show it (spec 3.9). */
+function sessionView(s: Session) {
+  return {
+    id: s.info.id,
+    command: s.info.command.join(' '),
+    workdir: s.info.workdir,
+    created: s.info.created.toISOString(),
+    bytes_per_second: 0,
+    is_active: s.active,
+    last_activity: s.lastActivity.toISOString(),
+    tty: s.info.tty,
+    exit_code: s.exitCode,
+  };
+}
 
 type NameParams = { Params: { name: string } };
+type SessionParams = { Params: { name: string; id: string } };
+type Prepared = { q: ExecQuery; args: string[] };
 
-/** Spec 3.1: a non-TTY process outlives its client by 10 s unless asked otherwise. */
-const DEFAULT_RUN_AFTER_DISCONNECT_MS = 10_000;
+/** Spec 3.1: with nobody attached a TTY session runs forever, a non-TTY one for 10 s. */
+const DEFAULT_RUN_AFTER_DISCONNECT_MS = { tty: 0, plain: 10_000 };
+const DEFAULT_TERMINAL = { rows: 24, cols: 80 };
 
 export function execRoutes(deps: ApiDeps): FastifyPluginAsync {
-  const { manager } = deps;
+  const { manager, sessions } = deps;
+
+  const validName = (name: string) => {
+    const problem = nameProblem(name);
+    if (problem) throw new ApiError('invalid_name', problem);
+    return name;
+  };
 
   /** Validates the query and wakes the sandbox before any upgrade, so failures are plain HTTP. */
-  const prepare = async (req: FastifyRequest<NameParams>) => {
-    const problem = nameProblem(req.params.name);
-    if (problem) throw new ApiError('invalid_name', problem);
+  const prepare = async (req: FastifyRequest<NameParams>): Promise<Prepared> => {
+    validName(req.params.name);
     const q = execQuery.parse(req.query);
+    if (q.max_run_after_disconnect !== undefined && parseDuration(q.max_run_after_disconnect) === null) {
+      throw new ApiError('invalid_request', `max_run_after_disconnect: '${q.max_run_after_disconnect}' is not a duration like 30s or 5m`);
+    }
     const args = argvOf(q);
-    if (q.tty) throw new ApiError('invalid_request', 'TTY exec is not supported by this server yet; run without tty');
     await manager.ensureRunning(req.params.name);
     return { q, args };
+  };
+
+  const sessionOf = (name: string, id: string) => {
+    const session = sessions.get(validName(name), id);
+    if (!session) {
+      manager.get(name); // an unknown sandbox is reported as such
+      throw new ApiError('not_found', `sandbox '${name}' has no session '${id}' (see \`burrow sessions list ${name}\`)`);
+    }
+    return session;
+  };
+
+  /** A new command on an exec socket: a session when TTY or detachable, else a plain bridge. */
+  const startOnSocket = (socket: WebSocket, name: string, { q, args }: Prepared) => {
+    const after = q.max_run_after_disconnect ? parseDuration(q.max_run_after_disconnect)! : null;
+    if (!q.tty && !q.detachable) {
+      bridgeExecSocket(socket, manager.exec(name, { args, env: envOf(q), cwd: q.dir }), {
+        maxRunAfterDisconnectMs: after ?? DEFAULT_RUN_AFTER_DISCONNECT_MS.plain,
+        acceptStdin: q.stdin !== false,
+      });
+      return;
+    }
+    const attach = prepareSessionSocket(socket);
+    const size = { rows: q.rows ?? DEFAULT_TERMINAL.rows, cols: q.cols ?? DEFAULT_TERMINAL.cols };
+    const tty = q.tty === true;
+    manager.exec(name, { args, env: envOf(q), cwd: q.dir, tty: tty ? size : undefined }).then(
+      (handle) => {
+        const session = sessions.add(
+          { sandbox: name, command: args, workdir: q.dir ?? SANDBOX_USER.home, tty, ...size },
+          handle,
+          after ?? (tty ? DEFAULT_RUN_AFTER_DISCONNECT_MS.tty : DEFAULT_RUN_AFTER_DISCONNECT_MS.plain),
+        );
+        attach(session);
+      },
+      (e: Error) => socket.close(1011, e.message.slice(0, 120)),
+    );
   };
 
   return async (app) => {
@@ -35,30 +103,65 @@ export function execRoutes(deps: ApiDeps): FastifyPluginAsync {
       method: 'GET',
       url: '/v1/sprites/:name/exec',
       preHandler: async (req) => {
-        if (req.headers.upgrade?.toLowerCase() === 'websocket') {
-          (req as FastifyRequest & { exec?: unknown }).exec = await prepare(req);
-        }
+        if (req.headers.upgrade?.toLowerCase() !== 'websocket') return;
+        const id = (req.query as { id?: unknown }).id;
+        // Go's legacy attach form: /exec?id= (spec 3.8).
+        if (typeof id === 'string') (req as Upgrading).attach = sessionOf(req.params.name, id);
+        else (req as Upgrading).exec = await prepare(req);
       },
       // Without Upgrade: the session list (spec 3.9); fastify answers Go's HEAD version probe
       // (spec 3.8) from this handler too.
       handler: async (req) => {
-        manager.get(req.params.name);
-        return { sessions: [] };
+        manager.get(validName(req.params.name));
+        return { sessions: sessions.list(req.params.name).map(sessionView) };
       },
       wsHandler: (socket, req) => {
-        const { q, args } = (req as FastifyRequest & { exec: { q: ExecQuery; args: string[] } }).exec;
-        const after = q.max_run_after_disconnect ? parseDuration(q.max_run_after_disconnect) : null;
-        bridgeExecSocket(socket, manager.exec(req.params.name, { args, env: envOf(q), cwd: q.dir }), {
-          maxRunAfterDisconnectMs: after ?? DEFAULT_RUN_AFTER_DISCONNECT_MS,
-          acceptStdin: q.stdin !== false,
-        });
+        const upgrading = req as Upgrading;
+        if (upgrading.attach) prepareSessionSocket(socket)(upgrading.attach);
+        else startOnSocket(socket, req.params.name, upgrading.exec!);
       },
     });
 
     app.post<NameParams>('/v1/sprites/:name/exec', async (req, reply) => {
       const { q, args } = await prepare(req);
+      if (q.tty) throw new ApiError('invalid_request', 'the HTTP exec has no terminal; use the WebSocket exec for tty');
       const handle = await manager.exec(req.params.name, { args, env: envOf(q), cwd: q.dir });
       streamHttpExec(reply, handle, req.body as NodeJS.ReadableStream | undefined, q.stdin === true);
+    });
+
+    app.route<SessionParams>({
+      method: 'GET',
+      url: '/v1/sprites/:name/exec/:id',
+      preHandler: async (req) => {
+        const session = sessionOf(req.params.name, req.params.id);
+        if (req.headers.upgrade?.toLowerCase() === 'websocket') (req as Upgrading).attach = session;
+      },
+      handler: async (req) => sessionView(sessionOf(req.params.name, req.params.id)),
+      wsHandler: (socket, req) => prepareSessionSocket(socket)((req as Upgrading).attach!),
+    });
+
+    app.post<SessionParams>('/v1/sprites/:name/exec/:id/kill', async (req, reply) => {
+      const session = sessionOf(req.params.name, req.params.id);
+      const q = killQuery.parse(req.query);
+      if (!session.active) throw new ApiError('gone', `session '${req.params.id}' already ended with exit code ${session.exitCode}`);
+      const timeoutMs = q.timeout ? parseDuration(q.timeout) : 10_000;
+      if (timeoutMs === null) throw new ApiError('invalid_request', `timeout: '${q.timeout}' is not a duration like 10s`);
+      const signal = normalizeSignal(q.signal ?? 'SIGTERM');
+      if (!signal) throw new ApiError('invalid_request', `signal: '${q.signal}' is not a signal name`);
+      reply.hijack();
+      const ndjson = new NdjsonStream(reply.raw);
+      await session.handle.signal(signal).catch(() => {});
+      ndjson.send({ type: 'signal', signal, message: `sent ${signal} to session ${session.info.id}` });
+      let exited = await session.waitForExit(timeoutMs);
+      if (!exited) {
+        ndjson.send({ type: 'timeout', message: `still running after ${timeoutMs} ms` });
+        await session.handle.signal('SIGKILL').catch(() => {});
+        exited = await session.waitForExit(5_000);
+        ndjson.send({ type: 'killed', signal: 'SIGKILL' });
+      } else {
+        ndjson.send({ type: 'exited', exit_code: session.exitCode });
+      }
+      ndjson.end({ type: 'complete', exit_code: session.exitCode });
     });
 
     // Refusals must happen in a hook: a hook's error is a plain HTTP answer before any upgrade.
@@ -68,12 +171,6 @@ export function execRoutes(deps: ApiDeps): FastifyPluginAsync {
       },
       handler: async () => {},
       wsHandler: () => {},
-    });
-
-    app.route({
-      method: 'GET',
-      url: '/v1/sprites/:name/exec/:id',
-      ...refuse(() => new ApiError('not_found', 'no such session: detachable sessions are not supported by this server yet')),
     });
 
     // Spec section 4: servers without the control protocol MUST refuse it with 404.

@@ -66,7 +66,9 @@ export function spriteRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     app.delete<{ Params: { name: string } }>('/v1/sprites/:name', async (req, reply) => {
-      await manager.destroy(validName(req.params.name));
+      const name = validName(req.params.name);
+      deps.sessions.closeAll(name, 'the sandbox is being destroyed');
+      await manager.destroy(name);
       return reply.code(204).send();
     });
   };
