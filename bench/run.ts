@@ -8,13 +8,14 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { agentWorkload } from './agent-workload.js';
+import { checkpoints } from './checkpoints.js';
 import { BenchContext, type Benchmark, type BenchOutcome, type Figure } from './context.js';
 import { createFirstExec } from './create-first-exec.js';
 import { execRoundtrip } from './exec-roundtrip.js';
 import { idleMemory } from './idle-memory.js';
 import { formatBytes, formatMs, formatOverhead, formatRatio, renderTable } from './stats.js';
 
-const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload];
+const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints];
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 
 interface Ran {

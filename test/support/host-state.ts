@@ -9,6 +9,8 @@ import type { BurrowConfig } from '@burrow/server';
 export interface HostState {
   mounts: string[];
   subvolumes: string[];
+  /** Checkpoint snapshots, as `<sandboxId>/<checkpointId>`. */
+  snapshots: string[];
   netns: string[];
   containers: string[];
   rows: string[];
@@ -22,6 +24,12 @@ export function hostState(config: BurrowConfig): HostState {
 
   const poolSandboxes = join(config.pool.mountpoint, 'sandboxes');
   const subvolumes = safeReaddir(poolSandboxes).filter((e) => statSync(join(poolSandboxes, e)).ino === 256);
+  const poolCheckpoints = join(config.pool.mountpoint, 'checkpoints');
+  const snapshots = safeReaddir(poolCheckpoints).flatMap((sandbox) =>
+    safeReaddir(join(poolCheckpoints, sandbox))
+      .filter((e) => statSync(join(poolCheckpoints, sandbox, e)).ino === 256)
+      .map((e) => `${sandbox}/${e}`),
+  );
 
   const prefix = `burrow-${config.instanceTag}-`;
   const netns = safeReaddir('/var/run/netns').filter((n) => n.startsWith(prefix));
@@ -38,7 +46,7 @@ export function hostState(config: BurrowConfig): HostState {
   db.close();
 
   const cgroups = safeReaddir('/sys/fs/cgroup/memory').filter((e) => e.startsWith(prefix));
-  return { mounts, subvolumes, netns, containers, rows, cgroups };
+  return { mounts, subvolumes, snapshots, netns, containers, rows, cgroups };
 }
 
 function safeReaddir(dir: string): string[] {
@@ -46,5 +54,19 @@ function safeReaddir(dir: string): string[] {
     return readdirSync(dir);
   } catch {
     return [];
+  }
+}
+
+/** Checkpoint rows of an instance as `<sandboxId>/<checkpointId> <status>`, and pending restores. */
+export function checkpointRows(config: BurrowConfig): { rows: string[]; restores: number } {
+  const db = new Database(join(config.home, 'burrow.db'), { readonly: true });
+  try {
+    const rows = (db.prepare('SELECT sandbox_id, id, status FROM checkpoints').all() as Array<{ sandbox_id: string; id: string; status: string }>).map(
+      (r) => `${r.sandbox_id}/${r.id} ${r.status}`,
+    );
+    const restores = (db.prepare('SELECT COUNT(*) AS n FROM checkpoint_restores').get() as { n: number }).n;
+    return { rows, restores };
+  } finally {
+    db.close();
   }
 }

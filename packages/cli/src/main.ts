@@ -4,6 +4,8 @@
  */
 import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
+import { registerCheckpoint } from './commands/checkpoint.js';
+import { registerConsole } from './commands/console.js';
 import { registerCreate } from './commands/create.js';
 import { registerDestroy } from './commands/destroy.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -12,6 +14,7 @@ import { registerImage } from './commands/image.js';
 import { registerInfo } from './commands/info.js';
 import { registerList } from './commands/list.js';
 import { registerServe } from './commands/serve.js';
+import { registerSessions } from './commands/sessions.js';
 import { reportFailure } from './failure.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -29,6 +32,9 @@ registerList(program);
 registerInfo(program);
 registerDestroy(program);
 registerExec(program);
+registerConsole(program);
+registerSessions(program);
+registerCheckpoint(program);
 registerServe(program);
 registerDoctor(program);
 registerImage(program);

@@ -2,55 +2,19 @@
  * The built `burrow` binary against a fake API server: what a user types, what they see, and
  * the exit code their shell gets.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeBurrow } from '../../sdk/test/fake-burrow.js';
+import { bin, buildCli, emptyHome, runBurrow, type RunOptions } from './burrow-binary.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bin = fileURLToPath(new URL('../bin/burrow.js', import.meta.url));
-/** An empty home, so no admin token is found unless a test passes one. */
-const home = mkdtempSync(join(tmpdir(), 'burrow-cli-test-'));
+const home = emptyHome();
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+const burrow = (args: string[], options: RunOptions = {}) => runBurrow(args, home, options);
 
-function burrow(args: string[], options: { input?: string | Buffer; env?: NodeJS.ProcessEnv; keepStdinOpen?: boolean } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    // Async on purpose: the fake server lives in this process and must keep answering.
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { PATH: process.env.PATH, BURROW_HOME: home, ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({ code, stdout: Buffer.concat(stdout).toString(), stderr: Buffer.concat(stderr).toString() }),
-    );
-    if (options.keepStdinOpen) child.stdin.write(options.input ?? '');
-    else child.stdin.end(options.input ?? '');
-    child.on('exit', () => child.stdin.destroy());
-  });
-}
-
-beforeAll(() => {
-  // The binary runs dist/, so build it: a stale build would test old code.
-  execFileSync(process.execPath, [fileURLToPath(new URL('node_modules/typescript/bin/tsc', `file://${root}`)), '-b', 'packages/cli'], {
-    cwd: root,
-    stdio: 'inherit',
-  });
-}, 120_000);
+beforeAll(buildCli, 120_000);
 
 describe('burrow CLI against a fake server', () => {
   let fake: FakeBurrow;
@@ -216,5 +180,51 @@ describe('burrow CLI against a fake server', () => {
     expect(await burrow([...api, 'destroy', 'one'])).toEqual({ code: 0, stdout: 'destroyed one\n', stderr: '' });
     expect(await burrow([...api, 'rm', 'two'])).toEqual({ code: 0, stdout: 'destroyed two\n', stderr: '' });
     expect(fake.sprites.size).toBe(0);
+  });
+});
+
+describe('burrow checkpoint, restore and fork against a fake server', () => {
+  let fake: FakeBurrow;
+  let api: string[];
+  beforeEach(async () => {
+    fake = await FakeBurrow.start();
+    api = ['--api', fake.url, '--token', fake.token];
+    fake.addSprite('dev');
+  });
+  afterEach(() => fake.close());
+
+  it('creates a checkpoint with a comment, printing progress on stderr and how long it took', async () => {
+    const run = await burrow([...api, 'checkpoint', 'create', 'dev', '-m', 'before refactor']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^created checkpoint v1 of dev in \d+\.\d\d s\n$/);
+    expect(run.stderr).toContain('frozen for 12 ms');
+    expect(fake.checkpoints.get('dev')?.[0]).toMatchObject({ id: 'v1', comment: 'before refactor' });
+  });
+
+  it('lists checkpoints as a table, automatic ones only with --all, and as JSON', async () => {
+    await burrow([...api, 'restore', 'dev', 'v0']);
+    const table = await burrow([...api, 'checkpoint', 'list', 'dev']);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+CREATED\s+SIZE\s+FROM\s+COMMENT$/);
+    expect(table.stdout).not.toContain('auto-1');
+    const all = await burrow([...api, 'checkpoint', 'list', 'dev', '--all', '--json']);
+    expect((JSON.parse(all.stdout) as Array<{ id: string }>).map((c) => c.id)).toEqual(['auto-1', 'v0']);
+  });
+
+  it('shows one checkpoint, and fails with the server message for an unknown one', async () => {
+    const info = await burrow([...api, 'checkpoint', 'info', 'dev', 'v0']);
+    expect(info.stdout).toMatch(/^id\s+v0$/m);
+    const missing = await burrow([...api, 'checkpoint', 'info', 'dev', 'v7']);
+    expect(missing).toMatchObject({ code: 1, stderr: "burrow: sandbox 'dev' has no checkpoint 'v7'\n" });
+  });
+
+  it('restores, deletes and forks, saying how long each took', async () => {
+    expect((await burrow([...api, 'restore', 'dev', 'v0'])).stdout).toMatch(/^restored dev to v0 in \d+\.\d\d s\n$/);
+    await burrow([...api, 'checkpoint', 'create', 'dev']);
+    await burrow([...api, 'checkpoint', 'create', 'dev']);
+    expect((await burrow([...api, 'checkpoint', 'delete', 'dev', 'v1'])).stdout).toMatch(/^deleted checkpoint v1 of dev in /);
+    const refused = await burrow([...api, 'checkpoint', 'delete', 'dev', 'v2']);
+    expect(refused.code).toBe(1);
+    expect((await burrow([...api, 'fork', 'dev', 'v0', 'dev-2'])).stdout).toMatch(/^forked dev v0 into dev-2 in \d+\.\d\d s\n$/);
+    expect(fake.sprites.has('dev-2')).toBe(true);
   });
 });

@@ -216,11 +216,7 @@ export abstract class ExecHandle extends EventEmitter<ExecHandleEvents> {
 
   /** Queued until the socket opens; dropped once the command is over. */
   protected sendControl(message: Record<string, unknown>): void {
-    if (this.finished) return;
-    const text = JSON.stringify(message);
-    void this.opened.then(() => {
-      if (!this.finished && this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
-    });
+    this.whenOpen(JSON.stringify(message), () => {});
   }
 
   protected deliver(stream: Readable, payload: Buffer): void {
@@ -248,12 +244,7 @@ export abstract class ExecHandle extends EventEmitter<ExecHandleEvents> {
    * without the error: the exit code (or wait()'s rejection) already says what happened.
    */
   protected inputStream(frame: (piece: Buffer) => Buffer, eof?: Buffer): Writable {
-    const send = (data: Buffer, callback: (err?: Error | null) => void): void => {
-      void this.opened.then(() => {
-        if (this.finished || this.ws.readyState !== WebSocket.OPEN) return callback();
-        this.ws.send(data, (err) => callback(this.finished ? null : err));
-      });
-    };
+    const send = (data: Buffer, callback: (err?: Error | null) => void): void => this.whenOpen(data, callback);
     return new Writable({
       write: (chunk: Buffer, _encoding, callback) => {
         const frames: Buffer[] = [];
@@ -267,6 +258,19 @@ export abstract class ExecHandle extends EventEmitter<ExecHandleEvents> {
       },
       final: (callback) => (eof ? send(eof, callback) : callback()),
     });
+  }
+
+  /**
+   * Sends at once on an open socket, so that a detach() right after a write or a signal still
+   * lets it out first (the close frame goes after it); before the open, queues it.
+   */
+  private whenOpen(data: Buffer | string, callback: (err?: Error | null) => void): void {
+    const send = (): void => {
+      if (this.finished || this.ws.readyState !== WebSocket.OPEN) return callback();
+      this.ws.send(data, (err) => callback(this.finished ? null : err));
+    };
+    if (this.ws.readyState === WebSocket.OPEN) send();
+    else void this.opened.then(send);
   }
 
   private receive(data: Buffer, isBinary: boolean): void {

@@ -1,6 +1,7 @@
 /** @burrow/sdk: the TypeScript client for burrow's Sprites-compatible API. */
 export { BurrowClient, type BurrowClientOptions, type CreateSandboxOptions } from './client.js';
-export { Sandbox, type ExecOptions, type ExecResult } from './sandbox.js';
+export { Sandbox, type CheckpointStreamOptions, type ExecOptions, type ExecResult } from './sandbox.js';
+export { readEvents } from './ndjson.js';
 export { SandboxProcess, type SandboxProcessEvents, type SpawnOptions } from './exec.js';
 export { ExecHandle, type ExecHandleEvents } from './exec-handle.js';
 export type { ExecMessage } from './exec-socket.js';
@@ -29,3 +30,8 @@ export {
   type Credentials,
 } from './credentials.js';
 export type * from './types.js';
+export { SandboxFilesystem, modeString, type FsOptions, type WriteFileOptions } from './fs.js';
+export { FsError, isFsError } from './fs-errors.js';
+export { FsWatcher, type FsWatchOptions } from './fs-watch.js';
+export { FsErrorCodes, fsErrorCodeFor, isFsErrorCode } from './fs-types.js';
+export type * from './fs-types.js';

@@ -3,6 +3,7 @@
  * it. Creating a handle makes no request; the sandbox may not even exist yet.
  */
 import { SandboxProcess, type SpawnOptions } from './exec.js';
+import { SandboxFilesystem } from './fs.js';
 import type { HttpApi } from './http.js';
 import { execURL } from './exec-socket.js';
 import {
@@ -16,7 +17,17 @@ import {
   type SessionProcess,
 } from './sessions.js';
 import { TerminalProcess, type TerminalSpawnOptions } from './tty.js';
-import type { ExecSessionSummary, Sprite } from './types.js';
+import { BurrowError } from './errors.js';
+import { readEvents } from './ndjson.js';
+import type { Checkpoint, CheckpointEvent, ExecSessionSummary, ForkRequest, Sprite } from './types.js';
+
+/** Streams have no timeout in the Sprites SDKs; this only bounds a server that hangs. */
+const STREAM_TIMEOUT_MS = 30 * 60_000;
+
+export interface CheckpointStreamOptions {
+  /** Each progress event as it arrives (`info` lines carry timings). */
+  onEvent?: (event: CheckpointEvent) => void;
+}
 
 export interface ExecOptions {
   /** When given, replaces the sandbox's default environment (spec §3.1). */
@@ -46,6 +57,11 @@ export class Sandbox {
   ) {
     this.name = name;
     if (info) this.info = info;
+  }
+
+  /** The sandbox's filesystem (spec §6), as the sandbox user; `.with({ asRoot: true })` for root. */
+  get fs(): SandboxFilesystem {
+    return new SandboxFilesystem(this.api, this.name);
   }
 
   /**
@@ -125,8 +141,74 @@ export class Sandbox {
     await response.body?.cancel();
   }
 
+  /**
+   * Checkpoints the sandbox's disk (a copy-on-write snapshot; the sandbox keeps running) and
+   * resolves with the new checkpoint once it is durable.
+   */
+  async createCheckpoint(comment?: string, options: CheckpointStreamOptions = {}): Promise<Checkpoint> {
+    const response = await this.api.send('POST', `${this.path()}/checkpoint`, {
+      body: comment === undefined ? {} : { comment },
+      expect: [200],
+      timeoutMs: STREAM_TIMEOUT_MS,
+    });
+    const complete = await readEvents(response, `checkpoint of '${this.name}'`, options.onEvent);
+    const id = /Checkpoint (\S+) created/.exec(complete.data)?.[1];
+    if (id) return this.getCheckpoint(id);
+    // A server that words `complete` differently: the newest checkpoint is the one just made.
+    const [newest] = await this.listCheckpoints();
+    if (!newest) throw new BurrowError('internal', `burrow reported a checkpoint of '${this.name}' but lists none`);
+    return newest;
+  }
+
+  /** Checkpoints, newest first; automatic ones only with `includeAuto`. */
+  async listCheckpoints(options: { includeAuto?: boolean; history?: string } = {}): Promise<Checkpoint[]> {
+    const query = new URLSearchParams();
+    if (options.includeAuto) query.set('includeAuto', 'true');
+    if (options.history) query.set('history', options.history);
+    return this.api.json<Checkpoint[]>('GET', `${this.path()}/checkpoints`, { query });
+  }
+
+  /** Rejects with code `checkpoint_not_found` (404) for an unknown id. */
+  async getCheckpoint(id: string): Promise<Checkpoint> {
+    return this.api.json<Checkpoint>('GET', this.checkpointPath(id));
+  }
+
+  /**
+   * Puts the disk back as it was at checkpoint `id` and resolves once the sandbox runs again.
+   * Running commands end. The state before is kept as an automatic checkpoint (see
+   * `listCheckpoints({ includeAuto: true })`), so a restore can be undone.
+   */
+  async restoreCheckpoint(id: string, options: CheckpointStreamOptions = {}): Promise<void> {
+    const response = await this.api.send('POST', `${this.checkpointPath(id)}/restore`, {
+      expect: [200],
+      timeoutMs: STREAM_TIMEOUT_MS,
+    });
+    await readEvents(response, `restore of '${this.name}' to ${id}`, options.onEvent);
+  }
+
+  /** Rejects with `checkpoint_in_use` (409) for the checkpoint the sandbox stands on. */
+  async deleteCheckpoint(id: string): Promise<void> {
+    const response = await this.api.send('DELETE', this.checkpointPath(id), { expect: [204, 200] });
+    await response.body?.cancel();
+  }
+
+  /** A new, independent sandbox named `newName` whose disk starts as checkpoint `id` of this one. */
+  async fork(id: string, newName: string): Promise<Sandbox> {
+    const request: ForkRequest = { name: newName };
+    const sprite = await this.api.json<Sprite>('POST', `${this.checkpointPath(id)}/fork`, {
+      body: request,
+      expect: [201],
+      timeoutMs: 120_000,
+    });
+    return new Sandbox(this.api, sprite.name ?? newName, sprite);
+  }
+
   private path(): string {
     return `/v1/sprites/${encodeURIComponent(this.name)}`;
+  }
+
+  private checkpointPath(id: string): string {
+    return `${this.path()}/checkpoints/${encodeURIComponent(id)}`;
   }
 }
 

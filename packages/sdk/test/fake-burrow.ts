@@ -1,14 +1,15 @@
 /**
  * An in-process stand-in for `burrow serve` that speaks the wire protocol (spec §1-§3) and
  * records what clients send. Shared by the SDK and CLI tests; exec runs tiny scripted
- * "programs" instead of real commands.
+ * "programs" instead of real commands, on a terminal or not, as plain commands or as sessions
+ * that can be listed, attached to and killed.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { CreateSandboxRequest, ListSpritesResponse, Sprite } from '../src/types.js';
+import type { Checkpoint, CreateSandboxRequest, ListSpritesResponse, Sprite } from '../src/types.js';
 
 export interface RecordedRequest {
   method: string;
@@ -21,6 +22,8 @@ export interface CannedResponse {
   status: number;
   body: string;
   headers?: Record<string, string>;
+  /** Written one by one instead of `body` (a streamed response). */
+  chunks?: string[];
 }
 
 /** A terminal size as the fake keeps it. */
@@ -40,6 +43,8 @@ export class ExecSession {
   readonly resizes: Size[] = [];
   /** Every socket ever attached, the first one included. */
   readonly sockets: WebSocket[] = [];
+  /** The URLs of later attaches (spec §3.8). */
+  readonly attaches: URL[] = [];
   readonly clients = new Set<WebSocket>();
   /** Output frames exactly as sent, replayed to whoever attaches later. */
   readonly scrollback: Buffer[] = [];
@@ -325,6 +330,8 @@ export class FakeBurrow {
   readonly sprites = new Map<string, Sprite>();
   readonly requests: RecordedRequest[] = [];
   readonly sessions: ExecSession[] = [];
+  /** Checkpoints by sandbox name, newest first; every sandbox gets v0 when created. */
+  readonly checkpoints = new Map<string, Checkpoint[]>();
   /** Page size cap, small so that paging is exercised. */
   pageSize = 2;
   /** When set and it returns a response, that response is sent instead of the normal one. */
@@ -350,6 +357,7 @@ export class FakeBurrow {
   addSprite(name: string, fields: Partial<Sprite> = {}): Sprite {
     const sprite = makeSprite({ name }, this.sprites.size, fields);
     this.sprites.set(name, sprite);
+    this.checkpoints.set(name, [makeCheckpoint('v0', null, '')]);
     return sprite;
   }
 
@@ -369,13 +377,29 @@ export class FakeBurrow {
       body: Buffer.concat(chunks).toString('utf8'),
     };
     this.requests.push(request);
-    const reply = this.override?.(request) ?? this.route(request);
+    const reply = this.override?.(request) ?? (await this.route(request));
     res.writeHead(reply.status, { 'Content-Type': 'application/json', ...reply.headers });
+    if (reply.chunks) {
+      // NDJSON: one write per line, as a flushing server sends them.
+      for (const chunk of reply.chunks) {
+        res.write(chunk);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      res.end();
+      return;
+    }
     res.end(reply.body);
   }
 
-  private route({ method, url, headers, body }: RecordedRequest): CannedResponse {
+  private async route({ method, url, headers, body }: RecordedRequest): Promise<CannedResponse> {
     if (headers.authorization !== `Bearer ${this.token}`) return error(401, 'unauthorized', 'bad or missing token');
+    const exec = url.pathname.match(/^\/v1\/sprites\/([^/]+)\/exec(?:\/([^/]+)\/kill)?$/);
+    if (exec) {
+      const sprite = decodeURIComponent(exec[1] ?? '');
+      if (!this.sprites.has(sprite)) return error(404, 'sandbox_not_found', `sandbox '${sprite}' does not exist`);
+      if (method === 'GET' && exec[2] === undefined) return this.listSessions(sprite);
+      if (method === 'POST' && exec[2] !== undefined) return this.killSession(sprite, decodeURIComponent(exec[2]), url);
+    }
     const name = decodeURIComponent(url.pathname.match(/^\/v1\/sprites\/([^/]+)$/)?.[1] ?? '');
 
     if (method === 'POST' && url.pathname === '/v1/sprites') {
@@ -384,8 +408,11 @@ export class FakeBurrow {
       if (this.sprites.has(request.name)) return error(409, 'sandbox_exists', `sandbox '${request.name}' already exists`);
       const sprite = makeSprite(request, this.sprites.size);
       this.sprites.set(sprite.name, sprite);
+      this.checkpoints.set(sprite.name, [makeCheckpoint('v0', null, '')]);
       return { status: 201, body: JSON.stringify(sprite) };
     }
+    const checkpointRoute = /^\/v1\/sprites\/([^/]+)\/(checkpoint|checkpoints)(?:\/([^/]+))?(?:\/(restore|fork))?$/.exec(url.pathname);
+    if (checkpointRoute) return this.checkpointRoute(method, url, body, checkpointRoute);
     if (method === 'GET' && url.pathname === '/v1/sprites') return this.list(url);
     if (!name) return error(404, 'not_found', `no route for ${method} ${url.pathname}`);
 
@@ -395,6 +422,53 @@ export class FakeBurrow {
     if (method === 'DELETE') {
       this.sprites.delete(name);
       return { status: 204, body: '' };
+    }
+    return error(404, 'not_found', `no route for ${method} ${url.pathname}`);
+  }
+
+  /** Spec §5, and burrow's delete and fork. */
+  private checkpointRoute(method: string, url: URL, body: string, m: RegExpExecArray): CannedResponse {
+    const [, rawName, kind, id, action] = m;
+    const name = decodeURIComponent(rawName ?? '');
+    const list = this.checkpoints.get(name);
+    if (!this.sprites.has(name) || !list) return error(404, 'sandbox_not_found', `sandbox '${name}' does not exist`);
+    const ndjson = (lines: object[]): CannedResponse => ({
+      status: 200,
+      body: '',
+      headers: { 'Content-Type': 'application/x-ndjson' },
+      chunks: lines.map((l) => `${JSON.stringify({ ...l, time: new Date().toISOString() })}\n`),
+    });
+    if (kind === 'checkpoint' && method === 'POST' && !id) {
+      const { comment } = JSON.parse(body || '{}') as { comment?: string };
+      const next = `v${list.filter((c) => !c.is_auto).length}`;
+      list.unshift(makeCheckpoint(next, list.find((c) => !c.is_auto)?.id ?? null, comment ?? ''));
+      return ndjson([{ type: 'info', data: 'sandbox was frozen for 12 ms' }, { type: 'complete', data: `Checkpoint ${next} created` }]);
+    }
+    if (kind !== 'checkpoints') return error(404, 'not_found', `no route for ${method} ${url.pathname}`);
+    if (!id && method === 'GET') {
+      const all = url.searchParams.get('includeAuto') === 'true';
+      return { status: 200, body: JSON.stringify(list.filter((c) => all || !c.is_auto)) };
+    }
+    const checkpoint = list.find((c) => c.id === decodeURIComponent(id ?? ''));
+    if (!checkpoint) return error(404, 'checkpoint_not_found', `sandbox '${name}' has no checkpoint '${id}'`);
+    if (!action && method === 'GET') return { status: 200, body: JSON.stringify(checkpoint) };
+    if (!action && method === 'DELETE') {
+      if (checkpoint === list.find((c) => !c.is_auto)) return error(409, 'checkpoint_in_use', `${checkpoint.id} is in use`);
+      list.splice(list.indexOf(checkpoint), 1);
+      return { status: 204, body: '' };
+    }
+    if (action === 'restore' && method === 'POST') {
+      if (checkpoint.id === 'v666') return ndjson([{ type: 'info', data: 'stopping' }, { type: 'error', error: 'the disk is on fire' }]);
+      list.unshift(makeCheckpoint(`auto-${list.filter((c) => c.is_auto).length + 1}`, checkpoint.id, `before restoring ${checkpoint.id}`, true));
+      return ndjson([{ type: 'info', data: 'stopping' }, { type: 'complete', data: `Restored ${checkpoint.id}` }]);
+    }
+    if (action === 'fork' && method === 'POST') {
+      const request = JSON.parse(body) as { name: string };
+      if (this.sprites.has(request.name)) return error(409, 'sandbox_exists', `sandbox '${request.name}' already exists`);
+      const sprite = makeSprite({ name: request.name }, this.sprites.size);
+      this.sprites.set(sprite.name, sprite);
+      this.checkpoints.set(sprite.name, [makeCheckpoint('v0', null, '')]);
+      return { status: 201, body: JSON.stringify(sprite) };
     }
     return error(404, 'not_found', `no route for ${method} ${url.pathname}`);
   }
@@ -419,7 +493,8 @@ export class FakeBurrow {
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? '/', 'http://fake');
-    const name = decodeURIComponent(url.pathname.match(/^\/v1\/sprites\/([^/]+)\/exec$/)?.[1] ?? '');
+    const [, rawName = '', rawId] = url.pathname.match(/^\/v1\/sprites\/([^/]+)\/exec(?:\/([^/]+))?$/) ?? [];
+    const name = decodeURIComponent(rawName);
     const refuse = (reply: CannedResponse): void => {
       socket.end(
         `HTTP/1.1 ${reply.status} Refused\r\nContent-Type: application/json\r\n` +
@@ -428,8 +503,15 @@ export class FakeBurrow {
     };
     if (req.headers.authorization !== `Bearer ${this.token}`) return refuse(error(401, 'unauthorized', 'bad or missing token'));
     if (!name || !this.sprites.has(name)) return refuse(error(404, 'sandbox_not_found', `sandbox '${name}' does not exist`));
+    if (rawId !== undefined) {
+      const session = this.session(name, decodeURIComponent(rawId));
+      if (!session) return refuse(error(404, 'not_found', `sandbox '${name}' has no session '${decodeURIComponent(rawId)}'`));
+      session.attaches.push(url);
+      this.wss.handleUpgrade(req, socket, head, (ws) => session.attach(ws));
+      return;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new ExecSession(ws, url, req.headers);
+      const session = new ExecSession(ws, url, req.headers, String(this.sessions.length + 1), name);
       this.sessions.push(session);
       const program = programs[session.argv[0] ?? ''];
       if (program) program(session);
@@ -439,10 +521,77 @@ export class FakeBurrow {
       }
     });
   }
+
+  /** A TTY or detachable command by its id; plain commands are not sessions. */
+  session(sprite: string, id: string): ExecSession | undefined {
+    return this.sessions.find((s) => s.isSession && s.sprite === sprite && s.id === id);
+  }
+
+  /** Spec §3.9. */
+  private listSessions(sprite: string): CannedResponse {
+    const sessions = this.sessions
+      .filter((s) => s.isSession && s.sprite === sprite)
+      .map((s) => ({
+        id: s.id,
+        command: s.argv.join(' '),
+        workdir: s.url.searchParams.get('dir') ?? '/home/user',
+        created: s.created.toISOString(),
+        bytes_per_second: 0,
+        is_active: s.exitCode === null,
+        last_activity: s.created.toISOString(),
+        tty: s.tty,
+      }));
+    return { status: 200, body: JSON.stringify({ sessions }) };
+  }
+
+  /** Spec §3.10: signal, wait up to the timeout, SIGKILL if need be, then report. */
+  private async killSession(sprite: string, id: string, url: URL): Promise<CannedResponse> {
+    const session = this.session(sprite, id);
+    if (!session) return error(404, 'not_found', `sandbox '${sprite}' has no session '${id}'`);
+    if (session.exitCode !== null) return error(410, 'gone', `session '${id}' already ended with exit code ${session.exitCode}`);
+    const signal = url.searchParams.get('signal') ?? 'SIGTERM';
+    const timeoutMs = parseFakeDuration(url.searchParams.get('timeout') ?? '10s');
+    const events: object[] = [{ type: 'signal', signal, message: `sent ${signal} to session ${id}` }];
+    session.signal(signal);
+    const exited = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      session.whenExit(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (exited) events.push({ type: 'exited', exit_code: session.exitCode });
+    else {
+      events.push({ type: 'timeout', message: `still running after ${timeoutMs} ms` });
+      session.exit(137);
+      events.push({ type: 'killed', signal: 'SIGKILL' });
+    }
+    events.push({ type: 'complete', exit_code: session.exitCode });
+    return { status: 200, body: events.map((e) => `${JSON.stringify(e)}\n`).join(''), headers: { 'Content-Type': 'application/x-ndjson' } };
+  }
+}
+
+function parseFakeDuration(value: string): number {
+  const match = value.match(/^(\d+)(ms|s)$/);
+  if (!match) return 10_000;
+  return Number(match[1]) * (match[2] === 'ms' ? 1 : 1000);
 }
 
 function error(status: number, code: string, message: string): CannedResponse {
   return { status, body: JSON.stringify({ error: code, message }) };
+}
+
+function makeCheckpoint(id: string, sourceId: string | null, comment: string, isAuto = false): Checkpoint {
+  return {
+    id,
+    create_time: new Date().toISOString(),
+    comment,
+    history: sourceId ? [sourceId] : [],
+    is_auto: isAuto,
+    source_id: sourceId,
+    health: '',
+    size_bytes: 16384,
+  };
 }
 
 function makeSprite(request: CreateSandboxRequest, index: number, fields: Partial<Sprite> = {}): Sprite {

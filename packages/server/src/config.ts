@@ -23,6 +23,8 @@ const fileSchema = z
     defaultCpus: z.number().positive(),
     defaultRamMb: z.number().int().min(64),
     aptMirror: z.string(),
+    autoCheckpointInterval: z.string(),
+    autoCheckpointKeep: z.number().int().min(1),
   })
   .partial()
   .strict();
@@ -44,6 +46,8 @@ export interface BurrowConfig {
   aptMirror: string | undefined;
   /** Short tag unique to this home: prefixes host-global names (netns, cgroups, containers). */
   instanceTag: string;
+  /** Automatic checkpoints of running sandboxes: every `intervalMs` (null: off), `keep` kept. */
+  autoCheckpoint: { intervalMs: number | null; keep: number };
   /** Test-only: the daemon kills itself with SIGKILL when it reaches this named step. */
   crashAt: string | undefined;
 }
@@ -62,6 +66,19 @@ export function parseSize(value: string): number {
   if (!m) throw new ConfigError(`size must look like 100G or 512M, got '${value}'`);
   const power = ' KMGT'.indexOf((m[2] || ' ').toUpperCase());
   return Math.floor(Number(m[1]) * 1024 ** power);
+}
+
+/** `off`, `0`, a number of seconds, or a duration like `90s`, `10m`, `1h`, `1h30m`. */
+export function parseInterval(value: string): number | null {
+  const v = value.trim().toLowerCase();
+  if (v === 'off' || v === '0' || v === '') return null;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(v);
+  if (!m || !(m[1] || m[2] || m[3])) {
+    throw new ConfigError(`BURROW_AUTO_CHECKPOINT_INTERVAL must be off, seconds or a duration like 10m, got '${value}'`);
+  }
+  const ms = (Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0)) * 1000;
+  return ms > 0 ? ms : null;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
@@ -117,6 +134,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
       ramMb: number('BURROW_DEFAULT_RAM_MB', file.defaultRamMb, 1024),
     },
     aptMirror: env.BURROW_APT_MIRROR || file.aptMirror,
+    autoCheckpoint: {
+      intervalMs: parseInterval(pick('BURROW_AUTO_CHECKPOINT_INTERVAL', file.autoCheckpointInterval, 'off')),
+      keep: number('BURROW_AUTO_CHECKPOINT_KEEP', file.autoCheckpointKeep, 5),
+    },
     instanceTag: createHash('sha256').update(home).digest('hex').slice(0, 6),
     crashAt: env.BURROW_CRASH_AT || undefined,
   };

@@ -4,9 +4,12 @@ import { mkdir } from 'node:fs/promises';
 import { buildApi } from './api/app.js';
 import { ensureAdminToken } from './auth/admin-token.js';
 import { homePaths, type BurrowConfig } from './config.js';
+import { checkpointHooks, Checkpoints } from './core/checkpoints.js';
 import { reconcile } from './core/reconciler.js';
+import { SandboxFs } from './core/sandbox-fs.js';
 import { SandboxManager } from './core/sandbox-manager.js';
 import { SessionRegistry } from './core/sessions.js';
+import { CheckpointStore } from './db/checkpoints.js';
 import { openDatabase } from './db/database.js';
 import { SandboxStore } from './db/sandboxes.js';
 import { doctor } from './host/doctor.js';
@@ -15,6 +18,7 @@ import { createRuntimes } from './runtime/runtimes.js';
 import { ImageStore } from './storage/images.js';
 import { ensurePool } from './storage/pool.js';
 import { SandboxDisks } from './storage/sandbox-disks.js';
+import { Snapshots } from './storage/snapshots.js';
 
 export interface RunningServer {
   url: string;
@@ -39,6 +43,12 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
   const runtimes = await createRuntimes(config, log);
   const disks = new SandboxDisks(pool, paths.sandboxes);
   const netns = new NetnsManager(`burrow-${config.instanceTag}-`);
+  const crashPoint = (step: string) => {
+    if (config.crashAt === step) process.kill(process.pid, 'SIGKILL');
+  };
+  const checkpointStore = new CheckpointStore(db);
+  const snapshots = new Snapshots(pool, disks);
+  await snapshots.enableQuotas();
   const manager = new SandboxManager({
     store,
     runtimes,
@@ -47,13 +57,21 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
     netns,
     instanceTag: config.instanceTag,
     limits: { running: 1000, warm: 1000 },
-    crashPoint: (step) => {
-      if (config.crashAt === step) process.kill(process.pid, 'SIGKILL');
-    },
+    crashPoint,
+    hooks: checkpointHooks({ store: checkpointStore, snapshots, crashPoint }),
+  });
+  const checkpoints = new Checkpoints({
+    manager,
+    sandboxes: store,
+    store: checkpointStore,
+    snapshots,
+    autoKeep: config.autoCheckpoint.keep,
+    crashPoint,
+    log,
   });
 
   const sessions = new SessionRegistry();
-  const repaired = await reconcile({ store, manager, runtimes, disks, netns, images });
+  const repaired = await reconcile({ store, manager, runtimes, disks, netns, images, checkpoints });
   for (const [what, list] of Object.entries(repaired)) {
     if (list.length) log(`reconciler: ${what}: ${list.join(', ')}`);
   }
@@ -62,6 +80,8 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
   const { host, port } = config.listen;
   const app = await buildApi({
     manager,
+    checkpoints,
+    fs: new SandboxFs(manager),
     sessions,
     adminToken,
     defaults: {
@@ -83,11 +103,14 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
   }
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort()}`;
   log(`burrow is listening on ${url}`);
+  const { intervalMs } = config.autoCheckpoint;
+  const stopAutoCheckpoints = intervalMs ? checkpoints.startAutoTimer(intervalMs) : () => {};
 
   return {
     url,
     async close() {
       // Sandboxes keep running: they belong to the host, not to this process.
+      stopAutoCheckpoints();
       await app.close();
       db.close();
     },

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { clientFor } from '../client.js';
 import { reportFailure } from '../failure.js';
 import { collectEnv } from '../options.js';
+import { flushed, relay } from '../relay.js';
 
 interface ExecOptions {
   env?: Record<string, string>;
@@ -36,7 +37,12 @@ export function registerExec(program: Command): void {
       if (pipeStdin) process.stdin.pipe(child.stdin);
 
       forwardSignals(child);
-      const relayed = Promise.all([relay(child.stdout, process.stdout, child), relay(child.stderr, process.stderr, child)]);
+      // Output nobody can read stops the command, as SIGPIPE would stop a local one.
+      const onBroken = (err: NodeJS.ErrnoException): void => {
+        child.kill('SIGTERM');
+        if (err.code !== 'EPIPE') reportFailure(new Error(`cannot write the command's output: ${err.message}`));
+      };
+      const relayed = Promise.all([relay(child.stdout, process.stdout, onBroken), relay(child.stderr, process.stderr, onBroken)]);
       const outcome = await child.wait().then(
         (code) => ({ code }),
         (err: unknown) => ({ err }),
@@ -48,33 +54,6 @@ export function registerExec(program: Command): void {
       // Exit here rather than when the event loop drains: stdin may be an open pipe nobody closes.
       process.exit('err' in outcome ? 1 : outcome.code);
     });
-}
-
-/**
- * Copies a remote stream to a local one; pipe() pauses the source when the destination is
- * full, which pauses the socket, which holds back the server. If the output cannot be
- * written (the reader of `| head` went away), the command is stopped, as SIGPIPE would stop
- * a local one.
- */
-function relay(source: NodeJS.ReadableStream, destination: NodeJS.WritableStream, child: SandboxProcess): Promise<void> {
-  return new Promise<void>((resolve) => {
-    let broken = false;
-    // Not once: every later write (the final flush too) fails the same way.
-    destination.on('error', (err: NodeJS.ErrnoException) => {
-      if (broken) return;
-      broken = true;
-      source.unpipe(destination);
-      source.resume();
-      child.kill('SIGTERM');
-      if (err.code !== 'EPIPE') reportFailure(new Error(`cannot write the command's output: ${err.message}`));
-    });
-    source.pipe(destination, { end: false });
-    source.once('end', resolve);
-  });
-}
-
-function flushed(stream: NodeJS.WritableStream): Promise<void> {
-  return new Promise<void>((resolve) => stream.write('', () => resolve()));
 }
 
 /** Ctrl-C and kill go to the remote command; a second Ctrl-C gives up on it. */

@@ -5,10 +5,14 @@ import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import { ZodError } from 'zod';
 import { TokenVerifier } from '../auth/admin-token.js';
 import { ApiError } from '../core/errors.js';
+import type { Checkpoints } from '../core/checkpoints.js';
+import type { SandboxFs } from '../core/sandbox-fs.js';
 import type { SandboxManager } from '../core/sandbox-manager.js';
 import type { SessionRegistry } from '../core/sessions.js';
 import type { ViewContext } from './sprite-view.js';
+import { checkpointRoutes } from './routes/checkpoints.js';
 import { execRoutes } from './routes/exec.js';
+import { fsRoutes } from './routes/fs.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { spriteRoutes } from './routes/sprites.js';
 
@@ -19,6 +23,8 @@ const PUBLIC_PATHS = new Set(['/v1/openapi.json']);
 
 export interface ApiDeps {
   manager: SandboxManager;
+  checkpoints: Checkpoints;
+  fs: SandboxFs;
   sessions: SessionRegistry;
   adminToken: string;
   defaults: { runtime: 'gvisor' | 'runc'; image: 'minimal' | 'dev'; cpus: number; ramMb: number; storageGb: number };
@@ -52,6 +58,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   await app.register(spriteRoutes(deps));
   await app.register(execRoutes(deps));
+  await app.register(fsRoutes(deps));
+  await app.register(checkpointRoutes(deps));
   await app.register(openapiRoutes());
   return app;
 }

@@ -81,3 +81,16 @@ export const killQuery = z.object({
   signal: z.string().max(16).optional(),
   timeout: z.string().max(32).optional(),
 });
+
+/** `POST /v1/sprites/{name}/checkpoint`: `{}` or `{"comment": "..."}` (spec §5). */
+export const createCheckpointBody = z
+  .object({ comment: z.string().max(1024, 'a comment is at most 1024 characters').optional() })
+  .strict();
+
+export const listCheckpointsQuery = z.object({
+  history: z.string().max(64).optional(),
+  includeAuto: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').optional(),
+});
+
+/** `POST /v1/sprites/{name}/checkpoints/{id}/fork`: the new sandbox's name. */
+export const forkBody = z.object({ name: createSpriteBody.shape.name }).strict();

@@ -23,9 +23,11 @@ export interface ReconcilerDeps {
   disks: SandboxDisks;
   netns: NetnsManager;
   images: ImageStore;
+  /** Finishes or undoes interrupted checkpoint operations (core/checkpoints.ts), after the sandboxes. */
+  checkpoints?: { repair(): Promise<Record<string, string[]>> };
 }
 
-export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport> {
+export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport & Record<string, string[]>> {
   const report: ReconcileReport = { rolledBack: [], finishedDestroy: [], markedCold: [], orphansRemoved: [] };
   const { store, manager, runtimes } = deps;
 
@@ -66,5 +68,5 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport> 
       report.orphansRemoved.push(`netns ${id}`);
     }
   }
-  return report;
+  return { ...report, ...(await deps.checkpoints?.repair()) };
 }

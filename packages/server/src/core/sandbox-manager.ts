@@ -25,6 +25,21 @@ export interface CreateOptions {
   environment: Record<string, string>;
   labels: string[];
   urlSettings: { auth: string; private_access?: string };
+  /**
+   * A fork: the new sandbox's disk is filled by `populate` (a snapshot of another sandbox's
+   * checkpoint) instead of starting empty, over exactly that sandbox's image.
+   */
+  from?: { image: string; populate(sandboxId: string): Promise<void> };
+}
+
+/** What the checkpoint feature (core/checkpoints.ts) adds to a sandbox's lifecycle. */
+export interface SandboxHooks {
+  /** Inside create's lock, once the disk exists and before anything runs on it: takes v0. */
+  diskCreated(record: SandboxRecord): Promise<void>;
+  /** Before each boot: read-only host directories to bind into the sandbox, by path inside. */
+  bootMounts(record: SandboxRecord, imagePath: string): Promise<Record<string, string>>;
+  /** Part of teardown (so also of rollback): removes the sandbox's checkpoints. Idempotent. */
+  tornDown(sandboxId: string): Promise<void>;
 }
 
 export interface ExecOptions {
@@ -50,6 +65,7 @@ export interface ManagerDeps {
   limits: { running: number; warm: number };
   /** Test hook: called at each named step; kills the daemon when the step was asked for. */
   crashPoint: (step: string) => void;
+  hooks?: SandboxHooks;
 }
 
 export const SANDBOX_USER = { uid: 1000, gid: 1000, name: 'user', home: '/home/user' };
@@ -102,7 +118,7 @@ export class SandboxManager {
   async create(opts: CreateOptions): Promise<SandboxRecord> {
     return this.locks.run(opts.name, async () => {
       const { store, crashPoint } = this.deps;
-      const imageId = this.deps.images.idFor(opts.image);
+      const imageId = opts.from?.image ?? this.deps.images.idFor(opts.image);
       if (!(await this.deps.images.isImported(imageId))) {
         throw new ApiError('unavailable', `image '${opts.image}' is not built yet: run \`burrow image build ${opts.image}\``);
       }
@@ -136,8 +152,10 @@ export class SandboxManager {
       }
       crashPoint('create:recorded');
       try {
+        await opts.from?.populate(record.id);
         await this.deps.disks.create(record.id);
         crashPoint('create:subvolume');
+        await this.deps.hooks?.diskCreated(record);
         await this.boot(record);
       } catch (e) {
         await this.teardown(record).catch(() => {});
@@ -216,6 +234,29 @@ export class SandboxManager {
     return Object.entries(env).map(([k, v]) => `${k}=${v}`);
   }
 
+  /** Runs `fn` under the sandbox's lock: it never interleaves with create, destroy or wake of `name`. */
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(name, fn);
+  }
+
+  /** Stops the container and unmounts the disk; subvolume and namespace stay. Caller holds the lock. */
+  async stopContainer(record: SandboxRecord): Promise<void> {
+    await this.runtimeOf(record).remove(record.id);
+    await this.deps.disks.unmount(record.id);
+  }
+
+  /** The read-only image subvolume under the sandbox's disk. */
+  imagePath(record: SandboxRecord): string {
+    return this.deps.images.pathOf(record.image);
+  }
+
+  /** Boots the sandbox and marks it running. Caller holds the lock. */
+  async startContainer(record: SandboxRecord): Promise<SandboxRecord> {
+    await this.boot(record);
+    this.deps.store.setStatus(record.id, 'running', { failureReason: null });
+    return this.get(record.name);
+  }
+
   /** Network namespace, disk mount, bundle, container: each step skips what already exists. */
   private async boot(record: SandboxRecord): Promise<void> {
     const { disks, netns, images, crashPoint } = this.deps;
@@ -224,14 +265,20 @@ export class SandboxManager {
     crashPoint('create:netns');
     const rootfs = await disks.mount(record.id, images.pathOf(record.image));
     crashPoint('create:mounted');
-    const bundleDir = await this.writeBundle(record, rootfs, netnsPath);
+    const mounts = (await this.deps.hooks?.bootMounts(record, images.pathOf(record.image))) ?? {};
+    const bundleDir = await this.writeBundle(record, rootfs, netnsPath, mounts);
     crashPoint('create:bundle');
     await runtime.remove(record.id); // a stopped container of an earlier boot
     await runtime.start(record.id, bundleDir);
     crashPoint('create:started');
   }
 
-  private async writeBundle(record: SandboxRecord, rootfs: string, netnsPath: string): Promise<string> {
+  private async writeBundle(
+    record: SandboxRecord,
+    rootfs: string,
+    netnsPath: string,
+    mounts: Record<string, string>,
+  ): Promise<string> {
     const dir = this.deps.disks.hostDir(record.id);
     const etc = join(dir, 'etc');
     const bundle = join(dir, 'bundle');
@@ -251,7 +298,7 @@ export class SandboxManager {
       cpus: record.cpus,
       ramMb: record.ramMb,
       pidsLimit: PIDS_LIMIT,
-      files: { '/etc/hostname': join(etc, 'hostname'), '/etc/hosts': join(etc, 'hosts') },
+      files: { '/etc/hostname': join(etc, 'hostname'), '/etc/hosts': join(etc, 'hosts'), ...mounts },
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
     return bundle;
@@ -262,5 +309,6 @@ export class SandboxManager {
     await this.deps.runtimes[record.runtime].remove(record.id);
     await this.deps.disks.remove(record.id);
     await this.deps.netns.remove(record.id);
+    await this.deps.hooks?.tornDown(record.id);
   }
 }

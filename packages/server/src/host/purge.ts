@@ -23,6 +23,14 @@ export async function purge(config: BurrowConfig): Promise<void> {
   const pool = poolLayout(config);
   // Sandbox overlays first (they stack on the pool), then the pool itself.
   for (const m of await mountsUnder(homePaths(config).sandboxes)) await unmount(m);
+  // Checkpoints: pool/checkpoints/<sandboxId>/<checkpointId>, read-only snapshots.
+  for (const sandboxDir of await readdir(pool.checkpoints).catch(() => [] as string[])) {
+    const dir = join(pool.checkpoints, sandboxDir);
+    for (const entry of await readdir(dir).catch(() => [] as string[])) {
+      const path = join(dir, entry);
+      if (await isSubvolume(path)) await deleteSubvolume(path);
+    }
+  }
   for (const dir of [pool.sandboxes, pool.images]) {
     for (const entry of await readdir(dir).catch(() => [] as string[])) {
       const path = join(dir, entry);

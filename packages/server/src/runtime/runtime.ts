@@ -26,6 +26,10 @@ export interface SandboxRuntime {
   exec(containerId: string, process: ProcessSpec): ChildProcessWithoutNullStreams;
   /** Runs a process inside a running container to completion; rejects if it fails. */
   run(containerId: string, process: ProcessSpec): Promise<void>;
+  /** Freezes every process of the container (memory kept); `runsc pause`, `runc pause`. */
+  pause(containerId: string): Promise<void>;
+  /** Thaws a paused container. */
+  resume(containerId: string): Promise<void>;
   /** Kills and deletes the container; a container that does not exist is not an error. */
   remove(containerId: string): Promise<void>;
 }

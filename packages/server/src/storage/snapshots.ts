@@ -7,7 +7,7 @@ import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../util/run.js';
 import { deleteSubvolume, isSubvolume, setReadonly, snapshot } from './btrfs.js';
-import { isMountPoint, mountsUnder, unmount } from './mounts.js';
+import { isMountPoint } from './mounts.js';
 import type { PoolLayout } from './pool.js';
 import type { SandboxDisks } from './sandbox-disks.js';
 
@@ -47,7 +47,7 @@ export class Snapshots {
   }
 
   async remove(sandboxId: string, checkpointId: string): Promise<void> {
-    await unmount(this.viewPath(sandboxId, checkpointId));
+    await detach(this.viewPath(sandboxId, checkpointId));
     await deleteSubvolume(this.path(sandboxId, checkpointId));
   }
 
@@ -150,9 +150,16 @@ export class Snapshots {
   async mountViews(sandboxId: string, ids: string[], imagePath: string): Promise<string> {
     const dir = this.viewsDir(sandboxId);
     await mkdir(dir, { recursive: true });
+    if (!(await isMountPoint(dir))) {
+      // A shared mount of its own: views mounted here later propagate into the copy a running
+      // sandbox was given at boot (gVisor's gofer and runc both see them then).
+      await run('mount', ['--bind', dir, dir]);
+      await run('mount', ['--make-private', dir]);
+      await run('mount', ['--make-shared', dir]);
+    }
     for (const entry of await readdir(dir)) {
       if (ids.includes(entry)) continue;
-      await unmount(join(dir, entry));
+      await detach(join(dir, entry));
       await rmdir(join(dir, entry)).catch(() => {});
     }
     for (const id of ids) {
@@ -165,8 +172,12 @@ export class Snapshots {
     return dir;
   }
 
-  /** Unmounts every view of the sandbox (they hold their snapshots busy). */
-  async unmountViews(sandboxId: string): Promise<void> {
-    for (const m of await mountsUnder(this.viewsDir(sandboxId))) await unmount(m);
-  }
+}
+
+/**
+ * Unmounts lazily: a running sandbox's copy of the mount may be in use, and lazy unmounting
+ * takes it out of every namespace it propagated to without waiting for it to be idle.
+ */
+async function detach(path: string): Promise<void> {
+  while (await isMountPoint(path)) await run('umount', ['-l', path]);
 }

@@ -2,7 +2,7 @@
 // handlers parse with, so the description cannot drift from what the server accepts.
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { createSpriteBody, updateSpriteBody } from '../schemas.js';
+import { createCheckpointBody, createSpriteBody, forkBody, updateSpriteBody } from '../schemas.js';
 
 const error = { $ref: '#/components/schemas/Error' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
@@ -28,6 +28,22 @@ export function openapiDocument(): object {
         },
         CreateSprite: z.toJSONSchema(createSpriteBody, { io: 'input' }),
         UpdateSprite: z.toJSONSchema(updateSpriteBody, { io: 'input' }),
+        CreateCheckpoint: z.toJSONSchema(createCheckpointBody, { io: 'input' }),
+        Fork: z.toJSONSchema(forkBody, { io: 'input' }),
+        Checkpoint: {
+          type: 'object',
+          required: ['id', 'create_time'],
+          properties: {
+            id: { type: 'string', description: 'v0, v1, ... (v0 is taken at create); auto-1, ... for automatic ones' },
+            create_time: { type: 'string', format: 'date-time' },
+            comment: { type: 'string' },
+            history: { type: 'array', items: { type: 'string' }, description: 'ancestors, nearest first' },
+            is_auto: { type: 'boolean' },
+            source_id: { type: ['string', 'null'], description: 'the checkpoint the sandbox stood on when this one was taken' },
+            health: { type: 'string' },
+            size_bytes: { type: ['integer', 'null'], description: 'bytes only this checkpoint holds' },
+          },
+        },
       },
     },
     security: [{ bearer: [] }],
@@ -64,6 +80,47 @@ export function openapiDocument(): object {
         post: {
           summary: 'Run a command over plain HTTP: the body is stdin; the response is a stream of frames (type byte + payload)',
           responses: { '200': { description: 'framed output, exit frame last' }, ...errors },
+        },
+      },
+      '/v1/sprites/{name}/checkpoint': {
+        parameters: [nameParam],
+        post: {
+          summary:
+            'Checkpoint the disk (the sandbox keeps running; it is frozen for milliseconds). 200 with NDJSON: {"type":"info","data",...} lines, then {"type":"complete","data":"Checkpoint v3 created"} once it is durable, or {"type":"error","error"}',
+          requestBody: json({ $ref: '#/components/schemas/CreateCheckpoint' }),
+          responses: { '200': { description: 'application/x-ndjson progress' }, '409': json(error), ...errors },
+        },
+      },
+      '/v1/sprites/{name}/checkpoints': {
+        parameters: [nameParam],
+        get: {
+          summary: 'List checkpoints, newest first (a bare array); automatic ones only with includeAuto=true; history=<id>: that checkpoint and its descendants',
+          parameters: ['includeAuto', 'history'].map((n) => ({ name: n, in: 'query', schema: { type: 'string' } })),
+          responses: { '200': json({ type: 'array', items: { $ref: '#/components/schemas/Checkpoint' } }), ...errors },
+        },
+      },
+      '/v1/sprites/{name}/checkpoints/{id}': {
+        parameters: [nameParam, { name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        get: { summary: 'One checkpoint', responses: { '200': json({ $ref: '#/components/schemas/Checkpoint' }), ...errors } },
+        delete: {
+          summary: 'Delete a checkpoint; 409 for the one the sandbox stands on',
+          responses: { '204': { description: 'deleted' }, '409': json(error), ...errors },
+        },
+      },
+      '/v1/sprites/{name}/checkpoints/{id}/restore': {
+        parameters: [nameParam, { name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        post: {
+          summary:
+            'Put the disk back as it was at the checkpoint (the sandbox restarts; the state before is kept as an automatic checkpoint). 200 with NDJSON; complete once the sandbox runs again',
+          responses: { '200': { description: 'application/x-ndjson progress' }, '409': json(error), ...errors },
+        },
+      },
+      '/v1/sprites/{name}/checkpoints/{id}/fork': {
+        parameters: [nameParam, { name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        post: {
+          summary: 'A new sandbox whose disk starts as this checkpoint (a writable snapshot, O(1))',
+          requestBody: json({ $ref: '#/components/schemas/Fork' }),
+          responses: { '201': { description: 'the new sandbox (Sprite object)' }, '409': json(error), ...errors },
         },
       },
       '/v1/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },

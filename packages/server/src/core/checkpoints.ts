@@ -1,0 +1,464 @@
+// Checkpoints of a sandbox's disk: create (consistent while the sandbox runs), list, restore,
+// delete and fork, automatic checkpoints (before every restore, and on an optional timer), the
+// read-only views inside the sandbox, and the repair of whatever a crash interrupted. Every
+// multi-step operation records its intent in the database before it touches the disk, and runs
+// under the sandbox's lock, so it never interleaves with create, destroy or wake.
+import type { CheckpointRecord, CheckpointStore, RestoreIntent } from '../db/checkpoints.js';
+import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
+import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
+import type { SandboxRuntime } from '../runtime/runtime.js';
+import { VIEWS_INSIDE, type Snapshots } from '../storage/snapshots.js';
+import { ApiError } from './errors.js';
+import type { CreateOptions, SandboxHooks, SandboxManager } from './sandbox-manager.js';
+
+/** How many of the newest checkpoints a sandbox sees under /.burrow/checkpoints. */
+export const VISIBLE_VIEWS = 5;
+export const MAX_COMMENT_LENGTH = 1024;
+const CHECKPOINT_ID = /^(v\d{1,9}|auto-\d{1,9})$/;
+const SYNC_TIMEOUT_MS = 60_000;
+
+export interface CheckpointInfo extends CheckpointRecord {
+  /** Ancestors, nearest first: the checkpoint this one was taken on, that one's, and so on. */
+  history: string[];
+  /** Bytes only this checkpoint holds (btrfs exclusive); null while quotas are being rescanned. */
+  sizeBytes: number | null;
+}
+
+export interface CheckpointDeps {
+  manager: SandboxManager;
+  sandboxes: SandboxStore;
+  store: CheckpointStore;
+  snapshots: Snapshots;
+  /** Automatic checkpoints kept per sandbox; older ones are deleted. */
+  autoKeep: number;
+  crashPoint: (step: string) => void;
+  log: (line: string) => void;
+}
+
+/** Progress lines for the NDJSON stream (`info` events). */
+export type Progress = (line: string) => void;
+
+export type CheckpointRepairReport = {
+  checkpointsRolledBack: string[];
+  checkpointsDeleted: string[];
+  restoresFinished: string[];
+  restoresUndone: string[];
+  snapshotsRemoved: string[];
+};
+
+/**
+ * What SandboxManager calls at create, boot and teardown. Needs no manager, so serve.ts can
+ * build it first and hand it to the manager.
+ */
+export function checkpointHooks(deps: Pick<CheckpointDeps, 'store' | 'snapshots' | 'crashPoint'>): SandboxHooks {
+  return {
+    // The new disk is written by nothing yet, so v0 needs no freeze.
+    diskCreated: async (record) => {
+      const cp = deps.store.begin(record.id, { comment: '', isAuto: false });
+      await deps.snapshots.take(record.id, cp.id);
+      deps.crashPoint('checkpoint:v0');
+      deps.store.complete(record.id, cp.id, { becomesSource: true });
+    },
+    bootMounts: async (record, imagePath) => {
+      const dir = await deps.snapshots.mountViews(record.id, viewIds(deps.store, record.id), imagePath);
+      return { [VIEWS_INSIDE]: dir };
+    },
+    tornDown: (sandboxId) => deps.snapshots.removeAll(sandboxId),
+  };
+}
+
+/** The newest checkpoints a sandbox sees read-only, newest first. */
+function viewIds(store: CheckpointStore, sandboxId: string): string[] {
+  return store
+    .forSandbox(sandboxId)
+    .filter((c) => c.status === 'ready' && !c.isAuto)
+    .slice(0, VISIBLE_VIEWS)
+    .map((c) => c.id);
+}
+
+export class Checkpoints {
+  constructor(private readonly deps: CheckpointDeps) {}
+
+  static isValidId(id: string): boolean {
+    return CHECKPOINT_ID.test(id);
+  }
+
+  async list(name: string, opts: { includeAuto?: boolean; history?: string } = {}): Promise<CheckpointInfo[]> {
+    const record = this.deps.manager.get(name);
+    const all = this.deps.store.forSandbox(record.id).filter((c) => c.status === 'ready');
+    const sizes = await this.deps.snapshots.sizes(record.id);
+    const infos = all.map((c) => this.info(c, all, sizes));
+    return infos.filter(
+      (c) =>
+        (opts.includeAuto || !c.isAuto) &&
+        (!opts.history || c.id === opts.history || c.history.includes(opts.history)),
+    );
+  }
+
+  async get(name: string, id: string): Promise<CheckpointInfo> {
+    const record = this.deps.manager.get(name);
+    const checkpoint = this.ready(record, id);
+    const all = this.deps.store.forSandbox(record.id).filter((c) => c.status === 'ready');
+    return this.info(checkpoint, all, await this.deps.snapshots.sizes(record.id));
+  }
+
+  /** Refuses early (before a stream starts) what would fail anyway: a missing or busy sandbox or checkpoint. */
+  precheck(name: string, id?: string): void {
+    const record = this.deps.manager.get(name);
+    assertNotBusy(record);
+    if (id !== undefined) this.ready(record, id);
+  }
+
+  async create(name: string, opts: { comment?: string } = {}, progress: Progress = () => {}): Promise<CheckpointRecord> {
+    assertNotBusy(this.deps.manager.get(name));
+    return this.deps.manager.withLock(name, async () => {
+      const record = this.deps.manager.get(name);
+      assertNotBusy(record);
+      const { checkpoint, live } = await this.take(record, { comment: opts.comment ?? '', isAuto: false }, progress);
+      if (live) await this.refreshViews(record, true);
+      return checkpoint;
+    });
+  }
+
+  /**
+   * Puts the disk back as it was at checkpoint `id`. The current disk is kept as an automatic
+   * checkpoint first (a rename, not a copy), so the restore itself can be undone.
+   */
+  async restore(name: string, id: string, progress: Progress = () => {}): Promise<{ autoId: string }> {
+    assertNotBusy(this.deps.manager.get(name));
+    return this.deps.manager.withLock(name, async () => {
+      const { manager, store, snapshots, crashPoint } = this.deps;
+      const record = manager.get(name);
+      assertNotBusy(record);
+      this.ready(record, id);
+      const t0 = performance.now();
+      const intent = store.beginRestore(record.id, id);
+      crashPoint('checkpoint:restore:recorded');
+      progress(`stopping sandbox '${name}' (running sessions end)`);
+      await manager.stopContainer(record);
+      crashPoint('checkpoint:restore:stopped');
+      const t1 = performance.now();
+      await snapshots.moveLiveAside(record.id, intent.autoId);
+      crashPoint('checkpoint:restore:moved-aside');
+      await snapshots.makeReadonly(record.id, intent.autoId);
+      crashPoint('checkpoint:restore:readonly');
+      await snapshots.restoreLive(record.id, id);
+      crashPoint('checkpoint:restore:swapped');
+      store.finishRestore(intent);
+      crashPoint('checkpoint:restore:recorded-done');
+      const t2 = performance.now();
+      progress(
+        `disk swapped to ${id} in ${ms(t2 - t1)} (stopping took ${ms(t1 - t0)}); the state before is kept as ${intent.autoId}`,
+      );
+      await manager.startContainer(manager.get(name));
+      progress(`sandbox '${name}' runs again (boot took ${ms(performance.now() - t2)})`);
+      await this.prune(record);
+      return { autoId: intent.autoId };
+    });
+  }
+
+  async delete(name: string, id: string): Promise<void> {
+    await this.deps.manager.withLock(name, async () => {
+      const record = this.deps.manager.get(name);
+      this.ready(record, id);
+      if (this.deps.store.sourceOf(record.id) === id) {
+        throw new ApiError(
+          'checkpoint_in_use',
+          `${id} is the checkpoint sandbox '${name}' stands on (its disk was last taken as or restored from ${id}); ` +
+            'create or restore another checkpoint first, or destroy the sandbox',
+        );
+      }
+      await this.remove(record, id);
+      await this.refreshViews(record);
+    });
+  }
+
+  /**
+   * A new sandbox whose disk starts as checkpoint `id` of `name`: a writable snapshot (O(1)),
+   * with its own id, network namespace and container, and the same image, limits and environment.
+   */
+  async fork(name: string, id: string, newName: string): Promise<SandboxRecord> {
+    const { manager, snapshots, crashPoint } = this.deps;
+    assertNotBusy(manager.get(name));
+    // The source's lock keeps the checkpoint from being deleted while it is copied.
+    return manager.withLock(name, async () => {
+      const source = manager.get(name);
+      assertNotBusy(source);
+      this.ready(source, id);
+      const opts: CreateOptions = {
+        name: newName,
+        runtime: source.runtime,
+        image: source.imageName,
+        cpus: source.cpus,
+        ramMb: source.ramMb,
+        storageGb: source.storageGb,
+        environment: source.environment,
+        labels: source.labels,
+        urlSettings: source.urlSettings,
+        from: {
+          image: source.image,
+          populate: async (newId) => {
+            await snapshots.forkInto(source.id, id, newId);
+            crashPoint('checkpoint:fork:snapshot');
+          },
+        },
+      };
+      return manager.create(opts);
+    });
+  }
+
+  /** Takes an automatic checkpoint of every running sandbox every `intervalMs`; returns a stop function. */
+  startAutoTimer(intervalMs: number): () => void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      void this.autoCheckpointAll().finally(() => {
+        running = false;
+      });
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  async autoCheckpointAll(): Promise<void> {
+    for (const listed of this.deps.manager.list()) {
+      if (listed.status !== 'running') continue;
+      try {
+        await this.deps.manager.withLock(listed.name, async () => {
+          const record = this.deps.sandboxes.byName(listed.name);
+          if (!record || record.status !== 'running') return;
+          await this.take(record, { comment: 'automatic', isAuto: true }, () => {});
+          await this.prune(record);
+        });
+      } catch (e) {
+        this.deps.log(`automatic checkpoint of '${listed.name}' failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * The steps of a checkpoint. When the container runs: `sync` inside (gVisor keeps written
+   * file data in its own kernel until then, where no host-side flush can reach it), freeze,
+   * snapshot, thaw. The freeze makes the snapshot one instant of every file; the thaw is in a
+   * finally so that no failure leaves the sandbox frozen. runc sandboxes write through the host
+   * kernel, whose dirty pages the snapshot itself flushes, so they skip the `sync`.
+   */
+  private async take(
+    record: SandboxRecord,
+    opts: { comment: string; isAuto: boolean },
+    progress: Progress,
+  ): Promise<{ checkpoint: CheckpointRecord; live: boolean }> {
+    const { store, snapshots, crashPoint } = this.deps;
+    const runtime = this.deps.manager.runtimeOf(record);
+    const checkpoint = store.begin(record.id, opts);
+    crashPoint('checkpoint:create:recorded');
+    let live = record.status === 'running' || record.status === 'warm';
+    try {
+      // The record says whether a container runs; `runsc state` (30 ms) is asked only when in doubt.
+      if (!live) live = isLive(await runtime.state(record.id));
+      if (live) {
+        const wasPaused = record.status === 'warm';
+        if (wasPaused) await runtime.resume(record.id);
+        const t0 = performance.now();
+        try {
+          if (runtime.kind === 'gvisor') await syncInside(runtime, record.id);
+        } catch (e) {
+          if (isLive(await runtime.state(record.id))) throw e;
+          live = false; // the container is gone (the record was stale): nothing writes the disk
+        }
+        crashPoint('checkpoint:create:synced');
+        if (live) {
+          if (runtime.kind === 'gvisor') progress(`flushed the sandbox's file data to disk in ${ms(performance.now() - t0)}`);
+          const frozenAt = performance.now();
+          await runtime.pause(record.id);
+          try {
+            crashPoint('checkpoint:create:paused');
+            await snapshots.take(record.id, checkpoint.id);
+            crashPoint('checkpoint:create:snapshot');
+          } finally {
+            if (!wasPaused) await runtime.resume(record.id);
+          }
+          progress(`sandbox was frozen for ${ms(performance.now() - frozenAt)} while its disk was snapshotted`);
+        }
+      }
+      if (!live) {
+        // No container: nothing writes to the disk, so it is consistent as it is.
+        await snapshots.take(record.id, checkpoint.id);
+        crashPoint('checkpoint:create:snapshot');
+        progress('sandbox is not running; snapshotted its disk as it is');
+      }
+    } catch (e) {
+      await snapshots.remove(record.id, checkpoint.id).catch(() => {});
+      store.delete(record.id, checkpoint.id, { releaseId: true });
+      throw new ApiError('runtime_failed', `checkpoint of sandbox '${record.name}' failed: ${(e as Error).message}`);
+    }
+    // Timer checkpoints are safety copies: the sandbox keeps standing on its last explicit one.
+    store.complete(record.id, checkpoint.id, { becomesSource: !opts.isAuto });
+    crashPoint('checkpoint:create:done');
+    return { checkpoint: { ...checkpoint, status: 'ready' }, live };
+  }
+
+  /** Deletes automatic checkpoints beyond the newest `autoKeep` (never the one the sandbox stands on). */
+  private async prune(record: SandboxRecord): Promise<void> {
+    const source = this.deps.store.sourceOf(record.id);
+    const autos = this.deps.store.forSandbox(record.id).filter((c) => c.isAuto && c.status === 'ready');
+    for (const old of autos.slice(this.deps.autoKeep)) {
+      if (old.id !== source) await this.remove(record, old.id);
+    }
+  }
+
+  private async remove(record: SandboxRecord, id: string): Promise<void> {
+    this.deps.store.setStatus(record.id, id, 'deleting');
+    this.deps.crashPoint('checkpoint:delete:marked');
+    await this.deps.snapshots.remove(record.id, id);
+    this.deps.crashPoint('checkpoint:delete:removed');
+    this.deps.store.delete(record.id, id);
+  }
+
+  /**
+   * Brings the views of a running sandbox up to date. New mounts reach a running sandbox because
+   * the views directory is a shared mount (see Snapshots.mountViews); a stopped one gets them
+   * at its next boot.
+   */
+  private async refreshViews(record: SandboxRecord, knownRunning = false): Promise<void> {
+    if (!knownRunning && (await this.deps.manager.runtimeOf(record).state(record.id)) !== 'running') return;
+    try {
+      await this.deps.snapshots.mountViews(record.id, viewIds(this.deps.store, record.id), this.deps.manager.imagePath(record));
+    } catch (e) {
+      this.deps.log(`refreshing the checkpoint views of '${record.name}' failed: ${(e as Error).message}`);
+    }
+  }
+
+  private ready(record: SandboxRecord, id: string): CheckpointRecord {
+    const checkpoint = Checkpoints.isValidId(id) ? this.deps.store.get(record.id, id) : undefined;
+    if (!checkpoint || checkpoint.status !== 'ready') {
+      throw new ApiError(
+        'checkpoint_not_found',
+        `sandbox '${record.name}' has no checkpoint '${id.slice(0, 64)}' (see \`burrow checkpoint list ${record.name} --all\`)`,
+      );
+    }
+    return checkpoint;
+  }
+
+  private info(c: CheckpointRecord, all: CheckpointRecord[], sizes: Map<string, number>): CheckpointInfo {
+    const byId = new Map(all.map((x) => [x.id, x]));
+    const history: string[] = [];
+    for (let at = c.sourceId; at && !history.includes(at); at = byId.get(at)?.sourceId ?? null) history.push(at);
+    return { ...c, history, sizeBytes: sizes.get(c.id) ?? null };
+  }
+
+  /**
+   * After a crash: every in-flight checkpoint operation is finished or undone, so that each
+   * sandbox is exactly on its old state or its new one, every listed checkpoint exists on disk
+   * and every snapshot on disk is listed. Runs after the sandbox reconciler (rows of sandboxes
+   * that were rolled back are gone by then, with their checkpoints).
+   */
+  async repair(): Promise<CheckpointRepairReport> {
+    const { store, snapshots, sandboxes, manager } = this.deps;
+    const report: CheckpointRepairReport = {
+      checkpointsRolledBack: [],
+      checkpointsDeleted: [],
+      restoresFinished: [],
+      restoresUndone: [],
+      snapshotsRemoved: [],
+    };
+    const byId = new Map(sandboxes.all().map((r) => [r.id, r]));
+    const label = (sandboxId: string, id: string) => `${byId.get(sandboxId)?.name ?? sandboxId} ${id}`;
+
+    const restoring = new Set<string>();
+    for (const intent of store.restores()) {
+      restoring.add(`${intent.sandboxId}/${intent.autoId}`);
+      if (await this.repairRestore(intent)) report.restoresFinished.push(label(intent.sandboxId, intent.target));
+      else report.restoresUndone.push(label(intent.sandboxId, intent.target));
+    }
+
+    for (const c of store.all()) {
+      if (restoring.has(`${c.sandboxId}/${c.id}`)) continue;
+      if (c.status === 'creating') {
+        await snapshots.remove(c.sandboxId, c.id);
+        store.delete(c.sandboxId, c.id, { releaseId: true });
+        report.checkpointsRolledBack.push(label(c.sandboxId, c.id));
+        // A create interrupted while the sandbox was frozen must not leave it frozen.
+        const record = byId.get(c.sandboxId);
+        if (record?.status === 'running') {
+          const runtime = manager.runtimeOf(record);
+          if ((await runtime.state(record.id)) === 'paused') await runtime.resume(record.id);
+        }
+      } else if (c.status === 'deleting' || !(await snapshots.exists(c.sandboxId, c.id))) {
+        await snapshots.remove(c.sandboxId, c.id);
+        store.delete(c.sandboxId, c.id);
+        if (store.sourceOf(c.sandboxId) === c.id) store.setSource(c.sandboxId, null);
+        report.checkpointsDeleted.push(label(c.sandboxId, c.id));
+      }
+    }
+
+    // Sandboxes keep running while the daemon is down: bring their views up to date.
+    for (const record of byId.values()) await this.refreshViews(record);
+
+    const listed = new Set(store.all().map((c) => `${c.sandboxId}/${c.id}`));
+    for (const sandboxId of await snapshots.sandboxIds()) {
+      if (!byId.has(sandboxId)) {
+        await snapshots.removeAll(sandboxId);
+        report.snapshotsRemoved.push(`${sandboxId}/*`);
+        continue;
+      }
+      for (const id of await snapshots.idsOf(sandboxId)) {
+        if (listed.has(`${sandboxId}/${id}`)) continue;
+        await snapshots.remove(sandboxId, id);
+        report.snapshotsRemoved.push(label(sandboxId, id));
+      }
+    }
+    return report;
+  }
+
+  /** True when the restore was finished, false when it was undone. */
+  private async repairRestore(intent: RestoreIntent): Promise<boolean> {
+    const { store, snapshots } = this.deps;
+    if (!(await snapshots.exists(intent.sandboxId, intent.autoId))) {
+      // The live disk was never moved: it still is the state before the restore.
+      store.abandonRestore(intent);
+      return false;
+    }
+    // The old disk is already kept aside: finish the swap (each step skips what is done).
+    await snapshots.makeReadonly(intent.sandboxId, intent.autoId);
+    await snapshots.restoreLive(intent.sandboxId, intent.target);
+    store.finishRestore(intent);
+    return true;
+  }
+}
+
+function isLive(state: string): boolean {
+  return state === 'running' || state === 'paused';
+}
+
+function assertNotBusy(record: SandboxRecord): void {
+  if (record.status === 'creating' || record.status === 'destroying') {
+    throw new ApiError('sandbox_busy', `sandbox '${record.name}' is ${record.status}; try again when it is done`);
+  }
+}
+
+/** `sync` as root inside the container, to completion. */
+function syncInside(runtime: SandboxRuntime, containerId: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = runtime.exec(containerId, { args: ['sync'], env: [`PATH=${DEFAULT_PATH}`], cwd: '/', uid: 0, gid: 0 });
+    const stderr: Buffer[] = [];
+    const timer = setTimeout(() => child.kill('SIGKILL'), SYNC_TIMEOUT_MS);
+    child.stdin.end();
+    child.stdout.resume();
+    child.stderr.on('data', (b: Buffer) => stderr.push(b));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`sync inside the sandbox ${signal ? `was killed by ${signal}` : `exited ${code}`}: ${Buffer.concat(stderr).toString().trim()}`));
+    });
+  });
+}
+
+function ms(value: number): string {
+  return `${Math.round(value)} ms`;
+}
