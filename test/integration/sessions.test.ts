@@ -141,3 +141,41 @@ describe('detachable sessions', () => {
     expect((await api('POST', '/exec/99999/kill')).status).toBe(404);
   });
 });
+
+describe('the SDK and CLI against a real sandbox', () => {
+  it('create, list, attach to and kill sessions through the SDK', async () => {
+    const sandbox = burrow.client().sandbox(name);
+    const session = await sandbox.createSession('bash', [], { tty: true, rows: 33, cols: 77 });
+    let seen = '';
+    session.stdout.on('data', (b: Buffer) => (seen += b.toString()));
+    session.stdin.write('stty size\n');
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (seen.includes('33 77')) clearInterval(poll), resolve();
+      }, 50);
+    });
+    session.detach();
+    const listed = await sandbox.listSessions();
+    expect(listed.find((s) => s.id === session.sessionId)).toMatchObject({ tty: true, is_active: true });
+
+    const again = await sandbox.attachSession(session.sessionId!);
+    let replay = '';
+    again.stdout.on('data', (b: Buffer) => (replay += b.toString()));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(replay).toContain('33 77');
+    expect(await sandbox.killSession(session.sessionId!, { signal: 'SIGKILL', timeout: '5s' })).toBe(137);
+  });
+
+  it('`burrow console` runs a login shell and exits with its status', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { CLI } = await import('../support/instance.js');
+    const result = spawnSync(process.execPath, [CLI, 'console', name], {
+      input: 'echo "inside $(hostname)"; exit 4\n',
+      env: { ...process.env, ...burrow.cliEnv() },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(result.stdout).toContain(`inside ${name}`);
+    expect(result.status).toBe(4);
+  });
+});
