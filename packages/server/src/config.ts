@@ -150,6 +150,5 @@ export function homePaths(config: BurrowConfig) {
     adminToken: join(config.home, 'admin.token'),
     sandboxes: join(config.home, 'sandboxes'),
     runtimeRoot: (kind: RuntimeKind) => join(config.home, 'run', kind),
-    platformFile: join(config.home, 'run', 'runsc-platform'),
   };
 }

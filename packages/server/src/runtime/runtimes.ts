@@ -1,8 +1,8 @@
 // Builds the runtimes this host can offer and picks gVisor's platform.
 import { access, constants, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { homePaths, type BurrowConfig, type RuntimeKind } from '../config.js';
-import { succeeds } from '../util/run.js';
+import { spawn } from 'node:child_process';
 import { OciRuntime } from './oci-runtime.js';
 import type { SandboxRuntime } from './runtime.js';
 
@@ -33,12 +33,12 @@ export async function createRuntimes(config: BurrowConfig, log: (line: string) =
 
 /**
  * 'auto' uses KVM only when /dev/kvm is usable and a probe sandbox really starts on it (on hosts
- * with nested PVM virtualisation the kvm platform hangs), and ptrace otherwise. The answer is
- * remembered in the state directory.
+ * with nested PVM virtualisation the kvm platform hangs), and ptrace otherwise. The answer is a
+ * fact of the machine, so it is remembered beside the shared image cache.
  */
 async function runscPlatform(config: BurrowConfig, log: (line: string) => void): Promise<string> {
   if (config.runscPlatform !== 'auto') return config.runscPlatform;
-  const file = homePaths(config).platformFile;
+  const file = join(config.imageCache, '..', 'runsc-platform');
   const remembered = (await readFile(file, 'utf8').catch(() => '')).trim();
   if (remembered) return remembered;
   let platform = 'ptrace';
@@ -46,11 +46,33 @@ async function runscPlatform(config: BurrowConfig, log: (line: string) => void):
     () => true,
     () => false,
   );
-  if (kvmUsable && (await succeeds('runsc', ['--platform=kvm', '--network=none', 'do', '/bin/true'], { timeoutMs: 10_000 }))) {
+  if (kvmUsable && (await probeSucceeds('runsc', ['--platform=kvm', '--network=none', 'do', '/bin/true'], 10_000))) {
     platform = 'kvm';
   }
   log(`gVisor platform: ${platform}`);
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, `${platform}\n`);
   return platform;
+}
+
+/**
+ * Runs a probe in its own process group and kills the whole group if it hangs: a hung
+ * `runsc do` leaves sandbox processes behind that killing runsc alone would orphan.
+ */
+function probeSucceeds(file: string, args: string[], timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: 'ignore', detached: true });
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, timeoutMs);
+    child.on('error', () => resolve(false));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code === 0);
+    });
+  });
 }
