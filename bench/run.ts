@@ -13,9 +13,10 @@ import { BenchContext, type Benchmark, type BenchOutcome, type Figure } from './
 import { createFirstExec } from './create-first-exec.js';
 import { execRoundtrip } from './exec-roundtrip.js';
 import { idleMemory } from './idle-memory.js';
+import { ttyEcho } from './tty-echo.js';
 import { formatBytes, formatMs, formatOverhead, formatRatio, renderTable } from './stats.js';
 
-const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints];
+const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints, ttyEcho];
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 
 interface Ran {

@@ -151,6 +151,9 @@ describe('checkpoints of a gVisor sandbox', () => {
   it('deletes a checkpoint, and refuses to delete the one it stands on', async () => {
     const sandbox = client.sandbox(name);
     await expect(sandbox.deleteCheckpoint('v2')).rejects.toMatchObject({ status: 409, code: 'checkpoint_in_use' });
+    // v2 was taken on the state restored from auto-1, which was kept before restoring v1.
+    expect((await sandbox.getCheckpoint('v2')).history).toEqual(['auto-1', 'v1', 'v0']);
+    expect((await sandbox.listCheckpoints({ history: 'v1' })).map((c) => c.id)).toEqual(['v2', 'v1']);
     await sandbox.deleteCheckpoint('v1');
     await expect(sandbox.getCheckpoint('v1')).rejects.toMatchObject({ status: 404, code: 'checkpoint_not_found' });
     expect((await sandbox.listCheckpoints()).map((c) => c.id)).toEqual(['v2', 'v0']);

@@ -18,3 +18,13 @@ export function positiveInteger(value: string): number {
   }
   return parsed;
 }
+
+/**
+ * Collects repeated `--file SRC:DEST`: a local path and where it goes in the sandbox. The first
+ * `:` separates them (sandbox paths keep any later ones); both sides must be there.
+ */
+export function collectFileSpec(spec: string, previous: Array<{ source: string; dest: string }> = []): Array<{ source: string; dest: string }> {
+  const at = spec.indexOf(':');
+  if (at <= 0 || at === spec.length - 1) throw new InvalidArgumentError(`expected LOCAL:SANDBOX_PATH, got '${spec}'`);
+  return [...previous, { source: spec.slice(0, at), dest: spec.slice(at + 1) }];
+}

@@ -110,7 +110,13 @@ export class SandboxFilesystem {
    */
   async mkdir(path: string, options: FsOptions & { recursive?: boolean } = {}): Promise<void> {
     const keep = `${path.replace(/\/+$/, '')}/.keep`;
-    await this.writeFile(keep, '', { ...options, mkdirParents: options.recursive ?? false });
+    try {
+      await this.writeFile(keep, '', { ...options, mkdirParents: options.recursive ?? false });
+    } catch (err) {
+      // The failure is about the directory, not the helper file inside it.
+      if (isFsError(err) && err.path === keep) throw new FsError(err.code, err.message.replace(keep, path), { status: err.status, path });
+      throw err;
+    }
     await this.rm(keep, options);
   }
 

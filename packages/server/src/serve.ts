@@ -48,7 +48,8 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
   };
   const checkpointStore = new CheckpointStore(db);
   const snapshots = new Snapshots(pool, disks);
-  await snapshots.enableQuotas();
+  // Quota groups only give checkpoint sizes: without them sizes read null, nothing else changes.
+  await snapshots.enableQuotas().catch((e: Error) => log(`btrfs quotas could not be enabled; checkpoint sizes are unknown: ${e.message}`));
   const manager = new SandboxManager({
     store,
     runtimes,

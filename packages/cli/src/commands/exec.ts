@@ -6,12 +6,14 @@ import type { SandboxProcess } from '@burrow/sdk';
 import type { Command } from 'commander';
 import { clientFor } from '../client.js';
 import { reportFailure } from '../failure.js';
-import { collectEnv } from '../options.js';
+import { collectEnv, collectFileSpec } from '../options.js';
 import { flushed, relay } from '../relay.js';
+import { upload } from '../transfer.js';
 
 interface ExecOptions {
   env?: Record<string, string>;
   dir?: string;
+  file?: Array<{ source: string; dest: string }>;
 }
 
 export function registerExec(program: Command): void {
@@ -22,18 +24,22 @@ export function registerExec(program: Command): void {
     .argument('<command...>', 'the command and its arguments (put `--` before them)')
     .option('--env <KEY=VALUE>', 'environment variable (repeatable); replaces the default environment', collectEnv)
     .option('--dir <dir>', 'working directory (default: the home directory)')
+    .option('--file <local:path>', 'upload a local file or directory to path in the sandbox first (repeatable)', collectFileSpec)
     .showHelpAfterError('(put `--` before the command when it has options: burrow exec <name> -- <command> [args...])')
     .action(async (name: string, argv: string[], options: ExecOptions, command: Command) => {
       const [cmd = '', ...args] = argv;
+      const sandbox = clientFor(command).sandbox(name);
+      for (const { source, dest } of options.file ?? []) {
+        // Exactly at dest (no cp-style "into an existing directory"); relative to where the command runs.
+        await upload(sandbox, source, dest.startsWith('/') ? dest : `${options.dir ?? '/home/user'}/${dest}`, { exact: true });
+      }
       // A terminal on stdin means a person, not input: reading it would hang until Ctrl-D.
       const pipeStdin = !process.stdin.isTTY;
-      const child = clientFor(command)
-        .sandbox(name)
-        .spawn(cmd, args, {
-          ...(options.env ? { env: options.env } : {}),
-          ...(options.dir ? { cwd: options.dir } : {}),
-          stdin: pipeStdin,
-        });
+      const child = sandbox.spawn(cmd, args, {
+        ...(options.env ? { env: options.env } : {}),
+        ...(options.dir ? { cwd: options.dir } : {}),
+        stdin: pipeStdin,
+      });
       if (pipeStdin) process.stdin.pipe(child.stdin);
 
       forwardSignals(child);

@@ -1,5 +1,6 @@
 // Request shapes, parsed at the boundary: past these schemas, handlers trust their input.
 import { z } from 'zod';
+import { MAX_COMMENT_LENGTH } from '../core/checkpoints.js';
 import { NAME_PATTERN } from '../core/names.js';
 
 const envKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _');
@@ -84,7 +85,7 @@ export const killQuery = z.object({
 
 /** `POST /v1/sprites/{name}/checkpoint`: `{}` or `{"comment": "..."}` (spec §5). */
 export const createCheckpointBody = z
-  .object({ comment: z.string().max(1024, 'a comment is at most 1024 characters').optional() })
+  .object({ comment: z.string().max(MAX_COMMENT_LENGTH, `a comment is at most ${MAX_COMMENT_LENGTH} characters`).optional() })
   .strict();
 
 export const listCheckpointsQuery = z.object({

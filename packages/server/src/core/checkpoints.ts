@@ -150,7 +150,14 @@ export class Checkpoints {
       progress(
         `disk swapped to ${id} in ${ms(t2 - t1)} (stopping took ${ms(t1 - t0)}); the state before is kept as ${intent.autoId}`,
       );
-      await manager.startContainer(manager.get(name));
+      try {
+        await manager.startContainer(manager.get(name));
+      } catch (e) {
+        // The disk is restored either way; the sandbox is marked failed, and starts on next use.
+        const reason = `starting after restoring ${id} failed: ${(e as Error).message}`;
+        this.deps.sandboxes.setStatus(record.id, 'failed', { failureReason: reason });
+        throw new ApiError('runtime_failed', `the disk of '${name}' is restored to ${id}, but ${reason}`);
+      }
       progress(`sandbox '${name}' runs again (boot took ${ms(performance.now() - t2)})`);
       await this.prune(record);
       return { autoId: intent.autoId };

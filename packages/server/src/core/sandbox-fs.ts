@@ -5,7 +5,7 @@
 // inside the sandbox. User data travels as argv elements and stdin only, never as program text
 // or a shell string. Streams flow with backpressure end to end, so daemon memory stays bounded.
 import { readFileSync } from 'node:fs';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import {
   fsErrorCodeFor,
@@ -21,9 +21,13 @@ import type { ExecOptions } from './sandbox-manager.js';
 
 /** Linux's PATH_MAX, terminating NUL included. */
 export const PATH_MAX = 4096;
+/** The longest name of one directory entry. */
+export const NAME_MAX = 255;
 /** Lines the tool prints (status, entries, watch messages) are small; a longer one is garbage. */
 const MAX_LINE = 64 * 1024;
 const MAX_STDERR = 64 * 1024;
+/** Upload bytes gathered into one write to the sandbox while the previous write is in flight. */
+const COALESCE = 1 << 20;
 
 export class FsError extends Error {
   readonly status: number;
@@ -64,6 +68,10 @@ export function sandboxPath(path: string, workingDir = '/'): string {
   while (joined.includes('/./')) joined = joined.replace('/./', '/');
   if (Buffer.byteLength(joined) >= PATH_MAX) {
     throw new FsError('ENAMETOOLONG', `the path is ${Buffer.byteLength(joined)} bytes long; the limit is ${PATH_MAX - 1}`, joined.slice(0, 200));
+  }
+  const long = joined.split('/').find((part) => Buffer.byteLength(part) > NAME_MAX);
+  if (long !== undefined) {
+    throw new FsError('ENAMETOOLONG', `a path component is ${Buffer.byteLength(long)} bytes long; the limit is ${NAME_MAX}`, joined.slice(0, 200));
   }
   return joined;
 }
@@ -113,17 +121,10 @@ export class SandboxFs {
       throw e;
     }
     let bytes = 0;
-    let ended = false;
     body.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
     });
-    body.once('end', () => {
-      ended = true;
-    });
-    body.once('close', () => {
-      if (!ended) void run.kill().finally(() => stdin.destroy());
-    });
-    body.pipe(stdin);
+    pumpCoalesced(body, stdin, () => void run.kill().finally(() => stdin.destroy()));
     await run.done;
     return { bytes };
   }
@@ -344,6 +345,49 @@ class ToolRun {
     }
     return `the sandbox's fs tool ${signal ? `was killed by ${signal}` : `exited ${code}`}${text ? `: ${text}` : ''}`;
   }
+}
+
+/**
+ * Copies `body` into `stdin`, with backpressure, in writes as large as the reader's pace allows:
+ * what arrives while a write is in flight goes out as one write (up to COALESCE bytes). An HTTP
+ * body comes in pieces of a few KiB, and under gVisor every read of them in the sandbox is a
+ * costly system call. `onAbort` runs, instead of ending stdin, when the body stops short.
+ */
+function pumpCoalesced(body: Readable, stdin: Writable, onAbort: () => void): void {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let writing = false;
+  let ended = false;
+  const flush = (): void => {
+    if (writing) return;
+    if (pendingBytes === 0) {
+      if (ended) stdin.end();
+      return;
+    }
+    const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    writing = true;
+    stdin.write(data, (err) => {
+      writing = false;
+      if (err) return; // the tool exited; its status says why
+      body.resume();
+      flush();
+    });
+  };
+  body.on('data', (chunk: Buffer) => {
+    pending.push(chunk);
+    pendingBytes += chunk.length;
+    if (pendingBytes >= COALESCE) body.pause();
+    flush();
+  });
+  body.once('end', () => {
+    ended = true;
+    flush();
+  });
+  body.once('close', () => {
+    if (!ended) onAbort();
+  });
 }
 
 /** Lines of a stream, read with backpressure; a line longer than MAX_LINE fails the stream. */

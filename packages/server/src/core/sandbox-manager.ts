@@ -70,9 +70,16 @@ export interface ManagerDeps {
 
 export const SANDBOX_USER = { uid: 1000, gid: 1000, name: 'user', home: '/home/user' };
 const PIDS_LIMIT = 4096;
+const LIVENESS_TTL_MS = 2_000;
 
 export class SandboxManager {
   private readonly locks = new KeyedMutex();
+  /**
+   * When each sandbox's container was last seen running. Asking the runtime costs a process
+   * launch (~25 ms under runsc), too much to pay on every exec; a container that died since is
+   * caught by the next check, at most LIVENESS_TTL_MS later.
+   */
+  private readonly seenRunning = new Map<string, number>();
 
   constructor(private readonly deps: ManagerDeps) {}
 
@@ -183,7 +190,11 @@ export class SandboxManager {
     if (record.status === 'creating' || record.status === 'destroying') {
       throw new ApiError('sandbox_busy', `sandbox '${name}' is ${record.status}; try again when it is done`);
     }
-    if (record.status === 'running' && (await this.runtimeOf(record).state(record.id)) === 'running') return record;
+    if (record.status === 'running' && this.recentlySeenRunning(record.id)) return record;
+    if (record.status === 'running' && (await this.runtimeOf(record).state(record.id)) === 'running') {
+      this.seenRunning.set(record.id, Date.now());
+      return record;
+    }
     return this.locks.run(name, async () => {
       const current = this.get(name);
       if (current.status === 'destroying') {
@@ -241,8 +252,14 @@ export class SandboxManager {
 
   /** Stops the container and unmounts the disk; subvolume and namespace stay. Caller holds the lock. */
   async stopContainer(record: SandboxRecord): Promise<void> {
+    this.seenRunning.delete(record.id);
     await this.runtimeOf(record).remove(record.id);
     await this.deps.disks.unmount(record.id);
+  }
+
+  private recentlySeenRunning(id: string): boolean {
+    const at = this.seenRunning.get(id);
+    return at !== undefined && Date.now() - at < LIVENESS_TTL_MS;
   }
 
   /** The read-only image subvolume under the sandbox's disk. */
@@ -306,6 +323,7 @@ export class SandboxManager {
 
   /** Removes container, mount, namespace and subvolume. Idempotent, so a crash can repeat it. */
   async teardown(record: Pick<SandboxRecord, 'id' | 'runtime'>): Promise<void> {
+    this.seenRunning.delete(record.id);
     await this.deps.runtimes[record.runtime].remove(record.id);
     await this.deps.disks.remove(record.id);
     await this.deps.netns.remove(record.id);

@@ -30,6 +30,7 @@ export async function purge(config: BurrowConfig): Promise<void> {
       const path = join(dir, entry);
       if (await isSubvolume(path)) await deleteSubvolume(path);
     }
+    await rmdir(dir).catch(() => {});
   }
   for (const dir of [pool.sandboxes, pool.images]) {
     for (const entry of await readdir(dir).catch(() => [] as string[])) {

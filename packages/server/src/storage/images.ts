@@ -26,8 +26,13 @@ export class ImageStore {
     private readonly pool: PoolLayout,
   ) {}
 
+  /** Computed once: the recipe's files are read when the store is made, not on every create. */
+  private readonly ids = new Map<ImageName, string>();
+
   idFor(name: ImageName): string {
-    return imageId(RECIPES[name], this.config.aptMirror);
+    let id = this.ids.get(name);
+    if (!id) this.ids.set(name, (id = imageId(RECIPES[name], this.config.aptMirror)));
+    return id;
   }
 
   /** The read-only subvolume a sandbox of this image uses as its lower layer. */

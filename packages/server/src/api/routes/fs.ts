@@ -90,19 +90,25 @@ export function fsRoutes(deps: ApiDeps): FastifyPluginAsync {
       return reply.type('application/octet-stream').send(body);
     });
 
-    app.put<NameParams>(`${base}/write`, async (req) => {
+    app.put<NameParams>(`${base}/write`, async (req, reply) => {
       const q = writeQuery.parse(req.query);
       const path = sandboxPath(q.path, q.workingDir);
       const length = Number(req.headers['content-length']);
-      const { bytes } = await fs.write(sandbox(req), path, req.raw, {
-        asRoot: q.asRoot ?? false,
-        ...(q.mode ? { mode: q.mode } : {}),
-        // Without mkdirParents the immediate parent is still created, like `mkdir`: the Sprites
-        // SDK's non-recursive mkdir writes `dir/.keep` and relies on it (spec section 6).
-        mkdir: q.mkdirParents ? 'parents' : 'parent',
-        ...(Number.isSafeInteger(length) && length >= 0 ? { expectedBytes: length } : {}),
-      });
-      return { path, size: bytes };
+      try {
+        const { bytes } = await fs.write(sandbox(req), path, req.raw, {
+          asRoot: q.asRoot ?? false,
+          ...(q.mode ? { mode: q.mode } : {}),
+          // Without mkdirParents the immediate parent is still created, like `mkdir`: the Sprites
+          // SDK's non-recursive mkdir writes `dir/.keep` and relies on it (spec section 6).
+          mkdir: q.mkdirParents ? 'parents' : 'parent',
+          ...(Number.isSafeInteger(length) && length >= 0 ? { expectedBytes: length } : {}),
+        });
+        return { path, size: bytes };
+      } catch (e) {
+        // The rest of a refused upload is not worth reading: answer, then drop the connection.
+        if (!req.raw.complete) reply.header('Connection', 'close');
+        throw e;
+      }
     });
 
     app.get<NameParams>(`${base}/list`, async (req, reply) => {
