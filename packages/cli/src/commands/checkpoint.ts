@@ -13,7 +13,7 @@ function progress(event: CheckpointEvent): void {
 }
 
 export function registerCheckpoint(program: Command): void {
-  const checkpoint = program.command('checkpoint').alias('cp').description('snapshots of a sandbox disk: create, list, info, delete');
+  const checkpoint = program.command('checkpoint').description('snapshots of a sandbox disk: create, list, info, delete');
 
   checkpoint
     .command('create')
