@@ -12,11 +12,12 @@ import { checkpoints } from './checkpoints.js';
 import { BenchContext, type Benchmark, type BenchOutcome, type Figure } from './context.js';
 import { createFirstExec } from './create-first-exec.js';
 import { execRoundtrip } from './exec-roundtrip.js';
+import { fsTransfer } from './fs-transfer.js';
 import { idleMemory } from './idle-memory.js';
 import { ttyEcho } from './tty-echo.js';
 import { formatBytes, formatMs, formatOverhead, formatRatio, renderTable } from './stats.js';
 
-const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints, ttyEcho];
+const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints, ttyEcho, fsTransfer];
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 
 interface Ran {

@@ -42,7 +42,7 @@ export const ttyEcho: Benchmark = {
       const session = sandbox.spawn('cat', [], { tty: { rows: 24, cols: 80 } });
       await session.waitForSession();
       const viaBurrow = (await echoRoundTrips(session.stdin, session.stdout, WARMUP + SAMPLES)).slice(WARMUP);
-      session.stdin.write('\x04');
+      session.kill('SIGKILL');
       await session.wait().catch(() => {});
 
       const raw = spawn(

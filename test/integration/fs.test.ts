@@ -2,14 +2,16 @@
 // SDK and on the wire, and the attacks it must withstand. Paths must always resolve in the
 // sandbox's view: a marker file planted on the host (and the daemon's own admin token) must
 // never be readable or writable through the API, however the path is spelled or raced.
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, FsWatchEvent, Sandbox, SandboxFilesystem } from '@burrow/sdk';
-import { BurrowInstance, RUN_ID, sandboxName } from '../support/instance.js';
+import { BurrowInstance, CLI, RUN_ID, sandboxName } from '../support/instance.js';
 import { peakRss } from '../support/memory.js';
 
 let burrow: BurrowInstance;
@@ -340,6 +342,7 @@ describe('paths resolve inside the sandbox, never on the host', () => {
     }
     expect(readFileSync(MARKER, 'utf8')).toBe(MARKER_TEXT);
     expect([...seen.keys()].some((k) => allowed.has(k))).toBe(true);
+    expect(seen.size, JSON.stringify([...seen])).toBeGreaterThanOrEqual(2); // the race was really run
   });
 
   it('refuses NUL bytes with 400 EINVAL on every endpoint, before anything runs', async () => {
@@ -429,5 +432,105 @@ describe('1 GiB through the fs API in bounded daemon memory', () => {
     expect(hash.digest('hex')).toBe(expectedHash);
     expect(peak).toBeLessThan(400 * 2 ** 20);
     await fs.rm(`${HOME}/gig`);
+  });
+});
+
+describe('burrow cp and burrow exec --file', () => {
+  let local: string;
+  beforeAll(async () => {
+    local = await mkdtemp(join(tmpdir(), `burrow-cp-${RUN_ID}-`));
+  });
+  afterAll(async () => {
+    await rm(local, { recursive: true, force: true });
+  });
+
+  const burrowCli = (...args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...burrow.cliEnv() } }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+
+  it('copies a file up and down', async () => {
+    await writeFile(join(local, 'note.txt'), 'from the host\n');
+    expect((await burrowCli('cp', join(local, 'note.txt'), `${name}:/home/user/note.txt`)).code).toBe(0);
+    expect(await sh('cat ~/note.txt')).toBe('from the host\n');
+    await sh('echo from the sandbox > ~/back.txt');
+    expect((await burrowCli('cp', `${name}:back.txt`, join(local, 'back.txt'))).code).toBe(0);
+    expect(await readFile(join(local, 'back.txt'), 'utf8')).toBe('from the sandbox\n');
+    // Into an existing directory, as cp does.
+    await mkdir(join(local, 'into'));
+    expect((await burrowCli('cp', `${name}:/etc/hostname`, join(local, 'into'))).code).toBe(0);
+    expect(await readFile(join(local, 'into', 'hostname'), 'utf8')).toBe(`${name}\n`);
+  });
+
+  it('copies a directory tree up and down (tar through exec), symlinks and modes included', async () => {
+    const tree = join(local, 'tree');
+    await mkdir(join(tree, 'a', 'b'), { recursive: true });
+    await writeFile(join(tree, 'a', 'b', 'deep.txt'), 'deep\n', { mode: 0o600 });
+    await writeFile(join(tree, 'top.bin'), randomBytes(200_000));
+    await symlink('a/b/deep.txt', join(tree, 'link'));
+    const up = await burrowCli('cp', tree, `${name}:/home/user/tree`);
+    expect(up.code, up.stderr).toBe(0);
+    expect(await sh('cd ~/tree && find . | sort && stat -c %a a/b/deep.txt && readlink link')).toBe(
+      '.\n./a\n./a/b\n./a/b/deep.txt\n./link\n./top.bin\n600\na/b/deep.txt\n',
+    );
+    const down = await burrowCli('cp', `${name}:/home/user/tree`, join(local, 'tree-back'));
+    expect(down.code, down.stderr).toBe(0);
+    expect(await readFile(join(local, 'tree-back', 'top.bin'))).toEqual(await readFile(join(tree, 'top.bin')));
+    expect(await readlink(join(local, 'tree-back', 'link'))).toBe('a/b/deep.txt');
+  });
+
+  it('reports sandbox-side failures with the errno text and exit code 1', async () => {
+    const missing = await burrowCli('cp', `${name}:/no/such/file`, join(local, 'x'));
+    expect(missing).toMatchObject({ code: 1, stderr: expect.stringMatching(/No such file or directory/) });
+    const denied = await burrowCli('cp', `${name}:/etc/shadow`, join(local, 'shadow'));
+    expect(denied).toMatchObject({ code: 1, stderr: expect.stringMatching(/Permission denied/) });
+    expect(await readdir(local)).not.toContain('shadow'); // no empty file left behind
+  });
+
+  it('never writes outside the local destination, whatever the sandbox’s tar sends', async () => {
+    // The sandbox is untrusted: here its `tar` is replaced by one that sends names with `..`
+    // and a file below a symlink that points out of the destination.
+    const outside = join(local, 'outside');
+    await mkdir(outside);
+    await writeFile(join(outside, 'victim'), 'untouched');
+    await sh(
+      [
+        'mkdir -p /tmp/evil/payload && cd /tmp/evil && echo PWNED > payload/victim',
+        `ln -sfn ${outside} escape`,
+        'tar -cf /tmp/evil.tar escape',
+        "tar -rf /tmp/evil.tar --transform 's,^payload,escape,' payload/victim",
+        "tar -rf /tmp/evil.tar -P --transform 's,^payload,../outside,' payload/victim",
+        'printf "#!/bin/sh\\ncat /tmp/evil.tar\\n" | sudo tee /usr/local/bin/tar >/dev/null && sudo chmod 755 /usr/local/bin/tar',
+      ].join(' && '),
+    );
+    try {
+      const r = await burrowCli('cp', `${name}:/home/user/tree`, join(local, 'evil-dest'));
+      expect(r.stderr).toMatch(/skipped/);
+      expect(await readFile(join(outside, 'victim'), 'utf8')).toBe('untouched');
+    } finally {
+      await sh('sudo rm -f /usr/local/bin/tar');
+    }
+  });
+
+  it('exec --file uploads before the command runs, relative to --dir', async () => {
+    await writeFile(join(local, 'script.sh'), 'echo "ran in $(pwd) with $(cat input.txt)"\n');
+    await writeFile(join(local, 'input.txt'), 'the input');
+    await sh('mkdir -p ~/work');
+    const r = await burrowCli(
+      'exec',
+      '--file',
+      `${join(local, 'script.sh')}:script.sh`,
+      '--file',
+      `${join(local, 'input.txt')}:/home/user/work/input.txt`,
+      '--dir',
+      '/home/user/work',
+      name,
+      '--',
+      'bash',
+      'script.sh',
+    );
+    expect(r).toEqual({ code: 0, stdout: 'ran in /home/user/work with the input\n', stderr: '' });
   });
 });

@@ -7,7 +7,7 @@
  */
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, readlink, symlink, unlink, utimes } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { dirname, join, sep } from 'node:path';
 
 const BLOCK = 512;
 /** Reads of a file being packed: big enough to keep a pipe full, small enough to not matter. */
@@ -257,6 +257,7 @@ export async function extract(source: AsyncIterable<Buffer>, dest: string): Prom
       result.directories++;
     } else if (type === '2') {
       if (!parts.length) continue;
+      await mkdir(dirname(target), { recursive: true });
       await removeIfLink(target);
       await symlink(linkname, target);
       result.symlinks++;
@@ -266,6 +267,7 @@ export async function extract(source: AsyncIterable<Buffer>, dest: string): Prom
         await reader.stream(padded, async () => {});
         continue;
       }
+      await mkdir(dirname(target), { recursive: true });
       await removeIfLink(target);
       // O_NOFOLLOW: the last component is never followed, even if something raced a link in.
       const file = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, mode);

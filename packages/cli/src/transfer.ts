@@ -5,7 +5,7 @@
  * per file, which matters when every request starts a process in the sandbox.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, rm, stat } from 'node:fs/promises';
 import { basename, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { isFsError, type FsEntry, type Sandbox } from '@burrow/sdk';
@@ -79,7 +79,16 @@ export async function download(sandbox: Sandbox, source: string, dest: string, o
   const isDirectory = entry.type === 'directory' || (entry.type === 'symlink' && (await remoteIsDirectory(fs, source)));
 
   if (!isDirectory) {
-    await pipeline(fs.readStream(source), createWriteStream(target, { mode: parseInt(entry.mode, 8) & 0o777 }));
+    const existed = await lstat(target).then(
+      () => true,
+      () => false,
+    );
+    try {
+      await pipeline(fs.readStream(source), createWriteStream(target, { mode: parseInt(entry.mode, 8) & 0o777 }));
+    } catch (err) {
+      if (!existed) await rm(target, { force: true }); // no empty or partial file left for a failed copy
+      throw err;
+    }
     return { target, files: 1, bytes: (await lstat(target)).size };
   }
   await mkdir(target, { recursive: true });

@@ -129,17 +129,23 @@ export class SandboxFs {
     return { bytes };
   }
 
-  /** The path's own entry, then its entries (a file is its own single entry), streamed. */
+  /**
+   * The path's own entry, then its entries (a file is its own single entry), streamed. Iterate
+   * `entries` to the end, or call `close()`.
+   */
   async list(
     name: string,
     path: string,
     opts: AsUser & { recursive: boolean; pattern?: string },
-  ): Promise<{ self: FsEntry; entries: AsyncIterable<FsEntry> }> {
+  ): Promise<{ self: FsEntry; entries: AsyncIterable<FsEntry>; close(): Promise<void> }> {
     const run = await this.start(name, opts, ['list', path, opts.recursive ? '1' : '0', opts.pattern ?? '']);
     run.noInput();
     const status = await run.status;
     const self = toEntry(status.self);
-    if (!self) throw new FsError('EIO', `the sandbox's fs tool described ${path} in a form burrow does not understand`, path);
+    if (!self) {
+      await run.kill();
+      throw new FsError('EIO', `the sandbox's fs tool described ${path} in a form burrow does not understand`, path);
+    }
     async function* entries(): AsyncGenerator<FsEntry> {
       try {
         for await (const line of lines(run.handle.child.stdout)) {
@@ -151,7 +157,9 @@ export class SandboxFs {
         if (!run.exited) await run.kill();
       }
     }
-    return { self, entries: entries() };
+    // close() is for a consumer that goes away without iterating (a generator that never
+    // started runs no `finally`).
+    return { self, entries: entries(), close: () => run.kill() };
   }
 
   async delete(name: string, path: string, opts: AsUser & { recursive: boolean }): Promise<void> {
@@ -388,6 +396,8 @@ function pumpCoalesced(body: Readable, stdin: Writable, onAbort: () => void): vo
   body.once('close', () => {
     if (!ended) onAbort();
   });
+  // The client may have gone while the file was being opened.
+  if (body.destroyed && !body.readableEnded) onAbort();
 }
 
 /** Lines of a stream, read with backpressure; a line longer than MAX_LINE fails the stream. */

@@ -121,6 +121,7 @@ export function fsRoutes(deps: ApiDeps): FastifyPluginAsync {
         ...(q.pattern ? { pattern: q.pattern } : {}),
       });
       // Streamed: a recursive listing of a big tree never sits whole in daemon memory.
+      reply.raw.once('close', () => void listing.close());
       return reply.type('application/json').send(Readable.from(listingBody(path, listing)));
     });
 
@@ -235,6 +236,7 @@ async function* listingBody(path: string, listing: Awaited<ReturnType<SandboxFs[
  */
 function serveWatch(socket: WebSocket, fs: SandboxFs, name: string, asRoot: boolean): void {
   const watchers = new Set<{ close(): Promise<void> }>();
+  let subscriptions = 0;
   let closed = false;
   const send = (message: FsWatchMessage): Promise<void> =>
     new Promise((resolve) => {
@@ -253,17 +255,22 @@ function serveWatch(socket: WebSocket, fs: SandboxFs, name: string, asRoot: bool
       const why = e instanceof ZodError ? zodMessage(e) : (e as Error).message;
       return send({ type: 'error', message: `expected {"type":"subscribe","paths":[...],"recursive":bool,"workingDir":"/"}: ${why}` });
     }
-    if (watchers.size >= MAX_SUBSCRIPTIONS) {
+    if (subscriptions >= MAX_SUBSCRIPTIONS) {
       return send({ type: 'error', message: `at most ${MAX_SUBSCRIPTIONS} subscriptions per socket; open another socket` });
     }
-    const watcher = await fs.watch(name, paths, { asRoot, recursive: request.recursive ?? false });
-    if (closed) return watcher.close();
-    watchers.add(watcher);
-    for await (const message of watcher.messages) {
-      if (closed) break;
-      await send(message);
+    subscriptions++;
+    try {
+      const watcher = await fs.watch(name, paths, { asRoot, recursive: request.recursive ?? false });
+      if (closed) return watcher.close();
+      watchers.add(watcher);
+      for await (const message of watcher.messages) {
+        if (closed) break;
+        await send(message);
+      }
+      watchers.delete(watcher);
+    } finally {
+      subscriptions--;
     }
-    watchers.delete(watcher);
   };
 
   socket.on('message', (data: Buffer, isBinary: boolean) => {
@@ -276,4 +283,53 @@ function serveWatch(socket: WebSocket, fs: SandboxFs, name: string, asRoot: bool
     clearInterval(ping);
     for (const watcher of watchers) void watcher.close();
   });
+}
+
+/** The fs endpoints for GET /v1/openapi.json, described from the schemas the handlers parse with. */
+export function fsOpenapiPaths(nameParam: object): Record<string, object> {
+  const fsError = {
+    description: 'fs error: {"error": text, "code": errno (ENOENT 404, EACCES/EPERM 403, EEXIST/ENOTEMPTY 409, ENOTDIR/EISDIR/EINVAL/ENAMETOOLONG 400, EIO 500), "path"}',
+  };
+  const query = (schema: z.ZodObject) => {
+    const json = z.toJSONSchema(schema, { io: 'input' }) as { properties: Record<string, object>; required?: string[] };
+    return Object.entries(json.properties).map(([name, s]) => ({ name, in: 'query', required: json.required?.includes(name) ?? false, schema: s }));
+  };
+  const body = (schema: z.ZodObject) => ({ content: { 'application/json': { schema: z.toJSONSchema(schema, { io: 'input' }) } } });
+  const done = { '200': { description: 'done' }, '400': fsError, '403': fsError, '404': fsError, '409': fsError };
+  const at = (op: string) => `/v1/sprites/{name}/fs/${op}`;
+  const common = 'Runs inside the sandbox as the sandbox user (uid 1000) unless asRoot; relative paths resolve against workingDir (default /).';
+  return {
+    [at('read')]: {
+      parameters: [nameParam, ...query(pathQuery)],
+      get: { summary: `A file's bytes, streamed. ${common}`, responses: { ...done, '200': { description: 'application/octet-stream' } } },
+    },
+    [at('write')]: {
+      parameters: [nameParam, ...query(writeQuery)],
+      put: {
+        summary: `Create or replace a file with the request body (streamed). mkdirParents creates every missing parent; without it only the immediate parent is created. ${common}`,
+        requestBody: { content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+        responses: { ...done, '200': { description: '{path, size}' } },
+      },
+    },
+    [at('list')]: {
+      parameters: [nameParam, ...query(listQuery)],
+      get: {
+        summary: `{path, self, entries: [{name, path, type, size, mode, modTime, isDir}], count}; a file lists as its own single entry; pattern is a glob on names. ${common}`,
+        responses: done,
+      },
+    },
+    [at('delete')]: { parameters: [nameParam, ...query(deleteQuery)], delete: { summary: `Remove a file, symlink, empty directory or (recursive) tree. ${common}`, responses: done } },
+    [at('rename')]: { parameters: [nameParam], post: { summary: `rename(2), or a move across filesystems. ${common}`, requestBody: body(renameBody), responses: done } },
+    [at('copy')]: { parameters: [nameParam], post: { summary: `Copy a file, or a tree with recursive. ${common}`, requestBody: body(copyBody), responses: done } },
+    [at('chmod')]: { parameters: [nameParam], post: { summary: `Set permission bits. ${common}`, requestBody: body(chmodBody), responses: done } },
+    [at('chown')]: { parameters: [nameParam], post: { summary: `Set owner and group (ids or names). ${common}`, requestBody: body(chownBody), responses: done } },
+    [at('watch')]: {
+      parameters: [nameParam, ...query(pathQuery.pick({ asRoot: true }))],
+      get: {
+        summary:
+          'WebSocket. Send {"type":"subscribe","paths":[...],"recursive":bool,"workingDir":"/"}; receive {"type":"subscribed","paths"}, {"type":"event","path","event":"write|create|remove|rename|chmod","timestamp","size","isDir"} and {"type":"error","message"}.',
+        responses: { '101': { description: 'watch stream' }, '400': fsError, '404': fsError },
+      },
+    },
+  };
 }

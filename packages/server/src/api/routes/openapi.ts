@@ -2,6 +2,7 @@
 // handlers parse with, so the description cannot drift from what the server accepts.
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
+import { fsOpenapiPaths } from './fs.js';
 import { createCheckpointBody, createSpriteBody, forkBody, updateSpriteBody } from '../schemas.js';
 
 const error = { $ref: '#/components/schemas/Error' };
@@ -123,6 +124,7 @@ export function openapiDocument(): object {
           responses: { '201': { description: 'the new sandbox (Sprite object)' }, '409': json(error), ...errors },
         },
       },
+      ...fsOpenapiPaths(nameParam),
       '/v1/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
     },
   };
