@@ -3,8 +3,7 @@
 import type { Checkpoint, CheckpointEvent } from '@burrow/sdk';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { CheckpointInfo } from '../../core/checkpoints.js';
-import { ApiError } from '../../core/errors.js';
-import { nameProblem } from '../../core/names.js';
+import { validName } from '../../core/names.js';
 import type { ApiDeps } from '../app.js';
 import { createCheckpointBody, forkBody, listCheckpointsQuery } from '../schemas.js';
 import { spriteView } from '../sprite-view.js';
@@ -14,12 +13,6 @@ type IdParams = { Params: { name: string; id: string } };
 
 export function checkpointRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { checkpoints, view } = deps;
-  const validName = (name: string) => {
-    const problem = nameProblem(name);
-    if (problem) throw new ApiError('invalid_name', problem);
-    return name;
-  };
-
   return async (app) => {
     app.post<NameParams>('/v1/sprites/:name/checkpoint', async (req, reply) => {
       const name = validName(req.params.name);

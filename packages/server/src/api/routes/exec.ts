@@ -2,7 +2,7 @@
 // probe, and the refusal of the control socket that keeps Go and JS SDKs on plain exec.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.js';
-import { nameProblem } from '../../core/names.js';
+import { validName } from '../../core/names.js';
 import type { SandboxProcessHandle } from '../../runtime/agent.js';
 import type { ApiDeps } from '../app.js';
 import { bridgeExecSocket, STREAM } from '../exec-bridge.js';
@@ -42,12 +42,6 @@ const DEFAULT_TERMINAL = { rows: 24, cols: 80 };
 
 export function execRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { manager, sessions } = deps;
-
-  const validName = (name: string) => {
-    const problem = nameProblem(name);
-    if (problem) throw new ApiError('invalid_name', problem);
-    return name;
-  };
 
   /** Validates the query and wakes the sandbox before any upgrade, so failures are plain HTTP. */
   const prepare = async (req: FastifyRequest<NameParams>): Promise<Prepared> => {

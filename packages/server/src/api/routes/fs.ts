@@ -7,8 +7,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z, ZodError } from 'zod';
 import type { FsErrorBody, FsListResponse, FsWatchMessage } from '@burrow/sdk';
-import { ApiError } from '../../core/errors.js';
-import { nameProblem } from '../../core/names.js';
+import { validName } from '../../core/names.js';
 import { FsError, sandboxPath, type SandboxFs } from '../../core/sandbox-fs.js';
 import type { ApiDeps } from '../app.js';
 
@@ -67,11 +66,7 @@ const PING_MS = 30_000;
 export function fsRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { manager, fs } = deps;
   const base = '/v1/sprites/:name/fs';
-  const sandbox = (req: FastifyRequest<NameParams>) => {
-    const problem = nameProblem(req.params.name);
-    if (problem) throw new ApiError('invalid_name', problem);
-    return req.params.name;
-  };
+  const sandbox = (req: FastifyRequest<NameParams>) => validName(req.params.name);
 
   return async (app) => {
     // Uploads are streamed into the sandbox as they arrive, whatever their declared type.

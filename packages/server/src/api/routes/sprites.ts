@@ -1,8 +1,7 @@
 // Sandbox lifecycle: POST/GET /v1/sprites, GET/PUT/DELETE /v1/sprites/{name} (spec section 2).
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiDeps } from '../app.js';
-import { ApiError } from '../../core/errors.js';
-import { nameProblem } from '../../core/names.js';
+import { validName } from '../../core/names.js';
 import { createSpriteBody, listSpritesQuery, updateSpriteBody } from '../schemas.js';
 import { ORGANIZATION, spriteView } from '../sprite-view.js';
 
@@ -10,12 +9,6 @@ const PAGE_MAX = 100;
 
 export function spriteRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { manager, view } = deps;
-  const validName = (name: string) => {
-    const problem = nameProblem(name);
-    if (problem) throw new ApiError('invalid_name', problem);
-    return name;
-  };
-
   return async (app) => {
     app.post('/v1/sprites', async (req, reply) => {
       const body = createSpriteBody.parse(req.body ?? {});
