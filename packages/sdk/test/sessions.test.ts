@@ -4,7 +4,7 @@ import { BurrowClient } from '../src/client.js';
 import { BurrowError, SessionDetachedError } from '../src/errors.js';
 import type { Sandbox } from '../src/sandbox.js';
 import type { KillEvent } from '../src/types.js';
-import { FakeBurrow } from './fake-burrow.js';
+import { FakeBurrow, until } from './fake-burrow.js';
 
 function collect(stream: Readable): () => string {
   const chunks: Buffer[] = [];
@@ -17,14 +17,6 @@ async function readAll(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString();
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 describe('detachable sessions (spec §3.8-§3.10)', () => {

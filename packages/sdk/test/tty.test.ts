@@ -4,21 +4,13 @@ import { BurrowError } from '../src/errors.js';
 import type { ExecMessage } from '../src/exec-socket.js';
 import type { Sandbox } from '../src/sandbox.js';
 import type { TerminalProcess } from '../src/tty.js';
-import { FakeBurrow } from './fake-burrow.js';
+import { FakeBurrow, until } from './fake-burrow.js';
 
 /** Everything the terminal showed, as text. */
 function screen(child: TerminalProcess): () => string {
   const chunks: Buffer[] = [];
   child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
   return () => Buffer.concat(chunks).toString();
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
 }
 
 describe('spawn on a terminal (spec §3.3-§3.5)', () => {
