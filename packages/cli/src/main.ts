@@ -16,6 +16,7 @@ import { registerInfo } from './commands/info.js';
 import { registerList } from './commands/list.js';
 import { registerServe } from './commands/serve.js';
 import { registerSessions } from './commands/sessions.js';
+import { registerToken } from './commands/token.js';
 import { reportFailure } from './failure.js';
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
@@ -37,6 +38,7 @@ registerCp(program);
 registerConsole(program);
 registerSessions(program);
 registerCheckpoint(program);
+registerToken(program);
 registerServe(program);
 registerDoctor(program);
 registerImage(program);

@@ -5,7 +5,8 @@ import { resolveCredentials, type CredentialOptions } from './credentials.js';
 import { BurrowError } from './errors.js';
 import { HttpApi } from './http.js';
 import { Sandbox } from './sandbox.js';
-import type { CreateSandboxRequest, ListSpritesResponse, Sprite } from './types.js';
+import type { ApiToken, CreateSandboxRequest, ListSpritesResponse, Sprite } from './types.js';
+import { caveatsFor, type TokenRestrictions } from './tokens.js';
 
 /** Create may build a root filesystem and start a box: the Sprites JS SDK allows 120 s too. */
 const CREATE_TIMEOUT_MS = 120_000;
@@ -74,5 +75,27 @@ export class BurrowClient {
 
   async deleteSandbox(name: string): Promise<void> {
     await this.sandbox(name).delete();
+  }
+
+  /**
+   * Mints an API token on the server. It carries this client's own token's caveats plus the
+   * given restrictions, so it is never stronger than the token that asked for it.
+   */
+  async createToken(options: { description?: string; restrictions?: TokenRestrictions; caveats?: string[] } = {}): Promise<ApiToken & { token: string }> {
+    const caveats = [...(options.restrictions ? caveatsFor(options.restrictions) : []), ...(options.caveats ?? [])];
+    return this.api.json('POST', '/v1/tokens', {
+      body: { ...(options.description ? { description: options.description } : {}), caveats },
+      expect: [201],
+    });
+  }
+
+  async listTokens(): Promise<ApiToken[]> {
+    const { tokens } = await this.api.json<{ tokens: ApiToken[] }>('GET', '/v1/tokens');
+    return tokens;
+  }
+
+  /** Revokes the token with this id and every token attenuated from it. */
+  async revokeToken(id: string): Promise<ApiToken> {
+    return this.api.json('DELETE', `/v1/tokens/${encodeURIComponent(id)}`);
   }
 }

@@ -35,3 +35,14 @@ export { FsError, isFsError } from './fs-errors.js';
 export { FsWatcher, type FsWatchOptions } from './fs-watch.js';
 export { FsErrorCodes, fsErrorCodeFor, isFsErrorCode } from './fs-types.js';
 export type * from './fs-types.js';
+export {
+  attenuate,
+  MacaroonFormatError,
+  mintMacaroon,
+  parseMacaroon,
+  serializeMacaroon,
+  signatureValid,
+  type Macaroon,
+} from './macaroon.js';
+export { attenuateToken, caveatsFor, inspectToken, TOKEN_OPS, type TokenOp, type TokenRestrictions } from './tokens.js';
+export { durationMs } from './duration.js';

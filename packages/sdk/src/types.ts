@@ -161,3 +161,15 @@ export type CheckpointEvent =
 export interface ForkRequest {
   name: string;
 }
+
+/** An API token as `GET /v1/tokens` lists it (never the token text itself). */
+export interface ApiToken {
+  id: string;
+  description: string;
+  /** The caveats it was minted with; holders may have added more offline. */
+  caveats: string[];
+  /** The admin token in $BURROW_HOME/admin.token. */
+  admin: boolean;
+  created_at: string;
+  revoked_at: string | null;
+}

@@ -148,6 +148,8 @@ export function homePaths(config: BurrowConfig) {
   return {
     database: join(config.home, 'burrow.db'),
     adminToken: join(config.home, 'admin.token'),
+    /** The root key API tokens (macaroons) are minted and verified with. */
+    tokenKey: join(config.home, 'token.key'),
     sandboxes: join(config.home, 'sandboxes'),
     runtimeRoot: (kind: RuntimeKind) => join(config.home, 'run', kind),
   };

@@ -2,7 +2,8 @@
 // API. Nothing else in the server constructs collaborators.
 import { mkdir } from 'node:fs/promises';
 import { buildApi } from './api/app.js';
-import { ensureAdminToken } from './auth/admin-token.js';
+import { TokenAuthority } from './auth/api-tokens.js';
+import { ensureKeyFile } from './auth/root-key.js';
 import { homePaths, type BurrowConfig } from './config.js';
 import { checkpointHooks, Checkpoints } from './core/checkpoints.js';
 import { reconcile } from './core/reconciler.js';
@@ -10,6 +11,7 @@ import { SandboxFs } from './core/sandbox-fs.js';
 import { SandboxManager } from './core/sandbox-manager.js';
 import { SessionRegistry } from './core/sessions.js';
 import { CheckpointStore } from './db/checkpoints.js';
+import { ApiTokenStore } from './db/api-tokens.js';
 import { openDatabase } from './db/database.js';
 import { SandboxStore } from './db/sandboxes.js';
 import { doctor } from './host/doctor.js';
@@ -77,14 +79,15 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
     if (list.length) log(`reconciler: ${what}: ${list.join(', ')}`);
   }
 
-  const adminToken = await ensureAdminToken(paths.adminToken);
+  const tokens = new TokenAuthority(await ensureKeyFile(paths.tokenKey), new ApiTokenStore(db));
+  await tokens.ensureAdminToken(paths.adminToken);
   const { host, port } = config.listen;
   const app = await buildApi({
     manager,
     checkpoints,
     fs: new SandboxFs(manager),
     sessions,
-    adminToken,
+    tokens,
     defaults: {
       runtime: config.defaultRuntime,
       image: config.defaultImage,

@@ -1,9 +1,16 @@
 // The HTTP/WebSocket API: Sprites v1 wire protocol (shared/spec/sprites-api.md) plus burrow's
 // extras under the same /v1 tree. Every error leaves as `{"error": code, "message": text}`.
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
-import { TokenVerifier } from '../auth/admin-token.js';
+import { TokenRefused, type Bearer, type TokenAuthority } from '../auth/api-tokens.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated token (caveats judged in preHandler); null on public paths. */
+    bearer: Bearer | null;
+  }
+}
 import { ApiError } from '../core/errors.js';
 import type { Checkpoints } from '../core/checkpoints.js';
 import type { SandboxFs } from '../core/sandbox-fs.js';
@@ -15,6 +22,8 @@ import { execRoutes } from './routes/exec.js';
 import { fsRoutes } from './routes/fs.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { spriteRoutes } from './routes/sprites.js';
+import { tokenRoutes } from './routes/tokens.js';
+import { requestScopes } from './request-scope.js';
 
 export const SPRITE_VERSION = '1.0.0';
 
@@ -26,25 +35,45 @@ export interface ApiDeps {
   checkpoints: Checkpoints;
   fs: SandboxFs;
   sessions: SessionRegistry;
-  adminToken: string;
+  tokens: TokenAuthority;
   defaults: { runtime: 'gvisor' | 'runc'; image: 'minimal' | 'dev'; cpus: number; ramMb: number; storageGb: number };
   view: ViewContext;
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
-  const verifier = new TokenVerifier(deps.adminToken);
+  app.decorateRequest('bearer', null);
 
   await app.register(websocket, { options: { maxPayload: 16 << 20 } });
 
+  // Authentication first, before any body is read; the caveats are judged once the route has
+  // matched and the body is parsed (a create names its sandbox in the body). Both hooks run
+  // for WebSocket upgrades too, and a hook's error is a plain HTTP answer before any upgrade.
   app.addHook('onRequest', async (req, reply) => {
     reply.header('Sprite-Version', SPRITE_VERSION);
     if (PUBLIC_PATHS.has(req.url.split('?')[0]!)) return;
-    const header = req.headers.authorization ?? '';
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match || !verifier.verify(match[1]!)) {
-      const why = match ? 'the token is not valid' : 'send `Authorization: Bearer <token>`';
-      throw new ApiError('unauthorized', `${why} (the admin token is in $BURROW_HOME/admin.token)`);
+    const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    if (!match) {
+      throw new ApiError('unauthorized', 'send `Authorization: Bearer <token>` (the admin token is in $BURROW_HOME/admin.token)');
+    }
+    try {
+      req.bearer = deps.tokens.authenticate(match[1]!);
+    } catch (e) {
+      if (e instanceof TokenRefused) throw new ApiError('unauthorized', e.message);
+      throw e;
+    }
+  });
+  app.addHook('preHandler', async (req) => {
+    const bearer = req.bearer;
+    if (!bearer) {
+      if (PUBLIC_PATHS.has(req.url.split('?')[0]!)) return;
+      throw new ApiError('unauthorized', 'send `Authorization: Bearer <token>`');
+    }
+    try {
+      for (const scope of requestScopes(req)) deps.tokens.authorize(bearer, scope);
+    } catch (e) {
+      if (e instanceof TokenRefused) throw new ApiError('forbidden', e.message);
+      throw e;
     }
   });
 
@@ -60,6 +89,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(execRoutes(deps));
   await app.register(fsRoutes(deps));
   await app.register(checkpointRoutes(deps));
+  await app.register(tokenRoutes(deps));
   await app.register(openapiRoutes());
   return app;
 }

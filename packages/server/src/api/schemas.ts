@@ -1,5 +1,7 @@
 // Request shapes, parsed at the boundary: past these schemas, handlers trust their input.
+import { TOKEN_OPS } from '@burrow/sdk';
 import { z } from 'zod';
+import { listValue, parseCaveat, parseRfc3339 } from '../auth/caveats.js';
 import { MAX_COMMENT_LENGTH } from '../core/checkpoints.js';
 import { NAME_PATTERN } from '../core/names.js';
 
@@ -95,3 +97,25 @@ export const listCheckpointsQuery = z.object({
 
 /** `POST /v1/sprites/{name}/checkpoints/{id}/fork`: the new sandbox's name. */
 export const forkBody = z.object({ name: createSpriteBody.shape.name }).strict();
+
+/** Caveats a new API token may be minted with: the ones API requests are judged by. */
+const apiCaveat = z
+  .string()
+  .max(1024)
+  .refine((c) => validApiCaveat(c), {
+    message: `a caveat is 'sandbox = NAME', 'sandbox-prefix = P', 'ops = ${TOKEN_OPS.join(',')}' (a subset), 'expires = RFC3339' or 'not-before = RFC3339'`,
+  });
+
+export const createTokenBody = z
+  .object({ description: z.string().max(200).optional(), caveats: z.array(apiCaveat).max(32).optional() })
+  .strict();
+
+function validApiCaveat(caveat: string): boolean {
+  const parsed = parseCaveat(caveat);
+  if (!parsed) return false;
+  const { key, value } = parsed;
+  if (key === 'sandbox' || key === 'sandbox-prefix') return value.length > 0 || key === 'sandbox-prefix';
+  if (key === 'ops') return listValue(value).every((op) => (TOKEN_OPS as readonly string[]).includes(op));
+  if (key === 'expires' || key === 'not-before') return parseRfc3339(value) !== null;
+  return false;
+}

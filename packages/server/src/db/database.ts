@@ -41,6 +41,16 @@ const MIGRATIONS: string[] = [
      auto_id    TEXT NOT NULL,
      started_at TEXT NOT NULL
    )`,
+  // API tokens (macaroons): one row per minted token; attenuated copies share its id, so
+  // revoking a row revokes every token made from it.
+  `CREATE TABLE api_tokens (
+     id          TEXT PRIMARY KEY,
+     description TEXT NOT NULL,
+     caveats     TEXT NOT NULL,
+     is_admin    INTEGER NOT NULL,
+     created_at  TEXT NOT NULL,
+     revoked_at  TEXT
+   )`,
 ];
 
 export type Db = Database.Database;

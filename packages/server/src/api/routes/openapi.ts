@@ -3,7 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { fsOpenapiPaths } from './fs.js';
-import { createCheckpointBody, createSpriteBody, forkBody, updateSpriteBody } from '../schemas.js';
+import { createCheckpointBody, createSpriteBody, createTokenBody, forkBody, updateSpriteBody } from '../schemas.js';
 
 const error = { $ref: '#/components/schemas/Error' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
@@ -31,6 +31,7 @@ export function openapiDocument(): object {
         UpdateSprite: z.toJSONSchema(updateSpriteBody, { io: 'input' }),
         CreateCheckpoint: z.toJSONSchema(createCheckpointBody, { io: 'input' }),
         Fork: z.toJSONSchema(forkBody, { io: 'input' }),
+        CreateToken: z.toJSONSchema(createTokenBody, { io: 'input' }),
         Checkpoint: {
           type: 'object',
           required: ['id', 'create_time'],
@@ -125,6 +126,22 @@ export function openapiDocument(): object {
         },
       },
       ...fsOpenapiPaths(nameParam),
+      '/v1/tokens': {
+        post: {
+          summary:
+            'Mint an API token (a macaroon). It carries the caveats of the token that asks plus the given ones; needs the admin operation and no sandbox caveat',
+          requestBody: json({ $ref: '#/components/schemas/CreateToken' }),
+          responses: { '201': { description: '{id, description, caveats, admin, created_at, revoked_at, token}' }, '403': json(error), ...errors },
+        },
+        get: { summary: 'List minted tokens (never their text)', responses: { '200': { description: '{tokens}' }, ...errors } },
+      },
+      '/v1/tokens/{id}': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        delete: {
+          summary: 'Revoke a token and every token attenuated from it; 409 for the admin token',
+          responses: { '200': { description: 'the revoked token' }, '409': json(error), ...errors },
+        },
+      },
       '/v1/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
     },
   };

@@ -1,0 +1,122 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { attenuateToken, parseMacaroon, serializeMacaroon } from '@burrow/sdk';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { TokenAuthority, TokenRefused, type RequestScope } from '../src/auth/api-tokens.js';
+import { ensureKeyFile } from '../src/auth/root-key.js';
+import { ApiTokenStore } from '../src/db/api-tokens.js';
+import { openDatabase, type Db } from '../src/db/database.js';
+
+let dir: string;
+let db: Db;
+let now: number;
+let authority: TokenAuthority;
+
+beforeEach(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'burrow-tokens-'));
+  db = openDatabase(join(dir, 'db.sqlite'));
+  now = Date.parse('2030-06-01T12:00:00Z');
+  authority = new TokenAuthority(await ensureKeyFile(join(dir, 'token.key')), new ApiTokenStore(db), () => now);
+});
+afterEach(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function allowed(token: string, scope: RequestScope): boolean {
+  try {
+    authority.authorize(authority.authenticate(token), scope);
+    return true;
+  } catch (e) {
+    if (e instanceof TokenRefused) return false;
+    throw e;
+  }
+}
+
+describe('API tokens', () => {
+  it('keeps the root key in a 0600 file and reuses it', async () => {
+    const file = join(dir, 'token.key');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(await ensureKeyFile(file)).toEqual(readFileSync(file));
+  });
+
+  it('lets an unrestricted token do everything', () => {
+    const { token } = authority.mint({ description: 'all', caveats: [] });
+    expect(allowed(token, { op: 'admin' })).toBe(true);
+    expect(allowed(token, { op: 'exec', sandbox: 'dev' })).toBe(true);
+  });
+
+  it('never lets an attenuated token exceed its caveats', () => {
+    const { token } = authority.mint({ description: 'dev', caveats: ['sandbox-prefix = agent-'] });
+    const exec = attenuateToken(token, { sandbox: 'agent-1', ops: ['exec', 'read'] });
+    expect(allowed(exec, { op: 'exec', sandbox: 'agent-1' })).toBe(true);
+    expect(allowed(exec, { op: 'read', sandbox: 'agent-1' })).toBe(true);
+    expect(allowed(exec, { op: 'write', sandbox: 'agent-1' })).toBe(false);
+    expect(allowed(exec, { op: 'exec', sandbox: 'agent-2' })).toBe(false);
+    expect(allowed(exec, { op: 'admin' })).toBe(false);
+    // Adding a wider caveat later does not widen it: every caveat must hold.
+    const wider = attenuateToken(exec, { sandbox: 'other', ops: ['admin'] });
+    expect(allowed(wider, { op: 'admin', sandbox: 'other' })).toBe(false);
+    expect(allowed(wider, { op: 'exec', sandbox: 'agent-1' })).toBe(false);
+  });
+
+  it('limits listings to the prefix a sandbox-prefix caveat allows', () => {
+    const { token } = authority.mint({ description: '', caveats: ['sandbox-prefix = agent-'] });
+    expect(allowed(token, { op: 'read', listPrefix: 'agent-' })).toBe(true);
+    expect(allowed(token, { op: 'read', listPrefix: 'agent-a' })).toBe(true);
+    expect(allowed(token, { op: 'read', listPrefix: '' })).toBe(false);
+    const one = attenuateToken(token, { sandbox: 'agent-1' });
+    expect(allowed(one, { op: 'read', listPrefix: 'agent-1' })).toBe(false);
+  });
+
+  it('honours expires and not-before', () => {
+    const { token } = authority.mint({ description: '', caveats: [] });
+    const window = attenuateToken(token, { notBefore: new Date(now + 60_000), expires: new Date(now + 120_000) });
+    expect(allowed(window, { op: 'read', sandbox: 'x' })).toBe(false);
+    now += 90_000;
+    expect(allowed(window, { op: 'read', sandbox: 'x' })).toBe(true);
+    now += 60_000;
+    expect(allowed(window, { op: 'read', sandbox: 'x' })).toBe(false);
+  });
+
+  it('fails closed on unknown or malformed caveats', () => {
+    const { token } = authority.mint({ description: '', caveats: [] });
+    for (const caveat of ['color = blue', 'no equals sign', 'expires = tomorrow', 'host = example.com']) {
+      expect(allowed(attenuateToken(token, [caveat]), { op: 'read', sandbox: 'dev' })).toBe(false);
+    }
+  });
+
+  it('refuses tampered tokens', () => {
+    const { token } = authority.mint({ description: '', caveats: ['sandbox = dev'] });
+    const m = parseMacaroon(token);
+    const dropped = serializeMacaroon({ ...m, caveats: [] });
+    const edited = serializeMacaroon({ ...m, caveats: ['sandbox = prod'] });
+    const flipped = Buffer.from(token, 'base64url');
+    flipped[flipped.length - 1]! ^= 1;
+    for (const bad of [dropped, edited, flipped.toString('base64url'), 'garbage', `${token}x`]) {
+      expect(() => authority.authenticate(bad)).toThrow(TokenRefused);
+    }
+  });
+
+  it('refuses revoked tokens and every token attenuated from them', () => {
+    const { token, record } = authority.mint({ description: '', caveats: [] });
+    const child = attenuateToken(token, { ops: ['read'] });
+    authority.revoke(record.id);
+    expect(() => authority.authenticate(token)).toThrow(/revoked/);
+    expect(() => authority.authenticate(child)).toThrow(/revoked/);
+    expect(authority.list().find((t) => t.id === record.id)?.revokedAt).toBeTruthy();
+  });
+
+  it('writes a 0600 admin token, keeps it across starts and replaces a stale one', async () => {
+    const file = join(dir, 'admin.token');
+    const first = await authority.ensureAdminToken(file);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(await authority.ensureAdminToken(file)).toBe(first);
+    expect(allowed(first, { op: 'admin' })).toBe(true);
+    writeFileSync(file, 'burrow_old-format-token\n');
+    const second = await authority.ensureAdminToken(file);
+    expect(second).not.toBe(first);
+    expect(readFileSync(file, 'utf8').trim()).toBe(second);
+  });
+});

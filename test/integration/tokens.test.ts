@@ -1,0 +1,172 @@
+// API tokens are macaroons: attenuated tokens never exceed their caveats, over HTTP and over
+// WebSocket upgrades; tampered and revoked tokens are refused; the CLI attenuates offline.
+import { spawn } from 'node:child_process';
+import { BurrowClient, isBurrowError, parseMacaroon, serializeMacaroon } from '@burrow/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
+
+let burrow: BurrowInstance;
+const dev = sandboxName('tok-dev');
+const other = sandboxName('tok-other');
+
+beforeAll(async () => {
+  burrow = await BurrowInstance.create();
+  await burrow.start();
+  const admin = burrow.client();
+  await admin.createSandbox(dev);
+  await admin.createSandbox(other, { runtime: 'runc' });
+});
+
+afterAll(async () => {
+  await burrow?.destroy();
+});
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...burrow.cliEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b));
+    child.stderr.on('data', (b: Buffer) => (stderr += b));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function clientWith(token: string): BurrowClient {
+  return new BurrowClient({ baseURL: burrow.url, token });
+}
+
+async function statusOf(promise: Promise<unknown>): Promise<number | 'ok'> {
+  try {
+    await promise;
+    return 'ok';
+  } catch (e) {
+    if (isBurrowError(e)) return e.status;
+    throw e;
+  }
+}
+
+/** The HTTP status a WebSocket exec upgrade is answered with (101 when it goes through). */
+function upgradeStatus(token: string, name: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const url = `${burrow.url.replace(/^http/, 'ws')}/v1/sprites/${name}/exec?cmd=true`;
+    const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${token}` } });
+    ws.on('upgrade', () => {
+      ws.terminate();
+      resolve(101);
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.on('error', reject);
+  });
+}
+
+describe('API tokens', () => {
+  it('the admin token is a macaroon that the SDK and CLI use as before', async () => {
+    expect(parseMacaroon(burrow.token).caveats).toEqual([]);
+    const r = await cli(['list']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(dev);
+  });
+
+  it('an attenuated token (offline, from the CLI) cannot exceed its caveats, on HTTP or WebSocket', async () => {
+    const created = await cli(['token', 'create', '-d', 'agent', '--sandbox-prefix', sandboxName('tok')]);
+    expect(created.code).toBe(0);
+    const prefixed = created.stdout.trim();
+
+    // No server call: the CLI works with an unreachable API.
+    const attenuated = await cli(['token', 'attenuate', prefixed, '--sandbox', dev, '--ops', 'exec,read', '--ttl', '1h'], {
+      BURROW_API: 'http://127.0.0.1:9',
+    });
+    expect(attenuated.code).toBe(0);
+    const token = attenuated.stdout.trim();
+    const agent = clientWith(token);
+
+    const r = await agent.sandbox(dev).exec('echo', ['hi']);
+    expect(r.stdout).toBe('hi\n');
+    expect(await upgradeStatus(token, dev)).toBe(101);
+    expect((await agent.getSandbox(dev)).name).toBe(dev);
+
+    expect(await upgradeStatus(token, other)).toBe(403);
+    expect(await statusOf(agent.getSandbox(other))).toBe(403);
+    expect(await statusOf(agent.sandbox(dev).fs.writeFile('/tmp/x', 'x'))).toBe(403);
+    expect(await statusOf(agent.createSandbox(sandboxName('tok-new')))).toBe(403);
+    expect(await statusOf(agent.listSandboxes())).toBe(403);
+    expect(await statusOf(agent.sandbox(dev).delete())).toBe(403);
+    expect(await statusOf(agent.sandbox(dev).createCheckpoint())).toBe(403);
+    expect(await statusOf(agent.createToken())).toBe(403);
+    expect(await statusOf(agent.listTokens())).toBe(403);
+
+    // The prefix token may list its own names only.
+    const prefix = clientWith(prefixed);
+    expect((await prefix.listSandboxes({ prefix: sandboxName('tok') })).map((s) => s.name).sort()).toEqual([dev, other].sort());
+    expect(await statusOf(prefix.listSandboxes())).toBe(403);
+  });
+
+  it('a read-only token cannot exec', async () => {
+    const { token } = await burrow.client().createToken({ restrictions: { ops: ['read'] } });
+    expect(await upgradeStatus(token, dev)).toBe(403);
+    const response = await fetch(`${burrow.url}/v1/sprites/${dev}/exec?cmd=true`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    expect(response.status).toBe(403);
+    expect(await response.json()).toEqual({ error: 'forbidden', message: expect.stringContaining("needs 'exec'") });
+  });
+
+  it('a token minted by a restricted token inherits its caveats', async () => {
+    const { token } = await burrow.client().createToken({ restrictions: { ops: ['admin', 'read'] } });
+    const child = await clientWith(token).createToken({ description: 'child', restrictions: { sandbox: dev } });
+    expect(child.caveats).toEqual(['ops = admin,read', `sandbox = ${dev}`]);
+    expect(await statusOf(clientWith(child.token).getSandbox(other))).toBe(403);
+    expect(await upgradeStatus(child.token, dev)).toBe(403);
+    // Minting and listing tokens concern every sandbox: a sandbox-bound token attenuates offline instead.
+    expect(await statusOf(clientWith(child.token).createToken())).toBe(403);
+  });
+
+  it('refuses tampered tokens with 401', async () => {
+    const { token } = await burrow.client().createToken({ restrictions: { sandbox: dev } });
+    const m = parseMacaroon(token);
+    const stripped = serializeMacaroon({ ...m, caveats: [] });
+    expect(await statusOf(clientWith(stripped).getSandbox(other))).toBe(401);
+    expect(await upgradeStatus(stripped, other)).toBe(401);
+    expect(await statusOf(clientWith('not-a-token').listSandboxes())).toBe(401);
+  });
+
+  it('refuses revoked tokens and their attenuations, over HTTP and WebSocket', async () => {
+    const { token, id } = await burrow.client().createToken({ description: 'to revoke' });
+    const child = (await cli(['token', 'attenuate', token, '--ops', 'read,exec'])).stdout.trim();
+    expect(await upgradeStatus(child, dev)).toBe(101);
+
+    const revoked = await cli(['token', 'revoke', id]);
+    expect(revoked.code).toBe(0);
+    expect(await statusOf(clientWith(token).listSandboxes())).toBe(401);
+    expect(await upgradeStatus(child, dev)).toBe(401);
+
+    const list = await cli(['token', 'list', '--json']);
+    const entry = (JSON.parse(list.stdout) as Array<{ id: string; revoked_at: string | null }>).find((t) => t.id === id);
+    expect(entry?.revoked_at).toBeTruthy();
+  });
+
+  it('refuses an expired token and keeps the admin token unrevokable', async () => {
+    const { token } = await burrow.client().createToken({ restrictions: { expires: new Date(Date.now() + 1000) } });
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await statusOf(clientWith(token).listSandboxes())).toBe(403);
+
+    const admin = (await burrow.client().listTokens()).find((t) => t.admin)!;
+    expect(await statusOf(burrow.client().revokeToken(admin.id))).toBe(409);
+  });
+
+  it('keeps the admin token and minted tokens across a restart', async () => {
+    const before = burrow.token;
+    const { token } = await burrow.client().createToken({ restrictions: { sandbox: dev } });
+    await burrow.stop();
+    await burrow.start();
+    expect(burrow.token).toBe(before);
+    expect((await clientWith(token).getSandbox(dev)).name).toBe(dev);
+  });
+});
