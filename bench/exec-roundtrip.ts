@@ -41,8 +41,9 @@ async function runtimeCommand(burrow: BurrowInstance, runtime: Runtime): Promise
 }
 
 function runners(burrow: BurrowInstance, sandbox: Sandbox, runtime: { binary: string; globalArgs: string[] }): Record<Method, Runner> {
-  const containerId = sandbox.info?.id;
-  if (!containerId) throw new Error(`the create reply for ${sandbox.name} carries no id`);
+  const sandboxId = sandbox.info?.id;
+  if (!sandboxId) throw new Error(`the create reply for ${sandbox.name} carries no id`);
+  const containerId = burrow.containerOf(sandboxId, runtime.binary === 'runsc' ? 'gvisor' : 'runc');
   const token = burrow.token;
   const ok = (what: string, code: number, stdout: string, stderr: string): string => {
     if (code !== 0) throw new Error(`${what} exited ${code}: ${stderr.trim()}`);

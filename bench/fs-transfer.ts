@@ -64,8 +64,9 @@ export const fsTransfer: Benchmark = {
   async run(ctx) {
     const burrow = await ctx.burrow();
     return ctx.withSandbox('fs', { runtime: 'gvisor' }, async (sandbox: Sandbox) => {
-      const containerId = sandbox.info?.id;
-      if (!containerId) throw new Error(`the create reply for ${sandbox.name} carries no id`);
+      const sandboxId = sandbox.info?.id;
+      if (!sandboxId) throw new Error(`the create reply for ${sandbox.name} carries no id`);
+      const containerId = burrow.containerOf(sandboxId);
       const data = blocks(randomBytes(MIB));
       const bytes = SIZE_MIB * MIB;
       const samples: Record<Way, number[]> = { apiUp: [], rawUp: [], apiDown: [], rawDown: [] };

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Runtime, Sandbox } from '@burrow/sdk';
+import type { BurrowInstance } from '../test/support/instance.js';
 import { log, type Benchmark } from './context.js';
 import { formatBytes } from './stats.js';
 
@@ -97,9 +98,11 @@ function usageOf(procs: Proc[], cgroupDir: string | null): Usage {
   return { processes: [...names].map(([n, c]) => (c > 1 ? `${n} x${c}` : n)), rss, pss, cgroup };
 }
 
-function sandboxUsage(sandbox: Sandbox, instanceTag: string): Usage {
-  const id = sandbox.info?.id;
-  if (!id) throw new Error(`the create reply for ${sandbox.name} carries no id`);
+function sandboxUsage(burrow: BurrowInstance, sandbox: Sandbox, runtime: 'gvisor' | 'runc'): Usage {
+  const sandboxId = sandbox.info?.id;
+  if (!sandboxId) throw new Error(`the create reply for ${sandbox.name} carries no id`);
+  const id = burrow.containerOf(sandboxId, runtime);
+  const instanceTag = burrow.config.instanceTag;
   const cgroupDir = `/sys/fs/cgroup/memory/burrow-${instanceTag}-${id}`;
   const all = processes();
   const seeds = new Set(all.filter((p) => p.cmdline.includes(id)).map((p) => p.pid));
@@ -130,13 +133,13 @@ export const idleMemory: Benchmark = {
   name: 'idle-memory',
   description: `host memory of one idle running sandbox (${SETTLE_MS / 1000} s after create): PSS/RSS of its processes, memory cgroup`,
   async run(ctx) {
-    const instanceTag = (await ctx.burrow()).config.instanceTag;
+    const burrow = await ctx.burrow();
     const usage = {} as Record<Runtime, Usage>;
     await ctx.withSandbox('mem-gvisor', { runtime: 'gvisor' }, (gvisor) =>
       ctx.withSandbox('mem-runc', { runtime: 'runc' }, async (runc) => {
         await sleep(SETTLE_MS);
-        usage.gvisor = sandboxUsage(gvisor, instanceTag);
-        usage.runc = sandboxUsage(runc, instanceTag);
+        usage.gvisor = sandboxUsage(burrow, gvisor, 'gvisor');
+        usage.runc = sandboxUsage(burrow, runc, 'runc');
       }),
     );
     const host = await hostLoopUsage();

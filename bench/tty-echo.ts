@@ -47,7 +47,7 @@ export const ttyEcho: Benchmark = {
 
       const raw = spawn(
         'runsc',
-        ['--root', join(burrow.home, 'run', 'gvisor'), '--platform=ptrace', '--network=host', 'exec', '--user', '1000:1000', sandbox.info!.id, 'cat'],
+        ['--root', join(burrow.home, 'run', 'gvisor'), '--platform=ptrace', '--network=host', 'exec', '--user', '1000:1000', burrow.containerOf(sandbox.info!.id), 'cat'],
         { stdio: ['pipe', 'pipe', 'inherit'] },
       );
       const viaRunsc = (await echoRoundTrips(raw.stdin, raw.stdout, WARMUP + SAMPLES)).slice(WARMUP);

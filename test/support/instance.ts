@@ -1,6 +1,6 @@
 // A real `burrow serve` for integration tests: its own BURROW_HOME, pool and port, started
 // through the CLI exactly as a user starts it, and purged from the host afterwards.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -91,6 +91,21 @@ export class BurrowInstance {
 
   client(): BurrowClient {
     return new BurrowClient({ baseURL: this.url, token: this.token });
+  }
+
+  /**
+   * The runtime container a sandbox's current boot runs in (each boot gets its own id), for
+   * baselines that call the runtime directly.
+   */
+  containerOf(sandboxId: string, runtime: 'gvisor' | 'runc' = 'gvisor'): string {
+    const root = join(this.home, 'run', runtime);
+    const binary = runtime === 'gvisor' ? 'runsc' : 'runc';
+    const listed = JSON.parse(execFileSync(binary, ['--root', root, 'list', '--format', 'json'], { encoding: 'utf8' }) || '[]') as
+      | Array<{ id: string; status: string }>
+      | null;
+    const found = (listed ?? []).find((c) => c.id.startsWith(`${sandboxId}-`) && c.status === 'running');
+    if (!found) throw new Error(`no running ${runtime} container for sandbox ${sandboxId}`);
+    return found.id;
   }
 
   /** Environment for running the CLI against this instance. */

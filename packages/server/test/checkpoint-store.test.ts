@@ -20,6 +20,7 @@ const sandbox = (id: string, name: string): SandboxRecord => ({
   labels: [],
   urlSettings: { auth: 'sprite' },
   failureReason: null,
+  containerId: '',
   createdAt: '2026-01-01T00:00:00.000Z',
   updatedAt: '2026-01-01T00:00:00.000Z',
   lastRunningAt: null,

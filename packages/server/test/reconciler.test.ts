@@ -40,7 +40,7 @@ function record(id: string, status: SandboxStatus): SandboxRecord {
   return {
     id, name: `box-${id}`, status, runtime: 'gvisor', image: 'dev-x', imageName: 'dev', cpus: 1, ramMb: 512,
     storageGb: 1, environment: {}, labels: [], urlSettings: { auth: 'sprite' }, failureReason: null,
-    createdAt: now, updatedAt: now, lastRunningAt: null, lastWarmingAt: null,
+    containerId: `${id}-b2`, createdAt: now, updatedAt: now, lastRunningAt: null, lastWarmingAt: null,
   };
 }
 
@@ -53,9 +53,10 @@ describe('the reconciler', () => {
       host.disks.add(id);
       host.namespaces.add(id);
     }
-    host.containers.set('half', 'running');
-    host.containers.set('alive', 'running');
-    host.containers.set('stray', 'running');
+    host.containers.set('half-b2', 'running');
+    host.containers.set('alive-b2', 'running');
+    host.containers.set('alive-b1', 'stopped'); // an earlier boot, retired by a restore
+    host.containers.set('stray-b1', 'running');
     host.disks.add('stray');
     host.namespaces.add('stray');
 
@@ -69,7 +70,7 @@ describe('the reconciler', () => {
     expect(report.finishedDestroy).toEqual(['box-dying']);
     expect(report.markedCold).toEqual(['box-rebooted']);
     expect(store.all().map((r) => [r.id, r.status])).toEqual([['alive', 'running'], ['rebooted', 'cold']]);
-    expect([...host.containers.keys()]).toEqual(['alive']);
+    expect([...host.containers.keys()]).toEqual(['alive-b2']);
     expect([...host.disks].sort()).toEqual(['alive', 'rebooted']);
     expect([...host.namespaces].sort()).toEqual(['alive', 'rebooted']);
   });

@@ -135,7 +135,7 @@ export class Checkpoints {
       const intent = store.beginRestore(record.id, id);
       crashPoint('checkpoint:restore:recorded');
       progress(`stopping sandbox '${name}' (running sessions end)`);
-      await manager.stopContainer(record);
+      await manager.retireContainer(record);
       crashPoint('checkpoint:restore:stopped');
       const t1 = performance.now();
       await snapshots.moveLiveAside(record.id, intent.autoId);
@@ -263,28 +263,28 @@ export class Checkpoints {
     let live = record.status === 'running' || record.status === 'warm';
     try {
       // The record says whether a container runs; `runsc state` (30 ms) is asked only when in doubt.
-      if (!live) live = isLive(await runtime.state(record.id));
+      if (!live) live = isLive(await runtime.state(record.containerId));
       if (live) {
         const wasPaused = record.status === 'warm';
-        if (wasPaused) await runtime.resume(record.id);
+        if (wasPaused) await runtime.resume(record.containerId);
         const t0 = performance.now();
         try {
-          if (runtime.kind === 'gvisor') await syncInside(runtime, record.id);
+          if (runtime.kind === 'gvisor') await syncInside(runtime, record.containerId);
         } catch (e) {
-          if (isLive(await runtime.state(record.id))) throw e;
+          if (isLive(await runtime.state(record.containerId))) throw e;
           live = false; // the container is gone (the record was stale): nothing writes the disk
         }
         crashPoint('checkpoint:create:synced');
         if (live) {
           if (runtime.kind === 'gvisor') progress(`flushed the sandbox's file data to disk in ${ms(performance.now() - t0)}`);
           const frozenAt = performance.now();
-          await runtime.pause(record.id);
+          await runtime.pause(record.containerId);
           try {
             crashPoint('checkpoint:create:paused');
             await snapshots.take(record.id, checkpoint.id);
             crashPoint('checkpoint:create:snapshot');
           } finally {
-            if (!wasPaused) await runtime.resume(record.id);
+            if (!wasPaused) await runtime.resume(record.containerId);
           }
           progress(`sandbox was frozen for ${ms(performance.now() - frozenAt)} while its disk was snapshotted`);
         }
@@ -329,7 +329,7 @@ export class Checkpoints {
    * at its next boot.
    */
   private async refreshViews(record: SandboxRecord, knownRunning = false): Promise<void> {
-    if (!knownRunning && (await this.deps.manager.runtimeOf(record).state(record.id)) !== 'running') return;
+    if (!knownRunning && (await this.deps.manager.runtimeOf(record).state(record.containerId)) !== 'running') return;
     try {
       await this.deps.snapshots.mountViews(record.id, viewIds(this.deps.store, record.id), this.deps.manager.imagePath(record));
     } catch (e) {
@@ -390,7 +390,7 @@ export class Checkpoints {
         const record = byId.get(c.sandboxId);
         if (record?.status === 'running') {
           const runtime = manager.runtimeOf(record);
-          if ((await runtime.state(record.id)) === 'paused') await runtime.resume(record.id);
+          if ((await runtime.state(record.containerId)) === 'paused') await runtime.resume(record.containerId);
         }
       } else if (c.status === 'deleting' || !(await snapshots.exists(c.sandboxId, c.id))) {
         await snapshots.remove(c.sandboxId, c.id);

@@ -40,7 +40,7 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport &
       (record.status === 'creating' ? report.rolledBack : report.finishedDestroy).push(record.name);
       continue;
     }
-    const state = await runtimes[record.runtime].state(record.id);
+    const state = record.containerId ? await runtimes[record.runtime].state(record.containerId) : 'missing';
     if (state !== 'running' && state !== 'paused' && record.status === 'running') {
       store.setStatus(record.id, 'cold');
       report.markedCold.push(record.name);
@@ -48,9 +48,11 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport &
   }
 
   const known = new Set(store.all().map((r) => r.id));
+  // Containers of earlier boots (a restore retires them in the background) are orphans too.
+  const current = new Set(store.all().map((r) => r.containerId));
   for (const runtime of Object.values(runtimes)) {
     for (const { id } of await runtime.list()) {
-      if (!known.has(id)) {
+      if (!current.has(id)) {
         await runtime.remove(id);
         report.orphansRemoved.push(`${runtime.kind} container ${id}`);
       }

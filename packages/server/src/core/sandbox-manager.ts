@@ -80,6 +80,8 @@ export class SandboxManager {
    * caught by the next check, at most LIVENESS_TTL_MS later.
    */
   private readonly seenRunning = new Map<string, number>();
+  /** Containers of earlier boots being killed and deleted in the background, by container id. */
+  private readonly retiring = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: ManagerDeps) {}
 
@@ -144,6 +146,7 @@ export class SandboxManager {
         labels: opts.labels,
         urlSettings: opts.urlSettings,
         failureReason: null,
+        containerId: '',
         createdAt: now,
         updatedAt: now,
         lastRunningAt: null,
@@ -191,7 +194,7 @@ export class SandboxManager {
       throw new ApiError('sandbox_busy', `sandbox '${name}' is ${record.status}; try again when it is done`);
     }
     if (record.status === 'running' && this.recentlySeenRunning(record.id)) return record;
-    if (record.status === 'running' && (await this.runtimeOf(record).state(record.id)) === 'running') {
+    if (record.status === 'running' && (await this.runtimeOf(record).state(record.containerId)) === 'running') {
       this.seenRunning.set(record.id, Date.now());
       return record;
     }
@@ -200,7 +203,7 @@ export class SandboxManager {
       if (current.status === 'destroying') {
         throw new ApiError('sandbox_busy', `sandbox '${name}' is being destroyed`);
       }
-      if ((await this.runtimeOf(current).state(current.id)) === 'running') {
+      if ((await this.runtimeOf(current).state(current.containerId)) === 'running') {
         if (current.status !== 'running') this.deps.store.setStatus(current.id, 'running');
         return this.get(name);
       }
@@ -221,7 +224,7 @@ export class SandboxManager {
     const user = opts.asRoot ? { uid: 0, gid: 0 } : SANDBOX_USER;
     const env = this.environmentFor(record, opts.env);
     if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm-256color');
-    return launch(this.runtimeOf(record), record.id, {
+    return launch(this.runtimeOf(record), record.containerId, {
       args: opts.args,
       env,
       cwd: opts.cwd ?? (opts.asRoot ? '/root' : SANDBOX_USER.home),
@@ -250,11 +253,27 @@ export class SandboxManager {
     return this.locks.run(name, fn);
   }
 
-  /** Stops the container and unmounts the disk; subvolume and namespace stay. Caller holds the lock. */
-  async stopContainer(record: SandboxRecord): Promise<void> {
+  /**
+   * Stops every process of the sandbox now and unmounts its disk (subvolume and namespace stay),
+   * leaving the container's cleanup to the background: a killed gVisor sandbox takes 1-2 s to
+   * die on the ptrace platform, and the next boot runs in a container of its own id anyway.
+   * Caller holds the lock.
+   */
+  async retireContainer(record: SandboxRecord): Promise<void> {
     this.seenRunning.delete(record.id);
-    await this.runtimeOf(record).remove(record.id);
-    await this.deps.disks.unmount(record.id);
+    const runtime = this.runtimeOf(record);
+    const { containerId } = record;
+    if (containerId) {
+      await runtime.kill(containerId);
+      // A removal that fails here leaves a container no row names; the reconciler deletes it.
+      const removal = runtime
+        .remove(containerId)
+        .catch(() => {})
+        .finally(() => this.retiring.delete(containerId));
+      this.retiring.set(containerId, removal);
+    }
+    // Lazily: the dying sandbox's file server may still hold files open under the mount.
+    await this.deps.disks.unmount(record.id, { lazy: true });
   }
 
   private recentlySeenRunning(id: string): boolean {
@@ -274,24 +293,32 @@ export class SandboxManager {
     return this.get(record.name);
   }
 
-  /** Network namespace, disk mount, bundle, container: each step skips what already exists. */
+  /**
+   * Network namespace, disk mount, bundle, container: each step skips what already exists. Each
+   * boot runs in a new container, whose id is recorded before it starts.
+   */
   private async boot(record: SandboxRecord): Promise<void> {
-    const { disks, netns, images, crashPoint } = this.deps;
+    const { disks, netns, images, store, crashPoint } = this.deps;
     const runtime = this.runtimeOf(record);
+    const containerId = `${record.id}-${randomBytes(3).toString('hex')}`;
     const netnsPath = await netns.ensure(record.id);
     crashPoint('create:netns');
     const rootfs = await disks.mount(record.id, images.pathOf(record.image));
     crashPoint('create:mounted');
     const mounts = (await this.deps.hooks?.bootMounts(record, images.pathOf(record.image))) ?? {};
-    const bundleDir = await this.writeBundle(record, rootfs, netnsPath, mounts);
+    const bundleDir = await this.writeBundle(record, containerId, rootfs, netnsPath, mounts);
     crashPoint('create:bundle');
-    await runtime.remove(record.id); // a stopped container of an earlier boot
-    await runtime.start(record.id, bundleDir);
+    // The container of the previous boot, stopped or dead, unless it is already being retired.
+    const previous = store.byId(record.id)?.containerId;
+    if (previous && !this.retiring.has(previous)) await runtime.remove(previous);
+    store.setContainerId(record.id, containerId);
+    await runtime.start(containerId, bundleDir);
     crashPoint('create:started');
   }
 
   private async writeBundle(
     record: SandboxRecord,
+    containerId: string,
     rootfs: string,
     netnsPath: string,
     mounts: Record<string, string>,
@@ -311,7 +338,7 @@ export class SandboxManager {
       hostname: record.name,
       rootfs,
       netnsPath,
-      cgroupsPath: `/burrow-${this.deps.instanceTag}-${record.id}`,
+      cgroupsPath: this.cgroupPathOf(containerId),
       cpus: record.cpus,
       ramMb: record.ramMb,
       pidsLimit: PIDS_LIMIT,
@@ -321,10 +348,18 @@ export class SandboxManager {
     return bundle;
   }
 
-  /** Removes container, mount, namespace and subvolume. Idempotent, so a crash can repeat it. */
-  async teardown(record: Pick<SandboxRecord, 'id' | 'runtime'>): Promise<void> {
+  /** The cgroup (below each controller's root) that a container's processes are limited by. */
+  cgroupPathOf(containerId: string): string {
+    return `/burrow-${this.deps.instanceTag}-${containerId}`;
+  }
+
+  /** Removes containers, mount, namespace and subvolume. Idempotent, so a crash can repeat it. */
+  async teardown(record: Pick<SandboxRecord, 'id' | 'runtime' | 'containerId'>): Promise<void> {
     this.seenRunning.delete(record.id);
-    await this.deps.runtimes[record.runtime].remove(record.id);
+    const containerId = this.deps.store.byId(record.id)?.containerId ?? record.containerId;
+    if (containerId) await this.deps.runtimes[record.runtime].remove(containerId);
+    const retiring = [...this.retiring].filter(([id]) => id.startsWith(`${record.id}-`));
+    await Promise.all(retiring.map(([, removal]) => removal));
     await this.deps.disks.remove(record.id);
     await this.deps.netns.remove(record.id);
     await this.deps.hooks?.tornDown(record.id);

@@ -51,6 +51,11 @@ const MIGRATIONS: string[] = [
      created_at  TEXT NOT NULL,
      revoked_at  TEXT
    )`,
+  // Each boot runs in a container of its own id, so the container of an earlier boot can be
+  // torn down in the background while the next one starts (restore). Rows of earlier versions
+  // ran in a container named after the sandbox.
+  `ALTER TABLE sandboxes ADD COLUMN container_id TEXT NOT NULL DEFAULT '';
+   UPDATE sandboxes SET container_id = id`,
 ];
 
 export type Db = Database.Database;

@@ -19,6 +19,8 @@ export interface SandboxRecord {
   labels: string[];
   urlSettings: { auth: string; private_access?: string };
   failureReason: string | null;
+  /** The runtime container of the current (or last) boot; a new one per boot. */
+  containerId: string;
   createdAt: string;
   updatedAt: string;
   lastRunningAt: string | null;
@@ -38,6 +40,7 @@ interface Row {
   labels: string;
   url_settings: string;
   failure_reason: string | null;
+  container_id: string;
   created_at: string;
   updated_at: string;
   last_running_at: string | null;
@@ -59,6 +62,7 @@ function fromRow(r: Row): SandboxRecord {
     labels: JSON.parse(r.labels),
     urlSettings: JSON.parse(r.url_settings),
     failureReason: r.failure_reason,
+    containerId: r.container_id,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     lastRunningAt: r.last_running_at,
@@ -76,9 +80,9 @@ export class SandboxStore {
       this.db
         .prepare(
           `INSERT INTO sandboxes (id, name, status, runtime, image, cpus, ram_mb, storage_gb, environment,
-             labels, url_settings, failure_reason, created_at, updated_at, last_running_at, last_warming_at)
+             labels, url_settings, failure_reason, container_id, created_at, updated_at, last_running_at, last_warming_at)
            VALUES (@id, @name, @status, @runtime, @image, @cpus, @ramMb, @storageGb, @environment,
-             @labels, @urlSettings, @failureReason, @createdAt, @updatedAt, @lastRunningAt, @lastWarmingAt)`,
+             @labels, @urlSettings, @failureReason, @containerId, @createdAt, @updatedAt, @lastRunningAt, @lastWarmingAt)`,
         )
         .run({
           ...s,
@@ -94,6 +98,11 @@ export class SandboxStore {
 
   byName(name: string): SandboxRecord | undefined {
     const row = this.db.prepare('SELECT * FROM sandboxes WHERE name = ?').get(name) as Row | undefined;
+    return row && fromRow(row);
+  }
+
+  byId(id: string): SandboxRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM sandboxes WHERE id = ?').get(id) as Row | undefined;
     return row && fromRow(row);
   }
 
@@ -151,6 +160,11 @@ export class SandboxStore {
         urlSettings: patch.urlSettings ? JSON.stringify(patch.urlSettings) : null,
         labels: patch.labels ? JSON.stringify(patch.labels) : null,
       });
+  }
+
+  /** Recorded before the container starts, so that after a crash the reconciler knows its id. */
+  setContainerId(id: string, containerId: string): void {
+    this.db.prepare('UPDATE sandboxes SET container_id = ? WHERE id = ?').run(containerId, id);
   }
 
   delete(id: string): void {

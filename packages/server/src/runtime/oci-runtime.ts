@@ -37,6 +37,7 @@ export class OciRuntime implements SandboxRuntime {
   }
 
   async state(containerId: string): Promise<ContainerState> {
+    if (!containerId) return 'missing'; // a sandbox that has not booted yet
     try {
       const { stdout } = await run(this.opts.binary, this.args('state', containerId), { timeoutMs: 10_000 });
       return toState(JSON.parse(stdout).status);
@@ -91,18 +92,22 @@ export class OciRuntime implements SandboxRuntime {
     await run(this.opts.binary, this.args('resume', containerId), { timeoutMs: 30_000 });
   }
 
+  async kill(containerId: string): Promise<void> {
+    // Only a running container's pid is current, so only that one is signalled.
+    const running = await this.runningPid(containerId);
+    if (running <= 0) return;
+    try {
+      process.kill(running, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+
   async remove(containerId: string): Promise<void> {
     // A forced delete stops a running gVisor sandbox through its control socket and waits (about
     // 2 s on the ptrace platform); SIGKILLed first, it is gone in about 1 s and delete only
-    // cleans up. Only a running container's pid is current, so only that one is killed.
-    const running = await this.runningPid(containerId);
-    if (running > 0) {
-      try {
-        process.kill(running, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    // cleans up.
+    await this.kill(containerId);
     try {
       await run(this.opts.binary, this.args('delete', '--force', containerId), { timeoutMs: 30_000 });
     } catch (e) {

@@ -30,6 +30,11 @@ export interface SandboxRuntime {
   pause(containerId: string): Promise<void>;
   /** Thaws a paused container. */
   resume(containerId: string): Promise<void>;
+  /**
+   * SIGKILLs the container's processes and returns without waiting for them to be reaped (a
+   * gVisor sandbox on the ptrace platform takes 1-2 s to die); `remove` cleans up after.
+   */
+  kill(containerId: string): Promise<void>;
   /** Kills and deletes the container; a container that does not exist is not an error. */
   remove(containerId: string): Promise<void>;
 }

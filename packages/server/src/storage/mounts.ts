@@ -27,7 +27,8 @@ export async function mountsUnder(prefix: string): Promise<string[]> {
     .sort((a, b) => b.length - a.length);
 }
 
-export async function unmount(path: string): Promise<void> {
+/** `lazy` detaches the mount now even while files under it are open (umount -l). */
+export async function unmount(path: string, opts: { lazy?: boolean } = {}): Promise<void> {
   // A path can be mounted more than once (stacked); unmount until it is gone.
-  while (await isMountPoint(path)) await run('umount', [path]);
+  while (await isMountPoint(path)) await run('umount', opts.lazy ? ['-l', path] : [path]);
 }

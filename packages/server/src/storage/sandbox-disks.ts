@@ -48,8 +48,8 @@ export class SandboxDisks {
     return rootfs;
   }
 
-  async unmount(id: string): Promise<void> {
-    for (const m of await mountsUnder(this.hostDir(id))) await unmount(m);
+  async unmount(id: string, opts: { lazy?: boolean } = {}): Promise<void> {
+    for (const m of await mountsUnder(this.hostDir(id))) await unmount(m, opts);
   }
 
   /** Unmounts and deletes everything of this sandbox. Safe to repeat; missing parts are skipped. */
