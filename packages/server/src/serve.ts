@@ -1,7 +1,9 @@
 // Composition root: builds every object burrow serve needs, wires them together and starts the
 // API. Nothing else in the server constructs collaborators.
 import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { buildApi } from './api/app.js';
+import { DashboardAssets } from './api/dashboard-assets.js';
 import { TokenAuthority } from './auth/api-tokens.js';
 import { ensureKeyFile } from './auth/root-key.js';
 import { homePaths, type BurrowConfig } from './config.js';
@@ -81,6 +83,9 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
 
   const tokens = new TokenAuthority(await ensureKeyFile(paths.tokenKey), new ApiTokenStore(db));
   await tokens.ensureAdminToken(paths.adminToken);
+  // The dashboard is built by Vite into dist/web, beside this file once compiled.
+  const dashboard = await DashboardAssets.load(fileURLToPath(new URL('./web/', import.meta.url)));
+  if (dashboard.missing) log(`dashboard: ${dashboard.missing}`);
   const { host, port } = config.listen;
   const app = await buildApi({
     manager,
@@ -88,6 +93,7 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
     fs: new SandboxFs(manager),
     sessions,
     tokens,
+    dashboard,
     defaults: {
       runtime: config.defaultRuntime,
       image: config.defaultImage,

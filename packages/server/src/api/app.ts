@@ -17,9 +17,12 @@ import type { SandboxFs } from '../core/sandbox-fs.js';
 import type { SandboxManager } from '../core/sandbox-manager.js';
 import type { SessionRegistry } from '../core/sessions.js';
 import type { ViewContext } from './sprite-view.js';
+import type { DashboardAssets } from './dashboard-assets.js';
+import { assertSameSite, cookieToken } from './dashboard-auth.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
 import { execRoutes } from './routes/exec.js';
 import { fsRoutes } from './routes/fs.js';
+import { dashboardRoutes, isDashboardPublic } from './routes/dashboard.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { spriteRoutes } from './routes/sprites.js';
 import { tokenRoutes } from './routes/tokens.js';
@@ -38,11 +41,13 @@ export interface ApiDeps {
   tokens: TokenAuthority;
   defaults: { runtime: 'gvisor' | 'runc'; image: 'minimal' | 'dev'; cpus: number; ramMb: number; storageGb: number };
   view: ViewContext;
+  dashboard: DashboardAssets;
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
   app.decorateRequest('bearer', null);
+  const isPublic = (path: string) => PUBLIC_PATHS.has(path) || isDashboardPublic(deps.dashboard, path);
 
   await app.register(websocket, { options: { maxPayload: 16 << 20 } });
 
@@ -51,13 +56,17 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // for WebSocket upgrades too, and a hook's error is a plain HTTP answer before any upgrade.
   app.addHook('onRequest', async (req, reply) => {
     reply.header('Sprite-Version', SPRITE_VERSION);
-    if (PUBLIC_PATHS.has(req.url.split('?')[0]!)) return;
-    const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    if (!match) {
+    const path = req.url.split('?')[0]!;
+    if (isPublic(path)) return;
+    const header = req.headers.authorization;
+    // The dashboard's cookie counts only when no Authorization header is sent at all.
+    const token = header === undefined ? cookieToken(req) : /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    if (token === undefined) {
       throw new ApiError('unauthorized', 'send `Authorization: Bearer <token>` (the admin token is in $BURROW_HOME/admin.token)');
     }
+    if (header === undefined) assertSameSite(req);
     try {
-      req.bearer = deps.tokens.authenticate(match[1]!);
+      req.bearer = deps.tokens.authenticate(token);
     } catch (e) {
       if (e instanceof TokenRefused) throw new ApiError('unauthorized', e.message);
       throw e;
@@ -66,7 +75,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('preHandler', async (req) => {
     const bearer = req.bearer;
     if (!bearer) {
-      if (PUBLIC_PATHS.has(req.url.split('?')[0]!)) return;
+      if (isPublic(req.url.split('?')[0]!)) return;
       throw new ApiError('unauthorized', 'send `Authorization: Bearer <token>`');
     }
     try {
@@ -91,6 +100,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(checkpointRoutes(deps));
   await app.register(tokenRoutes(deps));
   await app.register(openapiRoutes());
+  await app.register(dashboardRoutes({ assets: deps.dashboard, acceptsToken: (token) => accepts(deps.tokens, token) }));
   return app;
 }
 
@@ -115,4 +125,14 @@ function toErrorBody(err: FastifyError | ApiError | ZodError): { status: number;
     return { status: 400, body: { error: 'invalid_request', message } };
   }
   return { status: 500, body: { error: 'internal', message: `internal error: ${err.message}` } };
+}
+
+function accepts(tokens: TokenAuthority, token: string): boolean {
+  try {
+    tokens.authenticate(token);
+    return true;
+  } catch (e) {
+    if (e instanceof TokenRefused) return false;
+    throw e;
+  }
 }

@@ -4,6 +4,7 @@ import type { ApiDeps } from '../app.js';
 import { validName } from '../../core/names.js';
 import { createSpriteBody, listSpritesQuery, updateSpriteBody } from '../schemas.js';
 import { ORGANIZATION, spriteView } from '../sprite-view.js';
+import { watchSprites } from '../sprite-watch.js';
 
 const PAGE_MAX = 100;
 
@@ -27,8 +28,10 @@ export function spriteRoutes(deps: ApiDeps): FastifyPluginAsync {
       return reply.code(201).send(spriteView(record, view));
     });
 
-    app.get('/v1/sprites', async (req) => {
+    app.get('/v1/sprites', async (req, reply) => {
       const q = listSpritesQuery.parse(req.query);
+      // The live list: same path, chosen by Accept (spec section 2).
+      if (req.headers.accept?.includes('application/x-ndjson')) return watchSprites(reply, manager, q.prefix ?? '');
       const limit = Math.min(q.max_results ?? 50, PAGE_MAX);
       const after = q.continuation_token ? Buffer.from(q.continuation_token, 'base64url').toString() : '';
       const rows = manager.page({ prefix: q.prefix ?? '', after, limit: limit + 1 });

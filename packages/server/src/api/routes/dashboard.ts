@@ -1,0 +1,68 @@
+// The web dashboard on the API's own listener: its page and assets (public: they hold no data)
+// and the login that turns an API token into the session cookie (see dashboard-auth.ts).
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { ApiError } from '../../core/errors.js';
+import type { DashboardAssets } from '../dashboard-assets.js';
+import { assertSameSite, clearedSessionCookie, sessionCookie } from '../dashboard-auth.js';
+
+export const LOGIN_PATH = '/v1/dashboard/login';
+export const LOGOUT_PATH = '/v1/dashboard/logout';
+
+const loginBody = z.strictObject({ token: z.string().min(1).max(8192) });
+
+/** The page may talk only to this origin and may not be framed by another site. */
+const PAGE_HEADERS = {
+  'Content-Security-Policy':
+    "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'X-Frame-Options': 'DENY',
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+};
+
+export interface DashboardDeps {
+  assets: DashboardAssets;
+  /** Whether the API would accept this token as `Authorization: Bearer`. */
+  acceptsToken: (token: string) => boolean;
+}
+
+/** Paths the API's auth hook lets through without a token. */
+export function isDashboardPublic(assets: DashboardAssets, path: string): boolean {
+  return path === LOGIN_PATH || path === LOGOUT_PATH || assets.get(path) !== undefined || (path === '/' && assets.missing !== null);
+}
+
+export function dashboardRoutes(deps: DashboardDeps): FastifyPluginAsync {
+  const { assets } = deps;
+  return async (app) => {
+    const serve = async (req: FastifyRequest, reply: import('fastify').FastifyReply) => {
+      const path = req.url.split('?')[0]!;
+      const asset = assets.get(path);
+      if (!asset) {
+        if (path === '/' && assets.missing) return reply.code(503).type('text/plain; charset=utf-8').send(`${assets.missing}\n`);
+        throw new ApiError('not_found', `no such file: ${path}`);
+      }
+      void reply.headers(PAGE_HEADERS).header('Cache-Control', asset.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+      return reply.type(asset.type).send(asset.body);
+    };
+    app.get('/', serve);
+    app.get('/index.html', serve);
+    app.get('/assets/*', serve);
+    app.get('/favicon.svg', serve);
+
+    app.post(LOGIN_PATH, async (req, reply) => {
+      // Logging in and out change the browser's credential: another site must not trigger them.
+      assertSameSite(req);
+      const { token } = loginBody.parse(req.body ?? {});
+      if (!deps.acceptsToken(token.trim())) {
+        throw new ApiError('unauthorized', 'this token is not accepted by this server; copy it again from $BURROW_HOME/admin.token or `burrow token create`');
+      }
+      return reply.header('Set-Cookie', sessionCookie(token.trim(), req.protocol === 'https')).code(204).send();
+    });
+
+    app.post(LOGOUT_PATH, async (req, reply) => {
+      // Logging in and out change the browser's credential: another site must not trigger them.
+      assertSameSite(req);
+      return reply.header('Set-Cookie', clearedSessionCookie(req.protocol === 'https')).code(204).send();
+    });
+  };
+}

@@ -1,0 +1,143 @@
+// Every sandbox at a glance, kept current by the API's live list (NDJSON) without reloading;
+// create and destroy (with confirmation) from here.
+import { Api, enc, readLines, type Sprite } from '../api';
+import { ago, h, replace } from '../dom';
+import { asProblem } from '../problem';
+import { clearNotice, confirmAction, showProblem } from '../ui';
+
+interface LiveLine {
+  type?: string;
+  name?: string;
+  status?: string;
+  last_running_at?: string | null;
+  failure_reason?: string | null;
+  org?: { running?: number; warm?: number; cold?: number };
+}
+
+const RECONNECT_MS = 2000;
+
+/** Renders the list into `root`; returns a function that stops its live updates. */
+export function renderSandboxList(root: HTMLElement, api: Api): () => void {
+  const sprites = new Map<string, Sprite>();
+  const controller = new AbortController();
+  const counts = h('p', { class: 'counts' });
+  const tbody = h('tbody');
+  const live = h('span', { class: 'live', title: 'live updates' }, 'connecting…');
+
+  const name = h('input', { name: 'name', placeholder: 'name, e.g. dev', pattern: '[a-z0-9][a-z0-9-]{0,62}', required: true, autocomplete: 'off' });
+  const runtime = h('select', { name: 'runtime', 'aria-label': 'runtime' },
+    h('option', { value: 'gvisor' }, 'gVisor (strong isolation)'),
+    h('option', { value: 'runc' }, 'runc (faster, weaker)'),
+  );
+  const createButton = h('button', { type: 'submit', class: 'primary' }, 'Create sandbox');
+  const createForm = h('form', {
+    class: 'create',
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      createButton.disabled = true;
+      createButton.textContent = 'Creating…';
+      try {
+        const sprite = await api.json<Sprite>('POST', '/v1/sprites', { name: name.value.trim(), runtime: runtime.value });
+        sprites.set(sprite.name, sprite);
+        name.value = '';
+        clearNotice();
+        draw();
+      } catch (err) {
+        showProblem(err);
+      } finally {
+        createButton.disabled = false;
+        createButton.textContent = 'Create sandbox';
+      }
+    },
+  }, name, runtime, createButton);
+
+  const destroy = async (sprite: Sprite) => {
+    const sure = await confirmAction(`Destroy ${sprite.name}?`, 'Its disk, checkpoints and sessions are deleted. This cannot be undone.', 'Destroy');
+    if (!sure) return;
+    try {
+      sprite.status = 'destroying';
+      draw();
+      await api.json('DELETE', `/v1/sprites/${enc(sprite.name)}`);
+      sprites.delete(sprite.name);
+      draw();
+    } catch (err) {
+      showProblem(err);
+    }
+  };
+
+  const draw = () => {
+    const rows = [...sprites.values()].sort((a, b) => a.name.localeCompare(b.name));
+    replace(tbody, ...rows.map((s) =>
+      h('tr', { 'data-sandbox': s.name },
+        h('td', {}, h('a', { href: `#/s/${enc(s.name)}` }, s.name)),
+        h('td', {}, h('span', { class: `state state-${s.status}`, 'data-state': s.status }, s.status), s.failure_reason ? h('div', { class: 'hint' }, s.failure_reason) : null),
+        h('td', {}, s.runtime ?? ''),
+        h('td', { title: s.last_running_at ?? '' }, ago(s.last_running_at)),
+        h('td', {}, `${s.config.cpus} CPU · ${s.config.ram_mb} MB`),
+        h('td', { class: 'row-actions' },
+          h('a', { class: 'button', href: `#/s/${enc(s.name)}` }, 'Open'),
+          h('button', { type: 'button', class: 'danger', onclick: () => void destroy(s) }, 'Destroy'),
+        ),
+      ),
+    ));
+    if (!rows.length) replace(tbody, h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No sandboxes yet. Create one above.')));
+  };
+
+  const apply = async (line: LiveLine) => {
+    if (line.org) replace(counts, `${line.org.running ?? 0} running · ${line.org.warm ?? 0} warm · ${line.org.cold ?? 0} cold`);
+    if (line.type === 'heartbeat' || !line.name) return;
+    if (line.status === 'destroyed') {
+      sprites.delete(line.name);
+    } else {
+      const known = sprites.get(line.name);
+      if (known) Object.assign(known, { status: line.status ?? known.status, last_running_at: line.last_running_at, failure_reason: line.failure_reason });
+      else {
+        // A sandbox made elsewhere (the CLI, a fork): fetch its full description once.
+        const sprite = await api.json<Sprite>('GET', `/v1/sprites/${enc(line.name)}`).catch(() => null);
+        if (sprite) sprites.set(sprite.name, sprite);
+      }
+    }
+    draw();
+  };
+
+  const watch = async () => {
+    while (!controller.signal.aborted) {
+      try {
+        const first = await api.json<{ sprites: Sprite[] }>('GET', '/v1/sprites?max_results=100');
+        sprites.clear();
+        for (const s of first.sprites) sprites.set(s.name, s);
+        draw();
+        const response = await api.call('GET', '/v1/sprites', undefined, 'application/x-ndjson');
+        live.textContent = 'live';
+        live.className = 'live on';
+        const queue: LiveLine[] = [];
+        let pending = Promise.resolve();
+        await readLines(response, (line) => {
+          queue.push(line as LiveLine);
+          pending = pending.then(() => apply(queue.shift()!));
+        }, controller.signal);
+        await pending;
+      } catch (err) {
+        if (controller.signal.aborted) return;
+        if (asProblem(err).status === 401) return;
+      }
+      live.textContent = 'reconnecting…';
+      live.className = 'live';
+      await new Promise((r) => setTimeout(r, RECONNECT_MS));
+    }
+  };
+
+  replace(root,
+    h('section', { class: 'card' },
+      h('div', { class: 'section-head' }, h('h1', {}, 'Sandboxes'), live),
+      counts,
+      createForm,
+      h('table', { class: 'sandboxes' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'State'), h('th', {}, 'Runtime'), h('th', {}, 'Last running'), h('th', {}, 'Size'), h('th', {}))),
+        tbody,
+      ),
+    ),
+  );
+  void watch();
+  return () => controller.abort();
+}

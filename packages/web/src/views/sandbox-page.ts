@@ -1,0 +1,82 @@
+// One sandbox: its state, a terminal, the checkpoint timeline, and the panels for services,
+// network policy, URL and usage.
+import { Api, enc, type Sprite } from '../api';
+import { h, replace } from '../dom';
+import { showProblem, confirmAction } from '../ui';
+import { mountCheckpoints } from './checkpoints';
+import { mountPolicy } from './policy';
+import { mountServices } from './services';
+import { mountTerminal } from './terminal';
+import { mountUrl } from './url';
+import { mountUsage } from './usage';
+
+const STATE_POLL_MS = 3000;
+
+export function renderSandboxPage(root: HTMLElement, api: Api, name: string, go: (hash: string) => void): () => void {
+  const state = h('span', { class: 'state' }, '…');
+  const facts = h('p', { class: 'hint' });
+  let stopped = false;
+
+  const showSprite = (s: Sprite) => {
+    state.textContent = s.status;
+    state.className = `state state-${s.status}`;
+    state.dataset.state = s.status;
+    facts.title = s.isolation ?? '';
+    replace(facts, `${s.runtime ?? ''} · image ${s.image ?? ''} · ${s.config.cpus} CPU · ${s.config.ram_mb} MB RAM · ${s.config.storage_gb} GB disk`,
+      s.failure_reason ? h('div', { class: 'form-error' }, s.failure_reason) : null);
+  };
+
+  const destroy = async () => {
+    if (!(await confirmAction(`Destroy ${name}?`, 'Its disk, checkpoints and sessions are deleted. This cannot be undone.', 'Destroy'))) return;
+    try {
+      await api.json('DELETE', `/v1/sprites/${enc(name)}`);
+      go('#/');
+    } catch (err) {
+      showProblem(err);
+    }
+  };
+
+  const terminal = mountTerminal(api, name);
+  replace(root, h('p', { class: 'hint' }, 'loading…'));
+
+  void (async () => {
+    let sprite: Sprite;
+    try {
+      sprite = await api.json<Sprite>('GET', `/v1/sprites/${enc(name)}`);
+    } catch (err) {
+      showProblem(err);
+      replace(root, h('p', {}, h('a', { href: '#/' }, '← back to the sandboxes')));
+      terminal.dispose();
+      return;
+    }
+    if (stopped) return;
+    showSprite(sprite);
+    replace(root,
+      h('div', { class: 'page-head' },
+        h('a', { href: '#/' }, '← Sandboxes'),
+        h('h1', {}, name, ' ', state),
+        h('button', { type: 'button', class: 'danger', onclick: () => void destroy() }, 'Destroy'),
+      ),
+      facts,
+      h('div', { class: 'sandbox-grid' },
+        h('div', { class: 'main-col' }, h('section', { class: 'card' }, h('h2', {}, 'Terminal'), terminal.element), mountServices(api, name)),
+        h('div', { class: 'side-col' },
+          mountCheckpoints(api, name, { onRestored: () => {}, onForked: (forked) => go(`#/s/${enc(forked)}`) }),
+          mountUrl(api, sprite, showSprite),
+          mountPolicy(api, name),
+          mountUsage(api, name),
+        ),
+      ),
+    );
+  })();
+
+  const timer = setInterval(() => {
+    api.json<Sprite>('GET', `/v1/sprites/${enc(name)}`).then(showSprite, () => {});
+  }, STATE_POLL_MS);
+
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+    terminal.dispose();
+  };
+}

@@ -1,0 +1,197 @@
+// The web dashboard end to end, in headless Chromium against a real `burrow serve` and real gVisor
+// sandboxes: log in with a token, create a sandbox, use its terminal, checkpoint, write a file,
+// restore and see the file gone; the live list; re-attaching a terminal; CSRF and Origin checks.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import WebSocket from 'ws';
+import { launchChromium, screenshot } from '../support/browser.js';
+import { BurrowInstance, sandboxName } from '../support/instance.js';
+
+const WAIT = { timeout: 90_000 };
+let burrow: BurrowInstance;
+let browser: Browser | undefined;
+let context: BrowserContext;
+let page: Page;
+const name = sandboxName('web');
+
+beforeAll(async () => {
+  burrow = await BurrowInstance.create();
+  await burrow.start();
+  browser = await launchChromium();
+  context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+});
+
+afterAll(async () => {
+  // Each step runs even if another fails: no browser process and no sandbox may outlive the test.
+  await browser?.close().catch(() => {});
+  await burrow?.destroy();
+});
+
+/** What the terminal shows, one string per screen row. */
+async function terminalLines(): Promise<string[]> {
+  const text = await page.locator('.xterm-rows').innerText();
+  return text.split('\n').map((l) => l.replace(/\u00a0/g, ' ').trimEnd());
+}
+
+async function untilTerminalShows(line: string | RegExp): Promise<void> {
+  const matches = (l: string) => (typeof line === 'string' ? l === line : line.test(l));
+  await expect.poll(async () => (await terminalLines()).some(matches), { timeout: WAIT.timeout, interval: 250 }).toBe(true);
+}
+
+async function typeInTerminal(text: string): Promise<void> {
+  await page.locator('.xterm').click();
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
+}
+
+describe('the dashboard', () => {
+  it('serves its page and assets without a token, and nothing of the API', async () => {
+    const index = await fetch(`${burrow.url}/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toContain('text/html');
+    expect(index.headers.get('content-security-policy')).toContain("default-src 'self'");
+    const html = await index.text();
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    expect((await fetch(`${burrow.url}${script}`)).status).toBe(200);
+    // The bundle is self-contained: no CDN or other origin is referenced by the page.
+    expect(html).not.toMatch(/https?:\/\//);
+    expect((await fetch(`${burrow.url}/v1/sprites`)).status).toBe(401);
+  });
+
+  it('refuses a wrong token with advice, then logs in with the real one', async () => {
+    await page.goto(burrow.url);
+    await page.getByLabel('API token').fill('burrow_not-the-token');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByText('not accepted by this server').waitFor(WAIT);
+    expect(await page.locator('.form-error').innerText()).toContain('admin.token');
+    await screenshot(page, '01-login-refused');
+
+    await page.getByLabel('API token').fill(burrow.token);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Sandboxes' }).waitFor(WAIT);
+    const cookie = (await context.cookies()).find((c) => c.name === 'burrow_session');
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
+    // Page scripts cannot read the token.
+    expect(await page.evaluate(() => document.cookie)).not.toContain('burrow_');
+  });
+
+  it('creates a sandbox and runs `echo hello` in its terminal', async () => {
+    await page.getByPlaceholder('name, e.g. dev').fill(name);
+    await page.getByRole('button', { name: 'Create sandbox' }).click();
+    const row = page.locator(`tr[data-sandbox="${name}"]`);
+    await row.locator('[data-state="running"]').waitFor(WAIT);
+    await screenshot(page, '02-list');
+
+    await row.getByRole('link', { name: 'Open' }).click();
+    await page.locator('.terminal-status[data-state="connected"]').waitFor(WAIT);
+    await typeInTerminal('echo hello');
+    await untilTerminalShows('hello');
+    await screenshot(page, '03-terminal');
+  });
+
+  it('restores a checkpoint: a file written after it is gone', async () => {
+    await page.getByPlaceholder('comment (optional)').fill('before the file');
+    await page.getByRole('button', { name: 'Create checkpoint' }).click();
+    const checkpoint = page.locator('li[data-checkpoint]', { hasText: 'before the file' });
+    await checkpoint.waitFor(WAIT);
+
+    await typeInTerminal('echo data > ~/scratch.txt && ls ~/scratch.txt && echo written-$((40+2))');
+    await untilTerminalShows('written-42');
+
+    await checkpoint.getByRole('button', { name: 'Restore' }).click();
+    await page.getByRole('dialog').getByText('running shells and programs end').waitFor(WAIT);
+    await page.getByRole('dialog').getByRole('button', { name: 'Restore' }).click();
+    // The restore restarts the sandbox, which ends the shell; a key opens a new one.
+    await page.locator('.terminal-status[data-state="ended"]').waitFor(WAIT);
+    await page.locator('.xterm').click();
+    await page.keyboard.press('Enter');
+    await page.locator('.terminal-status[data-state="connected"]').waitFor(WAIT);
+    await typeInTerminal('ls ~/scratch.txt || echo missing-$((40+2))');
+    await untilTerminalShows('missing-42');
+    expect((await terminalLines()).some((l) => l.includes('No such file or directory'))).toBe(true);
+    await screenshot(page, '04-restored');
+  });
+
+  it('re-attaches the same session after a reload, with its scrollback, and follows the window size', async () => {
+    await typeInTerminal('echo before-$((6*7))-reload');
+    await untilTerminalShows('before-42-reload');
+    await page.reload();
+    await page.locator('.terminal-status[data-state="connected"]').waitFor(WAIT);
+    await untilTerminalShows('before-42-reload');
+
+    await typeInTerminal('stty size');
+    const size = async () => (await terminalLines()).filter((l) => /^\d+ \d+$/.test(l)).at(-1);
+    await expect.poll(size, WAIT).toMatch(/^\d+ \d+$/);
+    const before = await size();
+    await page.setViewportSize({ width: 900, height: 700 });
+    await expect.poll(() => page.locator('.xterm-rows > div').count(), WAIT).toBeLessThan(Number(before!.split(' ')[0]));
+    await typeInTerminal('clear; stty size');
+    await expect.poll(size, WAIT).not.toBe(before);
+    await page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it('shows the panels of features the server may lack without errors', async () => {
+    for (const panel of ['services', 'policy', 'usage']) {
+      const body = page.locator(`section.${panel} .panel-body`);
+      await expect.poll(() => body.innerText(), WAIT).not.toBe('loading…');
+      expect(await body.locator('.form-error').count()).toBe(0);
+    }
+    await expect.poll(() => page.locator('section.url').innerText(), WAIT).toContain(`http://${name}.localhost`);
+    await screenshot(page, '05-sandbox-page');
+  });
+
+  it('keeps the list live: a sandbox made elsewhere appears, one destroyed with confirmation goes', async () => {
+    await page.goto(`${burrow.url}/#/`);
+    await page.getByRole('heading', { name: 'Sandboxes' }).waitFor(WAIT);
+    await page.locator('.live.on').waitFor(WAIT);
+    const other = sandboxName('web-cli');
+    await burrow.client().createSandbox(other, { runtime: 'runc' });
+    const row = page.locator(`tr[data-sandbox="${other}"]`);
+    await row.locator('[data-state="running"]').waitFor(WAIT);
+
+    await row.getByRole('button', { name: 'Destroy' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    expect(await row.count()).toBe(1);
+    await row.getByRole('button', { name: 'Destroy' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Destroy' }).click();
+    await row.waitFor({ state: 'detached', ...WAIT });
+    await expect(burrow.client().sandbox(other).refresh()).rejects.toThrow();
+    await screenshot(page, '06-list-after-destroy');
+  });
+});
+
+describe('the dashboard login cookie', () => {
+  it('does not let another site change anything or open a terminal', async () => {
+    // Same origin, but without the dashboard's CSRF header: what a cross-site form could send.
+    const status = await page.evaluate(async (sandbox) => {
+      const r = await fetch(`/v1/sprites/${sandbox}/checkpoint`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
+      return r.status;
+    }, name);
+    expect(status).toBe(403);
+
+    const cookie = (await context.cookies()).find((c) => c.name === 'burrow_session')!;
+    const wsUrl = `${burrow.url.replace(/^http/, 'ws')}/v1/sprites/${name}/exec?cmd=true&tty=true`;
+    const upgrade = (origin: string) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(wsUrl, { headers: { Cookie: `burrow_session=${cookie.value}`, Origin: origin } });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.on('error', () => resolve(0));
+      });
+    expect(await upgrade('http://evil.example')).toBe(403);
+    expect(await upgrade(burrow.url)).toBe(101);
+  });
+
+  it('leaves Bearer tokens working as before, and logging out forgets the cookie', async () => {
+    const list = await fetch(`${burrow.url}/v1/sprites`, { headers: { Authorization: `Bearer ${burrow.token}` } });
+    expect(list.status).toBe(200);
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByLabel('API token').waitFor(WAIT);
+    expect((await context.cookies()).find((c) => c.name === 'burrow_session')).toBeUndefined();
+  });
+});
