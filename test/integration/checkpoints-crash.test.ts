@@ -24,7 +24,7 @@ const RESTORE_STEPS: Array<[string, 'old' | 'new']> = [
 ];
 const DELETE_STEPS = ['checkpoint:delete:marked', 'checkpoint:delete:removed'];
 const FORK_STEPS = ['checkpoint:fork:snapshot', 'checkpoint:v0', 'create:started'];
-const EMPTY = { mounts: [], subvolumes: [], snapshots: [], netns: [], containers: [], rows: [], cgroups: [] };
+const EMPTY = { mounts: [], subvolumes: [], snapshots: [], netns: [], containers: [], rows: [], cgroups: [], links: [], rules: [], addresses: [] };
 
 let burrow: BurrowInstance;
 const name = sandboxName('cpcrash');

@@ -11,7 +11,7 @@ let client: BurrowClient;
 const name = sandboxName('cp');
 const forkName = sandboxName('cp-fork');
 const runcName = sandboxName('cp-runc');
-const EMPTY = { mounts: [], subvolumes: [], snapshots: [], netns: [], containers: [], rows: [], cgroups: [] };
+const EMPTY = { mounts: [], subvolumes: [], snapshots: [], netns: [], containers: [], rows: [], cgroups: [], links: [], rules: [], addresses: [] };
 
 beforeAll(async () => {
   burrow = await BurrowInstance.create();

@@ -44,6 +44,6 @@ describe(`${COUNT} sandboxes created concurrently`, () => {
     for (let i = 0; i < names.length; i += 5) {
       await Promise.all(names.slice(i, i + 5).map((name) => client.deleteSandbox(name)));
     }
-    expect(hostState(burrow.config)).toEqual({ mounts: [], subvolumes: [], snapshots: [], netns: [], containers: [], rows: [], cgroups: [] });
+    expect(hostState(burrow.config)).toEqual({ mounts: [], subvolumes: [], snapshots: [], netns: [], containers: [], rows: [], cgroups: [], links: [], rules: [], addresses: [] });
   });
 });

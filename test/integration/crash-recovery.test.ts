@@ -5,7 +5,7 @@ import { BurrowInstance, sandboxName } from '../support/instance.js';
 import { hostState } from '../support/host-state.js';
 
 const CREATE_STEPS = ['create:recorded', 'create:subvolume', 'create:netns', 'create:mounted', 'create:bundle', 'create:started'];
-const EMPTY = { mounts: [], subvolumes: [], snapshots: [], netns: [], containers: [], rows: [], cgroups: [] };
+const EMPTY = { mounts: [], subvolumes: [], snapshots: [], netns: [], containers: [], rows: [], cgroups: [], links: [], rules: [], addresses: [] };
 
 let burrow: BurrowInstance;
 let neighbour: BurrowInstance;

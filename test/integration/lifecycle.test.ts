@@ -151,7 +151,7 @@ describe('destroy', () => {
     expect(before.containers).toHaveLength(2);
     expect(before.mounts.filter((m) => m.endsWith('/rootfs'))).toHaveLength(2);
     for (const name of names) await client.deleteSandbox(name);
-    expect(hostState(burrow.config)).toEqual({ mounts: [], subvolumes: [], snapshots: [], netns: [], containers: [], rows: [], cgroups: [] });
+    expect(hostState(burrow.config)).toEqual({ mounts: [], subvolumes: [], snapshots: [], netns: [], containers: [], rows: [], cgroups: [], links: [], rules: [], addresses: [] });
     await expect(client.getSandbox(names[0]!)).rejects.toMatchObject({ status: 404, code: 'sandbox_not_found' });
   });
 });

@@ -15,6 +15,12 @@ export interface HostState {
   containers: string[];
   rows: string[];
   cgroups: string[];
+  /** Host ends of veth pairs. */
+  links: string[];
+  /** Per-sandbox pieces of the instance's nftables table: chains, sets, map elements. */
+  rules: string[];
+  /** Address allocations in the database. */
+  addresses: string[];
 }
 
 export function hostState(config: BurrowConfig): HostState {
@@ -43,10 +49,31 @@ export function hostState(config: BurrowConfig): HostState {
 
   const db = new Database(join(config.home, 'burrow.db'), { readonly: true });
   const rows = (db.prepare('SELECT name FROM sandboxes').all() as Array<{ name: string }>).map((r) => r.name);
+  const addresses = (db.prepare('SELECT slot FROM sandbox_networks').all() as Array<{ slot: number }>).map((r) => String(r.slot));
   db.close();
 
   const cgroups = safeReaddir('/sys/fs/cgroup/memory').filter((e) => e.startsWith(prefix));
-  return { mounts, subvolumes, snapshots, netns, containers, rows, cgroups };
+  const links = safeReaddir('/sys/class/net').filter((n) => n.startsWith(`bw${config.instanceTag}`));
+  return { mounts, subvolumes, snapshots, netns, containers, rows, cgroups, links, rules: firewallRules(config), addresses };
+}
+
+/** Chains, sets and map elements that belong to single sandboxes in the instance's table. */
+export function firewallRules(config: BurrowConfig): string[] {
+  const table = `burrow-${config.instanceTag}`;
+  let text: string;
+  try {
+    text = execFileSync('nft', ['-j', 'list', 'table', 'inet', table], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return [];
+  }
+  const items = (JSON.parse(text) as { nftables: Array<Record<string, { name?: string; elem?: unknown[] }>> }).nftables;
+  const out: string[] = [];
+  for (const item of items) {
+    if (item.chain?.name?.startsWith('sb_')) out.push(`chain ${item.chain.name}`);
+    if (item.set?.name?.startsWith('allow_')) out.push(`set ${item.set.name}`);
+    if (item.map?.name === 'sandboxes') for (const e of item.map.elem ?? []) out.push(`element ${JSON.stringify(e)}`);
+  }
+  return out;
 }
 
 function safeReaddir(dir: string): string[] {

@@ -1,7 +1,7 @@
 // A real `burrow serve` for integration tests: its own BURROW_HOME, pool and port, started
 // through the CLI exactly as a user starts it, and purged from the host afterwards.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -36,6 +36,7 @@ export class BurrowInstance {
       BURROW_HOME: home,
       BURROW_LISTEN: '127.0.0.1:0',
       BURROW_POOL_SIZE: '20G',
+      BURROW_NET_POOL: testNetPool(home),
       ...extraEnv,
     });
   }
@@ -118,6 +119,15 @@ export class BurrowInstance {
     await this.stop('SIGKILL').catch(() => {});
     await purge(this.config);
   }
+}
+
+/**
+ * A /22 (256 sandboxes) of 10.128.0.0/10 picked from the home, so that instances running side by
+ * side (other test files, other checkouts) do not route the same addresses.
+ */
+function testNetPool(home: string): string {
+  const n = createHash('sha256').update(home).digest().readUInt32BE(0) % 4096;
+  return `10.${128 + (n >> 6)}.${(n & 63) << 2}.0/22`;
 }
 
 /** A sandbox name unique to this test run. */

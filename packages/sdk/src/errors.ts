@@ -8,6 +8,7 @@ export const ErrorCodes = {
   invalid_request: 400,
   invalid_name: 400,
   unknown_field: 400,
+  invalid_policy: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

@@ -19,7 +19,7 @@ import {
 import { TerminalProcess, type TerminalSpawnOptions } from './tty.js';
 import { BurrowError } from './errors.js';
 import { readEvents } from './ndjson.js';
-import type { Checkpoint, CheckpointEvent, ExecSessionSummary, ForkRequest, Sprite } from './types.js';
+import type { Checkpoint, CheckpointEvent, ExecSessionSummary, ForkRequest, NetworkPolicy, Sprite } from './types.js';
 
 /** Streams have no timeout in the Sprites SDKs; this only bounds a server that hangs. */
 const STREAM_TIMEOUT_MS = 30 * 60_000;
@@ -193,6 +193,17 @@ export class Sandbox {
   }
 
   /** A new, independent sandbox named `newName` whose disk starts as checkpoint `id` of this one. */
+  /** The egress policy (spec §8); `{ rules: [] }` when the sandbox has none. */
+  async getNetworkPolicy(): Promise<NetworkPolicy> {
+    return this.api.json<NetworkPolicy>('GET', `${this.path()}/policy/network`);
+  }
+
+  /** Replaces the egress policy, live; `{ rules: [] }` removes it (public internet open). */
+  async setNetworkPolicy(policy: NetworkPolicy): Promise<void> {
+    const response = await this.api.send('POST', `${this.path()}/policy/network`, { body: policy, expect: [204] });
+    await response.body?.cancel();
+  }
+
   async fork(id: string, newName: string): Promise<Sandbox> {
     const request: ForkRequest = { name: newName };
     const sprite = await this.api.json<Sprite>('POST', `${this.checkpointPath(id)}/fork`, {

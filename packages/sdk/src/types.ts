@@ -173,3 +173,11 @@ export interface ApiToken {
   created_at: string;
   revoked_at: string | null;
 }
+
+/** One egress rule: a domain pattern with an action, or a preset (`{ include: 'defaults' }`). */
+export type NetworkPolicyRule = { domain: string; action: 'allow' | 'deny' } | { include: string };
+
+/** A sandbox's egress policy (spec §8). */
+export interface NetworkPolicy {
+  rules: NetworkPolicyRule[];
+}

@@ -25,6 +25,9 @@ const fileSchema = z
     aptMirror: z.string(),
     autoCheckpointInterval: z.string(),
     autoCheckpointKeep: z.number().int().min(1),
+    netPool: z.string(),
+    dnsUpstream: z.string(),
+    urlDomain: z.string(),
   })
   .partial()
   .strict();
@@ -48,6 +51,14 @@ export interface BurrowConfig {
   instanceTag: string;
   /** Automatic checkpoints of running sandboxes: every `intervalMs` (null: off), `keep` kept. */
   autoCheckpoint: { intervalMs: number | null; keep: number };
+  network: {
+    /** IPv4 CIDR the sandboxes' /30s are cut from. */
+    pool: string;
+    /** `host` or `host:port` of the DNS server the sandboxes' resolver asks; unset: the host's resolv.conf. */
+    dnsUpstream: string | undefined;
+    /** Sandbox URLs are `http://<name>.<urlDomain>:<port>/` on the API listener. */
+    urlDomain: string;
+  };
   /** Test-only: the daemon kills itself with SIGKILL when it reaches this named step. */
   crashAt: string | undefined;
 }
@@ -59,6 +70,14 @@ function parseListen(value: string): { host: string; port: number } {
   const port = m ? Number(m[3]) : NaN;
   if (!m || !(port >= 0 && port < 65536)) throw new ConfigError(`BURROW_LISTEN must be HOST:PORT, got '${value}'`);
   return { host: m[1] || m[2] || '127.0.0.1', port };
+}
+
+function parseDomain(value: string): string {
+  const domain = value.trim().toLowerCase().replace(/^\*\./, '').replace(/\.$/, '');
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(domain)) {
+    throw new ConfigError(`BURROW_URL_DOMAIN must be a domain like localhost or sandboxes.example.com, got '${value}'`);
+  }
+  return domain;
 }
 
 export function parseSize(value: string): number {
@@ -137,6 +156,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
     autoCheckpoint: {
       intervalMs: parseInterval(pick('BURROW_AUTO_CHECKPOINT_INTERVAL', file.autoCheckpointInterval, 'off')),
       keep: number('BURROW_AUTO_CHECKPOINT_KEEP', file.autoCheckpointKeep, 5),
+    },
+    network: {
+      pool: pick('BURROW_NET_POOL', file.netPool, '10.222.0.0/16'),
+      dnsUpstream: env.BURROW_DNS_UPSTREAM || file.dnsUpstream,
+      urlDomain: parseDomain(pick('BURROW_URL_DOMAIN', file.urlDomain, 'localhost')),
     },
     instanceTag: createHash('sha256').update(home).digest('hex').slice(0, 6),
     crashAt: env.BURROW_CRASH_AT || undefined,

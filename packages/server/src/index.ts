@@ -23,3 +23,6 @@ export async function listImages(config: BurrowConfig): Promise<ImageInfo[]> {
 }
 
 export { purge } from './host/purge.js';
+
+/** DNS wire helpers, for tests that play an upstream DNS server. */
+export { addressReply, emptyReply, parseQuery, RCODE_NXDOMAIN } from './network/dns-message.js';

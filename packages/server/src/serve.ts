@@ -1,8 +1,11 @@
 // Composition root: builds every object burrow serve needs, wires them together and starts the
 // API. Nothing else in the server constructs collaborators.
 import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApi } from './api/app.js';
+import { DEFAULT_HTTP_PORT, SandboxUrls } from './api/sandbox-urls.js';
+import { UrlAccess } from './api/url-access.js';
 import { DashboardAssets } from './api/dashboard-assets.js';
 import { TokenAuthority } from './auth/api-tokens.js';
 import { ensureKeyFile } from './auth/root-key.js';
@@ -10,14 +13,21 @@ import { homePaths, type BurrowConfig } from './config.js';
 import { checkpointHooks, Checkpoints } from './core/checkpoints.js';
 import { reconcile } from './core/reconciler.js';
 import { SandboxFs } from './core/sandbox-fs.js';
+import { EgressPolicies } from './core/egress-policies.js';
 import { SandboxManager } from './core/sandbox-manager.js';
 import { SessionRegistry } from './core/sessions.js';
 import { CheckpointStore } from './db/checkpoints.js';
 import { ApiTokenStore } from './db/api-tokens.js';
 import { openDatabase } from './db/database.js';
+import { NetworkStore } from './db/networks.js';
 import { SandboxStore } from './db/sandboxes.js';
 import { doctor } from './host/doctor.js';
+import { AddressPool } from './network/address-pool.js';
+import { DnsResolver, parseUpstream } from './network/dns-resolver.js';
+import { enableIpv4Forwarding, HostFirewall } from './network/firewall.js';
 import { NetnsManager } from './network/netns.js';
+import { SandboxNetworks } from './network/sandbox-network.js';
+import { VethPairs, vethPrefix } from './network/veth.js';
 import { createRuntimes } from './runtime/runtimes.js';
 import { ImageStore } from './storage/images.js';
 import { ensurePool } from './storage/pool.js';
@@ -47,6 +57,16 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
   const runtimes = await createRuntimes(config, log);
   const disks = new SandboxDisks(pool, paths.sandboxes);
   const netns = new NetnsManager(`burrow-${config.instanceTag}-`);
+  const addressPool = new AddressPool(config.network.pool);
+  const firewall = new HostFirewall(`burrow-${config.instanceTag}`, vethPrefix(config.instanceTag), addressPool.cidr);
+  const networks = new SandboxNetworks({
+    netns,
+    veths: new VethPairs(vethPrefix(config.instanceTag)),
+    firewall,
+    store: new NetworkStore(db),
+    pool: addressPool,
+    filesDir: join(config.home, 'network'),
+  });
   const crashPoint = (step: string) => {
     if (config.crashAt === step) process.kill(process.pid, 'SIGKILL');
   };
@@ -59,7 +79,7 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
     runtimes,
     disks,
     images,
-    netns,
+    network: networks,
     instanceTag: config.instanceTag,
     limits: { running: 1000, warm: 1000 },
     crashPoint,
@@ -75,18 +95,43 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
     log,
   });
 
+  const egress = new EgressPolicies(manager, networks, firewall);
+  const resolver = new DnsResolver(parseUpstream(config.network.dnsUpstream), (address) => egress.clientAt(address), log);
+  const dnsPort = await resolver.start();
+  firewall.addGatewayService({ name: 'dns', protocols: ['udp', 'tcp'], port: dnsPort, redirectFrom: [53] });
+  if (await enableIpv4Forwarding()) log('enabled IPv4 forwarding (net.ipv4.ip_forward=1) for sandbox egress');
+
   const sessions = new SessionRegistry();
-  const repaired = await reconcile({ store, manager, runtimes, disks, netns, images, checkpoints });
+  const repaired = await reconcile({ store, manager, runtimes, disks, network: networks, images, checkpoints });
   for (const [what, list] of Object.entries(repaired)) {
     if (list.length) log(`reconciler: ${what}: ${list.join(', ')}`);
   }
 
-  const tokens = new TokenAuthority(await ensureKeyFile(paths.tokenKey), new ApiTokenStore(db));
+  const tokenKey = await ensureKeyFile(paths.tokenKey);
+  const tokens = new TokenAuthority(tokenKey, new ApiTokenStore(db));
   await tokens.ensureAdminToken(paths.adminToken);
   // The dashboard is built by Vite into dist/web, beside this file once compiled.
   const dashboard = await DashboardAssets.load(fileURLToPath(new URL('./web/', import.meta.url)));
   if (dashboard.missing) log(`dashboard: ${dashboard.missing}`);
   const { host, port } = config.listen;
+  // Opening a sandbox's URL reaches into it like a proxy does: the token needs `exec` on it.
+  const urlAccess = new UrlAccess(tokenKey, (token, sandbox) => {
+    try {
+      tokens.authorize(tokens.authenticate(token), { op: 'exec', sandbox });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const urls = new SandboxUrls({
+    domain: config.network.urlDomain,
+    manager,
+    access: urlAccess,
+    targetOf: (record) => {
+      const subnet = networks.subnetOf(record.id);
+      return subnet && { host: subnet.address, port: DEFAULT_HTTP_PORT };
+    },
+  });
   const app = await buildApi({
     manager,
     checkpoints,
@@ -94,6 +139,9 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
     sessions,
     tokens,
     dashboard,
+    egress,
+    urls,
+    urlAccess,
     defaults: {
       runtime: config.defaultRuntime,
       image: config.defaultImage,
@@ -102,7 +150,7 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
       storageGb: DEFAULT_STORAGE_GB,
     },
     view: {
-      urlFor: (name) => `http://${name}.localhost:${actualPort()}`,
+      urlFor: (name) => `http://${name}.${config.network.urlDomain}:${actualPort()}`,
       isolationOf: (record) => runtimes[record.runtime].isolation,
     },
   });
@@ -122,6 +170,7 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
       // Sandboxes keep running: they belong to the host, not to this process.
       stopAutoCheckpoints();
       await app.close();
+      await resolver.close();
       db.close();
     },
   };

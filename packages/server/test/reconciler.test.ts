@@ -5,7 +5,7 @@ import { reconcile } from '../src/core/reconciler.js';
 import { SandboxManager } from '../src/core/sandbox-manager.js';
 import { openDatabase } from '../src/db/database.js';
 import { SandboxStore, type SandboxRecord, type SandboxStatus } from '../src/db/sandboxes.js';
-import type { NetnsManager } from '../src/network/netns.js';
+import type { SandboxNetworks } from '../src/network/sandbox-network.js';
 import type { ContainerState, SandboxRuntime } from '../src/runtime/runtime.js';
 import type { RuntimeSet } from '../src/runtime/runtimes.js';
 import type { ImageStore } from '../src/storage/images.js';
@@ -27,12 +27,16 @@ function fakeHost() {
     remove: async (id: string) => void disks.delete(id),
     listIds: async () => [...disks],
   } as unknown as SandboxDisks;
-  const netns = {
-    remove: async (id: string) => void namespaces.delete(id),
-    list: async () => [...namespaces],
-  } as unknown as NetnsManager;
+  const network = {
+    detach: async (id: string) => void namespaces.delete(id),
+    orphans: async (known: Set<string>) => {
+      const stale = [...namespaces].filter((id) => !known.has(id));
+      for (const id of stale) namespaces.delete(id);
+      return stale.map((id) => `netns ${id}`);
+    },
+  } as unknown as SandboxNetworks;
   const images = { removePartialImports: async () => {} } as unknown as ImageStore;
-  return { containers, disks, namespaces, runtimes, diskLayer, netns, images };
+  return { containers, disks, namespaces, runtimes, diskLayer, network, images };
 }
 
 function record(id: string, status: SandboxStatus): SandboxRecord {
@@ -61,10 +65,10 @@ describe('the reconciler', () => {
     host.namespaces.add('stray');
 
     const manager = new SandboxManager({
-      store, runtimes: host.runtimes, disks: host.diskLayer, images: host.images, netns: host.netns,
+      store, runtimes: host.runtimes, disks: host.diskLayer, images: host.images, network: host.network,
       instanceTag: 'test', limits: { running: 1, warm: 1 }, crashPoint: () => {},
     });
-    const report = await reconcile({ store, manager, runtimes: host.runtimes, disks: host.diskLayer, netns: host.netns, images: host.images });
+    const report = await reconcile({ store, manager, runtimes: host.runtimes, disks: host.diskLayer, network: host.network, images: host.images });
 
     expect(report.rolledBack).toEqual(['box-half']);
     expect(report.finishedDestroy).toEqual(['box-dying']);

@@ -1,5 +1,7 @@
 // The HTTP/WebSocket API: Sprites v1 wire protocol (shared/spec/sprites-api.md) plus burrow's
 // extras under the same /v1 tree. Every error leaves as `{"error": code, "message": text}`.
+import { EventEmitter } from 'node:events';
+import { createServer } from 'node:http';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
@@ -13,6 +15,7 @@ declare module 'fastify' {
 }
 import { ApiError } from '../core/errors.js';
 import type { Checkpoints } from '../core/checkpoints.js';
+import type { EgressPolicies } from '../core/egress-policies.js';
 import type { SandboxFs } from '../core/sandbox-fs.js';
 import type { SandboxManager } from '../core/sandbox-manager.js';
 import type { SessionRegistry } from '../core/sessions.js';
@@ -24,6 +27,10 @@ import { execRoutes } from './routes/exec.js';
 import { fsRoutes } from './routes/fs.js';
 import { dashboardRoutes, isDashboardPublic } from './routes/dashboard.js';
 import { openapiRoutes } from './routes/openapi.js';
+import { policyRoutes } from './routes/policy.js';
+import { urlRoutes } from './routes/urls.js';
+import type { SandboxUrls } from './sandbox-urls.js';
+import type { UrlAccess } from './url-access.js';
 import { spriteRoutes } from './routes/sprites.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { requestScopes } from './request-scope.js';
@@ -39,17 +46,39 @@ export interface ApiDeps {
   fs: SandboxFs;
   sessions: SessionRegistry;
   tokens: TokenAuthority;
+  egress: EgressPolicies;
+  urls: SandboxUrls;
+  urlAccess: UrlAccess;
   defaults: { runtime: 'gvisor' | 'runc'; image: 'minimal' | 'dev'; cpus: number; ramMb: number; storageGb: number };
   view: ViewContext;
   dashboard: DashboardAssets;
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1 << 20 });
+  // Requests whose Host names a sandbox go to its URL (sandbox-urls.ts), never to the routes;
+  // WebSocket upgrades likewise, so the websocket plugin listens on `apiUpgrades` instead.
+  const apiUpgrades = new EventEmitter();
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1 << 20,
+    serverFactory: (handler) => {
+      const server = createServer((req, res) => {
+        const sandbox = deps.urls.sandboxNameOf(req);
+        if (sandbox === undefined) return handler(req, res);
+        deps.urls.handle(req, res, sandbox).catch(() => res.destroy());
+      });
+      server.on('upgrade', (req, socket, head) => {
+        const sandbox = deps.urls.sandboxNameOf(req);
+        if (sandbox === undefined) return void apiUpgrades.emit('upgrade', req, socket, head);
+        deps.urls.upgrade(req, socket, head, sandbox).catch(() => socket.destroy());
+      });
+      return server;
+    },
+  });
   app.decorateRequest('bearer', null);
   const isPublic = (path: string) => PUBLIC_PATHS.has(path) || isDashboardPublic(deps.dashboard, path);
 
-  await app.register(websocket, { options: { maxPayload: 16 << 20 } });
+  await app.register(websocket, { options: { maxPayload: 16 << 20, server: apiUpgrades as never } });
 
   // Authentication first, before any body is read; the caveats are judged once the route has
   // matched and the body is parsed (a create names its sandbox in the body). Both hooks run
@@ -99,6 +128,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(fsRoutes(deps));
   await app.register(checkpointRoutes(deps));
   await app.register(tokenRoutes(deps));
+  await app.register(policyRoutes(deps));
+  await app.register(urlRoutes(deps));
   await app.register(openapiRoutes());
   await app.register(dashboardRoutes({ assets: deps.dashboard, acceptsToken: (token) => accepts(deps.tokens, token) }));
   return app;

@@ -3,7 +3,7 @@
 // are removed, half-destroyed ones are finished, anything of ours that no row owns is deleted,
 // and sandboxes whose container is gone (host reboot) are marked cold, to start on next use.
 import type { SandboxStore } from '../db/sandboxes.js';
-import type { NetnsManager } from '../network/netns.js';
+import type { SandboxNetworks } from '../network/sandbox-network.js';
 import type { RuntimeSet } from '../runtime/runtimes.js';
 import type { ImageStore } from '../storage/images.js';
 import type { SandboxDisks } from '../storage/sandbox-disks.js';
@@ -21,7 +21,7 @@ export interface ReconcilerDeps {
   manager: SandboxManager;
   runtimes: RuntimeSet;
   disks: SandboxDisks;
-  netns: NetnsManager;
+  network: SandboxNetworks;
   images: ImageStore;
   /** Finishes or undoes interrupted checkpoint operations (core/checkpoints.ts), after the sandboxes. */
   checkpoints?: { repair(): Promise<Record<string, string[]>> };
@@ -64,11 +64,7 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport &
       report.orphansRemoved.push(`disk ${id}`);
     }
   }
-  for (const id of await deps.netns.list()) {
-    if (!known.has(id)) {
-      await deps.netns.remove(id);
-      report.orphansRemoved.push(`netns ${id}`);
-    }
-  }
+  // Also rebuilds the firewall from the database: running sandboxes keep their traffic.
+  report.orphansRemoved.push(...(await deps.network.orphans(known)));
   return { ...report, ...(await deps.checkpoints?.repair()) };
 }

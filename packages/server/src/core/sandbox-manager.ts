@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ImageName, RuntimeKind } from '../config.js';
 import { DuplicateNameError, type SandboxRecord, type SandboxStore } from '../db/sandboxes.js';
-import type { NetnsManager } from '../network/netns.js';
+import type { SandboxNetworks } from '../network/sandbox-network.js';
 import { launch, type SandboxProcessHandle } from '../runtime/agent.js';
 import { bundleConfig, DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import type { RuntimeSet } from '../runtime/runtimes.js';
@@ -59,7 +59,7 @@ export interface ManagerDeps {
   runtimes: RuntimeSet;
   disks: SandboxDisks;
   images: ImageStore;
-  netns: NetnsManager;
+  network: SandboxNetworks;
   /** Prefix of host-global names (cgroups) owned by this instance. */
   instanceTag: string;
   limits: { running: number; warm: number };
@@ -294,19 +294,19 @@ export class SandboxManager {
   }
 
   /**
-   * Network namespace, disk mount, bundle, container: each step skips what already exists. Each
-   * boot runs in a new container, whose id is recorded before it starts.
+   * Network, disk mount, bundle, container: each step skips what already exists. Each boot runs
+   * in a new container, whose id is recorded before it starts.
    */
   private async boot(record: SandboxRecord): Promise<void> {
-    const { disks, netns, images, store, crashPoint } = this.deps;
+    const { disks, network, images, store, crashPoint } = this.deps;
     const runtime = this.runtimeOf(record);
     const containerId = `${record.id}-${randomBytes(3).toString('hex')}`;
-    const netnsPath = await netns.ensure(record.id);
+    const net = await network.attach(record.id);
     crashPoint('create:netns');
     const rootfs = await disks.mount(record.id, images.pathOf(record.image));
     crashPoint('create:mounted');
-    const mounts = (await this.deps.hooks?.bootMounts(record, images.pathOf(record.image))) ?? {};
-    const bundleDir = await this.writeBundle(record, containerId, rootfs, netnsPath, mounts);
+    const mounts = { ...net.mounts, ...(await this.deps.hooks?.bootMounts(record, images.pathOf(record.image))) };
+    const bundleDir = await this.writeBundle(record, containerId, rootfs, net.netnsPath, mounts);
     crashPoint('create:bundle');
     // The container of the previous boot, stopped or dead, unless it is already being retired.
     const previous = store.byId(record.id)?.containerId;
@@ -353,7 +353,7 @@ export class SandboxManager {
     return `/burrow-${this.deps.instanceTag}-${containerId}`;
   }
 
-  /** Removes containers, mount, namespace and subvolume. Idempotent, so a crash can repeat it. */
+  /** Removes containers, mount, network and subvolume. Idempotent, so a crash can repeat it. */
   async teardown(record: Pick<SandboxRecord, 'id' | 'runtime' | 'containerId'>): Promise<void> {
     this.seenRunning.delete(record.id);
     const containerId = this.deps.store.byId(record.id)?.containerId ?? record.containerId;
@@ -361,7 +361,7 @@ export class SandboxManager {
     const retiring = [...this.retiring].filter(([id]) => id.startsWith(`${record.id}-`));
     await Promise.all(retiring.map(([, removal]) => removal));
     await this.deps.disks.remove(record.id);
-    await this.deps.netns.remove(record.id);
+    await this.deps.network.detach(record.id);
     await this.deps.hooks?.tornDown(record.id);
   }
 }

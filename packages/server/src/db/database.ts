@@ -56,6 +56,15 @@ const MIGRATIONS: string[] = [
   // ran in a container named after the sandbox.
   `ALTER TABLE sandboxes ADD COLUMN container_id TEXT NOT NULL DEFAULT '';
    UPDATE sandboxes SET container_id = id`,
+  // Networks: each sandbox's /30 (a slot of the address pool) and its egress policy. A restart
+  // rebuilds the firewall from these rows; `policy_generation` marks connections made under the
+  // current policy, so it must survive restarts too.
+  `CREATE TABLE sandbox_networks (
+     sandbox_id        TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,
+     slot              INTEGER NOT NULL UNIQUE,
+     policy            TEXT,
+     policy_generation INTEGER NOT NULL DEFAULT 1
+   )`,
 ];
 
 export type Db = Database.Database;

@@ -4,7 +4,9 @@
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { homePaths, RUNTIMES, type BurrowConfig } from '../config.js';
+import { HostFirewall } from '../network/firewall.js';
 import { NetnsManager } from '../network/netns.js';
+import { VethPairs, vethPrefix } from '../network/veth.js';
 import { createRuntimes } from '../runtime/runtimes.js';
 import { deleteSubvolume, isSubvolume } from '../storage/btrfs.js';
 import { mountsUnder, unmount } from '../storage/mounts.js';
@@ -19,6 +21,9 @@ export async function purge(config: BurrowConfig): Promise<void> {
   }
   const netns = new NetnsManager(`burrow-${config.instanceTag}-`);
   for (const id of await netns.list()) await netns.remove(id);
+  const veths = new VethPairs(vethPrefix(config.instanceTag));
+  for (const slot of await veths.list()) await veths.remove(slot);
+  await new HostFirewall(`burrow-${config.instanceTag}`, vethPrefix(config.instanceTag), '0.0.0.0/32').removeTable();
 
   const pool = poolLayout(config);
   // Sandbox overlays first (they stack on the pool), then the pool itself.

@@ -1,5 +1,5 @@
-// Network namespaces: every sandbox gets its own, so it sees no host interface. Loopback only
-// for now; the veth pair, addresses and nftables rules hang off the same namespace.
+// Network namespaces: every sandbox gets its own, so it sees no host interface. The veth pair
+// (veth.ts), addresses and firewall rules (sandbox-network.ts) hang off the same namespace.
 import { readdir } from 'node:fs/promises';
 import { run } from '../util/run.js';
 

@@ -1,0 +1,27 @@
+// Egress policy (spec §8): GET and POST /v1/sprites/{name}/policy/network. POST answers 204 (the
+// SDKs treat anything else as failure) and applies the policy live; a bad policy is a 400.
+import type { FastifyPluginAsync } from 'fastify';
+import type { ApiDeps } from '../app.js';
+import { ApiError } from '../../core/errors.js';
+import { validName } from '../../core/names.js';
+import { networkPolicySchema } from '../../network/dns-policy.js';
+
+export function policyRoutes(deps: ApiDeps): FastifyPluginAsync {
+  return async (app) => {
+    app.get<{ Params: { name: string } }>('/v1/sprites/:name/policy/network', async (req) => {
+      return deps.egress.get(validName(req.params.name));
+    });
+
+    app.post<{ Params: { name: string } }>('/v1/sprites/:name/policy/network', async (req, reply) => {
+      const name = validName(req.params.name);
+      const parsed = networkPolicySchema.safeParse(req.body ?? {});
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
+        throw new ApiError('invalid_policy', `Invalid policy: ${where}${issue?.message ?? 'not a policy'}`);
+      }
+      await deps.egress.set(name, parsed.data);
+      return reply.code(204).send();
+    });
+  };
+}

@@ -1,0 +1,142 @@
+// Sandbox URLs: `http://<name>.<domain>:<port>/` on the API listener. Requests whose Host names a
+// sandbox never reach the API routes: they are authorised (url_settings.auth `sprite` or
+// `public`), the sandbox is woken, and the request (or WebSocket) is relayed to its HTTP port.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ApiError } from '../core/errors.js';
+import { NAME_PATTERN } from '../core/names.js';
+import type { SandboxManager } from '../core/sandbox-manager.js';
+import type { SandboxRecord } from '../db/sandboxes.js';
+import { forwardRequest, forwardUpgrade, type Target } from '../network/http-forward.js';
+import { LOGIN_PATH, type UrlAccess } from './url-access.js';
+
+export const DEFAULT_HTTP_PORT = 8080;
+
+export interface SandboxUrlDeps {
+  domain: string;
+  manager: SandboxManager;
+  access: UrlAccess;
+  /** Where the sandbox's HTTP server is reached from the host. */
+  targetOf(record: SandboxRecord): Target | undefined;
+}
+
+export class SandboxUrls {
+  constructor(private readonly deps: SandboxUrlDeps) {}
+
+  /** The sandbox a request's Host names, or undefined for the API itself. */
+  sandboxNameOf(req: IncomingMessage): string | undefined {
+    const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+    const suffix = `.${this.deps.domain}`;
+    if (!host.endsWith(suffix)) return undefined;
+    const label = host.slice(0, -suffix.length);
+    return NAME_PATTERN.test(label) ? label : undefined;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    const record = await this.admit(req, name, (status, title, text, headers) => page(res, status, title, text, headers));
+    if (!record) return;
+    if (new URL(req.url ?? '/', 'http://x').pathname === LOGIN_PATH) return this.login(req, res, record);
+    const target = await this.wake(record, (status, title, text) => page(res, status, title, text));
+    if (!target) return;
+    forwardRequest(req, res, target, {
+      headers: this.headersFor(req, name),
+      onUnreachable: (r, err) => page(r, 502, 'Nothing is listening', nothingListening(record, target, err)),
+    });
+  }
+
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, name: string): Promise<void> {
+    const fail = (status: number, title: string, text: string) => {
+      socket.end(`HTTP/1.1 ${status} ${title}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${text}\n`);
+    };
+    socket.on('error', () => {});
+    const record = await this.admit(req, name, fail);
+    if (!record) return;
+    const target = await this.wake(record, fail);
+    if (!target) return;
+    forwardUpgrade(req, socket, head, target, {
+      headers: this.headersFor(req, name, true),
+      onUnreachable: (err) => fail(502, 'Bad Gateway', nothingListening(record, target, err)),
+    });
+  }
+
+  private async admit(
+    req: IncomingMessage,
+    name: string,
+    fail: (status: number, title: string, text: string, headers?: Record<string, string>) => void,
+  ): Promise<SandboxRecord | undefined> {
+    let record: SandboxRecord;
+    try {
+      record = this.deps.manager.get(name);
+    } catch {
+      fail(404, 'No such sandbox', `There is no sandbox named '${name}' here.`);
+      return undefined;
+    }
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (record.urlSettings.auth === 'public' || path === LOGIN_PATH || this.deps.access.allowed(record, req.headers)) return record;
+    fail(
+      401,
+      'Log in to open this sandbox',
+      `This sandbox's URL is private. Run \`burrow url ${name}\` and open the login link it prints, ` +
+        `send the API token as "Authorization: Bearer <token>", or make it public with \`burrow url update ${name} --auth public\`.`,
+      { 'WWW-Authenticate': 'Bearer realm="burrow"' },
+    );
+    return undefined;
+  }
+
+  private login(req: IncomingMessage, res: ServerResponse, record: SandboxRecord): void {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const ticket = url.searchParams.get('ticket') ?? '';
+    if (!this.deps.access.ticketValid(record.id, ticket)) {
+      return page(res, 403, 'This login link is not valid', `The link has expired or is not for '${record.name}'. Run \`burrow url ${record.name}\` for a new one.`);
+    }
+    res.writeHead(302, { Location: '/', 'Set-Cookie': this.deps.access.setCookie(record.id), 'Cache-Control': 'no-store' });
+    res.end();
+  }
+
+  private async wake(record: SandboxRecord, fail: (status: number, title: string, text: string) => void): Promise<Target | undefined> {
+    try {
+      const awake = await this.deps.manager.ensureRunning(record.name);
+      const target = this.deps.targetOf(awake);
+      if (target) return target;
+      fail(503, 'Sandbox has no network', `Sandbox '${record.name}' has no network address.`);
+    } catch (e) {
+      const message = e instanceof ApiError ? e.message : `waking the sandbox failed: ${(e as Error).message}`;
+      fail(503, 'Sandbox unavailable', message);
+    }
+    return undefined;
+  }
+
+  private headersFor(req: IncomingMessage, name: string, upgrade = false) {
+    const headers = this.deps.access.stripCredentials(name, req.headers);
+    const from = req.socket.remoteAddress ?? '';
+    headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${from}` : from;
+    headers['x-forwarded-host'] = req.headers.host ?? '';
+    headers['x-forwarded-proto'] = 'http';
+    if (!upgrade) {
+      delete headers.connection;
+      delete headers.upgrade;
+    }
+    return headers;
+  }
+}
+
+function nothingListening(record: SandboxRecord, target: Target, err: NodeJS.ErrnoException): string {
+  return (
+    `Nothing is listening on port ${target.port} in sandbox '${record.name}' (${err.code ?? err.message}). ` +
+    `Start a server on that port inside, for example: burrow exec ${record.name} -- python3 -m http.server ${target.port}`
+  );
+}
+
+function page(res: ServerResponse, status: number, title: string, text: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent) return void res.destroy();
+  const html =
+    `<!doctype html><html><head><meta charset="utf-8"><title>${escape(title)}</title></head>` +
+    `<body style="font-family:sans-serif;max-width:40em;margin:4em auto"><h1>${escape(title)}</h1><p>${escape(text)}</p>` +
+    `<p style="color:#888">burrow</p></body></html>\n`;
+  res.writeHead(status, { ...headers, 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.end(html);
+}
+
+function escape(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,81 @@
+// Who may open a sandbox's URL when its auth is `sprite`: a request with the API token as a
+// Bearer header, or a browser holding the cookie that a login link set. Cookies and login
+// tickets are HMACs keyed by the token root key and bound to the sandbox's id, so a cookie for one
+// sandbox (or for an earlier sandbox of the same name) opens nothing else.
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+export const COOKIE_NAME = 'burrow_url_auth';
+export const LOGIN_PATH = '/__burrow/login';
+const TICKET_LIFETIME_S = 600;
+
+export class UrlAccess {
+  constructor(
+    private readonly key: Buffer,
+    /** Whether an API token may reach into the named sandbox. */
+    private readonly verifyToken: (token: string, sandbox: string) => boolean,
+  ) {}
+
+  /** A login ticket for `sandboxId`, valid for ten minutes. */
+  ticket(sandboxId: string, now = Date.now()): { ticket: string; expiresAt: Date } {
+    const expiry = Math.floor(now / 1000) + TICKET_LIFETIME_S;
+    return { ticket: `${expiry}.${this.mac(`login\0${sandboxId}\0${expiry}`)}`, expiresAt: new Date(expiry * 1000) };
+  }
+
+  ticketValid(sandboxId: string, ticket: string, now = Date.now()): boolean {
+    const m = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(ticket);
+    if (!m || Number(m[1]) * 1000 < now) return false;
+    return same(m[2]!, this.mac(`login\0${sandboxId}\0${m[1]}`));
+  }
+
+  cookieValue(sandboxId: string): string {
+    return this.mac(`cookie\0${sandboxId}`);
+  }
+
+  /** Set-Cookie for a sandbox host: HttpOnly, host-only (no Domain), a week. */
+  setCookie(sandboxId: string): string {
+    return `${COOKIE_NAME}=${this.cookieValue(sandboxId)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=604800`;
+  }
+
+  allowed(sandbox: { id: string; name: string }, headers: IncomingHttpHeaders): boolean {
+    const bearer = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '');
+    if (bearer && this.verifyToken(bearer[1]!, sandbox.name)) return true;
+    const cookie = cookiesOf(headers)[COOKIE_NAME];
+    return cookie !== undefined && same(cookie, this.cookieValue(sandbox.id));
+  }
+
+  /** The request's headers minus burrow's own credentials: the app inside never sees them. */
+  stripCredentials(sandbox: string, headers: IncomingHttpHeaders): IncomingHttpHeaders {
+    const out = { ...headers };
+    const bearer = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '');
+    if (bearer && this.verifyToken(bearer[1]!, sandbox)) delete out.authorization;
+    if (headers.cookie) {
+      const kept = headers.cookie
+        .split(';')
+        .map((c) => c.trim())
+        .filter((c) => c && !c.startsWith(`${COOKIE_NAME}=`));
+      if (kept.length) out.cookie = kept.join('; ');
+      else delete out.cookie;
+    }
+    return out;
+  }
+
+  private mac(message: string): string {
+    return createHmac('sha256', this.key).update(`burrow-url\0${message}`).digest('base64url');
+  }
+}
+
+function cookiesOf(headers: IncomingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of (headers.cookie ?? '').split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0) out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
+  }
+  return out;
+}
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

@@ -1,0 +1,66 @@
+// The sandbox_networks table: which /30 of the pool each sandbox holds, and its egress policy.
+import type { Db } from './database.js';
+
+export interface NetworkRow {
+  sandboxId: string;
+  slot: number;
+  /** The policy as JSON text, exactly as set; null when the sandbox has none. */
+  policy: string | null;
+  policyGeneration: number;
+}
+
+interface Row {
+  sandbox_id: string;
+  slot: number;
+  policy: string | null;
+  policy_generation: number;
+}
+
+const fromRow = (r: Row): NetworkRow => ({
+  sandboxId: r.sandbox_id,
+  slot: r.slot,
+  policy: r.policy,
+  policyGeneration: r.policy_generation,
+});
+
+export class NetworkStore {
+  constructor(private readonly db: Db) {}
+
+  all(): NetworkRow[] {
+    return (this.db.prepare('SELECT * FROM sandbox_networks ORDER BY slot').all() as Row[]).map(fromRow);
+  }
+
+  get(sandboxId: string): NetworkRow | undefined {
+    const row = this.db.prepare('SELECT * FROM sandbox_networks WHERE sandbox_id = ?').get(sandboxId) as Row | undefined;
+    return row && fromRow(row);
+  }
+
+  /** The sandbox's slot, allocating the lowest free one below `size` if it has none. */
+  allocate(sandboxId: string, size: number): NetworkRow {
+    return this.db.transaction(() => {
+      const existing = this.get(sandboxId);
+      if (existing) return existing;
+      const used = (this.db.prepare('SELECT slot FROM sandbox_networks ORDER BY slot').all() as Array<{ slot: number }>).map((r) => r.slot);
+      let slot = 0;
+      for (const u of used) {
+        if (u !== slot) break;
+        slot++;
+      }
+      if (slot >= size) throw new Error(`the network pool is full (${size} sandboxes); set BURROW_NET_POOL to a larger range`);
+      this.db.prepare('INSERT INTO sandbox_networks (sandbox_id, slot) VALUES (?, ?)').run(sandboxId, slot);
+      return this.get(sandboxId)!;
+    })();
+  }
+
+  /** Stores a policy (null removes it) and starts a new generation. */
+  setPolicy(sandboxId: string, policy: string | null): NetworkRow {
+    this.db
+      .prepare('UPDATE sandbox_networks SET policy = ?, policy_generation = policy_generation + 1 WHERE sandbox_id = ?')
+      .run(policy, sandboxId);
+    return this.get(sandboxId)!;
+  }
+
+  release(sandboxId: string): void {
+    this.db.prepare('DELETE FROM sandbox_networks WHERE sandbox_id = ?').run(sandboxId);
+  }
+}

@@ -1,0 +1,149 @@
+// A sandbox's network, whole: its namespace, its /30 from the pool (recorded in the database),
+// the veth pair, its rules in burrow's nftables table, and the files it sees (/etc/resolv.conf
+// pointing at burrow's resolver, its policy under /.burrow/policy). Every step is idempotent, so
+// boot repairs a half-made network and a restart rebuilds the rules from the database.
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { NetworkRow, NetworkStore } from '../db/networks.js';
+import type { AddressPool, Subnet } from './address-pool.js';
+import type { HostFirewall } from './firewall.js';
+import type { SandboxRuleInput } from './firewall-rules.js';
+import type { NetnsManager } from './netns.js';
+import type { VethPairs } from './veth.js';
+
+/** Where the policy directory appears inside every sandbox. */
+export const POLICY_DIR_INSIDE = '/.burrow/policy';
+
+export interface AttachedNetwork {
+  netnsPath: string;
+  subnet: Subnet;
+  /** Read-only bind mounts for the bundle, keyed by path inside. */
+  mounts: Record<string, string>;
+}
+
+export interface SandboxNetworkDeps {
+  netns: NetnsManager;
+  veths: VethPairs;
+  firewall: HostFirewall;
+  store: NetworkStore;
+  pool: AddressPool;
+  /** Per-sandbox host directory for resolv.conf and the policy. */
+  filesDir: string;
+}
+
+export class SandboxNetworks {
+  constructor(private readonly deps: SandboxNetworkDeps) {}
+
+  /** Everything the sandbox's network needs before its container starts. */
+  async attach(sandboxId: string): Promise<AttachedNetwork> {
+    const { netns, veths, store, pool } = this.deps;
+    const row = store.allocate(sandboxId, pool.size);
+    const subnet = pool.subnet(row.slot);
+    const netnsPath = await netns.ensure(sandboxId);
+    await veths.ensure(netns.nameFor(sandboxId), netnsPath, subnet);
+    await this.sync();
+    const dir = this.dirOf(sandboxId);
+    await mkdir(join(dir, 'policy'), { recursive: true });
+    await writeFile(join(dir, 'resolv.conf'), `nameserver ${subnet.gateway}\noptions edns0\n`);
+    await this.writePolicyFile(sandboxId, row.policy);
+    return {
+      netnsPath,
+      subnet,
+      mounts: { '/etc/resolv.conf': join(dir, 'resolv.conf'), [POLICY_DIR_INSIDE]: join(dir, 'policy') },
+    };
+  }
+
+  /** Removes rules, veth, namespace, files and the address. Idempotent. */
+  async detach(sandboxId: string): Promise<void> {
+    const { netns, veths, store } = this.deps;
+    const row = store.get(sandboxId);
+    if (row) {
+      store.release(sandboxId);
+      await this.sync();
+      await veths.remove(row.slot);
+    }
+    await netns.remove(sandboxId);
+    await rm(this.dirOf(sandboxId), { recursive: true, force: true });
+  }
+
+  /** Rebuilds the firewall from the database (start, attach, detach). */
+  async sync(): Promise<void> {
+    await this.deps.firewall.sync(this.deps.store.all().map((r) => this.ruleInput(r)));
+  }
+
+  subnetOf(sandboxId: string): Subnet | undefined {
+    const row = this.deps.store.get(sandboxId);
+    return row ? this.deps.pool.subnet(row.slot) : undefined;
+  }
+
+  /** The sandbox whose address sent a packet, if it is one of ours. */
+  sandboxAt(address: string): NetworkRow | undefined {
+    const slot = this.deps.pool.slotOfAddress(address);
+    if (slot === undefined) return undefined;
+    return this.deps.store.all().find((r) => r.slot === slot);
+  }
+
+  policyOf(sandboxId: string): string | null {
+    return this.deps.store.get(sandboxId)?.policy ?? null;
+  }
+
+  /** Stores the policy and applies it live: new rules, learned addresses forgotten. */
+  async setPolicy(sandboxId: string, policy: string | null): Promise<void> {
+    const row = this.deps.store.get(sandboxId);
+    if (!row) throw new Error(`sandbox ${sandboxId} has no network`);
+    const updated = this.deps.store.setPolicy(sandboxId, policy);
+    await this.deps.firewall.changePolicy(this.ruleInput(updated));
+    await this.writePolicyFile(sandboxId, policy);
+  }
+
+  /** Sandbox ids that have a namespace, a veth or an address, for the reconciler. */
+  async orphans(known: Set<string>): Promise<string[]> {
+    const removed: string[] = [];
+    for (const row of this.deps.store.all()) {
+      if (!known.has(row.sandboxId)) {
+        this.deps.store.release(row.sandboxId);
+        removed.push(`address of ${row.sandboxId}`);
+      }
+    }
+    const slots = new Set(this.deps.store.all().map((r) => r.slot));
+    for (const slot of await this.deps.veths.list()) {
+      if (!slots.has(slot)) {
+        await this.deps.veths.remove(slot);
+        removed.push(`veth ${this.deps.veths.nameFor(slot)}`);
+      }
+    }
+    for (const id of await this.deps.netns.list()) {
+      if (!known.has(id)) {
+        await this.deps.netns.remove(id);
+        await rm(this.dirOf(id), { recursive: true, force: true });
+        removed.push(`netns ${id}`);
+      }
+    }
+    await this.sync();
+    return removed;
+  }
+
+  private ruleInput(row: NetworkRow): SandboxRuleInput {
+    const subnet = this.deps.pool.subnet(row.slot);
+    return {
+      slot: row.slot,
+      iface: this.deps.veths.nameFor(row.slot),
+      address: subnet.address,
+      policed: row.policy !== null,
+      generation: row.policyGeneration,
+    };
+  }
+
+  private dirOf(sandboxId: string): string {
+    return join(this.deps.filesDir, sandboxId);
+  }
+
+  /** Replaced by rename, so a reader inside never sees half a file. */
+  private async writePolicyFile(sandboxId: string, policy: string | null): Promise<void> {
+    const dir = join(this.dirOf(sandboxId), 'policy');
+    await mkdir(dir, { recursive: true });
+    const body = policy === null ? { rules: [] } : JSON.parse(policy);
+    await writeFile(join(dir, 'network.json.tmp'), JSON.stringify(body, null, 2) + '\n');
+    await rename(join(dir, 'network.json.tmp'), join(dir, 'network.json'));
+  }
+}

@@ -1,0 +1,99 @@
+// A small fake internet for network tests: a namespace with "public" addresses (198.18.x.0/24,
+// one /24 per test run) routed from the host, an HTTP server answering on all of them, and an
+// upstream DNS server (in the test process) that names them. Everything it makes carries the
+// run id and is removed by `destroy`, even after a failure.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createSocket, type Socket } from 'node:dgram';
+import { addressReply, emptyReply, parseQuery, RCODE_NXDOMAIN } from '@burrow/server';
+import { RUN_ID } from './instance.js';
+
+const SERVER = `
+const http = require('node:http');
+http.createServer((req, res) => res.end('hello from ' + req.socket.localAddress + '\\n')).listen(80, '0.0.0.0');
+`;
+
+export class FakeInternet {
+  readonly netns: string;
+  readonly link: string;
+  readonly subnet: string;
+  private server: ChildProcess | undefined;
+  private dns: Socket | undefined;
+  dnsPort = 0;
+  /** name -> address; what the fake upstream answers. */
+  readonly names = new Map<string, string>();
+
+  constructor() {
+    const n = createHash('sha256').update(RUN_ID).digest().readUInt8(0);
+    const short = createHash('sha256').update(RUN_ID).digest('hex').slice(0, 8);
+    this.netns = `bwinet-${RUN_ID}`;
+    this.link = `bwi${short}`;
+    this.subnet = `198.18.${n}`;
+  }
+
+  /** The address of host number `i` (10 and up are servers). */
+  address(i: number): string {
+    return `${this.subnet}.${i}`;
+  }
+
+  async start(servers: Record<string, number>): Promise<void> {
+    const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    ip('netns', 'add', this.netns);
+    ip('link', 'add', this.link, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.netns);
+    ip('addr', 'add', `${this.address(1)}/24`, 'dev', this.link);
+    ip('link', 'set', this.link, 'up');
+    ip('-n', this.netns, 'link', 'set', 'lo', 'up');
+    ip('-n', this.netns, 'link', 'set', 'eth0', 'up');
+    for (const [name, i] of Object.entries(servers)) {
+      ip('-n', this.netns, 'addr', 'add', `${this.address(i)}/24`, 'dev', 'eth0');
+      this.names.set(name, this.address(i));
+    }
+    ip('-n', this.netns, 'route', 'add', 'default', 'via', this.address(1));
+    this.server = spawn('nsenter', [`--net=/var/run/netns/${this.netns}`, process.execPath, '-e', SERVER], { stdio: 'ignore' });
+    await this.startDns();
+    await this.waitForServer();
+  }
+
+  private async startDns(): Promise<void> {
+    const dns = createSocket('udp4');
+    dns.on('message', (msg, rinfo) => {
+      try {
+        const q = parseQuery(msg);
+        const ip = this.names.get(q.question.name);
+        const reply = ip && q.question.type === 1 ? addressReply(msg, q, [ip], 60) : ip ? emptyReply(msg, q, 0) : emptyReply(msg, q, RCODE_NXDOMAIN);
+        dns.send(reply, rinfo.port, rinfo.address);
+      } catch {
+        // not a query: ignore
+      }
+    });
+    await new Promise<void>((resolve) => dns.bind(0, '127.0.0.1', () => resolve()));
+    this.dns = dns;
+    this.dnsPort = dns.address().port;
+  }
+
+  private async waitForServer(): Promise<void> {
+    const first = [...this.names.values()][0]!;
+    for (let i = 0; i < 100; i++) {
+      try {
+        const r = await fetch(`http://${first}/`, { signal: AbortSignal.timeout(1000) });
+        if (r.ok) return;
+      } catch {
+        // not yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('the fake internet server did not start');
+  }
+
+  async destroy(): Promise<void> {
+    this.server?.kill('SIGKILL');
+    this.dns?.close();
+    for (const args of [['link', 'delete', this.link], ['netns', 'delete', this.netns]]) {
+      try {
+        execFileSync('ip', args, { stdio: 'ignore' });
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
