@@ -7,7 +7,7 @@ describe('error registry', () => {
     expect(statusFor('sandbox_busy')).toBe(409);
     expect(statusFor('unavailable')).toBe(503);
     expect(statusFor('gone')).toBe(410);
-    expect(Object.keys(ErrorCodes)).toHaveLength(18);
+    expect(Object.keys(ErrorCodes)).toHaveLength(19);
   });
 
   it('picks the generic code for a status that came without one', () => {
