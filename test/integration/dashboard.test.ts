@@ -142,6 +142,19 @@ describe('the dashboard', () => {
     await screenshot(page, '05-sandbox-page');
   });
 
+  it('forks a checkpoint into a new sandbox and opens it', async () => {
+    const checkpoint = page.locator('li[data-checkpoint]', { hasText: 'before the file' });
+    await checkpoint.getByRole('button', { name: 'Fork' }).click();
+    const dialog = page.getByRole('dialog');
+    const forkName = await dialog.getByLabel('Name of the new sandbox').inputValue();
+    expect(forkName).toBe(`${name}-v1`);
+    await dialog.getByRole('button', { name: 'Fork' }).click();
+    await page.getByRole('heading', { name: forkName }).waitFor(WAIT);
+    await page.locator('.terminal-status[data-state="connected"]').waitFor(WAIT);
+    await typeInTerminal('ls ~/scratch.txt || echo fork-clean-$((40+2))');
+    await untilTerminalShows('fork-clean-42');
+  });
+
   it('keeps the list live: a sandbox made elsewhere appears, one destroyed with confirmation goes', async () => {
     await page.goto(`${burrow.url}/#/`);
     await page.getByRole('heading', { name: 'Sandboxes' }).waitFor(WAIT);

@@ -28,7 +28,7 @@ export interface DashboardDeps {
 
 /** Paths the API's auth hook lets through without a token. */
 export function isDashboardPublic(assets: DashboardAssets, path: string): boolean {
-  return path === LOGIN_PATH || path === LOGOUT_PATH || assets.get(path) !== undefined || (path === '/' && assets.missing !== null);
+  return path === LOGIN_PATH || path === LOGOUT_PATH || path === '/' || path.startsWith('/assets/') || assets.get(path) !== undefined;
 }
 
 export function dashboardRoutes(deps: DashboardDeps): FastifyPluginAsync {
