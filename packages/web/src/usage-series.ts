@@ -1,14 +1,16 @@
-// Reads CPU, memory and disk series out of a usage answer. The metering API is young, so this
-// accepts the likely shapes (a bare array of samples, or an object holding one) and names each
-// series after the field it came from.
+// Reads CPU, memory and disk series out of a usage answer (`GET /v1/usage`): metered amounts per
+// step (`cpu_seconds`, `memory_gb_seconds`, `disk_gb_hours`) become average rates (CPUs, GB, GB)
+// so that the charts read like a monitor. Other likely shapes (a bare array of samples) are read
+// too, with each series named after the field it came from.
 
 export interface Series {
   label: string;
+  unit: string;
   points: Array<{ t: number; v: number }>;
 }
 
-const TIME_KEYS = ['time', 'timestamp', 't', 'at', 'start', 'from'];
-const ARRAY_KEYS = ['samples', 'series', 'points', 'usage', 'data', 'items'];
+const TIME_KEYS = ['start', 'time', 'timestamp', 't', 'at', 'from'];
+const ARRAY_KEYS = ['points', 'samples', 'series', 'usage', 'data', 'items'];
 const METRICS: Array<[string, RegExp]> = [
   ['CPU', /cpu/i],
   ['Memory', /mem|ram/i],
@@ -18,31 +20,49 @@ const METRICS: Array<[string, RegExp]> = [
 type Sample = Record<string, unknown>;
 
 export function usageSeries(answer: unknown): Series[] {
-  const samples = findSamples(answer);
+  const { samples, stepSeconds } = findSamples(answer);
   if (!samples.length) return [];
   const out: Series[] = [];
   for (const [name, pattern] of METRICS) {
     const key = Object.keys(samples[0]!).find((k) => pattern.test(k) && typeof samples[0]![k] === 'number');
     if (!key) continue;
+    const { divisor, unit } = rateOf(key, stepSeconds);
     const points = samples
-      .map((s) => ({ t: timeOf(s), v: s[key] as number }))
+      .map((s) => ({ t: timeOf(s), v: (s[key] as number) / divisor }))
       .filter((p) => Number.isFinite(p.t) && Number.isFinite(p.v))
       .sort((a, b) => a.t - b.t);
-    if (points.length) out.push({ label: `${name} (${key})`, points });
+    if (points.length) out.push({ label: name, unit, points });
   }
   return out;
 }
 
-function findSamples(answer: unknown): Sample[] {
+/** An amount per step divided by the step is a rate: CPU-seconds per second are CPUs. */
+function rateOf(key: string, stepSeconds: number | undefined): { divisor: number; unit: string } {
+  if (stepSeconds && key.endsWith('_seconds')) return { divisor: stepSeconds, unit: key.replace(/_?seconds$/, '').replace(/^cpu$/, 'CPUs').replace(/^memory_gb$/, 'GB') };
+  if (stepSeconds && key.endsWith('_hours')) return { divisor: stepSeconds / 3600, unit: key.replace(/_?hours$/, '').replace(/^disk_gb$/, 'GB') };
+  return { divisor: 1, unit: key };
+}
+
+function findSamples(answer: unknown): { samples: Sample[]; stepSeconds?: number } {
   const isSamples = (v: unknown): v is Sample[] =>
     Array.isArray(v) && v.length > 0 && typeof v[0] === 'object' && v[0] !== null && TIME_KEYS.some((k) => k in (v[0] as object));
-  if (isSamples(answer)) return answer;
-  if (typeof answer !== 'object' || answer === null) return [];
+  if (isSamples(answer)) return { samples: answer };
+  if (typeof answer !== 'object' || answer === null) return { samples: [] };
+  const obj = answer as Record<string, unknown>;
   for (const key of ARRAY_KEYS) {
-    const v = (answer as Record<string, unknown>)[key];
-    if (isSamples(v)) return v;
+    const v = obj[key];
+    if (isSamples(v)) return { samples: v, stepSeconds: numberOr(obj.step_seconds) };
+    // One level down: `{series: {step_seconds, points: [...]}}`.
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      const inner = findSamples(v);
+      if (inner.samples.length) return inner;
+    }
   }
-  return [];
+  return { samples: [] };
+}
+
+function numberOr(v: unknown): number | undefined {
+  return typeof v === 'number' && v > 0 ? v : undefined;
 }
 
 function timeOf(s: Sample): number {

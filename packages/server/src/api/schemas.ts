@@ -119,3 +119,6 @@ function validApiCaveat(caveat: string): boolean {
   if (key === 'expires' || key === 'not-before') return parseRfc3339(value) !== null;
   return false;
 }
+
+/** The dashboard's login: an API token to keep in the session cookie. */
+export const dashboardLoginBody = z.strictObject({ token: z.string().min(1).max(8192) });

@@ -72,12 +72,12 @@ export function renderSandboxList(root: HTMLElement, api: Api): () => void {
         h('td', {}, h('a', { href: `#/s/${enc(s.name)}` }, s.name)),
         h('td', {}, h('span', { class: `state state-${s.status}`, 'data-state': s.status }, s.status), s.failure_reason ? h('div', { class: 'hint' }, s.failure_reason) : null),
         h('td', {}, s.runtime ?? ''),
-        h('td', { title: s.last_running_at ?? '' }, ago(s.last_running_at)),
+        h('td', { title: s.last_running_at ?? '' }, s.status === 'running' ? 'now' : ago(s.last_running_at)),
         h('td', {}, `${s.config.cpus} CPU · ${s.config.ram_mb} MB`),
-        h('td', { class: 'row-actions' },
+        h('td', {}, h('div', { class: 'row-actions' },
           h('a', { class: 'button', href: `#/s/${enc(s.name)}` }, 'Open'),
           h('button', { type: 'button', class: 'danger', onclick: () => void destroy(s) }, 'Destroy'),
-        ),
+        )),
       ),
     ));
     if (!rows.length) replace(tbody, h('tr', {}, h('td', { colspan: 6, class: 'empty' }, 'No sandboxes yet. Create one above.')));

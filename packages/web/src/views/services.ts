@@ -56,13 +56,13 @@ export function mountServices(api: Api, sandbox: string): HTMLElement {
             h('td', {}, h('strong', {}, s.name), h('div', { class: 'hint' }, [s.cmd, ...(s.args ?? [])].join(' '))),
             h('td', {}, h('span', { class: `state state-${s.state?.status ?? 'unknown'}` }, s.state?.status ?? 'unknown'), s.state?.error ? h('div', { class: 'hint' }, s.state.error) : null),
             h('td', {}, s.http_port ? `port ${s.http_port}` : ''),
-            h('td', { class: 'row-actions' },
+            h('td', {}, h('div', { class: 'row-actions' },
               s.state?.status === 'running'
                 ? h('button', { type: 'button', onclick: () => void act(s.name, 'stop') }, 'Stop')
                 : h('button', { type: 'button', onclick: () => void act(s.name, 'start') }, 'Start'),
               h('button', { type: 'button', onclick: () => void act(s.name, 'restart') }, 'Restart'),
               h('button', { type: 'button', onclick: () => void showLogs(s.name) }, 'Logs'),
-            ),
+            )),
           ),
         )),
       ),

@@ -20,7 +20,8 @@ export function mountUsage(api: Api, sandbox: string): HTMLElement {
       replace(body, h('p', { class: 'hint' }, 'No samples for the last 6 hours yet.'));
       return;
     }
-    replace(body, ...series.map(chart));
+    const cost = costOf(answer);
+    replace(body, ...series.map(chart), cost ? h('p', { class: 'hint' }, cost) : null);
   });
   return panel.element;
 }
@@ -39,7 +40,15 @@ function chart(s: Series): HTMLElement {
   line.setAttribute('points', s.points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' '));
   svg.append(line);
   const last = vs[vs.length - 1]!;
-  return h('figure', {}, h('figcaption', {}, s.label, h('span', { class: 'hint' }, ` now ${round(last)} · max ${round(top)}`)), svg);
+  return h('figure', {}, h('figcaption', {}, `${s.label} (${s.unit})`, h('span', { class: 'hint' }, ` last ${round(last)} · peak ${round(top)}`)), svg);
+}
+
+/** The estimated cost of the window, when the server prices usage. */
+function costOf(answer: unknown): string | null {
+  const total = (answer as { total?: { cost?: { total?: unknown } }; currency?: unknown } | null)?.total?.cost?.total;
+  if (typeof total !== 'number') return null;
+  const currency = (answer as { currency?: unknown }).currency;
+  return `Estimated cost of the last 6 hours: ${total.toFixed(4)} ${typeof currency === 'string' ? currency : ''}`.trim();
 }
 
 function round(v: number): string {

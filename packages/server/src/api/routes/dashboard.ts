@@ -1,15 +1,13 @@
 // The web dashboard on the API's own listener: its page and assets (public: they hold no data)
 // and the login that turns an API token into the session cookie (see dashboard-auth.ts).
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import { ApiError } from '../../core/errors.js';
 import type { DashboardAssets } from '../dashboard-assets.js';
 import { assertSameSite, clearedSessionCookie, sessionCookie } from '../dashboard-auth.js';
+import { dashboardLoginBody } from '../schemas.js';
 
 export const LOGIN_PATH = '/v1/dashboard/login';
 export const LOGOUT_PATH = '/v1/dashboard/logout';
-
-const loginBody = z.strictObject({ token: z.string().min(1).max(8192) });
 
 /** The page may talk only to this origin and may not be framed by another site. */
 const PAGE_HEADERS = {
@@ -52,7 +50,7 @@ export function dashboardRoutes(deps: DashboardDeps): FastifyPluginAsync {
     app.post(LOGIN_PATH, async (req, reply) => {
       // Logging in and out change the browser's credential: another site must not trigger them.
       assertSameSite(req);
-      const { token } = loginBody.parse(req.body ?? {});
+      const { token } = dashboardLoginBody.parse(req.body ?? {});
       if (!deps.acceptsToken(token.trim())) {
         throw new ApiError('unauthorized', 'this token is not accepted by this server; copy it again from $BURROW_HOME/admin.token or `burrow token create`');
       }

@@ -3,7 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { fsOpenapiPaths } from './fs.js';
-import { createCheckpointBody, createSpriteBody, createTokenBody, forkBody, updateSpriteBody } from '../schemas.js';
+import { createCheckpointBody, createSpriteBody, createTokenBody, dashboardLoginBody, forkBody, updateSpriteBody } from '../schemas.js';
 
 const error = { $ref: '#/components/schemas/Error' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
@@ -57,7 +57,7 @@ export function openapiDocument(): object {
           responses: { '201': { description: 'the new sandbox (Sprite object)' }, '409': json(error), ...errors },
         },
         get: {
-          summary: 'List sandboxes, paged by name',
+          summary: 'List sandboxes, paged by name; with `Accept: application/x-ndjson`, the live list (a line per sandbox, then one per change)',
           parameters: ['max_results', 'continuation_token', 'prefix'].map((name) => ({ name, in: 'query', schema: { type: 'string' } })),
           responses: { '200': { description: '{sprites, has_more, next_continuation_token, org counters}' }, ...errors },
         },
@@ -141,6 +141,17 @@ export function openapiDocument(): object {
           summary: 'Revoke a token and every token attenuated from it; 409 for the admin token',
           responses: { '200': { description: 'the revoked token' }, '409': json(error), ...errors },
         },
+      },
+      '/v1/dashboard/login': {
+        post: {
+          summary: 'The web dashboard\'s login: keeps the token in an HttpOnly SameSite=Strict cookie; needs `X-Burrow-CSRF: 1`',
+          security: [],
+          requestBody: json(z.toJSONSchema(dashboardLoginBody, { io: 'input' })),
+          responses: { '204': { description: 'logged in (Set-Cookie)' }, '403': json(error), ...errors },
+        },
+      },
+      '/v1/dashboard/logout': {
+        post: { summary: 'Clears the dashboard cookie; needs `X-Burrow-CSRF: 1`', security: [], responses: { '204': { description: 'logged out' } } },
       },
       '/v1/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1' } } } },
     },
