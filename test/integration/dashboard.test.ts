@@ -138,8 +138,29 @@ describe('the dashboard', () => {
       await expect.poll(() => body.innerText(), WAIT).not.toBe('loading…');
       expect(await body.locator('.form-error').count()).toBe(0);
     }
-    await expect.poll(() => page.locator('section.url').innerText(), WAIT).toContain(`http://${name}.localhost`);
     await screenshot(page, '05-sandbox-page');
+  });
+
+  it('edits the network policy and gives a login link for the private URL', async () => {
+    const policy = page.locator('section.policy');
+    await policy.getByLabel('policy rules').fill('allow example.com\ninclude defaults');
+    await policy.getByRole('button', { name: 'Save policy' }).click();
+    await expect.poll(async () => (await burrow.client().sandbox(name).getNetworkPolicy()).rules, WAIT).toEqual([
+      { domain: 'example.com', action: 'allow' },
+      { include: 'defaults' },
+    ]);
+    await policy.getByText('Only what these rules allow is reachable').waitFor(WAIT);
+    await policy.getByLabel('policy rules').fill('allow');
+    await policy.getByRole('button', { name: 'Save policy' }).click();
+    await page.locator('#notice').getByText('is not a rule').waitFor(WAIT);
+    await page.locator('#notice').getByRole('button', { name: 'Dismiss' }).click();
+
+    const url = page.locator('section.url');
+    expect(await url.innerText()).toContain(`http://${name}.localhost`);
+    await url.getByRole('button', { name: 'Get a login link' }).click();
+    const link = url.locator('a[data-login-link]');
+    await link.waitFor(WAIT);
+    expect(await link.getAttribute('href')).toMatch(new RegExp(`^http://${name}\\.localhost:\\d+/__burrow/login\\?ticket=`));
   });
 
   it('forks a checkpoint into a new sandbox and opens it', async () => {

@@ -51,6 +51,8 @@ beforeAll(async () => {
     manager,
     tokens,
     dashboard: await DashboardAssets.load(web),
+    // No Host names a sandbox here, so every request reaches the API.
+    urls: { sandboxNameOf: () => undefined },
     view: { urlFor: (n) => `http://${n}.localhost:7070`, isolationOf: () => 'runc' },
     defaults: { runtime: 'runc', image: 'dev', cpus: 1, ramMb: 512, storageGb: 10 },
   } as unknown as ApiDeps);

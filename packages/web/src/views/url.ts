@@ -16,11 +16,24 @@ export function mountUrl(api: Api, sprite: Sprite, onChange: (s: Sprite) => void
         showProblem(err);
       }
     };
+    const link = h('p', {}, h('a', { href: s.url, target: '_blank', rel: 'noopener noreferrer' }, s.url));
+    // A private URL needs the browser to log in to that sandbox's host: a one-time link does it.
+    const getLoginLink = async () => {
+      try {
+        const { login_url } = await api.json<{ login_url: string }>('POST', `/v1/sprites/${enc(s.name)}/url/login`);
+        replace(link, h('a', { href: login_url, target: '_blank', rel: 'noopener noreferrer', 'data-login-link': true }, `Open ${s.url}`), h('span', { class: 'hint' }, ' (this link logs you in; valid 10 minutes)'));
+      } catch (err) {
+        showProblem(err);
+      }
+    };
     replace(body,
-      h('p', {}, h('a', { href: s.url, target: '_blank', rel: 'noopener noreferrer' }, s.url)),
+      link,
       h('p', { class: 'hint' }, 'Forwards to port 8080 inside the sandbox (or the service with an HTTP port), waking it if needed. ',
         isPublic ? 'Anyone who can reach this host may open it.' : 'Opening it needs a token.'),
-      h('button', { type: 'button', onclick: () => void toggle() }, isPublic ? 'Require a token' : 'Make public'),
+      h('div', { class: 'row-actions start' },
+        isPublic ? null : h('button', { type: 'button', onclick: () => void getLoginLink() }, 'Get a login link'),
+        h('button', { type: 'button', onclick: () => void toggle() }, isPublic ? 'Require a token' : 'Make public'),
+      ),
     );
   };
   draw(sprite);
