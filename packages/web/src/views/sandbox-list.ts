@@ -1,20 +1,9 @@
 // Every sandbox at a glance, kept current by the API's live list (NDJSON) without reloading;
 // create and destroy (with confirmation) from here.
-import { Api, enc, readLines, type Sprite } from '../api';
+import { Api, enc, type Sprite } from '../api';
 import { ago, h, replace } from '../dom';
-import { asProblem } from '../problem';
+import { watchLive, type LiveLine } from '../live';
 import { clearNotice, confirmAction, showProblem } from '../ui';
-
-interface LiveLine {
-  type?: string;
-  name?: string;
-  status?: string;
-  last_running_at?: string | null;
-  failure_reason?: string | null;
-  org?: { running?: number; warm?: number; cold?: number };
-}
-
-const RECONNECT_MS = 2000;
 
 /** Renders the list into `root`; returns a function that stops its live updates. */
 export function renderSandboxList(root: HTMLElement, api: Api): () => void {
@@ -90,7 +79,7 @@ export function renderSandboxList(root: HTMLElement, api: Api): () => void {
       sprites.delete(line.name);
     } else {
       const known = sprites.get(line.name);
-      if (known) Object.assign(known, { status: line.status ?? known.status, last_running_at: line.last_running_at, failure_reason: line.failure_reason });
+      if (known) Object.assign(known, { status: line.status ?? known.status, last_running_at: line.last_running_at, failure_reason: line.failure_reason ?? null });
       else {
         // A sandbox made elsewhere (the CLI, a fork): fetch its full description once.
         const sprite = await api.json<Sprite>('GET', `/v1/sprites/${enc(line.name)}`).catch(() => null);
@@ -100,32 +89,20 @@ export function renderSandboxList(root: HTMLElement, api: Api): () => void {
     draw();
   };
 
-  const watch = async () => {
-    while (!controller.signal.aborted) {
-      try {
+  const watch = () =>
+    watchLive(api, '', controller.signal, {
+      connecting: async () => {
         const first = await api.json<{ sprites: Sprite[] }>('GET', '/v1/sprites?max_results=100');
         sprites.clear();
         for (const s of first.sprites) sprites.set(s.name, s);
         draw();
-        const response = await api.call('GET', '/v1/sprites', undefined, 'application/x-ndjson');
-        live.textContent = 'live';
-        live.className = 'live on';
-        const queue: LiveLine[] = [];
-        let pending = Promise.resolve();
-        await readLines(response, (line) => {
-          queue.push(line as LiveLine);
-          pending = pending.then(() => apply(queue.shift()!));
-        }, controller.signal);
-        await pending;
-      } catch (err) {
-        if (controller.signal.aborted) return;
-        if (asProblem(err).status === 401) return;
-      }
-      live.textContent = 'reconnecting…';
-      live.className = 'live';
-      await new Promise((r) => setTimeout(r, RECONNECT_MS));
-    }
-  };
+      },
+      line: apply,
+      connected: (on) => {
+        live.textContent = on ? 'live' : 'reconnecting…';
+        live.className = on ? 'live on' : 'live';
+      },
+    });
 
   replace(root,
     h('section', { class: 'card' },

@@ -2,6 +2,8 @@
 // network policy, URL and usage.
 import { Api, enc, type Sprite } from '../api';
 import { h, replace } from '../dom';
+import { watchLive } from '../live';
+import { Problem } from '../problem';
 import { showProblem, confirmAction } from '../ui';
 import { mountCheckpoints } from './checkpoints';
 import { mountPolicy } from './policy';
@@ -10,12 +12,11 @@ import { mountTerminal } from './terminal';
 import { mountUrl } from './url';
 import { mountUsage } from './usage';
 
-const STATE_POLL_MS = 3000;
-
 export function renderSandboxPage(root: HTMLElement, api: Api, name: string, go: (hash: string) => void): () => void {
   const state = h('span', { class: 'state' }, '…');
   const facts = h('p', { class: 'hint' });
   let stopped = false;
+  let current: Sprite | null = null;
 
   const showSprite = (s: Sprite) => {
     state.textContent = s.status;
@@ -50,6 +51,7 @@ export function renderSandboxPage(root: HTMLElement, api: Api, name: string, go:
       return;
     }
     if (stopped) return;
+    current = sprite;
     showSprite(sprite);
     replace(root,
       h('div', { class: 'page-head' },
@@ -70,13 +72,22 @@ export function renderSandboxPage(root: HTMLElement, api: Api, name: string, go:
     );
   })();
 
-  const timer = setInterval(() => {
-    api.json<Sprite>('GET', `/v1/sprites/${enc(name)}`).then(showSprite, () => {});
-  }, STATE_POLL_MS);
+  // The state follows the live list (the prefix narrows it; other names sharing it are skipped).
+  const controller = new AbortController();
+  void watchLive(api, name, controller.signal, {
+    line: (line) => {
+      if (line.name !== name || !line.status || !current) return;
+      if (line.status === 'destroyed') {
+        showProblem(new Problem(`Sandbox ${name} was destroyed.`, 'Go back to the list.'));
+        return;
+      }
+      showSprite(Object.assign(current, { status: line.status, failure_reason: line.failure_reason ?? null }));
+    },
+  });
 
   return () => {
     stopped = true;
-    clearInterval(timer);
+    controller.abort();
     terminal.dispose();
   };
 }

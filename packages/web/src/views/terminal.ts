@@ -1,4 +1,4 @@
-// A shell in the browser: xterm.js on a detachable TTY session (spec 3.3-3.8). The terminal's size
+// A shell in the browser: xterm.js on a TTY session (spec 3.3-3.8). The terminal's size
 // follows the window; if the connection drops, it re-attaches to the same session, which replays
 // its scrollback first; when the shell itself ends, a key starts a new one.
 import { FitAddon } from '@xterm/addon-fit';
@@ -8,6 +8,11 @@ import { Api, enc } from '../api';
 import { h } from '../dom';
 
 const SHELL = ['bash', '-l'];
+/**
+ * How long the shell outlives its page: long enough to survive a reload or a dropped network,
+ * short enough that a forgotten tab does not keep the sandbox busy for ever.
+ */
+const KEEP_AFTER_DISCONNECT = '10m';
 const RETRY_MS = [500, 1000, 2000, 4000, 8000];
 
 export interface TerminalView {
@@ -61,7 +66,13 @@ export function mountTerminal(api: Api, sandbox: string): TerminalView {
       term.reset();
       path = `/v1/sprites/${enc(sandbox)}/exec/${enc(existing)}`;
     } else {
-      const q = new URLSearchParams({ tty: 'true', detachable: 'true', stdin: 'true', rows: String(term.rows), cols: String(term.cols) });
+      const q = new URLSearchParams({
+        tty: 'true',
+        stdin: 'true',
+        rows: String(term.rows),
+        cols: String(term.cols),
+        max_run_after_disconnect: KEEP_AFTER_DISCONNECT,
+      });
       for (const arg of SHELL) q.append('cmd', arg);
       path = `/v1/sprites/${enc(sandbox)}/exec?${q}`;
     }
