@@ -12,6 +12,8 @@ let burrow: BurrowInstance;
 let browser: Browser | undefined;
 let context: BrowserContext;
 let page: Page;
+/** Uncaught exceptions in the page: the dashboard must have none. */
+const pageErrors: string[] = [];
 const name = sandboxName('web');
 
 beforeAll(async () => {
@@ -20,6 +22,7 @@ beforeAll(async () => {
   browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(e.message));
 });
 
 afterAll(async () => {
@@ -227,5 +230,6 @@ describe('the dashboard login cookie', () => {
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByLabel('API token').waitFor(WAIT);
     expect((await context.cookies()).find((c) => c.name === 'burrow_session')).toBeUndefined();
+    expect(pageErrors).toEqual([]);
   });
 });

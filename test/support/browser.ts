@@ -1,5 +1,6 @@
 // Headless Chromium for end-to-end tests: the distribution's own package (.ci/run installs it),
 // driven by playwright-core; no browser is ever downloaded. Screenshots go to test-artifacts/.
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -9,6 +10,7 @@ export const CHROMIUM = '/usr/bin/chromium';
 export const ARTIFACTS = join(REPO, 'test-artifacts', 'dashboard');
 
 export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install Debian's browser with \`apt-get install -y chromium\` (.ci/run does)`);
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
