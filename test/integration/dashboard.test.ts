@@ -67,7 +67,7 @@ describe('the dashboard', () => {
     await page.goto(burrow.url);
     await page.getByLabel('API token').fill('burrow_not-the-token');
     await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByText('not accepted by this server').waitFor(WAIT);
+    await page.getByText('not a burrow token').waitFor(WAIT);
     expect(await page.locator('.form-error').innerText()).toContain('admin.token');
     await screenshot(page, '01-login-refused');
 

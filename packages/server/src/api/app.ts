@@ -131,7 +131,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(policyRoutes(deps));
   await app.register(urlRoutes(deps));
   await app.register(openapiRoutes());
-  await app.register(dashboardRoutes({ assets: deps.dashboard, acceptsToken: (token) => accepts(deps.tokens, token) }));
+  await app.register(dashboardRoutes({ assets: deps.dashboard, refusal: (token) => refusal(deps.tokens, token) }));
   return app;
 }
 
@@ -158,12 +158,12 @@ function toErrorBody(err: FastifyError | ApiError | ZodError): { status: number;
   return { status: 500, body: { error: 'internal', message: `internal error: ${err.message}` } };
 }
 
-function accepts(tokens: TokenAuthority, token: string): boolean {
+function refusal(tokens: TokenAuthority, token: string): string | null {
   try {
     tokens.authenticate(token);
-    return true;
+    return null;
   } catch (e) {
-    if (e instanceof TokenRefused) return false;
+    if (e instanceof TokenRefused) return e.message;
     throw e;
   }
 }

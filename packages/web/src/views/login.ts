@@ -20,7 +20,8 @@ export function renderLogin(root: HTMLElement, api: Api, done: () => void): void
         done();
       } catch (err) {
         const p = asProblem(err);
-        replace(error, p.message, ' ', h('span', { class: 'next' }, p.next));
+        // A refused token's message already says where to find a good one.
+        replace(error, p.message, p.status === 401 ? null : h('span', { class: 'next' }, ` ${p.next}`));
       } finally {
         submit.disabled = false;
       }

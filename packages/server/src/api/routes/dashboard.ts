@@ -20,8 +20,8 @@ const PAGE_HEADERS = {
 
 export interface DashboardDeps {
   assets: DashboardAssets;
-  /** Whether the API would accept this token as `Authorization: Bearer`. */
-  acceptsToken: (token: string) => boolean;
+  /** Why the API would refuse this token as `Authorization: Bearer`; null if it accepts it. */
+  refusal: (token: string) => string | null;
 }
 
 /** Paths the API's auth hook lets through without a token. */
@@ -51,8 +51,9 @@ export function dashboardRoutes(deps: DashboardDeps): FastifyPluginAsync {
       // Logging in and out change the browser's credential: another site must not trigger them.
       assertSameSite(req);
       const { token } = dashboardLoginBody.parse(req.body ?? {});
-      if (!deps.acceptsToken(token.trim())) {
-        throw new ApiError('unauthorized', 'this token is not accepted by this server; copy it again from $BURROW_HOME/admin.token or `burrow token create`');
+      const why = deps.refusal(token.trim());
+      if (why !== null) {
+        throw new ApiError('unauthorized', `${why}; copy the token again from $BURROW_HOME/admin.token on the host, or make one with \`burrow token create\``);
       }
       return reply.header('Set-Cookie', sessionCookie(token.trim(), req.protocol === 'https')).code(204).send();
     });
