@@ -278,14 +278,15 @@ export class Checkpoints {
         if (live) {
           if (runtime.kind === 'gvisor') progress(`flushed the sandbox's file data to disk in ${ms(performance.now() - t0)}`);
           const frozenAt = performance.now();
-          await runtime.pause(record.containerId);
+          await this.deps.manager.freeze(record);
           try {
             crashPoint('checkpoint:create:paused');
             await snapshots.take(record.id, checkpoint.id);
             crashPoint('checkpoint:create:snapshot');
           } finally {
-            if (!wasPaused) await runtime.resume(record.containerId);
+            await this.deps.manager.thaw(record);
           }
+          if (wasPaused) await runtime.pause(record.containerId);
           progress(`sandbox was frozen for ${ms(performance.now() - frozenAt)} while its disk was snapshotted`);
         }
       }

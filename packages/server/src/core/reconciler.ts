@@ -40,6 +40,7 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport &
       (record.status === 'creating' ? report.rolledBack : report.finishedDestroy).push(record.name);
       continue;
     }
+    await manager.thawAfterCrash(record);
     const state = record.containerId ? await runtimes[record.runtime].state(record.containerId) : 'missing';
     if (state !== 'running' && state !== 'paused' && record.status === 'running') {
       store.setStatus(record.id, 'cold');
