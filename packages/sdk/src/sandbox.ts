@@ -19,6 +19,8 @@ import {
 import { TerminalProcess, type TerminalSpawnOptions } from './tty.js';
 import { BurrowError } from './errors.js';
 import { readEvents } from './ndjson.js';
+import { openTcpProxy, PortWatcher, type PortEvent } from './network.js';
+import type { Duplex } from 'node:stream';
 import type { Checkpoint, CheckpointEvent, ExecSessionSummary, ForkRequest, NetworkPolicy, Sprite } from './types.js';
 
 /** Streams have no timeout in the Sprites SDKs; this only bounds a server that hangs. */
@@ -202,6 +204,27 @@ export class Sandbox {
   async setNetworkPolicy(policy: NetworkPolicy): Promise<void> {
     const response = await this.api.send('POST', `${this.path()}/policy/network`, { body: policy, expect: [204] });
     await response.body?.cancel();
+  }
+
+  /** A TCP connection to `port` on the sandbox's localhost, through the proxy WebSocket (spec §9). */
+  openTcpProxy(port: number, host = 'localhost'): Promise<Duplex> {
+    return openTcpProxy(this.api, this.name, port, host);
+  }
+
+  /** Reports ports opened and closed inside; `ready` resolves with those open now (spec §10). */
+  watchPorts(onEvent: (event: PortEvent) => void): PortWatcher {
+    return new PortWatcher(this.api, this.name, onEvent);
+  }
+
+  /** The sandbox's URL and, for private ones, a login link for a browser (valid 10 minutes). */
+  async urlLogin(): Promise<{ url: string; login_url: string; expires_at: string }> {
+    return this.api.json('POST', `${this.path()}/url/login`);
+  }
+
+  /** Who may open the URL: `sprite` (a token or login cookie) or `public`. */
+  async setUrlAuth(auth: 'sprite' | 'public'): Promise<Sprite> {
+    this.info = await this.api.json<Sprite>('PUT', this.path(), { body: { url_settings: { auth } } });
+    return this.info;
   }
 
   async fork(id: string, newName: string): Promise<Sandbox> {

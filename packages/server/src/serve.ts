@@ -26,6 +26,7 @@ import { AddressPool } from './network/address-pool.js';
 import { DnsResolver, parseUpstream } from './network/dns-resolver.js';
 import { enableIpv4Forwarding, HostFirewall } from './network/firewall.js';
 import { NetnsManager } from './network/netns.js';
+import { PortWatchers } from './network/port-watcher.js';
 import { SandboxNetworks } from './network/sandbox-network.js';
 import { VethPairs, vethPrefix } from './network/veth.js';
 import { createRuntimes } from './runtime/runtimes.js';
@@ -127,11 +128,12 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
     domain: config.network.urlDomain,
     manager,
     access: urlAccess,
-    targetOf: (record) => {
-      const subnet = networks.subnetOf(record.id);
-      return subnet && { host: subnet.address, port: DEFAULT_HTTP_PORT };
-    },
+    targetOf: (record) => proxyTarget(record.name, DEFAULT_HTTP_PORT),
   });
+  function proxyTarget(name: string, port: number) {
+    const subnet = networks.subnetOf(manager.get(name).id);
+    return subnet && { host: subnet.address, port };
+  }
   const app = await buildApi({
     manager,
     checkpoints,
@@ -142,6 +144,8 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
     egress,
     urls,
     urlAccess,
+    proxyTarget,
+    ports: new PortWatchers((id) => netns.pathFor(id)),
     defaults: {
       runtime: config.defaultRuntime,
       image: config.defaultImage,

@@ -28,9 +28,13 @@ import { fsRoutes } from './routes/fs.js';
 import { dashboardRoutes, isDashboardPublic } from './routes/dashboard.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { policyRoutes } from './routes/policy.js';
+import { portRoutes } from './routes/ports.js';
+import { proxyRoutes } from './routes/proxy.js';
 import { urlRoutes } from './routes/urls.js';
 import type { SandboxUrls } from './sandbox-urls.js';
 import type { UrlAccess } from './url-access.js';
+import type { Target } from '../network/http-forward.js';
+import type { PortWatchers } from '../network/port-watcher.js';
 import { spriteRoutes } from './routes/sprites.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { requestScopes } from './request-scope.js';
@@ -49,6 +53,9 @@ export interface ApiDeps {
   egress: EgressPolicies;
   urls: SandboxUrls;
   urlAccess: UrlAccess;
+  /** Where the host reaches a port inside the sandbox (its localhost). */
+  proxyTarget(name: string, port: number): Target | undefined;
+  ports: PortWatchers;
   defaults: { runtime: 'gvisor' | 'runc'; image: 'minimal' | 'dev'; cpus: number; ramMb: number; storageGb: number };
   view: ViewContext;
   dashboard: DashboardAssets;
@@ -130,6 +137,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(tokenRoutes(deps));
   await app.register(policyRoutes(deps));
   await app.register(urlRoutes(deps));
+  await app.register(proxyRoutes(deps));
+  await app.register(portRoutes(deps));
   await app.register(openapiRoutes());
   await app.register(dashboardRoutes({ assets: deps.dashboard, refusal: (token) => refusal(deps.tokens, token) }));
   return app;

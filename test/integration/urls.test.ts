@@ -1,0 +1,207 @@
+// Sandbox URLs, the TCP proxy and the port watch against real gVisor sandboxes: Host-header
+// routing on the API listener, private and public auth, login links, WebSocket and streaming
+// pass-through, the 502 page, `burrow proxy`, and port_opened / port_closed.
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { BurrowClient, PortEvent } from '@burrow/sdk';
+import { APP_SERVER } from '../support/app-server.js';
+import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
+
+let burrow: BurrowInstance;
+let client: BurrowClient;
+const app = sandboxName('url-app');
+const empty = sandboxName('url-empty');
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A request to the API listener with the Host of a sandbox URL (no DNS for *.localhost needed). */
+function get(name: string, path: string, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<Answer> {
+  const { port } = new URL(burrow.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method, headers: { host: `${name}.localhost:${port}`, ...headers } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function startApp(name: string, port = 8080): Promise<void> {
+  await client.sandbox(name).exec('sh', ['-c', `setsid node -e "$APP" > /tmp/app-${port}.log 2>&1 < /dev/null & echo $! > /tmp/app-${port}.pid`], {
+    env: { APP: APP_SERVER, PORT: String(port) },
+  });
+  for (let i = 0; i < 200; i++) {
+    if ((await client.sandbox(name).exec('cat', [`/tmp/app-${port}.log`])).stdout.includes('listening')) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the app on port ${port} did not start in ${name}`);
+}
+
+beforeAll(async () => {
+  burrow = await BurrowInstance.create();
+  await burrow.start();
+  client = burrow.client();
+  await Promise.all([client.createSandbox(app), client.createSandbox(empty)]);
+  await startApp(app);
+});
+
+afterAll(async () => {
+  await burrow?.destroy();
+});
+
+describe('a private sandbox URL (auth sprite, the default)', () => {
+  it('is the sandbox name under localhost on the API port', async () => {
+    const info = await client.sandbox(app).refresh();
+    expect(info.url).toBe(`http://${app}.localhost:${new URL(burrow.url).port}`);
+  });
+
+  it('refuses a request without credentials with a page that says how to log in', async () => {
+    const r = await get(app, '/');
+    expect(r.status).toBe(401);
+    expect(r.body).toContain(`burrow url ${app}`);
+  });
+
+  it('serves the app (bound to 127.0.0.1 inside) to the API token, which the app never sees', async () => {
+    const r = await get(app, '/', { Authorization: `Bearer ${burrow.token}` });
+    expect(r).toMatchObject({ status: 200, body: `page of ${app} auth=- cookie=-\n` });
+  });
+
+  it('logs a browser in through a login link: cookie for this sandbox only, hidden from the app', async () => {
+    const { login_url } = await client.sandbox(app).urlLogin();
+    const link = new URL(login_url);
+    const login = await get(app, `${link.pathname}${link.search}`);
+    expect(login.status).toBe(302);
+    const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+    expect(cookie).toMatch(/^burrow_url_auth=/);
+    const page = await get(app, '/', { Cookie: `${cookie}; theme=dark` });
+    expect(page).toMatchObject({ status: 200, body: `page of ${app} auth=- cookie=theme=dark\n` });
+    expect((await get(empty, '/', { Cookie: cookie })).status).toBe(401);
+    expect((await get(app, `${link.pathname}?ticket=1.${'A'.repeat(43)}`)).status).toBe(403);
+    // A link for one sandbox does not log in to another.
+    expect((await get(empty, `${link.pathname}${link.search}`)).status).toBe(403);
+  });
+
+  it('passes WebSocket upgrades through', async () => {
+    const { port } = new URL(burrow.url);
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { Host: `${app}.localhost:${port}`, Authorization: `Bearer ${burrow.token}` } });
+    const reply = await new Promise<string>((resolve, reject) => {
+      ws.on('open', () => ws.send('hi'));
+      ws.on('message', (d) => resolve(d.toString()));
+      ws.on('error', reject);
+    });
+    ws.close();
+    expect(reply).toBe('echo:hi');
+  });
+
+  it('streams response bodies as they are written, and request bodies through', async () => {
+    const { port } = new URL(burrow.url);
+    const firstChunk = await new Promise<{ chunk: string; ended: boolean }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/stream', headers: { host: `${app}.localhost:${port}`, Authorization: `Bearer ${burrow.token}` } }, (res) => {
+        let ended = false;
+        res.on('end', () => (ended = true));
+        res.once('data', (c: Buffer) => resolve({ chunk: c.toString(), ended }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(firstChunk).toEqual({ chunk: 'first\n', ended: false });
+    const big = 'x'.repeat(3 << 20);
+    const echo = await get(app, '/echo', { Authorization: `Bearer ${burrow.token}` }, 'POST', big);
+    expect(echo.body.length).toBe(big.length);
+  });
+
+  it('answers 502 with a page when nothing listens on port 8080', async () => {
+    const r = await get(empty, '/', { Authorization: `Bearer ${burrow.token}` });
+    expect(r.status).toBe(502);
+    expect(r.body).toContain('Nothing is listening on port 8080');
+  });
+
+  it('answers 404 for a sandbox that does not exist', async () => {
+    expect((await get(sandboxName('nope'), '/', { Authorization: `Bearer ${burrow.token}` })).status).toBe(404);
+  });
+});
+
+describe('a public sandbox URL', () => {
+  it('opens without credentials after `burrow url update --auth public`', async () => {
+    const out = await runCli(['url', 'update', app, '--auth', 'public']);
+    expect(out).toContain('is now public');
+    expect(await get(app, '/')).toMatchObject({ status: 200, body: `page of ${app} auth=- cookie=-\n` });
+    expect((await runCli(['url', app])).trim()).toBe(`http://${app}.localhost:${new URL(burrow.url).port}`);
+  });
+});
+
+describe('the TCP proxy', () => {
+  it('connects to a port on the sandbox localhost and carries bytes both ways', async () => {
+    const stream = await client.sandbox(app).openTcpProxy(8080);
+    stream.write(`GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    let text = '';
+    for await (const chunk of stream) text += (chunk as Buffer).toString();
+    expect(text).toMatch(/^HTTP\/1.1 200/);
+    expect(text).toContain(`page of ${app}`);
+  });
+
+  it('refuses ports nothing listens on, and hosts outside the sandbox', async () => {
+    await expect(client.sandbox(app).openTcpProxy(9)).rejects.toThrow(/nothing is listening on port 9/);
+    await expect(client.sandbox(app).openTcpProxy(80, '10.0.0.1')).rejects.toThrow(/only ports inside/);
+  });
+
+  it('`burrow proxy NAME LOCAL:REMOTE` listens locally and relays', async () => {
+    const child = spawn(process.execPath, [CLI, 'proxy', app, '0:8080'], { env: { ...process.env, ...burrow.cliEnv() }, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const local = await new Promise<number>((resolve, reject) => {
+        child.stdout.on('data', (b: Buffer) => {
+          const m = /127\.0\.0\.1:(\d+) ->/.exec(b.toString());
+          if (m) resolve(Number(m[1]));
+        });
+        child.on('exit', (code) => reject(new Error(`burrow proxy exited ${code}`)));
+      });
+      const text = await new Promise<string>((resolve, reject) => {
+        const sock = connect(local, '127.0.0.1', () => sock.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
+        let out = '';
+        sock.on('data', (b) => (out += b.toString()));
+        sock.on('end', () => resolve(out));
+        sock.on('error', reject);
+      });
+      expect(text).toContain(`page of ${app}`);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
+
+describe('the port watch', () => {
+  it('lists listening ports, then reports ports opened and closed', async () => {
+    const events: PortEvent[] = [];
+    const watcher = client.sandbox(app).watchPorts((e) => events.push(e));
+    try {
+      const ports = await watcher.ready;
+      expect(ports).toContainEqual(expect.objectContaining({ port: 8080, address: '127.0.0.1' }));
+      await startApp(app, 8765);
+      await expect.poll(() => events.map((e) => `${e.type} ${e.port}`), { timeout: 20_000 }).toContain('port_opened 8765');
+      await client.sandbox(app).exec('sh', ['-c', 'kill $(cat /tmp/app-8765.pid)']);
+      await expect.poll(() => events.map((e) => `${e.type} ${e.port}`), { timeout: 20_000 }).toContain('port_closed 8765');
+    } finally {
+      watcher.close();
+    }
+  });
+});
+
+async function runCli(args: string[]): Promise<string> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...burrow.cliEnv() }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  const code = await new Promise<number>((resolve) => child.on('exit', (c) => resolve(c ?? 1)));
+  if (code !== 0) throw new Error(`burrow ${args.join(' ')} exited ${code}: ${err}`);
+  return out;
+}
