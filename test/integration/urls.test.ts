@@ -195,6 +195,19 @@ describe('the port watch', () => {
   });
 });
 
+describe('port notices in exec sessions', () => {
+  it('sends port_opened and port_closed to a running exec', async () => {
+    const server = "const s = require('net').createServer().listen(8766, () => console.log('up')); setTimeout(() => s.close(), 3000); setTimeout(() => {}, 6000)";
+    const proc = client.sandbox(app).spawn('node', ['-e', server]);
+    const seen: string[] = [];
+    proc.on('message', (m) => {
+      if (typeof m === 'object' && typeof m.type === 'string' && m.type.startsWith('port_')) seen.push(`${m.type} ${m.port}`);
+    });
+    expect(await proc.wait()).toBe(0);
+    expect(seen).toEqual(['port_opened 8766', 'port_closed 8766']);
+  });
+});
+
 async function runCli(args: string[]): Promise<string> {
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...burrow.cliEnv() }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

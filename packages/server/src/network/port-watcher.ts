@@ -20,12 +20,17 @@ export interface PortEvent extends ListeningPort {
 }
 
 const POLL_MS = 1_000;
+/** A poller outlives its last watcher this long: short execs one after another share one. */
+const LINGER_MS = 10_000;
 
 const keyOf = (p: ListeningPort) => `${p.address}|${p.port}`;
 
 /** One poller per sandbox, shared by every watcher of it, stopped when the last one leaves. */
 export class PortWatchers {
-  private readonly polls = new Map<string, { emitter: EventEmitter; current: Map<string, ListeningPort>; timer: NodeJS.Timeout; ready: Promise<void> }>();
+  private readonly polls = new Map<
+    string,
+    { emitter: EventEmitter; current: Map<string, ListeningPort>; timer: NodeJS.Timeout; ready: Promise<void>; linger?: NodeJS.Timeout }
+  >();
 
   constructor(private readonly netnsPathOf: (sandboxId: string) => string) {}
 
@@ -54,6 +59,7 @@ export class PortWatchers {
       poll = { emitter, current, timer, ready };
       this.polls.set(sandboxId, poll);
     }
+    clearTimeout(poll.linger);
     await poll.ready;
     const p = poll;
     p.emitter.on('event', onEvent);
@@ -61,10 +67,14 @@ export class PortWatchers {
       ports: [...p.current.values()],
       stop: () => {
         p.emitter.off('event', onEvent);
-        if (p.emitter.listenerCount('event') === 0 && this.polls.get(sandboxId) === p) {
+        if (p.emitter.listenerCount('event') > 0) return;
+        clearTimeout(p.linger);
+        p.linger = setTimeout(() => {
+          if (p.emitter.listenerCount('event') > 0 || this.polls.get(sandboxId) !== p) return;
           clearInterval(p.timer);
           this.polls.delete(sandboxId);
-        }
+        }, LINGER_MS);
+        p.linger.unref();
       },
     };
   }

@@ -14,6 +14,7 @@ import { SANDBOX_USER } from '../../core/sandbox-manager.js';
 import type { Session } from '../../core/sessions.js';
 import { NdjsonStream } from '../ndjson.js';
 import { prepareSessionSocket } from '../session-socket.js';
+import { sendPortNotices } from '../port-notices.js';
 
 type Upgrading = FastifyRequest & { exec?: Prepared; attach?: Session };
 
@@ -110,6 +111,7 @@ export function execRoutes(deps: ApiDeps): FastifyPluginAsync {
         return { sessions: sessions.list(req.params.name).map(sessionView) };
       },
       wsHandler: (socket, req) => {
+        sendPortNotices(socket, deps.ports, manager.get(req.params.name).id);
         const upgrading = req as Upgrading;
         if (upgrading.attach) prepareSessionSocket(socket)(upgrading.attach);
         else startOnSocket(socket, req.params.name, upgrading.exec!);
@@ -131,7 +133,10 @@ export function execRoutes(deps: ApiDeps): FastifyPluginAsync {
         if (req.headers.upgrade?.toLowerCase() === 'websocket') (req as Upgrading).attach = session;
       },
       handler: async (req) => sessionView(sessionOf(req.params.name, req.params.id)),
-      wsHandler: (socket, req) => prepareSessionSocket(socket)((req as Upgrading).attach!),
+      wsHandler: (socket, req) => {
+        sendPortNotices(socket, deps.ports, manager.get(req.params.name).id);
+        prepareSessionSocket(socket)((req as Upgrading).attach!);
+      },
     });
 
     app.post<SessionParams>('/v1/sprites/:name/exec/:id/kill', async (req, reply) => {

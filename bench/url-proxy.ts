@@ -1,0 +1,110 @@
+// HTTP through a sandbox URL (Host-header routing, token check, wake check, relay) against the
+// same requests sent straight to the sandbox's address from the host, same client, same run:
+// requests per second with 8 concurrent keep-alive connections, and the median latency of one
+// request at a time. The app is a small node server inside, under runc (where the proxy's own
+// cost shows) and gVisor (the default).
+import { Agent, request } from 'node:http';
+import { APP_SERVER } from '../test/support/app-server.js';
+import { log, type BenchContext, type Benchmark, type Figure } from './context.js';
+import { formatMs, median } from './stats.js';
+
+const CONCURRENCY = 8;
+const THROUGHPUT_MS = 4_000;
+const LATENCY_SAMPLES = 300;
+
+interface Endpoint {
+  host: string;
+  port: number;
+  headers: Record<string, string>;
+}
+
+function once(agent: Agent, to: Endpoint): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: to.host, port: to.port, path: '/', agent, headers: to.headers }, (res) => {
+      if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}`));
+      res.resume();
+      res.on('end', () => resolve());
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function throughput(to: Endpoint): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+  const until = performance.now() + THROUGHPUT_MS;
+  let done = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < until) {
+        await once(agent, to);
+        done++;
+      }
+    }),
+  );
+  agent.destroy();
+  return done / ((performance.now() - t0) / 1000);
+}
+
+async function latencies(to: Endpoint): Promise<number[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const times: number[] = [];
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    const t0 = performance.now();
+    await once(agent, to);
+    times.push(performance.now() - t0);
+  }
+  agent.destroy();
+  return times;
+}
+
+export const urlProxy: Benchmark = {
+  name: 'url-proxy',
+  description: 'HTTP requests/s and latency through the sandbox URL vs straight to the sandbox address',
+  async run(ctx: BenchContext) {
+    const burrow = await ctx.burrow();
+    const figures: Figure[] = [];
+    const data: Record<string, unknown> = {};
+    for (const runtime of ['runc', 'gvisor'] as const) {
+      await ctx.withSandbox(`url-${runtime}`, { runtime }, async (sandbox) => {
+        await sandbox.exec('sh', ['-c', 'setsid node -e "$APP" > /tmp/app.log 2>&1 < /dev/null &'], { env: { APP: APP_SERVER } });
+        for (let i = 0; i < 100 && !(await sandbox.exec('cat', ['/tmp/app.log'])).stdout.includes('listening'); i++) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const address = (await sandbox.exec('sh', ['-c', "ip -4 -o addr show eth0 | awk '{print $4}' | cut -d/ -f1"])).stdout.trim();
+        const port = Number(new URL(burrow.url).port);
+        const viaUrl: Endpoint = { host: '127.0.0.1', port, headers: { host: `${sandbox.name}.localhost:${port}`, authorization: `Bearer ${burrow.token}` } };
+        const direct: Endpoint = { host: address, port: 8080, headers: {} };
+        // Warm both paths (JIT, connection pools) before measuring.
+        await throughput({ ...viaUrl }).then(() => throughput(direct));
+        const rpsUrl = await throughput(viaUrl);
+        const rpsDirect = await throughput(direct);
+        const latUrl = await latencies(viaUrl);
+        const latDirect = await latencies(direct);
+        log(`${runtime}: URL ${rpsUrl.toFixed(0)} req/s, direct ${rpsDirect.toFixed(0)} req/s -> ${(100 * rpsUrl / rpsDirect).toFixed(0)}% of direct; median latency URL ${formatMs(median(latUrl))}, direct ${formatMs(median(latDirect))}`);
+        figures.push(
+          {
+            label: `time per request at ${CONCURRENCY} connections, sandbox URL (${runtime})`,
+            value: 1000 / rpsUrl,
+            unit: 'ms',
+            detail: `${rpsUrl.toFixed(0)} req/s vs ${rpsDirect.toFixed(0)} direct = ${(100 * rpsUrl / rpsDirect).toFixed(0)}% of direct throughput`,
+            baseline: { label: 'straight to the sandbox address', value: 1000 / rpsDirect },
+            compare: 'ratio',
+            goal: { text: 'at least 70% of direct throughput', met: rpsUrl >= 0.7 * rpsDirect },
+          },
+          {
+            label: `median latency, one request at a time, sandbox URL (${runtime})`,
+            value: median(latUrl),
+            unit: 'ms',
+            detail: `n=${LATENCY_SAMPLES}`,
+            baseline: { label: 'straight to the sandbox address', value: median(latDirect) },
+            compare: 'ratio',
+          },
+        );
+        data[runtime] = { rpsUrl, rpsDirect, latUrl, latDirect };
+      });
+    }
+    return { figures, data };
+  },
+};
