@@ -3,6 +3,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { fsOpenapiPaths } from './fs.js';
+import { networkPolicySchema } from '../../network/dns-policy.js';
 import { createCheckpointBody, createSpriteBody, createTokenBody, dashboardLoginBody, forkBody, updateSpriteBody } from '../schemas.js';
 
 const error = { $ref: '#/components/schemas/Error' };
@@ -32,6 +33,7 @@ export function openapiDocument(): object {
         CreateCheckpoint: z.toJSONSchema(createCheckpointBody, { io: 'input' }),
         Fork: z.toJSONSchema(forkBody, { io: 'input' }),
         CreateToken: z.toJSONSchema(createTokenBody, { io: 'input' }),
+        NetworkPolicy: z.toJSONSchema(networkPolicySchema, { io: 'input' }),
         Checkpoint: {
           type: 'object',
           required: ['id', 'create_time'],
@@ -82,6 +84,36 @@ export function openapiDocument(): object {
         post: {
           summary: 'Run a command over plain HTTP: the body is stdin; the response is a stream of frames (type byte + payload)',
           responses: { '200': { description: 'framed output, exit frame last' }, ...errors },
+        },
+      },
+      '/v1/sprites/{name}/policy/network': {
+        parameters: [nameParam],
+        get: { summary: 'The egress policy ({"rules":[]} when there is none)', responses: { '200': json({ $ref: '#/components/schemas/NetworkPolicy' }), ...errors } },
+        post: {
+          summary: 'Replace the egress policy, live: names no rule allows get DNS REFUSED, addresses not learned from allowed answers are dropped; {"rules":[]} removes it',
+          requestBody: json({ $ref: '#/components/schemas/NetworkPolicy' }),
+          responses: { '204': { description: 'applied' }, ...errors },
+        },
+      },
+      '/v1/sprites/{name}/url/login': {
+        parameters: [nameParam],
+        post: {
+          summary: 'A login link for the private sandbox URL: {url, login_url, expires_at}; opening it sets a cookie for that sandbox only (valid 10 minutes)',
+          responses: { '200': { description: 'the link' }, ...errors },
+        },
+      },
+      '/v1/sprites/{name}/proxy': {
+        parameters: [nameParam],
+        get: {
+          summary: 'WebSocket TCP proxy (spec §9): send {"host":"localhost","port":N}, get {"status":"connected","target"}, then binary frames carry the bytes',
+          responses: { '101': { description: 'relay' }, ...errors },
+        },
+      },
+      '/v1/sprites/{name}/ports/watch': {
+        parameters: [nameParam],
+        get: {
+          summary: 'WebSocket port watch: {"type":"port_list","ports":[{type,port,address,pid}]}, then port_opened / port_closed',
+          responses: { '101': { description: 'events' }, ...errors },
         },
       },
       '/v1/sprites/{name}/checkpoint': {
