@@ -128,12 +128,13 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
     domain: config.network.urlDomain,
     manager,
     access: urlAccess,
-    targetOf: (record) => proxyTarget(record.name, DEFAULT_HTTP_PORT),
+    targetOf: (record) => targetIn(record.id, DEFAULT_HTTP_PORT),
   });
-  function proxyTarget(name: string, port: number) {
-    const subnet = networks.subnetOf(manager.get(name).id);
+  const targetIn = (sandboxId: string, port: number) => {
+    const subnet = networks.subnetOf(sandboxId);
     return subnet && { host: subnet.address, port };
-  }
+  };
+  const proxyTarget = (name: string, port: number) => targetIn(manager.get(name).id, port);
   const app = await buildApi({
     manager,
     checkpoints,

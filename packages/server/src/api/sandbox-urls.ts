@@ -7,10 +7,12 @@ import { ApiError } from '../core/errors.js';
 import { NAME_PATTERN } from '../core/names.js';
 import type { SandboxManager } from '../core/sandbox-manager.js';
 import type { SandboxRecord } from '../db/sandboxes.js';
-import { forwardRequest, forwardUpgrade, type Target } from '../network/http-forward.js';
+import { forwardRequest, forwardUpgrade, waitForListener, type Target } from '../network/http-forward.js';
 import { LOGIN_PATH, type UrlAccess } from './url-access.js';
 
 export const DEFAULT_HTTP_PORT = 8080;
+/** After a wake, how long a request waits for the app to listen before the 502 page. */
+const WOKEN_LISTEN_WAIT_MS = 15_000;
 
 export interface SandboxUrlDeps {
   domain: string;
@@ -33,13 +35,14 @@ export class SandboxUrls {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
-    const record = await this.admit(req, name, (status, title, text, headers) => page(res, status, title, text, headers));
-    if (!record) return;
-    if (new URL(req.url ?? '/', 'http://x').pathname === LOGIN_PATH) return this.login(req, res, record);
+    const admitted = await this.admit(req, name, (status, title, text, headers) => page(res, status, title, text, headers));
+    if (!admitted) return;
+    const { record, credential } = admitted;
+    if (pathOf(req) === LOGIN_PATH) return this.login(req, res, record);
     const target = await this.wake(record, (status, title, text) => page(res, status, title, text));
     if (!target) return;
     forwardRequest(req, res, target, {
-      headers: this.headersFor(req, name),
+      headers: this.headersFor(req, credential),
       onUnreachable: (r, err) => page(r, 502, 'Nothing is listening', nothingListening(record, target, err)),
     });
   }
@@ -49,12 +52,13 @@ export class SandboxUrls {
       socket.end(`HTTP/1.1 ${status} ${title}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${text}\n`);
     };
     socket.on('error', () => {});
-    const record = await this.admit(req, name, fail);
-    if (!record) return;
+    const admitted = await this.admit(req, name, fail);
+    if (!admitted) return;
+    const { record, credential } = admitted;
     const target = await this.wake(record, fail);
     if (!target) return;
     forwardUpgrade(req, socket, head, target, {
-      headers: this.headersFor(req, name, true),
+      headers: this.headersFor(req, credential, true),
       onUnreachable: (err) => fail(502, 'Bad Gateway', nothingListening(record, target, err)),
     });
   }
@@ -63,7 +67,7 @@ export class SandboxUrls {
     req: IncomingMessage,
     name: string,
     fail: (status: number, title: string, text: string, headers?: Record<string, string>) => void,
-  ): Promise<SandboxRecord | undefined> {
+  ): Promise<{ record: SandboxRecord; credential: 'token' | 'cookie' | null } | undefined> {
     let record: SandboxRecord;
     try {
       record = this.deps.manager.get(name);
@@ -71,8 +75,8 @@ export class SandboxUrls {
       fail(404, 'No such sandbox', `There is no sandbox named '${name}' here.`);
       return undefined;
     }
-    const path = new URL(req.url ?? '/', 'http://x').pathname;
-    if (record.urlSettings.auth === 'public' || path === LOGIN_PATH || this.deps.access.allowed(record, req.headers)) return record;
+    const credential = this.deps.access.credential(record, req.headers);
+    if (credential || record.urlSettings.auth === 'public' || pathOf(req) === LOGIN_PATH) return { record, credential };
     fail(
       401,
       'Log in to open this sandbox',
@@ -84,8 +88,7 @@ export class SandboxUrls {
   }
 
   private login(req: IncomingMessage, res: ServerResponse, record: SandboxRecord): void {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const ticket = url.searchParams.get('ticket') ?? '';
+    const ticket = new URL(req.url ?? '/', 'http://x').searchParams.get('ticket') ?? '';
     if (!this.deps.access.ticketValid(record.id, ticket)) {
       return page(res, 403, 'This login link is not valid', `The link has expired or is not for '${record.name}'. Run \`burrow url ${record.name}\` for a new one.`);
     }
@@ -95,8 +98,10 @@ export class SandboxUrls {
 
   private async wake(record: SandboxRecord, fail: (status: number, title: string, text: string) => void): Promise<Target | undefined> {
     try {
+      const asleep = record.status !== 'running';
       const awake = await this.deps.manager.ensureRunning(record.name);
       const target = this.deps.targetOf(awake);
+      if (target && asleep) await waitForListener(target, WOKEN_LISTEN_WAIT_MS);
       if (target) return target;
       fail(503, 'Sandbox has no network', `Sandbox '${record.name}' has no network address.`);
     } catch (e) {
@@ -106,8 +111,8 @@ export class SandboxUrls {
     return undefined;
   }
 
-  private headersFor(req: IncomingMessage, name: string, upgrade = false) {
-    const headers = this.deps.access.stripCredentials(name, req.headers);
+  private headersFor(req: IncomingMessage, credential: 'token' | 'cookie' | null, upgrade = false) {
+    const headers = this.deps.access.stripCredentials(req.headers, credential);
     const from = req.socket.remoteAddress ?? '';
     headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${from}` : from;
     headers['x-forwarded-host'] = req.headers.host ?? '';
@@ -118,6 +123,12 @@ export class SandboxUrls {
     }
     return headers;
   }
+}
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
 }
 
 function nothingListening(record: SandboxRecord, target: Target, err: NodeJS.ErrnoException): string {

@@ -8,8 +8,12 @@ import type { IncomingHttpHeaders } from 'node:http';
 export const COOKIE_NAME = 'burrow_url_auth';
 export const LOGIN_PATH = '/__burrow/login';
 const TICKET_LIFETIME_S = 600;
+const VERIFIED_TTL_MS = 5_000;
+const VERIFIED_MAX = 1_000;
 
 export class UrlAccess {
+  private readonly verified = new Map<string, number>();
+
   constructor(
     private readonly key: Buffer,
     /** Whether an API token may reach into the named sandbox. */
@@ -37,18 +41,33 @@ export class UrlAccess {
     return `${COOKIE_NAME}=${this.cookieValue(sandboxId)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=604800`;
   }
 
-  allowed(sandbox: { id: string; name: string }, headers: IncomingHttpHeaders): boolean {
+  /** How the request proved it may open the sandbox's URL, or null. */
+  credential(sandbox: { id: string; name: string }, headers: IncomingHttpHeaders): 'token' | 'cookie' | null {
     const bearer = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '');
-    if (bearer && this.verifyToken(bearer[1]!, sandbox.name)) return true;
+    if (bearer && this.tokenAllows(bearer[1]!, sandbox.name)) return 'token';
     const cookie = cookiesOf(headers)[COOKIE_NAME];
-    return cookie !== undefined && same(cookie, this.cookieValue(sandbox.id));
+    return cookie !== undefined && same(cookie, this.cookieValue(sandbox.id)) ? 'cookie' : null;
+  }
+
+  /**
+   * Token checks are remembered for a few seconds: a browser or client sends the same token with
+   * every request, and checking it (signature, database) costs more than relaying the request.
+   * A revoked token therefore still opens URLs for up to VERIFIED_TTL_MS.
+   */
+  private tokenAllows(token: string, sandbox: string): boolean {
+    const key = `${sandbox}\0${token}`;
+    const until = this.verified.get(key);
+    if (until !== undefined && until > Date.now()) return true;
+    if (!this.verifyToken(token, sandbox)) return false;
+    if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
+    this.verified.set(key, Date.now() + VERIFIED_TTL_MS);
+    return true;
   }
 
   /** The request's headers minus burrow's own credentials: the app inside never sees them. */
-  stripCredentials(sandbox: string, headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  stripCredentials(headers: IncomingHttpHeaders, credential: 'token' | 'cookie' | null): IncomingHttpHeaders {
     const out = { ...headers };
-    const bearer = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '');
-    if (bearer && this.verifyToken(bearer[1]!, sandbox)) delete out.authorization;
+    if (credential === 'token') delete out.authorization;
     if (headers.cookie) {
       const kept = headers.cookie
         .split(';')

@@ -1,4 +1,5 @@
 // The sandbox_networks table: which /30 of the pool each sandbox holds, and its egress policy.
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
 
 export interface NetworkRow {
@@ -24,6 +25,8 @@ const fromRow = (r: Row): NetworkRow => ({
 });
 
 export class NetworkStore {
+  private getStatement: Statement | undefined;
+
   constructor(private readonly db: Db) {}
 
   all(): NetworkRow[] {
@@ -31,7 +34,9 @@ export class NetworkStore {
   }
 
   get(sandboxId: string): NetworkRow | undefined {
-    const row = this.db.prepare('SELECT * FROM sandbox_networks WHERE sandbox_id = ?').get(sandboxId) as Row | undefined;
+    // Prepared once: the URL and TCP proxies look the address up on every request.
+    this.getStatement ??= this.db.prepare('SELECT * FROM sandbox_networks WHERE sandbox_id = ?');
+    const row = this.getStatement.get(sandboxId) as Row | undefined;
     return row && fromRow(row);
   }
 

@@ -1,4 +1,5 @@
 // The sandboxes table: rows in, typed records out.
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
 import type { ImageName, RuntimeKind } from '../config.js';
 
@@ -73,6 +74,9 @@ function fromRow(r: Row): SandboxRecord {
 export class DuplicateNameError extends Error {}
 
 export class SandboxStore {
+  private byNameStatement: Statement | undefined;
+  private byIdStatement: Statement | undefined;
+
   constructor(private readonly db: Db) {}
 
   insert(s: SandboxRecord): void {
@@ -97,12 +101,15 @@ export class SandboxStore {
   }
 
   byName(name: string): SandboxRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM sandboxes WHERE name = ?').get(name) as Row | undefined;
+    // Prepared once: every API request and every URL request looks its sandbox up by name.
+    this.byNameStatement ??= this.db.prepare('SELECT * FROM sandboxes WHERE name = ?');
+    const row = this.byNameStatement.get(name) as Row | undefined;
     return row && fromRow(row);
   }
 
   byId(id: string): SandboxRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM sandboxes WHERE id = ?').get(id) as Row | undefined;
+    this.byIdStatement ??= this.db.prepare('SELECT * FROM sandboxes WHERE id = ?');
+    const row = this.byIdStatement.get(id) as Row | undefined;
     return row && fromRow(row);
   }
 

@@ -89,3 +89,26 @@ function endToEnd(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   for (const [k, v] of Object.entries(headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
   return out;
 }
+
+/**
+ * Resolves once something accepts TCP connections on `target`, or after `timeoutMs` (then the
+ * caller's own attempt reports what is wrong). For a sandbox that was just woken: its services
+ * are still starting when the container is up.
+ */
+export async function waitForListener(target: Target, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const open = await new Promise<boolean>((resolve) => {
+      const probe = connect(target.port, target.host);
+      probe.setTimeout(1_000, () => probe.destroy(new Error('timeout')));
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.once('error', () => resolve(false));
+    });
+    if (open) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
