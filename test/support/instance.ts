@@ -52,7 +52,7 @@ export class BurrowInstance {
     await new Promise<void>((resolveStart, reject) => {
       const onData = (b: Buffer) => {
         this.log += b.toString();
-        const m = /listening on (http:\/\/\S+)/.exec(this.log);
+        const m = /listening on (http:\/\/[^\s"]+)/.exec(this.log);
         if (m) {
           this.url = m[1]!;
           resolveStart();

@@ -28,3 +28,19 @@ export function collectFileSpec(spec: string, previous: Array<{ source: string; 
   if (at <= 0 || at === spec.length - 1) throw new InvalidArgumentError(`expected LOCAL:SANDBOX_PATH, got '${spec}'`);
   return [...previous, { source: spec.slice(0, at), dest: spec.slice(at + 1) }];
 }
+
+/** A number of CPUs: fractions allowed (`0.5`). */
+export function positiveNumber(value: string): number {
+  const parsed = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value.trim()) || !(parsed > 0)) {
+    throw new InvalidArgumentError(`expected a number above 0, got '${value}'`);
+  }
+  return parsed;
+}
+
+/** `90s`, `30m`, `24h`, `7d`: how far back from now, in milliseconds. */
+export function duration(value: string): number {
+  const m = /^(\d+)([smhd])$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`expected a duration like 30m, 24h or 7d, got '${value}'`);
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+}

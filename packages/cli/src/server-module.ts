@@ -22,12 +22,14 @@ export interface ImageInfo {
 
 export interface RunningServer {
   url: string;
+  /** Writes a line to the daemon's structured log. */
+  log(line: string): void;
   close(): Promise<void>;
 }
 
 export interface ServerModule {
   loadConfig(env?: NodeJS.ProcessEnv): BurrowConfig;
-  serve(config: BurrowConfig, log?: (line: string) => void): Promise<RunningServer>;
+  serve(config: BurrowConfig): Promise<RunningServer>;
   doctor(config: BurrowConfig, opts: { fix: boolean; log?: (line: string) => void }): Promise<{ ok: boolean; problems: string[] }>;
   buildImage(config: BurrowConfig, name: ImageName, onProgress?: (line: string) => void): Promise<{ name: string; id: string; built: boolean }>;
   listImages(config: BurrowConfig): Promise<ImageInfo[]>;

@@ -4,8 +4,8 @@
 import { resolveCredentials, type CredentialOptions } from './credentials.js';
 import { BurrowError } from './errors.js';
 import { HttpApi } from './http.js';
-import { Sandbox } from './sandbox.js';
-import type { ApiToken, CreateSandboxRequest, ListSpritesResponse, Sprite } from './types.js';
+import { Sandbox, usageQuery } from './sandbox.js';
+import type { ApiToken, CreateSandboxRequest, ListSpritesResponse, Sprite, UsageReport } from './types.js';
 import { caveatsFor, type TokenRestrictions } from './tokens.js';
 
 /** Create may build a root filesystem and start a box: the Sprites JS SDK allows 120 s too. */
@@ -71,6 +71,16 @@ export class BurrowClient {
       token = page.has_more ? page.next_continuation_token : undefined;
     } while (token);
     return sprites;
+  }
+
+  /** Metered usage and estimated cost of every sandbox (or one, `sprite`) over [from, to). */
+  usage(range: { from?: Date; to?: Date; sprite?: string } = {}): Promise<UsageReport> {
+    return this.api.json<UsageReport>('GET', '/v1/usage', { query: usageQuery(range) });
+  }
+
+  /** The Prometheus text of `GET /metrics`. */
+  async metrics(): Promise<string> {
+    return (await this.api.send('GET', '/metrics')).text();
   }
 
   async deleteSandbox(name: string): Promise<void> {

@@ -21,6 +21,8 @@ export const ErrorCodes = {
   gone: 410,
   payload_too_large: 413,
   rate_limited: 429,
+  /** The server's org-wide limit of running sandboxes is reached (the Sprites code). */
+  concurrent_sprite_limit_exceeded: 429,
   internal: 500,
   runtime_failed: 500,
   unavailable: 503,

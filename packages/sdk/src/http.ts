@@ -15,6 +15,8 @@ export interface RequestOptions {
   /** Statuses that count as success; by default any 2xx. */
   expect?: number[];
   timeoutMs?: number;
+  /** Aborts the request, and the reading of its body. */
+  signal?: AbortSignal;
 }
 
 export class HttpApi {
@@ -59,7 +61,7 @@ export class HttpApi {
         method,
         headers,
         ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
       });
     } catch (err) {
       throw this.connectionError(err, timeoutMs);

@@ -3,6 +3,7 @@ export { BurrowClient, type BurrowClientOptions, type CreateSandboxOptions } fro
 export { Sandbox, type CheckpointStreamOptions, type ExecOptions, type ExecResult } from './sandbox.js';
 export { readEvents } from './ndjson.js';
 export { PortWatcher, type ListeningPort, type PortEvent } from './network.js';
+export type { EventsOptions } from './events.js';
 export { SandboxProcess, type SandboxProcessEvents, type SpawnOptions } from './exec.js';
 export { ExecHandle, type ExecHandleEvents } from './exec-handle.js';
 export type { ExecMessage } from './exec-socket.js';

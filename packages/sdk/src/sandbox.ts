@@ -21,7 +21,18 @@ import { BurrowError } from './errors.js';
 import { readEvents } from './ndjson.js';
 import { openTcpProxy, PortWatcher, type PortEvent } from './network.js';
 import type { Duplex } from 'node:stream';
-import type { Checkpoint, CheckpointEvent, ExecSessionSummary, ForkRequest, NetworkPolicy, Sprite } from './types.js';
+import { followEvents, listEvents, type EventsOptions } from './events.js';
+import type {
+  Checkpoint,
+  CheckpointEvent,
+  ExecSessionSummary,
+  ForkRequest,
+  NetworkPolicy,
+  SandboxEventWire,
+  Sprite,
+  SpriteConfig,
+  UsageReport,
+} from './types.js';
 
 /** Streams have no timeout in the Sprites SDKs; this only bounds a server that hangs. */
 const STREAM_TIMEOUT_MS = 30 * 60_000;
@@ -138,6 +149,30 @@ export class Sandbox {
     return this.info;
   }
 
+  /**
+   * Changes resource limits (`cpus`, `ram_mb`, `storage_gb`, `pids_limit`), at once when the
+   * sandbox runs. Rejects with `conflict` (409) when memory is already above the new limit.
+   */
+  async updateLimits(config: Partial<Omit<SpriteConfig, 'region'>>): Promise<Sprite> {
+    this.info = await this.api.json<Sprite>('PUT', this.path(), { body: { config } });
+    return this.info;
+  }
+
+  /** The event log, oldest first (created, woke, checkpointed, oom_killed, ...). */
+  events(options: EventsOptions = {}): Promise<SandboxEventWire[]> {
+    return listEvents(this.api, this.path(), options);
+  }
+
+  /** Past events, then new ones as they happen, until `signal` aborts. */
+  followEvents(options: EventsOptions & { signal?: AbortSignal } = {}): AsyncGenerator<SandboxEventWire> {
+    return followEvents(this.api, this.path(), options);
+  }
+
+  /** Metered usage and its estimated cost over [from, to) (default: the last 24 hours). */
+  usage(range: { from?: Date; to?: Date } = {}): Promise<UsageReport> {
+    return this.api.json<UsageReport>('GET', `${this.path()}/usage`, { query: usageQuery(range) });
+  }
+
   async delete(): Promise<void> {
     const response = await this.api.send('DELETE', this.path());
     await response.body?.cancel();
@@ -244,6 +279,14 @@ export class Sandbox {
   private checkpointPath(id: string): string {
     return `${this.path()}/checkpoints/${encodeURIComponent(id)}`;
   }
+}
+
+export function usageQuery(range: { from?: Date; to?: Date; sprite?: string }): URLSearchParams {
+  const query = new URLSearchParams();
+  if (range.from) query.set('from', range.from.toISOString());
+  if (range.to) query.set('to', range.to.toISOString());
+  if (range.sprite) query.set('sprite', range.sprite);
+  return query;
 }
 
 async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {

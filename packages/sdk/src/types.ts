@@ -17,6 +17,8 @@ export interface SpriteConfig {
   cpus: number;
   region: string;
   storage_gb: number;
+  /** burrow extra: most processes and threads at once. */
+  pids_limit?: number;
 }
 
 export interface UrlSettings {
@@ -180,4 +182,41 @@ export type NetworkPolicyRule = { domain: string; action: 'allow' | 'deny' } | {
 /** A sandbox's egress policy (spec §8). */
 export interface NetworkPolicy {
   rules: NetworkPolicyRule[];
+}
+
+/** One entry of a sandbox's event log (`GET /v1/sprites/{name}/events`, a burrow extra). */
+export interface SandboxEventWire {
+  /** Increasing across the server: `after=<id>` continues from an event. */
+  id: number;
+  sprite: string;
+  sprite_id: string;
+  /** created, woke, slept, checkpointed, restored, forked, oom_killed, failed, destroyed, limits_changed */
+  type: string;
+  message: string;
+  time: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface UsageFigures {
+  cpu_seconds: number;
+  memory_gb_seconds: number;
+  disk_gb_hours: number;
+}
+
+export interface UsageCost {
+  cpu: number;
+  memory: number;
+  storage: number;
+  total: number;
+}
+
+/** `GET /v1/usage` and `GET /v1/sprites/{name}/usage` (burrow extras). */
+export interface UsageReport {
+  from: string;
+  to: string;
+  currency: 'USD';
+  prices: { cpu_hour: number; ram_gb_hour: number; storage_gb_month: number };
+  total: UsageFigures & { cost: UsageCost };
+  sprites: Array<UsageFigures & { name: string; id: string; cost: UsageCost }>;
+  series: { step_seconds: number; points: Array<UsageFigures & { start: string }> };
 }

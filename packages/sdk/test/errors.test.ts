@@ -7,7 +7,8 @@ describe('error registry', () => {
     expect(statusFor('sandbox_busy')).toBe(409);
     expect(statusFor('unavailable')).toBe(503);
     expect(statusFor('gone')).toBe(410);
-    expect(Object.keys(ErrorCodes)).toHaveLength(19);
+    expect(Object.keys(ErrorCodes)).toHaveLength(20);
+    expect(statusFor('concurrent_sprite_limit_exceeded')).toBe(429);
   });
 
   it('picks the generic code for a status that came without one', () => {

@@ -22,6 +22,17 @@ const fileSchema = z
     runscPlatform: z.enum(['auto', 'ptrace', 'kvm', 'systrap']),
     defaultCpus: z.number().positive(),
     defaultRamMb: z.number().int().min(64),
+    defaultStorageGb: z.number().int().min(1),
+    defaultPidsLimit: z.number().int().min(16),
+    runningLimit: z.number().int().min(1),
+    warmLimit: z.number().int().min(0),
+    capacityWait: z.string(),
+    priceCpuHour: z.number().min(0),
+    priceRamGbHour: z.number().min(0),
+    priceStorageGbMonth: z.number().min(0),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
+    meter: z.boolean(),
+    meterDiskInterval: z.string(),
     aptMirror: z.string(),
     autoCheckpointInterval: z.string(),
     autoCheckpointKeep: z.number().int().min(1),
@@ -44,7 +55,17 @@ export interface BurrowConfig {
   defaultImage: ImageName;
   defaultRuntime: RuntimeKind;
   runscPlatform: 'auto' | 'ptrace' | 'kvm' | 'systrap';
-  defaults: { cpus: number; ramMb: number };
+  /** Limits of a sandbox created without them. */
+  defaults: { cpus: number; ramMb: number; storageGb: number; pidsLimit: number };
+  /** Org-wide: sandboxes running and warm at once; over it create answers 429 or waits. */
+  limits: { running: number; warm: number; capacityWaitMs: number };
+  /** Dollars, for usage cost estimates. */
+  prices: { cpuHour: number; ramGbHour: number; storageGbMonth: number };
+  /** Per-second metering of CPU, memory and disk (off only to measure what it costs). */
+  meter: boolean;
+  /** How often disk usage is read from btrfs quota groups for metering. */
+  meterDiskIntervalMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   /** Debian mirror for image builds; unset means the host's apt sources. */
   aptMirror: string | undefined;
   /** Short tag unique to this home: prefixes host-global names (netns, cgroups, containers). */
@@ -88,13 +109,13 @@ export function parseSize(value: string): number {
 }
 
 /** `off`, `0`, a number of seconds, or a duration like `90s`, `10m`, `1h`, `1h30m`. */
-export function parseInterval(value: string): number | null {
+export function parseInterval(value: string, name = 'BURROW_AUTO_CHECKPOINT_INTERVAL'): number | null {
   const v = value.trim().toLowerCase();
   if (v === 'off' || v === '0' || v === '') return null;
   if (/^\d+$/.test(v)) return Number(v) * 1000;
   const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(v);
   if (!m || !(m[1] || m[2] || m[3])) {
-    throw new ConfigError(`BURROW_AUTO_CHECKPOINT_INTERVAL must be off, seconds or a duration like 10m, got '${value}'`);
+    throw new ConfigError(`${name} must be off, seconds or a duration like 10m, got '${value}'`);
   }
   const ms = (Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0)) * 1000;
   return ms > 0 ? ms : null;
@@ -130,10 +151,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
         mountpoint: join(home, 'pool'),
       };
 
-  const number = (name: string, fromFile: number | undefined, fallback: number): number => {
+  const number = (name: string, fromFile: number | undefined, fallback: number, min = Number.MIN_VALUE): number => {
     const value = env[name] !== undefined && env[name] !== '' ? Number(env[name]) : (fromFile ?? fallback);
-    if (!Number.isFinite(value) || value <= 0) throw new ConfigError(`${name} must be a positive number`);
+    if (!Number.isFinite(value) || value < min) {
+      throw new ConfigError(`${name} must be a ${min === 0 ? 'non-negative' : 'positive'} number`);
+    }
     return value;
+  };
+  const integer = (name: string, fromFile: number | undefined, fallback: number, min = 1): number => {
+    const value = number(name, fromFile, fallback, min);
+    if (!Number.isInteger(value)) throw new ConfigError(`${name} must be a whole number`);
+    return value;
+  };
+  const flag = (name: string, fromFile: boolean | undefined, fallback: boolean): boolean => {
+    const value = env[name];
+    if (value === undefined || value === '') return fromFile ?? fallback;
+    if (!['true', 'false', '1', '0', 'on', 'off'].includes(value)) throw new ConfigError(`${name} must be on or off`);
+    return ['true', '1', 'on'].includes(value);
   };
 
   return {
@@ -150,11 +184,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
     ),
     defaults: {
       cpus: number('BURROW_DEFAULT_CPUS', file.defaultCpus, 1),
-      ramMb: number('BURROW_DEFAULT_RAM_MB', file.defaultRamMb, 1024),
+      ramMb: integer('BURROW_DEFAULT_RAM_MB', file.defaultRamMb, 1024, 128),
+      storageGb: integer('BURROW_DEFAULT_STORAGE_GB', file.defaultStorageGb, 10),
+      pidsLimit: integer('BURROW_DEFAULT_PIDS_LIMIT', file.defaultPidsLimit, 4096, 16),
     },
+    limits: {
+      running: integer('BURROW_RUNNING_LIMIT', file.runningLimit, 100),
+      warm: integer('BURROW_WARM_LIMIT', file.warmLimit, 100, 0),
+      capacityWaitMs: parseInterval(pick('BURROW_CAPACITY_WAIT', file.capacityWait, '60s'), 'BURROW_CAPACITY_WAIT') ?? 0,
+    },
+    prices: {
+      cpuHour: number('BURROW_PRICE_CPU_HOUR', file.priceCpuHour, 0.07, 0),
+      ramGbHour: number('BURROW_PRICE_RAM_GB_HOUR', file.priceRamGbHour, 0.04375, 0),
+      storageGbMonth: number('BURROW_PRICE_STORAGE_GB_MONTH', file.priceStorageGbMonth, 0.5, 0),
+    },
+    meter: flag('BURROW_METER', file.meter, true),
+    meterDiskIntervalMs:
+      parseInterval(pick('BURROW_METER_DISK_INTERVAL', file.meterDiskInterval, '30s'), 'BURROW_METER_DISK_INTERVAL') ?? 30_000,
+    logLevel: oneOf(
+      'BURROW_LOG_LEVEL',
+      pick('BURROW_LOG_LEVEL', file.logLevel, 'info'),
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const,
+    ),
     aptMirror: env.BURROW_APT_MIRROR || file.aptMirror,
     autoCheckpoint: {
-      intervalMs: parseInterval(pick('BURROW_AUTO_CHECKPOINT_INTERVAL', file.autoCheckpointInterval, 'off')),
+      intervalMs: parseInterval(pick('BURROW_AUTO_CHECKPOINT_INTERVAL', file.autoCheckpointInterval, 'off'), 'BURROW_AUTO_CHECKPOINT_INTERVAL'),
       keep: number('BURROW_AUTO_CHECKPOINT_KEEP', file.autoCheckpointKeep, 5),
     },
     network: {

@@ -11,6 +11,12 @@ import { TokenAuthority } from './auth/api-tokens.js';
 import { ensureKeyFile } from './auth/root-key.js';
 import { homePaths, type BurrowConfig } from './config.js';
 import { checkpointHooks, Checkpoints } from './core/checkpoints.js';
+import { Capacity } from './core/capacity.js';
+import { EventLog } from './core/events.js';
+import { Meter } from './core/meter.js';
+import { Metrics } from './core/metrics.js';
+import { SandboxLimits } from './core/sandbox-limits.js';
+import { Usage } from './core/usage.js';
 import { reconcile } from './core/reconciler.js';
 import { SandboxFs } from './core/sandbox-fs.js';
 import { EgressPolicies } from './core/egress-policies.js';
@@ -20,7 +26,10 @@ import { CheckpointStore } from './db/checkpoints.js';
 import { ApiTokenStore } from './db/api-tokens.js';
 import { openDatabase } from './db/database.js';
 import { NetworkStore } from './db/networks.js';
+import { EventStore } from './db/events.js';
 import { SandboxStore } from './db/sandboxes.js';
+import { UsageStore } from './db/usage.js';
+import { createLogger, lineLogger, type Logger } from './log.js';
 import { doctor } from './host/doctor.js';
 import { AddressPool } from './network/address-pool.js';
 import { DnsResolver, parseUpstream } from './network/dns-resolver.js';
@@ -37,12 +46,19 @@ import { Snapshots } from './storage/snapshots.js';
 
 export interface RunningServer {
   url: string;
+  /** Writes a line to the daemon's log. */
+  log(line: string): void;
   close(): Promise<void>;
 }
 
-const DEFAULT_STORAGE_GB = 10;
+/** Events older than this are deleted. */
+const EVENT_RETENTION_MS = 90 * 86_400_000;
 
-export async function serve(config: BurrowConfig, log: (line: string) => void = console.log): Promise<RunningServer> {
+export async function serve(
+  config: BurrowConfig,
+  logger: Logger = createLogger({ level: config.logLevel }),
+): Promise<RunningServer> {
+  const log = lineLogger(logger);
   const report = await doctor(config, { fix: true, log });
   if (!report.ok) throw new Error(`the host is not ready:\n  ${report.problems.join('\n  ')}`);
 
@@ -55,6 +71,13 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
 
   const db = openDatabase(paths.database);
   const store = new SandboxStore(db);
+  const metrics = new Metrics({ sandboxCounts: () => store.countByStatus() });
+  const events = new EventLog({
+    store: new EventStore(db),
+    log: (e) => logger.info({ sandbox: e.sandboxName, sandboxId: e.sandboxId, event: e.type, ...e.detail }, e.message),
+    count: (type) => metrics.event(type),
+  });
+  events.prune(EVENT_RETENTION_MS);
   const runtimes = await createRuntimes(config, log);
   const disks = new SandboxDisks(pool, paths.sandboxes);
   const netns = new NetnsManager(`burrow-${config.instanceTag}-`);
@@ -73,8 +96,15 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
   };
   const checkpointStore = new CheckpointStore(db);
   const snapshots = new Snapshots(pool, disks);
-  // Quota groups only give checkpoint sizes: without them sizes read null, nothing else changes.
-  await snapshots.enableQuotas().catch((e: Error) => log(`btrfs quotas could not be enabled; checkpoint sizes are unknown: ${e.message}`));
+  // Quota groups give checkpoint sizes, storage limits and disk metering: without them sizes
+  // read null, storage_gb is not enforced and disks are not metered; nothing else changes.
+  const quotas = await snapshots.enableQuotas().then(
+    () => true,
+    (e: Error) => {
+      logger.warn(`btrfs quotas could not be enabled; storage limits are not enforced and checkpoint sizes are unknown: ${e.message}`);
+      return false;
+    },
+  );
   const manager = new SandboxManager({
     store,
     runtimes,
@@ -82,7 +112,10 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
     images,
     network: networks,
     instanceTag: config.instanceTag,
-    limits: { running: 1000, warm: 1000 },
+    capacity: new Capacity(store, { running: config.limits.running, warm: config.limits.warm }, config.limits.capacityWaitMs),
+    events,
+    metrics,
+    storageLimits: quotas,
     crashPoint,
     hooks: checkpointHooks({ store: checkpointStore, snapshots, crashPoint }),
   });
@@ -94,7 +127,47 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
     autoKeep: config.autoCheckpoint.keep,
     crashPoint,
     log,
+    events,
+    metrics,
   });
+  const limits = new SandboxLimits({ manager, store, disks, events, storageLimits: quotas });
+  const usageStore = new UsageStore(db);
+  const meter = new Meter({
+    sandboxes: store,
+    usage: usageStore,
+    readCgroup: (record) => manager.cgroupOf(record).read(),
+    diskUsage: () => (quotas ? disks.usage() : Promise.resolve(new Map())),
+    noticed: (record, finding) => void noticeTrouble(record.name, finding),
+    tickDuration: (seconds) => metrics.meterTick(seconds),
+    log: (line) => logger.warn(line),
+    intervals: { diskMs: config.meterDiskIntervalMs },
+  });
+  /**
+   * gVisor sandboxes die whole when over their memory limit (the kernel kills the sandbox
+   * process); runc ones lose a process and keep running. A sandbox whose cgroup is left empty
+   * died underneath: it is marked failed and boots again on next use.
+   */
+  async function noticeTrouble(name: string, finding: { oomKilled: boolean; stopped: boolean }): Promise<void> {
+    const record = store.byName(name);
+    if (!record) return;
+    const facts = await manager.cgroupOf(record).memoryFacts();
+    const mb = (bytes: number | undefined) => (bytes === undefined ? '?' : String(Math.round(bytes / 2 ** 20)));
+    const detail = {
+      ram_mb: record.ramMb,
+      peak_mb: facts ? Math.round(facts.peakBytes / 2 ** 20) : undefined,
+      memory_failcnt: facts?.failcnt,
+      oom_kills: facts?.oomKills,
+    };
+    const memory = `memory cgroup: oom_kill ${facts?.oomKills ?? '?'}, failcnt ${facts?.failcnt ?? '?'}, peak ${mb(facts?.peakBytes)} MB`;
+    const outOfMemory = `out of memory: it needed more than its ram_mb limit of ${record.ramMb} MB (${memory})`;
+    if (finding.oomKilled) {
+      const died = await manager.markDied(name, 'oom_killed', `killed ${outOfMemory}; it starts again on next use`, detail);
+      if (!died) events.record(record, 'oom_killed', `a process was killed ${outOfMemory}; the sandbox keeps running`, detail);
+    } else if (finding.stopped) {
+      await manager.markDied(name, 'failed', `stopped underneath (no process left; ${memory}); it starts again on next use`, detail);
+    }
+  }
+  const usage = new Usage({ store: usageStore, flush: () => meter.flush(), prices: config.prices });
 
   const egress = new EgressPolicies(manager, networks, firewall);
   const resolver = new DnsResolver(parseUpstream(config.network.dnsUpstream), (address) => egress.clientAt(address), log);
@@ -147,12 +220,17 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
     urlAccess,
     proxyTarget,
     ports: new PortWatchers((id) => netns.pathFor(id)),
+    events,
+    metrics,
+    limits,
+    usage,
     defaults: {
       runtime: config.defaultRuntime,
       image: config.defaultImage,
       cpus: config.defaults.cpus,
       ramMb: config.defaults.ramMb,
-      storageGb: DEFAULT_STORAGE_GB,
+      storageGb: config.defaults.storageGb,
+      pidsLimit: config.defaults.pidsLimit,
     },
     view: {
       urlFor: (name) => `http://${name}.${config.network.urlDomain}:${actualPort()}`,
@@ -168,14 +246,17 @@ export async function serve(config: BurrowConfig, log: (line: string) => void = 
   log(`burrow is listening on ${url}`);
   const { intervalMs } = config.autoCheckpoint;
   const stopAutoCheckpoints = intervalMs ? checkpoints.startAutoTimer(intervalMs) : () => {};
+  if (config.meter) meter.start();
 
   return {
     url,
+    log,
     async close() {
       // Sandboxes keep running: they belong to the host, not to this process.
       stopAutoCheckpoints();
       await app.close();
       await resolver.close();
+      await meter.stop();
       db.close();
     },
   };

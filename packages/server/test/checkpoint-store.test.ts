@@ -16,6 +16,7 @@ const sandbox = (id: string, name: string): SandboxRecord => ({
   cpus: 1,
   ramMb: 512,
   storageGb: 10,
+  pidsLimit: 4096,
   environment: {},
   labels: [],
   urlSettings: { auth: 'sprite' },

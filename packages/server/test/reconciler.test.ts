@@ -1,6 +1,7 @@
 // The reconciler against fakes of every layer below core/: it must turn any mix of half-made
 // and orphaned state into exactly what the database says.
 import { describe, expect, it } from 'vitest';
+import { Capacity } from '../src/core/capacity.js';
 import { reconcile } from '../src/core/reconciler.js';
 import { SandboxManager } from '../src/core/sandbox-manager.js';
 import { openDatabase } from '../src/db/database.js';
@@ -43,7 +44,7 @@ function record(id: string, status: SandboxStatus): SandboxRecord {
   const now = new Date().toISOString();
   return {
     id, name: `box-${id}`, status, runtime: 'gvisor', image: 'dev-x', imageName: 'dev', cpus: 1, ramMb: 512,
-    storageGb: 1, environment: {}, labels: [], urlSettings: { auth: 'sprite' }, failureReason: null,
+    storageGb: 1, pidsLimit: 64, environment: {}, labels: [], urlSettings: { auth: 'sprite' }, failureReason: null,
     containerId: `${id}-b2`, createdAt: now, updatedAt: now, lastRunningAt: null, lastWarmingAt: null,
   };
 }
@@ -66,7 +67,8 @@ describe('the reconciler', () => {
 
     const manager = new SandboxManager({
       store, runtimes: host.runtimes, disks: host.diskLayer, images: host.images, network: host.network,
-      instanceTag: 'test', limits: { running: 1, warm: 1 }, crashPoint: () => {},
+      instanceTag: 'test', capacity: new Capacity(store, { running: 1, warm: 1 }, 0), crashPoint: () => {},
+      events: { record: () => {} }, metrics: { execStarted: () => {}, woke: () => {} }, storageLimits: false,
     });
     const report = await reconcile({ store, manager, runtimes: host.runtimes, disks: host.diskLayer, network: host.network, images: host.images });
 

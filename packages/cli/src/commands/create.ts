@@ -2,7 +2,7 @@
 import type { CreateSandboxOptions, Runtime } from '@burrow/sdk';
 import { Option, type Command } from 'commander';
 import { clientFor } from '../client.js';
-import { collectEnv, positiveInteger } from '../options.js';
+import { collectEnv, positiveInteger, positiveNumber } from '../options.js';
 import { describeRuntime, formatSeconds, renderJson } from '../output.js';
 
 interface CreateOptions {
@@ -10,6 +10,8 @@ interface CreateOptions {
   image?: 'minimal' | 'dev';
   cpus?: number;
   ramMb?: number;
+  storageGb?: number;
+  pids?: number;
   env?: Record<string, string>;
   json?: boolean;
 }
@@ -21,8 +23,10 @@ export function registerCreate(program: Command): void {
     .argument('<name>', 'lowercase letters, digits and dashes')
     .addOption(new Option('--runtime <runtime>', 'gvisor (strong isolation) or runc (faster, shares the host kernel)').choices(['gvisor', 'runc']))
     .addOption(new Option('--image <image>', 'the base image').choices(['minimal', 'dev']))
-    .option('--cpus <n>', 'CPU limit', positiveInteger)
+    .option('--cpus <n>', 'CPU limit (fractions allowed)', positiveNumber)
     .option('--ram-mb <n>', 'memory limit in MB', positiveInteger)
+    .option('--storage-gb <n>', 'disk limit in GB (checkpoints not counted)', positiveInteger)
+    .option('--pids <n>', 'most processes and threads at once', positiveInteger)
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collectEnv)
     .option('--json', 'print the sandbox as JSON')
     .action(async (name: string, options: CreateOptions, command: Command) => {
@@ -43,6 +47,8 @@ function createRequest(options: CreateOptions): CreateSandboxOptions {
   const config = {
     ...(options.cpus === undefined ? {} : { cpus: options.cpus }),
     ...(options.ramMb === undefined ? {} : { ram_mb: options.ramMb }),
+    ...(options.storageGb === undefined ? {} : { storage_gb: options.storageGb }),
+    ...(options.pids === undefined ? {} : { pids_limit: options.pids }),
   };
   return {
     ...(options.runtime ? { runtime: options.runtime } : {}),

@@ -10,8 +10,8 @@ export function registerServe(program: Command): void {
     .action(async () => {
       const server = await loadServer();
       const config = server.loadConfig(process.env);
-      const log = (line: string): void => void process.stdout.write(`${line}\n`);
-      const running = await server.serve(config, log);
+      const running = await server.serve(config);
+      const log = running.log;
       log(`admin token: ${adminTokenPath(process.env)} (the CLI on this host reads it; elsewhere set BURROW_TOKEN)`);
       log('try: burrow create dev && burrow exec dev -- uname -a    (Ctrl-C stops the daemon; sandboxes keep running)');
 

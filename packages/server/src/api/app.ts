@@ -16,6 +16,10 @@ declare module 'fastify' {
 import { ApiError } from '../core/errors.js';
 import type { Checkpoints } from '../core/checkpoints.js';
 import type { EgressPolicies } from '../core/egress-policies.js';
+import type { EventLog } from '../core/events.js';
+import type { Metrics } from '../core/metrics.js';
+import type { SandboxLimits } from '../core/sandbox-limits.js';
+import type { Usage } from '../core/usage.js';
 import type { SandboxFs } from '../core/sandbox-fs.js';
 import type { SandboxManager } from '../core/sandbox-manager.js';
 import type { SessionRegistry } from '../core/sessions.js';
@@ -23,6 +27,9 @@ import type { ViewContext } from './sprite-view.js';
 import type { DashboardAssets } from './dashboard-assets.js';
 import { assertSameSite, cookieToken } from './dashboard-auth.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
+import { eventRoutes } from './routes/events.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { usageRoutes } from './routes/usage.js';
 import { execRoutes } from './routes/exec.js';
 import { fsRoutes } from './routes/fs.js';
 import { dashboardRoutes, isDashboardPublic } from './routes/dashboard.js';
@@ -56,7 +63,18 @@ export interface ApiDeps {
   /** Where the host reaches a port inside the sandbox (its localhost). */
   proxyTarget(name: string, port: number): Target | undefined;
   ports: PortWatchers;
-  defaults: { runtime: 'gvisor' | 'runc'; image: 'minimal' | 'dev'; cpus: number; ramMb: number; storageGb: number };
+  events: EventLog;
+  metrics: Metrics;
+  limits: SandboxLimits;
+  usage: Usage;
+  defaults: {
+    runtime: 'gvisor' | 'runc';
+    image: 'minimal' | 'dev';
+    cpus: number;
+    ramMb: number;
+    storageGb: number;
+    pidsLimit: number;
+  };
   view: ViewContext;
   dashboard: DashboardAssets;
 }
@@ -122,11 +140,21 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
   });
 
+  // Latency by route pattern (never the concrete path: names would explode the label set).
+  // WebSocket routes are counted until the upgrade is answered, not for the session's life.
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    deps.metrics.apiRequest(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
+  });
+
   app.setErrorHandler((err: FastifyError | ApiError | ZodError, _req, reply) => {
     const { status, body } = toErrorBody(err);
+    deps.metrics.apiError(body.error);
+    if (status === 429 && typeof body.retry_after_seconds === 'number') reply.header('Retry-After', String(body.retry_after_seconds));
     void reply.code(status).type('application/json').send(body);
   });
   app.setNotFoundHandler((req, reply) => {
+    deps.metrics.apiError('not_found');
     void reply.code(404).send({ error: 'not_found', message: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` });
   });
 
@@ -139,13 +167,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(urlRoutes(deps));
   await app.register(proxyRoutes(deps));
   await app.register(portRoutes(deps));
+  await app.register(eventRoutes(deps));
+  await app.register(usageRoutes(deps));
+  await app.register(metricsRoutes(deps));
   await app.register(openapiRoutes());
   await app.register(dashboardRoutes({ assets: deps.dashboard, refusal: (token) => refusal(deps.tokens, token) }));
   return app;
 }
 
-function toErrorBody(err: FastifyError | ApiError | ZodError): { status: number; body: { error: string; message: string } } {
-  if (err instanceof ApiError) return { status: err.status, body: { error: err.code, message: err.message } };
+type ErrorBody = { error: string; message: string } & Record<string, string | number>;
+
+function toErrorBody(err: FastifyError | ApiError | ZodError): { status: number; body: ErrorBody } {
+  if (err instanceof ApiError) return { status: err.status, body: { ...err.details, error: err.code, message: err.message } };
   if (err instanceof ZodError) {
     const unknown = err.issues.find((i) => i.code === 'unrecognized_keys');
     const first = err.issues[0];

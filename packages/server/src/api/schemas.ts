@@ -16,6 +16,8 @@ export const createSpriteBody = z
         cpus: z.number().positive().max(256).optional(),
         region: z.string().max(64).optional(),
         storage_gb: z.number().int().min(1).max(16_384).optional(),
+        /** A burrow extra: most processes and threads at once (a fork bomb stops there). */
+        pids_limit: z.number().int().min(16).max(1_000_000).optional(),
       })
       .strict()
       .optional(),
@@ -33,8 +35,12 @@ export const createSpriteBody = z
   .strict();
 export type CreateSpriteBody = z.infer<typeof createSpriteBody>;
 
+/** Limits that can change on a live sandbox (region cannot). */
+const limitsPatch = createSpriteBody.shape.config.unwrap().omit({ region: true });
+
 export const updateSpriteBody = z
   .object({
+    config: limitsPatch.optional(),
     url_settings: createSpriteBody.shape.url_settings,
     labels: createSpriteBody.shape.labels,
     clear_labels: z.boolean().optional(),
@@ -122,3 +128,34 @@ function validApiCaveat(caveat: string): boolean {
 
 /** The dashboard's login: an API token to keep in the session cookie. */
 export const dashboardLoginBody = z.strictObject({ token: z.string().min(1).max(8192) });
+
+/** `GET /v1/sprites/{name}/events`. */
+export const eventsQuery = z
+  .object({
+    after: z.coerce.number().int().min(0).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+    follow: flag.optional(),
+  })
+  .strict();
+
+/** RFC 3339 or Unix seconds. */
+const instant = z
+  .string()
+  .max(40)
+  .transform((v, ctx) => {
+    const date = /^\d{1,12}$/.test(v) ? new Date(Number(v) * 1000) : new Date(v);
+    if (Number.isNaN(date.getTime()) || !/^\d{1,12}$|^\d{4}-\d{2}-\d{2}/.test(v)) {
+      ctx.addIssue({ code: 'custom', message: `'${v}' is not a time: use RFC 3339 (2025-01-31T12:00:00Z) or Unix seconds` });
+      return z.NEVER;
+    }
+    return date;
+  });
+
+/** `GET /v1/usage` and `GET /v1/sprites/{name}/usage`. */
+export const usageQuery = z
+  .object({
+    from: instant.optional(),
+    to: instant.optional(),
+    sprite: z.string().max(63).optional(),
+  })
+  .strict();

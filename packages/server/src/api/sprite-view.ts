@@ -17,7 +17,7 @@ export function spriteView(r: SandboxRecord, ctx: ViewContext): Sprite {
     name: r.name,
     organization: ORGANIZATION,
     status: r.status,
-    config: { ram_mb: r.ramMb, cpus: r.cpus, region: REGION, storage_gb: r.storageGb },
+    config: { ram_mb: r.ramMb, cpus: r.cpus, region: REGION, storage_gb: r.storageGb, pids_limit: r.pidsLimit },
     environment: r.environment,
     created_at: r.createdAt,
     updated_at: r.updatedAt,

@@ -9,6 +9,8 @@ import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import type { SandboxRuntime } from '../runtime/runtime.js';
 import { VIEWS_INSIDE, type Snapshots } from '../storage/snapshots.js';
 import { ApiError } from './errors.js';
+import type { EventRecorder } from './events.js';
+import type { Metrics } from './metrics.js';
 import type { CreateOptions, SandboxHooks, SandboxManager } from './sandbox-manager.js';
 
 /** How many of the newest checkpoints a sandbox sees under /.burrow/checkpoints. */
@@ -33,6 +35,8 @@ export interface CheckpointDeps {
   autoKeep: number;
   crashPoint: (step: string) => void;
   log: (line: string) => void;
+  events: EventRecorder;
+  metrics: Pick<Metrics, 'checkpointTaken' | 'restored'>;
 }
 
 /** Progress lines for the NDJSON stream (`info` events). */
@@ -159,6 +163,13 @@ export class Checkpoints {
         throw new ApiError('runtime_failed', `the disk of '${name}' is restored to ${id}, but ${reason}`);
       }
       progress(`sandbox '${name}' runs again (boot took ${ms(performance.now() - t2)})`);
+      const seconds = (performance.now() - t0) / 1000;
+      this.deps.metrics.restored(seconds);
+      this.deps.events.record(record, 'restored', `restored to ${id} in ${ms(seconds * 1000)}; the state before is kept as ${intent.autoId}`, {
+        checkpoint: id,
+        kept_as: intent.autoId,
+        duration_ms: Math.round(seconds * 1000),
+      });
       await this.prune(record);
       return { autoId: intent.autoId };
     });
@@ -199,6 +210,7 @@ export class Checkpoints {
         cpus: source.cpus,
         ramMb: source.ramMb,
         storageGb: source.storageGb,
+        pidsLimit: source.pidsLimit,
         environment: source.environment,
         labels: source.labels,
         urlSettings: source.urlSettings,
@@ -210,7 +222,10 @@ export class Checkpoints {
           },
         },
       };
-      return manager.create(opts);
+      const forked = await manager.create(opts);
+      this.deps.events.record(forked, 'forked', `forked from '${name}' at ${id}`, { source: name, source_id: source.id, checkpoint: id });
+      this.deps.events.record(source, 'forked', `'${newName}' was forked from ${id}`, { fork: newName, fork_id: forked.id, checkpoint: id });
+      return forked;
     });
   }
 
@@ -259,6 +274,7 @@ export class Checkpoints {
     const { store, snapshots, crashPoint } = this.deps;
     const runtime = this.deps.manager.runtimeOf(record);
     const checkpoint = store.begin(record.id, opts);
+    const started = performance.now();
     crashPoint('checkpoint:create:recorded');
     let live = record.status === 'running' || record.status === 'warm';
     try {
@@ -304,6 +320,15 @@ export class Checkpoints {
     // Timer checkpoints are safety copies: the sandbox keeps standing on its last explicit one.
     store.complete(record.id, checkpoint.id, { becomesSource: !opts.isAuto });
     crashPoint('checkpoint:create:done');
+    const seconds = (performance.now() - started) / 1000;
+    this.deps.metrics.checkpointTaken(seconds);
+    const kind = opts.isAuto ? 'automatic checkpoint' : 'checkpoint';
+    this.deps.events.record(record, 'checkpointed', `${kind} ${checkpoint.id} taken in ${ms(seconds * 1000)}${live ? '' : ' (not running)'}`, {
+      checkpoint: checkpoint.id,
+      auto: opts.isAuto,
+      duration_ms: Math.round(seconds * 1000),
+      ...(opts.comment ? { comment: opts.comment } : {}),
+    });
     return { checkpoint: { ...checkpoint, status: 'ready' }, live };
   }
 

@@ -4,9 +4,14 @@ import { statusFor, type ErrorCode } from '@burrow/sdk';
 
 export class ApiError extends Error {
   readonly status: number;
+  /**
+   * @param details extra top-level fields of the error body, e.g. `limit` and
+   *   `retry_after_seconds` of a 429 (spec section 1)
+   */
   constructor(
     readonly code: ErrorCode,
     message: string,
+    readonly details: Record<string, number | string> = {},
   ) {
     super(message);
     this.name = 'ApiError';

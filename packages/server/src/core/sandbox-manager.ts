@@ -10,11 +10,15 @@ import type { SandboxNetworks } from '../network/sandbox-network.js';
 import { launch, type SandboxProcessHandle } from '../runtime/agent.js';
 import { freeze, hasFreezer, thaw } from '../runtime/cgroup-freezer.js';
 import { bundleConfig, DEFAULT_PATH } from '../runtime/oci-bundle.js';
+import { Cgroup } from '../runtime/cgroup.js';
 import type { RuntimeSet } from '../runtime/runtimes.js';
 import type { ImageStore } from '../storage/images.js';
 import type { SandboxDisks } from '../storage/sandbox-disks.js';
 import { ApiError, notFound } from './errors.js';
+import type { EventRecorder, EventType } from './events.js';
+import type { Capacity } from './capacity.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import type { Metrics } from './metrics.js';
 
 export interface CreateOptions {
   name: string;
@@ -23,9 +27,12 @@ export interface CreateOptions {
   cpus: number;
   ramMb: number;
   storageGb: number;
+  pidsLimit: number;
   environment: Record<string, string>;
   labels: string[];
   urlSettings: { auth: string; private_access?: string };
+  /** Wait (up to the configured time) for a running slot instead of failing with 429. */
+  waitForCapacity?: boolean;
   /**
    * A fork: the new sandbox's disk is filled by `populate` (a snapshot of another sandbox's
    * checkpoint) instead of starting empty, over exactly that sandbox's image.
@@ -63,15 +70,20 @@ export interface ManagerDeps {
   network: SandboxNetworks;
   /** Prefix of host-global names (cgroups) owned by this instance. */
   instanceTag: string;
-  limits: { running: number; warm: number };
+  /** Org-wide caps on running and warm sandboxes. */
+  capacity: Capacity;
+  events: EventRecorder;
+  metrics: Pick<Metrics, 'execStarted' | 'woke'>;
+  /** Whether btrfs quota groups are on, so that storage_gb is enforced at each boot. */
+  storageLimits: boolean;
   /** Test hook: called at each named step; kills the daemon when the step was asked for. */
   crashPoint: (step: string) => void;
   hooks?: SandboxHooks;
 }
 
 export const SANDBOX_USER = { uid: 1000, gid: 1000, name: 'user', home: '/home/user' };
-const PIDS_LIMIT = 4096;
 const LIVENESS_TTL_MS = 2_000;
+
 
 export class SandboxManager {
   private readonly locks = new KeyedMutex();
@@ -107,8 +119,8 @@ export class SandboxManager {
       running: by.running ?? 0,
       warm: by.warm ?? 0,
       cold: (by.cold ?? 0) + (by.failed ?? 0),
-      running_limit: this.deps.limits.running,
-      warm_limit: this.deps.limits.warm,
+      running_limit: this.deps.capacity.limits.running,
+      warm_limit: this.deps.capacity.limits.warm,
     };
   }
 
@@ -119,6 +131,34 @@ export class SandboxManager {
       labels: patch.labels,
     });
     return this.get(name);
+  }
+
+  /** The sandbox's cgroup (the one path runtime, limits and metering agree on). */
+  cgroupOf(record: Pick<SandboxRecord, 'containerId'>): Cgroup {
+    return new Cgroup(this.cgroupPathOf(record.containerId));
+  }
+
+  /**
+   * The container of a sandbox marked running died underneath (found by metering or a failed
+   * liveness check): mark it failed with the reason, so that the next use boots it again.
+   * False (and nothing done) if it runs after all, or is not marked running or warm.
+   */
+  async markDied(
+    name: string,
+    type: Extract<EventType, 'oom_killed' | 'failed'>,
+    reason: string,
+    detail?: Record<string, unknown>,
+  ): Promise<boolean> {
+    return this.locks.run(name, async () => {
+      const record = this.deps.store.byName(name);
+      if (!record || (record.status !== 'running' && record.status !== 'warm')) return false;
+      const state = await this.runtimeOf(record).state(record.containerId);
+      if (state === 'running' || state === 'paused') return false;
+      this.seenRunning.delete(record.id);
+      this.deps.store.setStatus(record.id, 'failed', { failureReason: reason });
+      this.deps.events.record(record, type, reason, detail);
+      return true;
+    });
   }
 
   runtimeOf(record: SandboxRecord) {
@@ -143,6 +183,7 @@ export class SandboxManager {
         cpus: opts.cpus,
         ramMb: opts.ramMb,
         storageGb: opts.storageGb,
+        pidsLimit: opts.pidsLimit,
         environment: opts.environment,
         labels: opts.labels,
         urlSettings: opts.urlSettings,
@@ -153,8 +194,12 @@ export class SandboxManager {
         lastRunningAt: null,
         lastWarmingAt: null,
       };
+      if (store.byName(opts.name)) {
+        throw new ApiError('sandbox_exists', `a sandbox named '${opts.name}' already exists`);
+      }
+      await this.deps.capacity.runningSlot(opts.name, opts.waitForCapacity ?? false);
       try {
-        store.insert(record);
+        store.insert(record); // no await since the slot was found: the slot is ours
       } catch (e) {
         if (e instanceof DuplicateNameError) {
           throw new ApiError('sandbox_exists', `a sandbox named '${opts.name}' already exists`);
@@ -174,6 +219,15 @@ export class SandboxManager {
         throw new ApiError('runtime_failed', `creating sandbox '${opts.name}' failed: ${(e as Error).message}`);
       }
       store.setStatus(record.id, 'running');
+      const limits = `${opts.cpus} CPU, ${opts.ramMb} MB RAM, ${opts.storageGb} GB disk, ${opts.pidsLimit} processes`;
+      this.deps.events.record(record, 'created', `created (${opts.runtime}, ${opts.image}; ${limits})`, {
+        runtime: opts.runtime,
+        image: opts.image,
+        cpus: opts.cpus,
+        ram_mb: opts.ramMb,
+        storage_gb: opts.storageGb,
+        pids_limit: opts.pidsLimit,
+      });
       return this.get(opts.name);
     });
   }
@@ -185,6 +239,7 @@ export class SandboxManager {
       this.deps.crashPoint('destroy:marked');
       await this.teardown(record);
       this.deps.store.delete(record.id);
+      this.deps.events.record(record, 'destroyed', 'destroyed; its disk and checkpoints are deleted');
     });
   }
 
@@ -208,20 +263,36 @@ export class SandboxManager {
         if (current.status !== 'running') this.deps.store.setStatus(current.id, 'running');
         return this.get(name);
       }
+      const from = current.status;
+      if (from !== 'running') await this.deps.capacity.runningSlot(name, true);
+      const started = performance.now();
       try {
         await this.boot(current);
       } catch (e) {
         const reason = `starting failed: ${(e as Error).message}`;
         this.deps.store.setStatus(current.id, 'failed', { failureReason: reason });
+        this.deps.events.record(current, 'failed', reason);
         throw new ApiError('runtime_failed', `sandbox '${name}' could not be started: ${reason}`);
       }
+      const seconds = (performance.now() - started) / 1000;
       this.deps.store.setStatus(current.id, 'running', { failureReason: null });
+      this.deps.metrics.woke(from, seconds);
+      const why = current.failureReason
+        ? ` (it had failed: ${current.failureReason})`
+        : from === 'running'
+          ? ' (its container had stopped underneath)'
+          : '';
+      this.deps.events.record(current, 'woke', `woke from ${from} in ${Math.round(seconds * 1000)} ms${why}`, {
+        from,
+        duration_ms: Math.round(seconds * 1000),
+      });
       return this.get(name);
     });
   }
 
   async exec(name: string, opts: ExecOptions): Promise<SandboxProcessHandle> {
     const record = await this.ensureRunning(name);
+    this.deps.metrics.execStarted();
     const user = opts.asRoot ? { uid: 0, gid: 0 } : SANDBOX_USER;
     const env = this.environmentFor(record, opts.env);
     if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm-256color');
@@ -306,6 +377,7 @@ export class SandboxManager {
     crashPoint('create:netns');
     const rootfs = await disks.mount(record.id, images.pathOf(record.image));
     crashPoint('create:mounted');
+    if (this.deps.storageLimits) await disks.limitSize(record.id, record.storageGb * 2 ** 30);
     const mounts = { ...net.mounts, ...(await this.deps.hooks?.bootMounts(record, images.pathOf(record.image))) };
     const bundleDir = await this.writeBundle(record, containerId, rootfs, net.netnsPath, mounts);
     crashPoint('create:bundle');
@@ -342,7 +414,7 @@ export class SandboxManager {
       cgroupsPath: this.cgroupPathOf(containerId),
       cpus: record.cpus,
       ramMb: record.ramMb,
-      pidsLimit: PIDS_LIMIT,
+      pidsLimit: record.pidsLimit,
       files: { '/etc/hostname': join(etc, 'hostname'), '/etc/hosts': join(etc, 'hosts'), ...mounts },
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));

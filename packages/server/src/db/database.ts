@@ -65,6 +65,31 @@ const MIGRATIONS: string[] = [
      policy            TEXT,
      policy_generation INTEGER NOT NULL DEFAULT 1
    )`,
+  // Observability: the per-sandbox event log, and metered usage in time buckets (per-second
+  // samples summed into 10 s buckets, compacted into hours and days as they age). Both outlive
+  // their sandbox, so they are keyed by id and name and carry no foreign key.
+  `ALTER TABLE sandboxes ADD COLUMN pids_limit INTEGER NOT NULL DEFAULT 4096;
+   CREATE TABLE events (
+     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+     sandbox_id   TEXT NOT NULL,
+     sandbox_name TEXT NOT NULL,
+     type         TEXT NOT NULL,
+     message      TEXT NOT NULL,
+     detail       TEXT,
+     created_at   TEXT NOT NULL
+   );
+   CREATE INDEX events_by_name ON events (sandbox_name, seq);
+   CREATE TABLE usage (
+     sandbox_id        TEXT NOT NULL,
+     sandbox_name      TEXT NOT NULL,
+     start             INTEGER NOT NULL,
+     seconds           INTEGER NOT NULL,
+     cpu_seconds       REAL NOT NULL,
+     memory_gb_seconds REAL NOT NULL,
+     disk_gb_seconds   REAL NOT NULL,
+     PRIMARY KEY (sandbox_id, start, seconds)
+   );
+   CREATE INDEX usage_by_time ON usage (start)`,
 ];
 
 export type Db = Database.Database;

@@ -16,6 +16,8 @@ export interface SandboxRecord {
   cpus: number;
   ramMb: number;
   storageGb: number;
+  /** Most processes (and threads) the sandbox may have at once. */
+  pidsLimit: number;
   environment: Record<string, string>;
   labels: string[];
   urlSettings: { auth: string; private_access?: string };
@@ -37,6 +39,7 @@ interface Row {
   cpus: number;
   ram_mb: number;
   storage_gb: number;
+  pids_limit: number;
   environment: string;
   labels: string;
   url_settings: string;
@@ -59,6 +62,7 @@ function fromRow(r: Row): SandboxRecord {
     cpus: r.cpus,
     ramMb: r.ram_mb,
     storageGb: r.storage_gb,
+    pidsLimit: r.pids_limit,
     environment: JSON.parse(r.environment),
     labels: JSON.parse(r.labels),
     urlSettings: JSON.parse(r.url_settings),
@@ -83,9 +87,9 @@ export class SandboxStore {
     try {
       this.db
         .prepare(
-          `INSERT INTO sandboxes (id, name, status, runtime, image, cpus, ram_mb, storage_gb, environment,
+          `INSERT INTO sandboxes (id, name, status, runtime, image, cpus, ram_mb, storage_gb, pids_limit, environment,
              labels, url_settings, failure_reason, container_id, created_at, updated_at, last_running_at, last_warming_at)
-           VALUES (@id, @name, @status, @runtime, @image, @cpus, @ramMb, @storageGb, @environment,
+           VALUES (@id, @name, @status, @runtime, @image, @cpus, @ramMb, @storageGb, @pidsLimit, @environment,
              @labels, @urlSettings, @failureReason, @containerId, @createdAt, @updatedAt, @lastRunningAt, @lastWarmingAt)`,
         )
         .run({
@@ -172,6 +176,16 @@ export class SandboxStore {
   /** Recorded before the container starts, so that after a crash the reconciler knows its id. */
   setContainerId(id: string, containerId: string): void {
     this.db.prepare('UPDATE sandboxes SET container_id = ? WHERE id = ?').run(containerId, id);
+  }
+
+  /** New resource limits; the caller applies them to the running sandbox. */
+  setLimits(id: string, limits: Pick<SandboxRecord, 'cpus' | 'ramMb' | 'storageGb' | 'pidsLimit'>): void {
+    this.db
+      .prepare(
+        `UPDATE sandboxes SET cpus = @cpus, ram_mb = @ramMb, storage_gb = @storageGb, pids_limit = @pidsLimit,
+           updated_at = @now WHERE id = @id`,
+      )
+      .run({ id, ...limits, now: new Date().toISOString() });
   }
 
   delete(id: string): void {

@@ -40,3 +40,37 @@ export async function isBtrfs(path: string): Promise<boolean> {
     return false;
   }
 }
+
+/** Turns quota groups on for the filesystem at `path` (a no-op when they are on). */
+export async function enableQuotas(path: string): Promise<void> {
+  await run('btrfs', ['quota', 'enable', path]);
+}
+
+/** Caps the bytes a subvolume references (its whole content, shared extents included). */
+export async function limitReferenced(path: string, bytes: number | 'none'): Promise<void> {
+  await run('btrfs', ['qgroup', 'limit', String(bytes), path]);
+}
+
+export interface QgroupUsage {
+  /** Path relative to the filesystem's top. */
+  path: string;
+  referenced: number;
+  exclusive: number;
+}
+
+/**
+ * Every subvolume's quota group. Without `sync`, numbers are as of the last transaction commit
+ * (at most the commit interval, 30 s by default, behind), which is what metering wants; `sync`
+ * commits first (milliseconds; a rescan would walk the whole pool). Parsed from the text table:
+ * btrfs-progs 6.2 aborts in `--format json` once any quota group has a limit.
+ */
+export async function qgroupUsage(path: string, opts: { sync?: boolean } = {}): Promise<QgroupUsage[]> {
+  const args = ['qgroup', 'show', '--raw', ...(opts.sync ? ['--sync'] : []), path];
+  const { stdout } = await run('btrfs', args, { timeoutMs: 30_000 });
+  const groups: QgroupUsage[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^\d+\/\d+\s+(\d+)\s+(\d+)\s+(\S.*?)\s*$/.exec(line);
+    if (m) groups.push({ referenced: Number(m[1]), exclusive: Number(m[2]), path: m[3]! });
+  }
+  return groups;
+}

@@ -4,7 +4,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../util/run.js';
-import { createSubvolume, deleteSubvolume, isSubvolume } from './btrfs.js';
+import { createSubvolume, deleteSubvolume, isSubvolume, limitReferenced, qgroupUsage } from './btrfs.js';
 import { isMountPoint, mountsUnder, unmount } from './mounts.js';
 import type { PoolLayout } from './pool.js';
 
@@ -36,6 +36,33 @@ export class SandboxDisks {
     if (!(await isSubvolume(volume))) await createSubvolume(volume);
     await mkdir(join(volume, 'upper'), { recursive: true });
     await mkdir(join(volume, 'work'), { recursive: true });
+  }
+
+  /**
+   * Caps what the sandbox's own subvolume may hold (btrfs quota group). Checkpoints are other
+   * subvolumes, so they do not count against it. Writes past the cap fail with EDQUOT
+   * ("Disk quota exceeded") inside the sandbox. A restore or fork makes a new subvolume, so
+   * every boot sets the cap again.
+   */
+  async limitSize(id: string, bytes: number): Promise<void> {
+    await limitReferenced(this.subvolume(id), bytes);
+  }
+
+  /**
+   * Bytes on disk per sandbox id: its live subvolume (everything it references) plus what only
+   * each of its checkpoints holds, so extents shared between them count once.
+   */
+  async usage(): Promise<Map<string, number>> {
+    const bytes = new Map<string, number>();
+    const add = (id: string, n: number) => bytes.set(id, (bytes.get(id) ?? 0) + n);
+    for (const group of await qgroupUsage(this.pool.root)) {
+      // Paths are relative to the filesystem's top, which is the pool root only for a loop pool.
+      const live = /(?:^|\/)sandboxes\/([^/]+)$/.exec(group.path);
+      if (live) add(live[1]!, group.referenced);
+      const checkpoint = /(?:^|\/)checkpoints\/([^/]+)\/[^/]+$/.exec(group.path);
+      if (checkpoint) add(checkpoint[1]!, group.exclusive);
+    }
+    return bytes;
   }
 
   async mount(id: string, imagePath: string): Promise<string> {

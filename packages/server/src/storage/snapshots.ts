@@ -6,7 +6,7 @@
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../util/run.js';
-import { deleteSubvolume, isSubvolume, setReadonly, snapshot } from './btrfs.js';
+import { deleteSubvolume, enableQuotas, isSubvolume, qgroupUsage, setReadonly, snapshot, type QgroupUsage } from './btrfs.js';
 import { isMountPoint } from './mounts.js';
 import type { PoolLayout } from './pool.js';
 import type { SandboxDisks } from './sandbox-disks.js';
@@ -25,7 +25,7 @@ export class Snapshots {
    * what tells how many bytes each snapshot alone holds.
    */
   async enableQuotas(): Promise<void> {
-    await run('btrfs', ['quota', 'enable', this.pool.root]);
+    await enableQuotas(this.pool.root);
   }
 
   dir(sandboxId: string): string {
@@ -110,23 +110,19 @@ export class Snapshots {
    */
   async sizes(sandboxId: string): Promise<Map<string, number>> {
     const sizes = new Map<string, number>();
-    let parsed: { 'qgroup-show'?: Array<{ path?: string; exclusive?: string }> };
+    let groups: QgroupUsage[];
     try {
-      const { stdout } = await run('btrfs', ['--format', 'json', 'qgroup', 'show', '--raw', '--sync', this.pool.root], {
-        timeoutMs: 30_000,
-      });
-      parsed = JSON.parse(stdout);
+      groups = await qgroupUsage(this.pool.root, { sync: true });
     } catch {
       return sizes; // quotas off or being rescanned: sizes are unknown, not an error
     }
     // Paths are relative to the filesystem's top, which is the pool root only for a loop pool.
     const marker = `checkpoints/${sandboxId}/`;
-    for (const group of parsed['qgroup-show'] ?? []) {
-      const path = group.path ?? '';
-      const at = path.lastIndexOf(marker);
-      if (at < 0 || (at > 0 && path[at - 1] !== '/')) continue;
-      const id = path.slice(at + marker.length);
-      if (id && !id.includes('/')) sizes.set(id, Number(group.exclusive));
+    for (const group of groups) {
+      const at = group.path.lastIndexOf(marker);
+      if (at < 0 || (at > 0 && group.path[at - 1] !== '/')) continue;
+      const id = group.path.slice(at + marker.length);
+      if (id && !id.includes('/')) sizes.set(id, group.exclusive);
     }
     return sizes;
   }

@@ -21,6 +21,8 @@ export function spriteRoutes(deps: ApiDeps): FastifyPluginAsync {
         cpus: body.config?.cpus ?? deps.defaults.cpus,
         ramMb: body.config?.ram_mb ?? deps.defaults.ramMb,
         storageGb: body.config?.storage_gb ?? deps.defaults.storageGb,
+        pidsLimit: body.config?.pids_limit ?? deps.defaults.pidsLimit,
+        waitForCapacity: body.wait_for_capacity ?? false,
         environment: body.environment ?? {},
         labels: body.labels ?? [],
         urlSettings: { auth: body.url_settings?.auth ?? 'sprite', private_access: body.url_settings?.private_access },
@@ -54,7 +56,18 @@ export function spriteRoutes(deps: ApiDeps): FastifyPluginAsync {
 
     app.put<{ Params: { name: string } }>('/v1/sprites/:name', async (req) => {
       const body = updateSpriteBody.parse(req.body ?? {});
-      const record = manager.update(validName(req.params.name), {
+      const name = validName(req.params.name);
+      manager.get(name);
+      const limits = body.config;
+      if (limits && Object.keys(limits).length > 0) {
+        await deps.limits.update(name, {
+          cpus: limits.cpus,
+          ramMb: limits.ram_mb,
+          storageGb: limits.storage_gb,
+          pidsLimit: limits.pids_limit,
+        });
+      }
+      const record = manager.update(name, {
         urlSettings: body.url_settings,
         labels: body.clear_labels ? [] : body.labels,
       });

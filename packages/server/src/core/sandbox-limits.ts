@@ -1,0 +1,58 @@
+// Per-sandbox resource limits after create: stored for the next boot and, on a live sandbox,
+// applied at once (cgroups for CPU, memory and processes; the btrfs quota group for disk).
+import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
+import type { SandboxDisks } from '../storage/sandbox-disks.js';
+import { ApiError } from './errors.js';
+import type { EventRecorder } from './events.js';
+import type { SandboxManager } from './sandbox-manager.js';
+
+export type Limits = Pick<SandboxRecord, 'cpus' | 'ramMb' | 'storageGb' | 'pidsLimit'>;
+
+export interface SandboxLimitsDeps {
+  manager: SandboxManager;
+  store: SandboxStore;
+  disks: SandboxDisks;
+  events: EventRecorder;
+  /** Whether btrfs quota groups are on, so that storage_gb can be enforced. */
+  storageLimits: boolean;
+}
+
+export class SandboxLimits {
+  constructor(private readonly deps: SandboxLimitsDeps) {}
+
+  async update(name: string, patch: Partial<Limits>): Promise<SandboxRecord> {
+    const { manager } = this.deps;
+    return manager.withLock(name, async () => {
+      const record = manager.get(name);
+      if (record.status === 'creating' || record.status === 'destroying') {
+        throw new ApiError('sandbox_busy', `sandbox '${name}' is ${record.status}; try again when it is done`);
+      }
+      const old: Limits = { cpus: record.cpus, ramMb: record.ramMb, storageGb: record.storageGb, pidsLimit: record.pidsLimit };
+      const next: Limits = {
+        cpus: patch.cpus ?? old.cpus,
+        ramMb: patch.ramMb ?? old.ramMb,
+        storageGb: patch.storageGb ?? old.storageGb,
+        pidsLimit: patch.pidsLimit ?? old.pidsLimit,
+      };
+      if (record.status === 'running' || record.status === 'warm') {
+        const cgroup = manager.cgroupOf(record);
+        try {
+          await cgroup.setLimits(next);
+        } catch (e) {
+          await cgroup.setLimits(old).catch(() => {});
+          throw new ApiError('conflict', `the limits of '${name}' were not changed: ${(e as Error).message}`);
+        }
+      }
+      if (next.storageGb !== old.storageGb && this.deps.storageLimits) {
+        await this.deps.disks.limitSize(record.id, next.storageGb * 2 ** 30);
+      }
+      this.deps.store.setLimits(record.id, next);
+      const changed = (Object.keys(next) as Array<keyof Limits>).filter((k) => next[k] !== old[k]);
+      if (changed.length) {
+        const what = changed.map((k) => `${k} ${old[k]} -> ${next[k]}`).join(', ');
+        this.deps.events.record(record, 'limits_changed', `limits changed: ${what}`, { before: old, after: next });
+      }
+      return manager.get(name);
+    });
+  }
+}
