@@ -26,7 +26,7 @@ export class Metrics {
 
   constructor(deps: MetricsDeps) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'burrow_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'burrow_' });
     new Gauge({
       name: 'burrow_sandboxes',
       help: 'Sandboxes by state',

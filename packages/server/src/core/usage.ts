@@ -75,7 +75,7 @@ function figures(a: UsageAmounts): UsageFigures {
   return {
     cpu_seconds: round(a.cpuSeconds, 3),
     memory_gb_seconds: round(a.memoryGbSeconds, 3),
-    disk_gb_hours: round(a.diskGbSeconds / 3600, 6),
+    disk_gb_hours: round(a.diskGbSeconds / 3600, 9),
   };
 }
 

@@ -60,8 +60,8 @@ export interface QgroupUsage {
 
 /**
  * Every subvolume's quota group. Without `sync`, numbers are as of the last transaction commit
- * (at most the commit interval, 30 s by default, behind), which is what metering wants; `sync`
- * commits first (milliseconds; a rescan would walk the whole pool). Parsed from the text table:
+ * (at most the commit interval, 30 s by default, behind); `sync` commits first (milliseconds;
+ * a rescan would walk the whole pool). Parsed from the text table:
  * btrfs-progs 6.2 aborts in `--format json` once any quota group has a limit.
  */
 export async function qgroupUsage(path: string, opts: { sync?: boolean } = {}): Promise<QgroupUsage[]> {

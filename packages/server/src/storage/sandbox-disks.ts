@@ -50,12 +50,14 @@ export class SandboxDisks {
 
   /**
    * Bytes on disk per sandbox id: its live subvolume (everything it references) plus what only
-   * each of its checkpoints holds, so extents shared between them count once.
+   * each of its checkpoints holds, so extents shared between them count once. Commits the
+   * running transaction first (quota numbers only move at commits, which btrfs makes every
+   * 30 s anyway), so what was written since is counted.
    */
   async usage(): Promise<Map<string, number>> {
     const bytes = new Map<string, number>();
     const add = (id: string, n: number) => bytes.set(id, (bytes.get(id) ?? 0) + n);
-    for (const group of await qgroupUsage(this.pool.root)) {
+    for (const group of await qgroupUsage(this.pool.root, { sync: true })) {
       // Paths are relative to the filesystem's top, which is the pool root only for a loop pool.
       const live = /(?:^|\/)sandboxes\/([^/]+)$/.exec(group.path);
       if (live) add(live[1]!, group.referenced);
