@@ -16,6 +16,7 @@ import { EventLog } from './core/events.js';
 import { Meter } from './core/meter.js';
 import { Metrics } from './core/metrics.js';
 import { SandboxLimits } from './core/sandbox-limits.js';
+import { healthReporter } from './core/sandbox-health.js';
 import { Usage } from './core/usage.js';
 import { reconcile } from './core/reconciler.js';
 import { SandboxFs } from './core/sandbox-fs.js';
@@ -131,46 +132,27 @@ export async function serve(
     metrics,
   });
   const limits = new SandboxLimits({ manager, store, disks, events, storageLimits: quotas });
+  const health = healthReporter({ store, manager, events });
   const usageStore = new UsageStore(db);
   const meter = new Meter({
     sandboxes: store,
     usage: usageStore,
     readCgroup: (record) => manager.cgroupOf(record).read(),
     diskUsage: () => (quotas ? disks.usage() : Promise.resolve(new Map())),
-    noticed: (record, finding) => void noticeTrouble(record.name, finding),
+    noticed: (record, finding) => void health(record.name, finding),
     tickDuration: (seconds) => metrics.meterTick(seconds),
     log: (line) => logger.warn(line),
     intervals: { diskMs: config.meterDiskIntervalMs },
   });
-  /**
-   * gVisor sandboxes die whole when over their memory limit (the kernel kills the sandbox
-   * process); runc ones lose a process and keep running. A sandbox whose cgroup is left empty
-   * died underneath: it is marked failed and boots again on next use.
-   */
-  async function noticeTrouble(name: string, finding: { oomKilled: boolean; stopped: boolean }): Promise<void> {
-    const record = store.byName(name);
-    if (!record) return;
-    const facts = await manager.cgroupOf(record).memoryFacts();
-    const mb = (bytes: number | undefined) => (bytes === undefined ? '?' : String(Math.round(bytes / 2 ** 20)));
-    const detail = {
-      ram_mb: record.ramMb,
-      peak_mb: facts ? Math.round(facts.peakBytes / 2 ** 20) : undefined,
-      memory_failcnt: facts?.failcnt,
-      oom_kills: facts?.oomKills,
-    };
-    const memory = `memory cgroup: oom_kill ${facts?.oomKills ?? '?'}, failcnt ${facts?.failcnt ?? '?'}, peak ${mb(facts?.peakBytes)} MB`;
-    const outOfMemory = `out of memory: it needed more than its ram_mb limit of ${record.ramMb} MB (${memory})`;
-    if (finding.oomKilled) {
-      const died = await manager.markDied(name, 'oom_killed', `killed ${outOfMemory}; it starts again on next use`, detail);
-      if (!died) events.record(record, 'oom_killed', `a process was killed ${outOfMemory}; the sandbox keeps running`, detail);
-    } else if (finding.stopped) {
-      await manager.markDied(name, 'failed', `stopped underneath (no process left; ${memory}); it starts again on next use`, detail);
-    }
-  }
   const usage = new Usage({ store: usageStore, flush: () => meter.flush(), prices: config.prices });
 
   const egress = new EgressPolicies(manager, networks, firewall);
-  const resolver = new DnsResolver(parseUpstream(config.network.dnsUpstream), (address) => egress.clientAt(address), log);
+  const resolver = new DnsResolver(
+    parseUpstream(config.network.dnsUpstream),
+    (address) => egress.clientAt(address),
+    log,
+    () => metrics.proxyRefused('dns_policy'),
+  );
   const dnsPort = await resolver.start();
   firewall.addGatewayService({ name: 'dns', protocols: ['udp', 'tcp'], port: dnsPort, redirectFrom: [53] });
   if (await enableIpv4Forwarding()) log('enabled IPv4 forwarding (net.ipv4.ip_forward=1) for sandbox egress');

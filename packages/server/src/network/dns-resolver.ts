@@ -38,6 +38,8 @@ export class DnsResolver {
     private readonly upstream: Upstream,
     private readonly clientAt: (address: string) => DnsClient | undefined,
     private readonly log: (line: string) => void = () => {},
+    /** Called for each query a sandbox's egress policy refuses (counted as a refusal). */
+    private readonly refused: (name: string) => void = () => {},
   ) {}
 
   /** Listens on UDP and TCP `port` (0: any free port, the same for both) on every address. */
@@ -87,7 +89,10 @@ export class DnsResolver {
     const client = this.clientAt(from.replace(/^::ffff:/, ''));
     if (!client) return emptyReply(query, parsed, RCODE_REFUSED);
     const allowed = client.allows(parsed.question.name);
-    if (allowed === false) return emptyReply(query, parsed, RCODE_REFUSED);
+    if (allowed === false) {
+      this.refused(parsed.question.name);
+      return emptyReply(query, parsed, RCODE_REFUSED);
+    }
     let reply: Buffer;
     try {
       reply = transport === 'udp' ? await this.askUdp(query) : await this.askTcp(query);
