@@ -9,6 +9,7 @@ import { buildApi, type ApiDeps } from '../src/api/app.js';
 import { DashboardAssets } from '../src/api/dashboard-assets.js';
 import { TokenAuthority } from '../src/auth/api-tokens.js';
 import { ensureKeyFile } from '../src/auth/root-key.js';
+import { Metrics } from '../src/core/metrics.js';
 import type { SandboxManager } from '../src/core/sandbox-manager.js';
 import { ApiTokenStore } from '../src/db/api-tokens.js';
 import { openDatabase, type Db } from '../src/db/database.js';
@@ -55,6 +56,7 @@ beforeAll(async () => {
     urls: { sandboxNameOf: () => undefined },
     view: { urlFor: (n) => `http://${n}.localhost:7070`, isolationOf: () => 'runc' },
     defaults: { runtime: 'runc', image: 'dev', cpus: 1, ramMb: 512, storageGb: 10 },
+    metrics: new Metrics({ sandboxCounts: () => ({}) }),
   } as unknown as ApiDeps);
   await app.listen({ host: '127.0.0.1', port: 0 });
 });
