@@ -1,6 +1,8 @@
 // The network layer's pure parts: the address pool, the nftables script, the DNS wire helpers
 // and the policy matcher. The kernel side is covered by test/integration/network.test.ts.
 import { describe, expect, it } from 'vitest';
+import { openDatabase } from '../src/db/database.js';
+import { NetworkStore } from '../src/db/networks.js';
 import { AddressPool } from '../src/network/address-pool.js';
 import { addressReply, answerAddresses, emptyReply, parseQuery, RCODE_REFUSED } from '../src/network/dns-message.js';
 import { networkPolicySchema, PolicyMatcher } from '../src/network/dns-policy.js';
@@ -17,6 +19,20 @@ describe('the address pool', () => {
     expect(pool.slotOfAddress('10.222.4.177')).toBeUndefined();
     expect(pool.slotOfAddress('10.223.0.2')).toBeUndefined();
     expect(() => pool.subnet(16384)).toThrow(/outside the pool/);
+  });
+
+  it('finds the slots an address elsewhere on the host overlaps, so that allocation skips them', () => {
+    const pool = new AddressPool('10.222.0.0/16');
+    expect(pool.slotsOverlapping('10.222.0.1', 30)).toEqual([0]);
+    expect(pool.slotsOverlapping('10.222.1.7', 24)).toEqual(Array.from({ length: 64 }, (_, i) => 64 + i));
+    expect(pool.slotsOverlapping('192.168.1.1', 24)).toEqual([]);
+    const store = new NetworkStore(openDatabase(':memory:'));
+    const db = (store as unknown as { db: { exec(sql: string): void } }).db;
+    db.exec(`INSERT INTO sandboxes (id, name, status, runtime, image, cpus, ram_mb, storage_gb, environment, labels, url_settings, created_at, updated_at)
+             VALUES ('a','a','running','runc','i',1,1,1,'{}','[]','{}','t','t'), ('b','b','running','runc','i',1,1,1,'{}','[]','{}','t','t')`);
+    expect(store.allocate('a', pool.size, (slot) => slot !== 0).slot).toBe(1);
+    expect(store.allocate('b', pool.size).slot).toBe(0);
+    expect(store.allocate('a', pool.size).slot).toBe(1);
   });
 
   it('refuses pools that are not IPv4 networks', () => {

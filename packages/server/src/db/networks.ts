@@ -40,17 +40,17 @@ export class NetworkStore {
     return row && fromRow(row);
   }
 
-  /** The sandbox's slot, allocating the lowest free one below `size` if it has none. */
-  allocate(sandboxId: string, size: number): NetworkRow {
+  /**
+   * The sandbox's slot, allocating the lowest one below `size` that no row holds and `usable`
+   * accepts, if it has none.
+   */
+  allocate(sandboxId: string, size: number, usable: (slot: number) => boolean = () => true): NetworkRow {
     return this.db.transaction(() => {
       const existing = this.get(sandboxId);
       if (existing) return existing;
-      const used = (this.db.prepare('SELECT slot FROM sandbox_networks ORDER BY slot').all() as Array<{ slot: number }>).map((r) => r.slot);
+      const used = new Set((this.db.prepare('SELECT slot FROM sandbox_networks').all() as Array<{ slot: number }>).map((r) => r.slot));
       let slot = 0;
-      for (const u of used) {
-        if (u !== slot) break;
-        slot++;
-      }
+      while (slot < size && (used.has(slot) || !usable(slot))) slot++;
       if (slot >= size) throw new Error(`the network pool is full (${size} sandboxes); set BURROW_NET_POOL to a larger range`);
       this.db.prepare('INSERT INTO sandbox_networks (sandbox_id, slot) VALUES (?, ?)').run(sandboxId, slot);
       return this.get(sandboxId)!;

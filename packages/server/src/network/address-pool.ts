@@ -37,6 +37,19 @@ export class AddressPool {
     return { slot, gateway: intToIp(net + 1), address: intToIp(net + 2), prefix: 30 };
   }
 
+  /** Slots whose /30 overlaps `ip/prefix` (an address the host already has elsewhere). */
+  slotsOverlapping(ip: string, prefix: number): number[] {
+    const n = safeIpToInt(ip);
+    if (n === undefined || prefix < 0 || prefix > 32) return [];
+    const size = 2 ** (32 - prefix);
+    const start = Math.floor(n / size) * size;
+    const first = Math.max(0, Math.floor((start - this.base) / 4));
+    const last = Math.min(this.size - 1, Math.floor((start + size - 1 - this.base) / 4));
+    const out: number[] = [];
+    for (let slot = first; slot <= last; slot++) out.push(slot);
+    return out;
+  }
+
   /** The slot whose sandbox address is `ip`, if any. */
   slotOfAddress(ip: string): number | undefined {
     const n = safeIpToInt(ip);

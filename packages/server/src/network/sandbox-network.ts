@@ -3,6 +3,7 @@
 // pointing at burrow's resolver, its policy under /.burrow/policy). Every step is idempotent, so
 // boot repairs a half-made network and a restart rebuilds the rules from the database.
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { run } from '../util/run.js';
 import { join } from 'node:path';
 import type { NetworkRow, NetworkStore } from '../db/networks.js';
 import type { AddressPool, Subnet } from './address-pool.js';
@@ -37,7 +38,7 @@ export class SandboxNetworks {
   /** Everything the sandbox's network needs before its container starts. */
   async attach(sandboxId: string): Promise<AttachedNetwork> {
     const { netns, veths, store, pool } = this.deps;
-    const row = store.allocate(sandboxId, pool.size);
+    const row = store.get(sandboxId) ?? store.allocate(sandboxId, pool.size, await this.freeOnHost());
     const subnet = pool.subnet(row.slot);
     const netnsPath = await netns.ensure(sandboxId);
     await veths.ensure(netns.nameFor(sandboxId), netnsPath, subnet);
@@ -51,6 +52,19 @@ export class SandboxNetworks {
       subnet,
       mounts: { '/etc/resolv.conf': join(dir, 'resolv.conf'), [POLICY_DIR_INSIDE]: join(dir, 'policy') },
     };
+  }
+
+  /**
+   * Slots whose addresses no other interface of the host has: another burrow instance with an
+   * overlapping pool, or any other network, keeps its addresses and this one works around them.
+   */
+  private async freeOnHost(): Promise<(slot: number) => boolean> {
+    const taken = new Set<number>();
+    for (const a of await hostAddresses()) {
+      if (a.ifname.startsWith(this.deps.veths.prefix)) continue;
+      for (const slot of this.deps.pool.slotsOverlapping(a.local, a.prefixlen)) taken.add(slot);
+    }
+    return (slot) => !taken.has(slot);
   }
 
   /** Removes rules, veth, namespace, files and the address. Idempotent. */
@@ -146,4 +160,10 @@ export class SandboxNetworks {
     await writeFile(join(dir, 'network.json.tmp'), JSON.stringify(body, null, 2) + '\n');
     await rename(join(dir, 'network.json.tmp'), join(dir, 'network.json'));
   }
+}
+
+async function hostAddresses(): Promise<Array<{ ifname: string; local: string; prefixlen: number }>> {
+  const { stdout } = await run('ip', ['-j', '-4', 'addr', 'show']);
+  const links = JSON.parse(stdout) as Array<{ ifname: string; addr_info?: Array<{ local: string; prefixlen: number }> }>;
+  return links.flatMap((l) => (l.addr_info ?? []).map((a) => ({ ifname: l.ifname, local: a.local, prefixlen: a.prefixlen })));
 }
