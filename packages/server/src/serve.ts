@@ -162,6 +162,9 @@ export async function serve(
   for (const [what, list] of Object.entries(repaired)) {
     if (list.length) log(`reconciler: ${what}: ${list.join(', ')}`);
   }
+  const notReapplied = await limits.reapplyAll();
+  if (notReapplied.length) logger.warn(`limits could not be applied again to: ${notReapplied.join(', ')}`);
+
 
   const tokenKey = await ensureKeyFile(paths.tokenKey);
   const tokens = new TokenAuthority(tokenKey, new ApiTokenStore(db));

@@ -20,6 +20,25 @@ export interface SandboxLimitsDeps {
 export class SandboxLimits {
   constructor(private readonly deps: SandboxLimitsDeps) {}
 
+  /**
+   * At start: the database holds each sandbox's limits; a change that a crash cut short (cgroup
+   * written, row not) is undone by applying the stored limits to every live sandbox again.
+   * Returns the names it could not apply to, with why.
+   */
+  async reapplyAll(): Promise<string[]> {
+    const failed: string[] = [];
+    for (const record of this.deps.store.all()) {
+      if (record.status !== 'running' && record.status !== 'warm') continue;
+      try {
+        await this.deps.manager.cgroupOf(record).setLimits(record);
+        if (this.deps.storageLimits) await this.deps.disks.limitSize(record.id, record.storageGb * 2 ** 30);
+      } catch (e) {
+        failed.push(`${record.name} (${(e as Error).message})`);
+      }
+    }
+    return failed;
+  }
+
   async update(name: string, patch: Partial<Limits>): Promise<SandboxRecord> {
     const { manager } = this.deps;
     return manager.withLock(name, async () => {

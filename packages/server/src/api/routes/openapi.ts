@@ -4,12 +4,24 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { fsOpenapiPaths } from './fs.js';
 import { networkPolicySchema } from '../../network/dns-policy.js';
-import { createCheckpointBody, createSpriteBody, createTokenBody, dashboardLoginBody, forkBody, updateSpriteBody } from '../schemas.js';
+import {
+  createCheckpointBody,
+  createSpriteBody,
+  createTokenBody,
+  dashboardLoginBody,
+  eventsQuery,
+  forkBody,
+  updateSpriteBody,
+  usageQuery,
+} from '../schemas.js';
 
 const error = { $ref: '#/components/schemas/Error' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' } };
 const errors = { '400': json(error), '401': json(error), '404': json(error) };
+/** Query parameters from an object schema's keys (all optional strings on the wire). */
+const query = (schema: z.ZodObject) =>
+  Object.keys(schema.shape).map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } }));
 
 export function openapiDocument(): object {
   return {
@@ -158,6 +170,30 @@ export function openapiDocument(): object {
         },
       },
       ...fsOpenapiPaths(nameParam),
+      '/v1/sprites/{name}/events': {
+        get: {
+          summary: 'The sandbox event log, oldest first; `follow=true` streams NDJSON: past events, then new ones live',
+          parameters: [nameParam, ...query(eventsQuery)],
+          responses: { '200': { description: 'array (or NDJSON) of {id, sprite, sprite_id, type, message, time, detail}' }, ...errors },
+        },
+      },
+      '/v1/sprites/{name}/usage': {
+        get: {
+          summary: 'Metered usage and estimated cost of one sandbox over [from, to) (default: the last 24 h)',
+          parameters: [nameParam, ...query(usageQuery)],
+          responses: { '200': { description: 'a usage report' }, ...errors },
+        },
+      },
+      '/v1/usage': {
+        get: {
+          summary: 'Metered usage and estimated cost per sandbox, in total and as a series (`sprite=` for one)',
+          parameters: query(usageQuery),
+          responses: { '200': { description: 'a usage report' }, '400': json(error), '401': json(error) },
+        },
+      },
+      '/metrics': {
+        get: { summary: 'Prometheus metrics (text exposition format)', responses: { '200': { description: 'text/plain' }, '401': json(error) } },
+      },
       '/v1/tokens': {
         post: {
           summary:
