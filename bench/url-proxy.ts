@@ -3,6 +3,7 @@
 // requests per second with 8 concurrent keep-alive connections, and the median latency of one
 // request at a time. The app is a small node server inside, under runc (where the proxy's own
 // cost shows) and gVisor (the default).
+import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { APP_SERVER } from '../test/support/app-server.js';
 import { log, type BenchContext, type Benchmark, type Figure } from './context.js';
@@ -59,6 +60,27 @@ async function latencies(to: Endpoint): Promise<number[]> {
   return times;
 }
 
+/** The least any HTTP relay in Node.js costs: no routing, auth or wake; its own process, like burrow. */
+const BARE_RELAY = `
+const http = require('node:http');
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+const server = http.createServer((req, res) => {
+  const up = http.request({ host: process.env.HOST, port: Number(process.env.PORT), path: req.url, method: req.method, headers: req.headers, agent }, (answer) => {
+    res.writeHead(answer.statusCode, answer.headers);
+    answer.pipe(res);
+  });
+  up.on('socket', (s) => s.setNoDelay(true));
+  req.pipe(up);
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+`;
+
+async function bareRelay(target: Endpoint): Promise<{ stop: () => void; port: number }> {
+  const child = spawn(process.execPath, ['-e', BARE_RELAY], { env: { ...process.env, HOST: target.host, PORT: String(target.port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => child.stdout.once('data', (b: Buffer) => resolve(Number(b.toString().trim()))));
+  return { stop: () => child.kill(), port };
+}
+
 export const urlProxy: Benchmark = {
   name: 'url-proxy',
   description: 'HTTP requests/s and latency through the sandbox URL vs straight to the sandbox address',
@@ -80,15 +102,18 @@ export const urlProxy: Benchmark = {
         await throughput({ ...viaUrl }).then(() => throughput(direct));
         const rpsUrl = await throughput(viaUrl);
         const rpsDirect = await throughput(direct);
+        const bare = await bareRelay(direct);
+        const rpsBare = await throughput({ host: '127.0.0.1', port: bare.port, headers: {} });
+        bare.stop();
         const latUrl = await latencies(viaUrl);
         const latDirect = await latencies(direct);
-        log(`${runtime}: URL ${rpsUrl.toFixed(0)} req/s, direct ${rpsDirect.toFixed(0)} req/s -> ${(100 * rpsUrl / rpsDirect).toFixed(0)}% of direct; median latency URL ${formatMs(median(latUrl))}, direct ${formatMs(median(latDirect))}`);
+        log(`${runtime}: URL ${rpsUrl.toFixed(0)} req/s, direct ${rpsDirect.toFixed(0)} req/s -> ${(100 * rpsUrl / rpsDirect).toFixed(0)}% of direct (bare Node.js relay ${rpsBare.toFixed(0)} req/s); median latency URL ${formatMs(median(latUrl))}, direct ${formatMs(median(latDirect))}`);
         figures.push(
           {
             label: `time per request at ${CONCURRENCY} connections, sandbox URL (${runtime})`,
             value: 1000 / rpsUrl,
             unit: 'ms',
-            detail: `${rpsUrl.toFixed(0)} req/s vs ${rpsDirect.toFixed(0)} direct = ${(100 * rpsUrl / rpsDirect).toFixed(0)}% of direct throughput`,
+            detail: `${rpsUrl.toFixed(0)} req/s vs ${rpsDirect.toFixed(0)} direct = ${(100 * rpsUrl / rpsDirect).toFixed(0)}% of direct; a bare Node.js relay in the client process: ${rpsBare.toFixed(0)} req/s`,
             baseline: { label: 'straight to the sandbox address', value: 1000 / rpsDirect },
             compare: 'ratio',
             goal: { text: 'at least 70% of direct throughput', met: rpsUrl >= 0.7 * rpsDirect },
@@ -102,7 +127,7 @@ export const urlProxy: Benchmark = {
             compare: 'ratio',
           },
         );
-        data[runtime] = { rpsUrl, rpsDirect, latUrl, latDirect };
+        data[runtime] = { rpsUrl, rpsDirect, rpsBare, latUrl, latDirect };
       });
     }
     return { figures, data };
