@@ -161,7 +161,7 @@ describe('addresses', () => {
       .map((l: { addr_info: Array<{ local: string; prefixlen: number }> }) => `${l.addr_info[0]!.local}/${l.addr_info[0]!.prefixlen}`);
     expect(new Set(gateways).size).toBe(52);
     expect(gateways.every((g: string) => g.endsWith('/30'))).toBe(true);
-    expect(firewallRules(burrow.config).filter((r) => r.startsWith('chain'))).toHaveLength(52);
+    expect(firewallRules(burrow.config).filter((r) => r.startsWith('chain sb_'))).toHaveLength(52);
 
     for (let i = 0; i < names.length; i += 10) {
       await Promise.all(names.slice(i, i + 10).map((n) => client.deleteSandbox(n)));

@@ -13,11 +13,34 @@ const http = require('node:http');
 http.createServer((req, res) => res.end('hello from ' + req.socket.localAddress + '\\n')).listen(80, '0.0.0.0');
 `;
 
+// An HTTPS echo server on 443: it answers with what it received as JSON, except that the
+// Authorization header is shown only as its SHA-256 (so that a test can check an injected
+// credential without the credential ever reaching the client). GET /__seen lists requests.
+const HTTPS_SERVER = `
+const https = require('node:https'), tls = require('node:tls'), crypto = require('node:crypto');
+const certs = JSON.parse(process.env.CERTS);
+const seen = [];
+const ctx = (name) => tls.createSecureContext(certs[name] || Object.values(certs)[0]);
+https.createServer({ SNICallback: (name, cb) => cb(null, ctx(name)), ...Object.values(certs)[0] }, (req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', () => {
+    if (req.url === '/__seen') return res.end(JSON.stringify(seen));
+    const headers = { ...req.headers };
+    if (headers.authorization) headers.authorization = 'sha256:' + crypto.createHash('sha256').update(headers.authorization).digest('hex');
+    seen.push({ host: req.headers.host, method: req.method, url: req.url });
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ server: req.socket.localAddress, method: req.method, url: req.url, headers, body }));
+  });
+}).listen(443, '0.0.0.0');
+`;
+
 export class FakeInternet {
   readonly netns: string;
   readonly link: string;
   readonly subnet: string;
   private server: ChildProcess | undefined;
+  private httpsServer: ChildProcess | undefined;
   private dns: Socket | undefined;
   dnsPort = 0;
   /** name -> address; what the fake upstream answers. */
@@ -36,7 +59,8 @@ export class FakeInternet {
     return `${this.subnet}.${i}`;
   }
 
-  async start(servers: Record<string, number>): Promise<void> {
+  /** `https`: PEM key and certificate per name, for the HTTPS echo server on port 443. */
+  async start(servers: Record<string, number>, https?: Record<string, { key: string; cert: string }>): Promise<void> {
     const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     ip('netns', 'add', this.netns);
     ip('link', 'add', this.link, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.netns);
@@ -50,6 +74,12 @@ export class FakeInternet {
     }
     ip('-n', this.netns, 'route', 'add', 'default', 'via', this.address(1));
     this.server = spawn('nsenter', [`--net=/var/run/netns/${this.netns}`, process.execPath, '-e', SERVER], { stdio: 'ignore' });
+    if (https) {
+      this.httpsServer = spawn('nsenter', [`--net=/var/run/netns/${this.netns}`, process.execPath, '-e', HTTPS_SERVER], {
+        stdio: 'ignore',
+        env: { ...process.env, CERTS: JSON.stringify(https) },
+      });
+    }
     await this.startDns();
     await this.waitForServer();
   }
@@ -87,6 +117,7 @@ export class FakeInternet {
 
   async destroy(): Promise<void> {
     this.server?.kill('SIGKILL');
+    this.httpsServer?.kill('SIGKILL');
     this.dns?.close();
     for (const args of [['link', 'delete', this.link], ['netns', 'delete', this.netns]]) {
       try {

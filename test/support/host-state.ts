@@ -69,7 +69,7 @@ export function firewallRules(config: BurrowConfig): string[] {
   const items = (JSON.parse(text) as { nftables: Array<Record<string, { name?: string; elem?: unknown[] }>> }).nftables;
   const out: string[] = [];
   for (const item of items) {
-    if (item.chain?.name?.startsWith('sb_')) out.push(`chain ${item.chain.name}`);
+    if (item.chain?.name?.startsWith('sb_') || item.chain?.name?.startsWith('pre_')) out.push(`chain ${item.chain.name}`);
     if (item.set?.name?.startsWith('allow_')) out.push(`set ${item.set.name}`);
     if (item.map?.name === 'sandboxes') for (const e of item.map.elem ?? []) out.push(`element ${JSON.stringify(e)}`);
   }

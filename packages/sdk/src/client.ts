@@ -5,7 +5,16 @@ import { resolveCredentials, type CredentialOptions } from './credentials.js';
 import { BurrowError } from './errors.js';
 import { HttpApi } from './http.js';
 import { Sandbox, usageQuery } from './sandbox.js';
-import type { ApiToken, CreateSandboxRequest, ListSpritesResponse, Sprite, UsageReport } from './types.js';
+import type {
+  ApiToken,
+  CreateSandboxRequest,
+  EgressLogEntry,
+  ListSpritesResponse,
+  SecretGrant,
+  SecretInfo,
+  Sprite,
+  UsageReport,
+} from './types.js';
 import { caveatsFor, type TokenRestrictions } from './tokens.js';
 
 /** Create may build a root filesystem and start a box: the Sprites JS SDK allows 120 s too. */
@@ -107,5 +116,40 @@ export class BurrowClient {
   /** Revokes the token with this id and every token attenuated from it. */
   async revokeToken(id: string): Promise<ApiToken> {
     return this.api.json('DELETE', `/v1/tokens/${encodeURIComponent(id)}`);
+  }
+
+  /** Stores a secret (sealed at rest) that the egress proxy may send to `hosts` only. */
+  async addSecret(name: string, options: { hosts: string[]; inject: string; value: string }): Promise<SecretInfo> {
+    return this.api.json('POST', '/v1/secrets', { body: { name, ...options }, expect: [201] });
+  }
+
+  async listSecrets(): Promise<SecretInfo[]> {
+    return (await this.api.json<{ secrets: SecretInfo[] }>('GET', '/v1/secrets')).secrets;
+  }
+
+  async removeSecret(name: string): Promise<void> {
+    await this.api.send('DELETE', `/v1/secrets/${encodeURIComponent(name)}`);
+  }
+
+  /** Gives `sandbox` a placeholder for the secret (in `/.burrow/secrets/NAME`, and in `env` if given). */
+  async grantSecret(name: string, sandbox: string, options: { env?: string; ttl?: string | number } = {}): Promise<SecretGrant> {
+    return this.api.json('POST', `/v1/secrets/${encodeURIComponent(name)}/grants`, { body: { sandbox, ...options }, expect: [201] });
+  }
+
+  async revokeSecret(name: string, sandbox: string): Promise<number> {
+    const path = `/v1/secrets/${encodeURIComponent(name)}/grants/${encodeURIComponent(sandbox)}`;
+    return (await this.api.json<{ revoked: number }>('DELETE', path)).revoked;
+  }
+
+  /** The audit log of the egress proxy, oldest first. */
+  async egressLog(filter: { secret?: string; sandbox?: string; limit?: number } = {}): Promise<EgressLogEntry[]> {
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(filter)) if (v !== undefined) query.set(k, String(v));
+    return (await this.api.json<{ entries: EgressLogEntry[] }>('GET', '/v1/egress/log', { query })).entries;
+  }
+
+  /** The key superfly/tokenizer clients seal secrets to (hex X25519). */
+  async tokenizerPublicKey(): Promise<string> {
+    return (await this.api.json<{ public_key: string }>('GET', '/v1/egress/tokenizer-key')).public_key;
   }
 }

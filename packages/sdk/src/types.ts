@@ -220,3 +220,37 @@ export interface UsageReport {
   sprites: Array<UsageFigures & { name: string; id: string; cost: UsageCost }>;
   series: { step_seconds: number; points: Array<UsageFigures & { start: string }> };
 }
+
+/** A secret as the API shows it: never its value. */
+export interface SecretInfo {
+  name: string;
+  hosts: string[];
+  inject: string;
+  created_at: string;
+  grants: Array<{ id: string; sandbox: string; env: string | null; caveats: string[]; created_at: string }>;
+}
+
+/** A grant: the sandbox holds `placeholder`, never the value. */
+export interface SecretGrant {
+  id: string;
+  secret: string;
+  sandbox: string;
+  env: string | null;
+  caveats: string[];
+  placeholder: string;
+  created_at: string;
+}
+
+/** One use of a credential by the egress proxy. */
+export interface EgressLogEntry {
+  id: number;
+  at: string;
+  sandbox: string | null;
+  secret: string | null;
+  host: string;
+  method: string;
+  path: string;
+  status: number | null;
+  /** `injected`, `refused: <why>` or `failed: <why>`. */
+  outcome: string;
+}

@@ -80,6 +80,12 @@ export interface BurrowConfig {
     /** Sandbox URLs are `http://<name>.<urlDomain>:<port>/` on the API listener. */
     urlDomain: string;
   };
+  egress: {
+    /** The egress proxy's port on every address (0: any free port). */
+    proxyPort: number;
+    /** A PEM file of CAs trusted for upstream certificates besides the usual roots (tests). */
+    upstreamCaFile: string | undefined;
+  };
   /** Test-only: the daemon kills itself with SIGKILL when it reaches this named step. */
   crashAt: string | undefined;
 }
@@ -99,6 +105,12 @@ function parseDomain(value: string): string {
     throw new ConfigError(`BURROW_URL_DOMAIN must be a domain like localhost or sandboxes.example.com, got '${value}'`);
   }
   return domain;
+}
+
+function parsePort(name: string, value: string): number {
+  const port = Number(value);
+  if (!/^\d{1,5}$/.test(value) || port > 65535) throw new ConfigError(`${name} must be a port number, got '${value}'`);
+  return port;
 }
 
 export function parseSize(value: string): number {
@@ -216,6 +228,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
       dnsUpstream: env.BURROW_DNS_UPSTREAM || file.dnsUpstream,
       urlDomain: parseDomain(pick('BURROW_URL_DOMAIN', file.urlDomain, 'localhost')),
     },
+    egress: {
+      proxyPort: parsePort('BURROW_EGRESS_PORT', env.BURROW_EGRESS_PORT ?? '0'),
+      upstreamCaFile: env.BURROW_EGRESS_UPSTREAM_CA || undefined,
+    },
     instanceTag: createHash('sha256').update(home).digest('hex').slice(0, 6),
     crashAt: env.BURROW_CRASH_AT || undefined,
   };
@@ -228,6 +244,8 @@ export function homePaths(config: BurrowConfig) {
     adminToken: join(config.home, 'admin.token'),
     /** The root key API tokens (macaroons) are minted and verified with. */
     tokenKey: join(config.home, 'token.key'),
+    /** The egress proxy's CA, keys, sealed-secret key and the files sandboxes see. */
+    egress: join(config.home, 'egress'),
     sandboxes: join(config.home, 'sandboxes'),
     runtimeRoot: (kind: RuntimeKind) => join(config.home, 'run', kind),
   };

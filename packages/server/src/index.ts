@@ -26,3 +26,6 @@ export { purge } from './host/purge.js';
 
 /** DNS wire helpers, for tests that play an upstream DNS server. */
 export { addressReply, emptyReply, parseQuery, RCODE_NXDOMAIN } from './network/dns-message.js';
+
+/** Certificates on the fly, for tests and benchmarks that play an HTTPS upstream. */
+export { CertificateAuthority } from './egress/certificate-authority.js';

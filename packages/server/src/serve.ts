@@ -1,6 +1,6 @@
 // Composition root: builds every object burrow serve needs, wires them together and starts the
 // API. Nothing else in the server constructs collaborators.
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApi } from './api/app.js';
@@ -18,10 +18,13 @@ import { Metrics } from './core/metrics.js';
 import { SandboxLimits } from './core/sandbox-limits.js';
 import { healthReporter } from './core/sandbox-health.js';
 import { Usage } from './core/usage.js';
+import { egressHooks } from './core/egress-hooks.js';
 import { reconcile } from './core/reconciler.js';
 import { SandboxFs } from './core/sandbox-fs.js';
 import { EgressPolicies } from './core/egress-policies.js';
+import { combineHooks } from './core/sandbox-hooks.js';
 import { SandboxManager } from './core/sandbox-manager.js';
+import { Secrets } from './core/secrets.js';
 import { SessionRegistry } from './core/sessions.js';
 import { CheckpointStore } from './db/checkpoints.js';
 import { ApiTokenStore } from './db/api-tokens.js';
@@ -31,10 +34,21 @@ import { EventStore } from './db/events.js';
 import { SandboxStore } from './db/sandboxes.js';
 import { UsageStore } from './db/usage.js';
 import { createLogger, lineLogger, type Logger } from './log.js';
+import { SecretStore } from './db/secrets.js';
+import { CertificateAuthority } from './egress/certificate-authority.js';
+import { blockedRanges } from './egress/destinations.js';
+import { Injector } from './egress/injector.js';
+import { Placeholders } from './egress/placeholders.js';
+import { EgressProxy } from './egress/proxy.js';
+import { SandboxTrust } from './egress/sandbox-trust.js';
+import { SecretSealer } from './egress/secret-sealing.js';
+import { TokenizerKeys } from './egress/tokenizer-secrets.js';
+import { dnsServerLookup } from './egress/upstream-lookup.js';
 import { doctor } from './host/doctor.js';
 import { AddressPool } from './network/address-pool.js';
 import { DnsResolver, parseUpstream } from './network/dns-resolver.js';
 import { enableIpv4Forwarding, HostFirewall } from './network/firewall.js';
+import { BLOCKED_RANGES } from './network/firewall-rules.js';
 import { NetnsManager } from './network/netns.js';
 import { PortWatchers } from './network/port-watcher.js';
 import { SandboxNetworks } from './network/sandbox-network.js';
@@ -106,6 +120,29 @@ export async function serve(
       return false;
     },
   );
+  // Egress: the CA sandboxes trust, secrets sealed at rest, placeholders minted with their own key.
+  await mkdir(paths.egress, { recursive: true, mode: 0o700 });
+  const ca = await CertificateAuthority.open(join(paths.egress, 'ca'));
+  const trust = new SandboxTrust(join(paths.egress, 'trust'), ca.certPem);
+  await trust.prepare();
+  const secretStore = new SecretStore(db);
+  const placeholders = new Placeholders(await ensureKeyFile(join(paths.egress, 'placeholder.key')), (id) =>
+    secrets.grantForPlaceholder(id),
+  );
+  const secrets: Secrets = new Secrets({
+    store: secretStore,
+    sealer: new SecretSealer(await ensureKeyFile(join(paths.egress, 'secrets.key'))),
+    placeholders,
+    sandboxes: store,
+    filesDir: join(paths.egress, 'grants'),
+  });
+  const tokenizer = await TokenizerKeys.open(join(paths.egress, 'tokenizer.key'));
+  let proxyPort = 0; // known once the proxy listens, before any sandbox boots
+  const proxyUrlOf = (sandboxId: string) => {
+    const subnet = networks.subnetOf(sandboxId);
+    return subnet && proxyPort ? `http://${subnet.gateway}:${proxyPort}` : undefined;
+  };
+
   const manager = new SandboxManager({
     store,
     runtimes,
@@ -118,7 +155,7 @@ export async function serve(
     metrics,
     storageLimits: quotas,
     crashPoint,
-    hooks: checkpointHooks({ store: checkpointStore, snapshots, crashPoint }),
+    hooks: combineHooks(checkpointHooks({ store: checkpointStore, snapshots, crashPoint }), egressHooks(secrets, trust, proxyUrlOf)),
   });
   const checkpoints = new Checkpoints({
     manager,
@@ -157,6 +194,29 @@ export async function serve(
   firewall.addGatewayService({ name: 'dns', protocols: ['udp', 'tcp'], port: dnsPort, redirectFrom: [53] });
   if (await enableIpv4Forwarding()) log('enabled IPv4 forwarding (net.ipv4.ip_forward=1) for sandbox egress');
 
+  // The egress proxy: sandboxes' TCP 80 and 443 are redirected to it on their gateway address
+  // (only where the firewall would let the traffic out anyway), or they use it explicitly.
+  const dnsUpstream = parseUpstream(config.network.dnsUpstream);
+  const proxy = new EgressProxy({
+    ca,
+    injector: new Injector(placeholders, (name) => secrets.secretForUse(name), tokenizer),
+    // A connection is a sandbox's when it comes from its address to its own gateway.
+    identify: (remote, local) => {
+      const row = networks.sandboxAt(remote);
+      const record = row && store.byId(row.sandboxId);
+      if (!row || !record || networks.subnetOf(row.sandboxId)?.gateway !== local) return null;
+      return { id: record.id, name: record.name, address: remote };
+    },
+    policyRefusal: (sandbox, host) =>
+      sandbox && egress.clientAt(sandbox.address)?.allows(host) === false ? `the egress policy of '${sandbox.name}' does not allow ${host}` : null,
+    blocked: blockedRanges([...BLOCKED_RANGES, config.network.pool]),
+    audit: (event) => secretStore.audit({ ...event, at: new Date().toISOString() }),
+    ...(config.network.dnsUpstream ? { lookup: dnsServerLookup(dnsUpstream) } : {}),
+    ...(config.egress.upstreamCaFile ? { upstreamCa: [await readFile(config.egress.upstreamCaFile, 'utf8')] } : {}),
+  });
+  proxyPort = await proxy.start(config.egress.proxyPort);
+  firewall.addGatewayService({ name: 'egress-proxy', protocols: ['tcp'], port: proxyPort, redirectFrom: [80, 443], onlyWhereAllowed: true });
+
   const sessions = new SessionRegistry();
   const repaired = await reconcile({ store, manager, runtimes, disks, network: networks, images, checkpoints });
   for (const [what, list] of Object.entries(repaired)) {
@@ -168,6 +228,7 @@ export async function serve(
 
   const tokenKey = await ensureKeyFile(paths.tokenKey);
   const tokens = new TokenAuthority(tokenKey, new ApiTokenStore(db));
+
   await tokens.ensureAdminToken(paths.adminToken);
   // The dashboard is built by Vite into dist/web, beside this file once compiled.
   const dashboard = await DashboardAssets.load(fileURLToPath(new URL('./web/', import.meta.url)));
@@ -199,6 +260,7 @@ export async function serve(
     fs: new SandboxFs(manager),
     sessions,
     tokens,
+    secrets: { secrets, tokenizerPublicKey: tokenizer.publicKeyHex, caCertificate: ca.certPem },
     dashboard,
     egress,
     urls,
@@ -242,6 +304,7 @@ export async function serve(
       await app.close();
       await resolver.close();
       await meter.stop();
+      await proxy.close();
       db.close();
     },
   };

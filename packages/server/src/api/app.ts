@@ -43,6 +43,7 @@ import type { UrlAccess } from './url-access.js';
 import type { Target } from '../network/http-forward.js';
 import type { PortWatchers } from '../network/port-watcher.js';
 import { spriteRoutes } from './routes/sprites.js';
+import { secretRoutes, type SecretRouteDeps } from './routes/secrets.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { requestScopes } from './request-scope.js';
 
@@ -75,6 +76,7 @@ export interface ApiDeps {
     storageGb: number;
     pidsLimit: number;
   };
+  secrets: SecretRouteDeps;
   view: ViewContext;
   dashboard: DashboardAssets;
 }
@@ -170,6 +172,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(eventRoutes(deps));
   await app.register(usageRoutes(deps));
   await app.register(metricsRoutes(deps));
+  await app.register(secretRoutes(deps));
   await app.register(openapiRoutes());
   await app.register(dashboardRoutes({ assets: deps.dashboard, refusal: (token) => refusal(deps.tokens, token) }));
   return app;

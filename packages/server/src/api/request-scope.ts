@@ -29,7 +29,8 @@ export function requestScopes(req: FastifyRequest): RequestScope[] {
     return [scope];
   }
   // Tokens, secrets and anything else outside one sandbox's tree.
-  return [{ op: reads && !route.startsWith('/v1/tokens') && !route.startsWith('/v1/secrets') ? 'read' : 'admin' }];
+  const privileged = ['/v1/tokens', '/v1/secrets', '/v1/egress'].some((p) => route.startsWith(p));
+  return [{ op: reads && !privileged ? 'read' : 'admin' }];
 }
 
 /** A body without a name is refused by the route's schema; the scope then names no sandbox. */

@@ -159,3 +159,29 @@ export const usageQuery = z
     sprite: z.string().max(63).optional(),
   })
   .strict();
+
+export const addSecretBody = z
+  .object({
+    name: z.string().min(1).max(63),
+    hosts: z.array(z.string().min(1).max(253)).min(1).max(64),
+    inject: z.string().min(4).max(512),
+    value: z.string().min(1).max(65_536),
+  })
+  .strict();
+
+export const grantSecretBody = z
+  .object({
+    sandbox: z.string().min(1).max(63),
+    env: envKey.optional(),
+    /** Go-style duration (`1h`, `30m`) or milliseconds. */
+    ttl: z.union([z.string().max(32), z.number().int().positive()]).optional(),
+  })
+  .strict();
+
+export const egressLogQuery = z
+  .object({
+    secret: z.string().max(63).optional(),
+    sandbox: z.string().max(63).optional(),
+    limit: z.coerce.number().int().min(1).max(10_000).optional(),
+  })
+  .strict();

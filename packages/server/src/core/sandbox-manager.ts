@@ -48,6 +48,8 @@ export interface SandboxHooks {
   bootMounts(record: SandboxRecord, imagePath: string): Promise<Record<string, string>>;
   /** Part of teardown (so also of rollback): removes the sandbox's checkpoints. Idempotent. */
   tornDown(sandboxId: string): Promise<void>;
+  /** Variables every command in the sandbox gets (the caller's own values win). */
+  environment?(record: SandboxRecord): Record<string, string>;
 }
 
 export interface ExecOptions {
@@ -316,7 +318,8 @@ export class SandboxManager {
       LANG: 'C.UTF-8',
       HOSTNAME: record.name,
     };
-    const env = replacement ? { PATH: DEFAULT_PATH, ...replacement } : { ...base, ...record.environment };
+    const extra = this.deps.hooks?.environment?.(record) ?? {};
+    const env = replacement ? { PATH: DEFAULT_PATH, ...extra, ...replacement } : { ...base, ...extra, ...record.environment };
     return Object.entries(env).map(([k, v]) => `${k}=${v}`);
   }
 

@@ -90,6 +90,37 @@ const MIGRATIONS: string[] = [
      PRIMARY KEY (sandbox_id, start, seconds)
    );
    CREATE INDEX usage_by_time ON usage (start)`,
+  // Secrets for the egress proxy (values sealed with the key in BURROW_HOME), their grants to
+  // sandboxes (a grant is what a placeholder macaroon names) and the audit of every use.
+  `CREATE TABLE secrets (
+     name       TEXT PRIMARY KEY,
+     hosts      TEXT NOT NULL,
+     inject     TEXT NOT NULL,
+     sealed     BLOB NOT NULL,
+     created_at TEXT NOT NULL
+   );
+   CREATE TABLE secret_grants (
+     id         TEXT PRIMARY KEY,
+     secret     TEXT NOT NULL REFERENCES secrets(name) ON DELETE CASCADE,
+     sandbox_id TEXT NOT NULL,
+     sandbox    TEXT NOT NULL,
+     env_var    TEXT,
+     caveats    TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     revoked_at TEXT
+   );
+   CREATE INDEX secret_grants_sandbox ON secret_grants(sandbox_id);
+   CREATE TABLE egress_audit (
+     id      INTEGER PRIMARY KEY AUTOINCREMENT,
+     at      TEXT NOT NULL,
+     sandbox TEXT,
+     secret  TEXT,
+     host    TEXT NOT NULL,
+     method  TEXT NOT NULL,
+     path    TEXT NOT NULL,
+     status  INTEGER,
+     outcome TEXT NOT NULL
+   )`,
 ];
 
 export type Db = Database.Database;

@@ -21,6 +21,11 @@ export interface GatewayService {
   port: number;
   /** Sandbox traffic to these destination ports (any address) is redirected to `port`. */
   redirectFrom?: number[];
+  /**
+   * Redirect only traffic the firewall would let out anyway: never to blocked ranges and, under
+   * a policy, only to learned addresses (the egress proxy; the rest is dropped as before).
+   */
+  onlyWhereAllowed?: boolean;
 }
 
 export interface SandboxRuleInput {
@@ -60,6 +65,7 @@ export const BLOCKED_RANGES = [
 
 export const chainOf = (slot: number) => `sb_${slot}`;
 export const allowSetOf = (slot: number) => `allow_${slot}`;
+export const preChainOf = (slot: number) => `pre_${slot}`;
 
 const q = (s: string) => JSON.stringify(s);
 
@@ -81,6 +87,7 @@ export function rulesetScript(input: RulesetInput): string {
   for (const s of input.sandboxes) {
     lines.push(`add set ${t} ${allowSetOf(s.slot)} { type ipv4_addr; flags timeout; }`);
     lines.push(`add chain ${t} ${chainOf(s.slot)}`);
+    lines.push(`add chain ${t} ${preChainOf(s.slot)}`);
   }
   // Flush what the rest rebuilds; the map goes first so that stale chains lose their last user.
   lines.push(`flush map ${t} sandboxes`);
@@ -89,6 +96,8 @@ export function rulesetScript(input: RulesetInput): string {
   }
   lines.push(`flush set ${t} blocked`);
   for (const slot of input.staleSlots) {
+    // pre_N is added first: a table made before it existed has none to delete.
+    lines.push(`add chain ${t} ${preChainOf(slot)}`, `delete chain ${t} ${preChainOf(slot)}`);
     lines.push(`delete chain ${t} ${chainOf(slot)}`, `delete set ${t} ${allowSetOf(slot)}`);
   }
 
@@ -105,7 +114,7 @@ export function rulesetScript(input: RulesetInput): string {
   lines.push(`add rule ${t} sandbox_to_host drop`);
 
   // Redirects of well-known ports to burrow's services on the sandbox's gateway address.
-  for (const svc of input.services) {
+  for (const svc of input.services.filter((x) => !x.onlyWhereAllowed)) {
     for (const from of svc.redirectFrom ?? []) {
       lines.push(`add rule ${t} prerouting iifname ${ifs} meta l4proto { ${svc.protocols.join(', ')} } th dport ${from} redirect to :${svc.port} comment ${q(svc.name)}`);
     }
@@ -123,6 +132,9 @@ export function rulesetScript(input: RulesetInput): string {
   lines.push(`add element ${t} blocked { ${[...BLOCKED_RANGES, input.pool].join(', ')} }`);
 
   for (const s of input.sandboxes) {
+    lines.push(`add rule ${t} prerouting iifname ${q(s.iface)} jump ${preChainOf(s.slot)}`);
+    lines.push(`flush chain ${t} ${preChainOf(s.slot)}`);
+    lines.push(...sandboxRedirectRules(t, s, input.services));
     lines.push(`flush chain ${t} ${chainOf(s.slot)}`);
     lines.push(...sandboxChainRules(t, s));
     lines.push(`add element ${t} sandboxes { ${q(s.iface)} . ${s.address} : jump ${chainOf(s.slot)} }`);
@@ -141,13 +153,30 @@ export function sandboxChainRules(t: string, s: SandboxRuleInput): string[] {
   return rules;
 }
 
+/** One sandbox's redirects of services that only take traffic the firewall would let out. */
+export function sandboxRedirectRules(t: string, s: SandboxRuleInput, services: GatewayService[]): string[] {
+  const guarded = services.filter((svc) => svc.onlyWhereAllowed && svc.redirectFrom?.length);
+  if (!guarded.length) return [];
+  const chain = preChainOf(s.slot);
+  const rules = [`add rule ${t} ${chain} ip daddr @blocked return`];
+  if (s.policed) rules.push(`add rule ${t} ${chain} ip daddr != @${allowSetOf(s.slot)} return`);
+  for (const svc of guarded) {
+    const ports = svc.redirectFrom!.join(', ');
+    rules.push(`add rule ${t} ${chain} meta l4proto { ${svc.protocols.join(', ')} } th dport { ${ports} } redirect to :${svc.port} comment ${q(svc.name)}`);
+  }
+  return rules;
+}
+
 /** A new policy, live: learned addresses and the old generation's connections are forgotten. */
-export function policyChangeScript(table: string, s: SandboxRuleInput): string {
+export function policyChangeScript(table: string, s: SandboxRuleInput, services: GatewayService[] = []): string {
   const t = `inet ${table}`;
   return [
     `flush set ${t} ${allowSetOf(s.slot)}`,
     `flush chain ${t} ${chainOf(s.slot)}`,
     ...sandboxChainRules(t, s),
+    `add chain ${t} ${preChainOf(s.slot)}`,
+    `flush chain ${t} ${preChainOf(s.slot)}`,
+    ...sandboxRedirectRules(t, s, services),
   ].join('\n') + '\n';
 }
 

@@ -48,7 +48,7 @@ export class HostFirewall {
   }
 
   async changePolicy(sandbox: SandboxRuleInput): Promise<void> {
-    await this.serially(() => nft(policyChangeScript(this.table, sandbox)));
+    await this.serially(() => nft(policyChangeScript(this.table, sandbox, [...this.services.values()])));
   }
 
   async learn(slot: number, entries: Array<{ ip: string; ttlSeconds: number }>): Promise<void> {

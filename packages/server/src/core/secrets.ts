@@ -1,0 +1,186 @@
+// Secrets for the egress proxy: stored sealed, granted to sandboxes as placeholders (macaroons
+// bound to one sandbox and one secret), revoked, and audited. The real value is opened only
+// for the proxy, at the moment it injects it; a sandbox only ever sees its placeholders, in
+// the environment variable it was granted and in /.burrow/secrets/NAME.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AuditEntry, GrantRecord, SecretStore } from '../db/secrets.js';
+import { parseInject, type SecretForUse } from '../egress/injector.js';
+import type { PlaceholderGrant, Placeholders } from '../egress/placeholders.js';
+import type { SecretSealer } from '../egress/secret-sealing.js';
+import type { SandboxStore } from '../db/sandboxes.js';
+import { ApiError, notFound } from './errors.js';
+
+export const SECRET_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+const HOST_PATTERN = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** Where a sandbox finds its placeholders, one file per secret. */
+export const SECRETS_INSIDE = '/.burrow/secrets';
+
+export interface SecretView {
+  name: string;
+  hosts: string[];
+  inject: string;
+  created_at: string;
+  grants: Array<{ id: string; sandbox: string; env: string | null; caveats: string[]; created_at: string }>;
+}
+
+export interface SecretsDeps {
+  store: SecretStore;
+  sealer: SecretSealer;
+  placeholders: Placeholders;
+  /** Sandbox lookups by name (not the manager: its boot hooks are built from this). */
+  sandboxes: Pick<SandboxStore, 'byName'>;
+  /** Host directory holding one directory of placeholder files per sandbox. */
+  filesDir: string;
+  now?: () => number;
+}
+
+export class Secrets {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: SecretsDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  add(name: string, opts: { hosts: string[]; inject: string; value: string }): SecretView {
+    if (!SECRET_NAME.test(name)) throw new ApiError('invalid_request', `secret name '${name}' must be 1-63 of a-z 0-9 _ . - (starting with a letter or digit)`);
+    const badHost = opts.hosts.find((h) => !HOST_PATTERN.test(h));
+    if (!opts.hosts.length || badHost !== undefined) {
+      throw new ApiError('invalid_request', `hosts must be names like api.example.com or *.example.com${badHost ? `, got '${badHost}'` : ''}`);
+    }
+    try {
+      parseInject(opts.inject);
+    } catch (e) {
+      throw new ApiError('invalid_request', (e as Error).message);
+    }
+    const existing = this.deps.store.get(name);
+    this.deps.store.put({
+      name,
+      hosts: opts.hosts.map((h) => h.toLowerCase()),
+      inject: opts.inject,
+      sealed: this.deps.sealer.seal(name, opts.value),
+      createdAt: existing?.createdAt ?? this.iso(),
+    });
+    return this.view(name);
+  }
+
+  list(): SecretView[] {
+    return this.deps.store.list().map((s) => this.view(s.name));
+  }
+
+  view(name: string): SecretView {
+    const s = this.deps.store.get(name);
+    if (!s) throw new ApiError('not_found', `no secret named '${name}' (see \`burrow secret list\`)`);
+    const grants = this.deps.store.grants().filter((g) => g.secret === name && !g.revokedAt);
+    return {
+      name: s.name,
+      hosts: s.hosts,
+      inject: s.inject,
+      created_at: s.createdAt,
+      grants: grants.map((g) => ({ id: g.id, sandbox: g.sandbox, env: g.envVar, caveats: g.caveats, created_at: g.createdAt })),
+    };
+  }
+
+  async remove(name: string): Promise<void> {
+    this.view(name);
+    const sandboxIds = new Set(this.deps.store.grants().filter((g) => g.secret === name).map((g) => g.sandboxId));
+    this.deps.store.remove(name);
+    for (const sandboxId of sandboxIds) await this.writeFiles(sandboxId);
+  }
+
+  /** A placeholder for `secret`, bound to `sandbox`; `ttlMs` bounds its validity. */
+  async grant(secret: string, sandbox: string, opts: { envVar?: string; ttlMs?: number }): Promise<{ grant: GrantRecord; placeholder: string }> {
+    const s = this.view(secret);
+    const record = this.sandbox(sandbox);
+    const caveats = [`sandbox = ${record.name}`, `secret = ${secret}`, `host = ${s.hosts.join(',')}`];
+    if (opts.ttlMs !== undefined) caveats.push(`expires = ${new Date(this.now() + opts.ttlMs).toISOString().replace(/\.\d{3}Z$/, 'Z')}`);
+    // One live grant per secret and sandbox: a new grant replaces the old one.
+    this.deps.store.revokeGrants({ secret, sandboxId: record.id }, this.iso());
+    const grant: GrantRecord = {
+      id: `grant_${randomBytes(12).toString('base64url')}`,
+      secret,
+      sandboxId: record.id,
+      sandbox: record.name,
+      envVar: opts.envVar ?? null,
+      caveats,
+      createdAt: this.iso(),
+      revokedAt: null,
+    };
+    this.deps.store.addGrant(grant);
+    await this.writeFiles(record.id);
+    return { grant, placeholder: this.placeholderOf(grant) };
+  }
+
+  async revoke(secret: string, sandbox?: string): Promise<number> {
+    this.view(secret);
+    const record = sandbox === undefined ? undefined : this.sandbox(sandbox);
+    const affected = this.deps.store.grants().filter((g) => g.secret === secret && !g.revokedAt && (!record || g.sandboxId === record.id));
+    const count = this.deps.store.revokeGrants({ secret, ...(record ? { sandboxId: record.id } : {}) }, this.iso());
+    for (const sandboxId of new Set(affected.map((g) => g.sandboxId))) await this.writeFiles(sandboxId);
+    return count;
+  }
+
+  log(filter: { secret?: string; sandbox?: string; limit?: number }): AuditEntry[] {
+    return this.deps.store.auditLog({ ...filter, limit: Math.min(filter.limit ?? 100, 10_000) });
+  }
+
+  /** For the proxy only: the secret with its value opened. */
+  secretForUse(name: string): SecretForUse | undefined {
+    const s = this.deps.store.get(name);
+    return s && { hosts: s.hosts, inject: s.inject, value: this.deps.sealer.open(s.name, s.sealed) };
+  }
+
+  grantForPlaceholder(id: string): PlaceholderGrant | undefined {
+    const g = this.deps.store.grant(id);
+    return g && { id: g.id, secret: g.secret, sandboxId: g.sandboxId, sandbox: g.sandbox, revoked: g.revokedAt !== null };
+  }
+
+  /** Environment variables that carry placeholders into the sandbox's processes. */
+  environmentOf(sandboxId: string): Record<string, string> {
+    const env: Record<string, string> = {};
+    for (const g of this.deps.store.grantsOf(sandboxId)) if (g.envVar) env[g.envVar] = this.placeholderOf(g);
+    return env;
+  }
+
+  /** The host directory bound (read-only) at /.burrow/secrets, refreshed with the grants. */
+  async filesOf(sandboxId: string): Promise<string> {
+    return this.writeFiles(sandboxId);
+  }
+
+  /** A destroyed sandbox takes its grants and files with it. */
+  async forget(sandboxId: string): Promise<void> {
+    this.deps.store.dropGrantsOf(sandboxId);
+    await rm(join(this.deps.filesDir, sandboxId), { recursive: true, force: true });
+  }
+
+  private placeholderOf(g: GrantRecord): string {
+    // Minting is deterministic (an HMAC chain): the same grant always gives the same text.
+    return this.deps.placeholders.mint(g.id, g.caveats);
+  }
+
+  private async writeFiles(sandboxId: string): Promise<string> {
+    const dir = join(this.deps.filesDir, sandboxId);
+    if (!sandboxId) return dir;
+    await mkdir(dir, { recursive: true, mode: 0o755 });
+    const live = this.deps.store.grantsOf(sandboxId);
+    for (const g of live) {
+      const tmp = join(dir, `.${g.secret}.tmp`);
+      await writeFile(tmp, `${this.placeholderOf(g)}\n`, { mode: 0o644 });
+      await rename(tmp, join(dir, g.secret));
+    }
+    const names = new Set(live.map((g) => g.secret));
+    for (const entry of await readdir(dir)) if (!names.has(entry)) await rm(join(dir, entry), { force: true });
+    return dir;
+  }
+
+  private sandbox(name: string) {
+    const record = this.deps.sandboxes.byName(name);
+    if (!record) throw notFound(name);
+    return record;
+  }
+
+  private iso(): string {
+    return new Date(this.now()).toISOString();
+  }
+}
