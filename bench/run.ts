@@ -11,6 +11,7 @@ import { agentWorkload } from './agent-workload.js';
 import { checkpoints } from './checkpoints.js';
 import { BenchContext, type Benchmark, type BenchOutcome, type Figure } from './context.js';
 import { createFirstExec } from './create-first-exec.js';
+import { egressProxy } from './egress-proxy.js';
 import { execRoundtrip } from './exec-roundtrip.js';
 import { fsTransfer } from './fs-transfer.js';
 import { idleMemory } from './idle-memory.js';
@@ -19,7 +20,7 @@ import { ttyEcho } from './tty-echo.js';
 import { urlProxy } from './url-proxy.js';
 import { formatBytes, formatMs, formatOverhead, formatRatio, renderTable } from './stats.js';
 
-const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints, ttyEcho, fsTransfer, urlProxy, meterOverhead];
+const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints, ttyEcho, fsTransfer, urlProxy, meterOverhead, egressProxy];
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 
 interface Ran {

@@ -29,3 +29,8 @@ export { addressReply, emptyReply, parseQuery, RCODE_NXDOMAIN } from './network/
 
 /** Certificates on the fly, for tests and benchmarks that play an HTTPS upstream. */
 export { CertificateAuthority } from './egress/certificate-authority.js';
+/** The egress proxy's parts, for the benchmark that measures it against a direct request. */
+export { EgressProxy } from './egress/proxy.js';
+export { Injector } from './egress/injector.js';
+export { Placeholders } from './egress/placeholders.js';
+export { TokenizerKeys } from './egress/tokenizer-secrets.js';

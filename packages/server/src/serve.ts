@@ -219,6 +219,8 @@ export async function serve(
 
   const sessions = new SessionRegistry();
   const repaired = await reconcile({ store, manager, runtimes, disks, network: networks, images, checkpoints });
+  const forgotten = await secrets.repair((id) => store.byId(id) !== undefined);
+  if (forgotten.length) logger.info(`secrets: grants of destroyed sandboxes forgotten: ${forgotten.join(', ')}`);
   for (const [what, list] of Object.entries(repaired)) {
     if (list.length) log(`reconciler: ${what}: ${list.join(', ')}`);
   }

@@ -148,6 +148,24 @@ export class Secrets {
     return this.writeFiles(sandboxId);
   }
 
+  /**
+   * At start: placeholder files match the grants again after a crash between the database and
+   * the files, and a sandbox destroyed half-way loses its grants and files too.
+   */
+  async repair(exists: (sandboxId: string) => boolean): Promise<string[]> {
+    const ids = new Set(this.deps.store.grants().map((g) => g.sandboxId));
+    for (const entry of await readdir(this.deps.filesDir).catch(() => [] as string[])) ids.add(entry);
+    const forgotten: string[] = [];
+    for (const id of ids) {
+      if (exists(id)) await this.writeFiles(id);
+      else {
+        await this.forget(id);
+        forgotten.push(id);
+      }
+    }
+    return forgotten;
+  }
+
   /** A destroyed sandbox takes its grants and files with it. */
   async forget(sandboxId: string): Promise<void> {
     this.deps.store.dropGrantsOf(sandboxId);

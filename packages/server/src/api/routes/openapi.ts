@@ -5,12 +5,14 @@ import { z } from 'zod';
 import { fsOpenapiPaths } from './fs.js';
 import { networkPolicySchema } from '../../network/dns-policy.js';
 import {
+  addSecretBody,
   createCheckpointBody,
   createSpriteBody,
   createTokenBody,
   dashboardLoginBody,
   eventsQuery,
   forkBody,
+  grantSecretBody,
   updateSpriteBody,
   usageQuery,
 } from '../schemas.js';
@@ -45,6 +47,8 @@ export function openapiDocument(): object {
         CreateCheckpoint: z.toJSONSchema(createCheckpointBody, { io: 'input' }),
         Fork: z.toJSONSchema(forkBody, { io: 'input' }),
         CreateToken: z.toJSONSchema(createTokenBody, { io: 'input' }),
+        AddSecret: z.toJSONSchema(addSecretBody, { io: 'input' }),
+        GrantSecret: z.toJSONSchema(grantSecretBody, { io: 'input' }),
         NetworkPolicy: z.toJSONSchema(networkPolicySchema, { io: 'input' }),
         Checkpoint: {
           type: 'object',
@@ -209,6 +213,45 @@ export function openapiDocument(): object {
           summary: 'Revoke a token and every token attenuated from it; 409 for the admin token',
           responses: { '200': { description: 'the revoked token' }, '409': json(error), ...errors },
         },
+      },
+      '/v1/secrets': {
+        post: {
+          summary: 'Store a secret for the egress proxy (sealed at rest; hosts it may be sent to; the header it is injected as, {} for the value)',
+          requestBody: json({ $ref: '#/components/schemas/AddSecret' }),
+          responses: { '201': { description: '{name, hosts, inject, created_at, grants} (never the value)' }, ...errors },
+        },
+        get: { summary: 'List secrets and their grants (never values)', responses: { '200': { description: '{secrets}' }, ...errors } },
+      },
+      '/v1/secrets/{secret}': {
+        parameters: [{ name: 'secret', in: 'path', required: true, schema: { type: 'string' } }],
+        get: { summary: 'One secret', responses: { '200': { description: 'the secret (never its value)' }, ...errors } },
+        delete: { summary: 'Delete a secret and every grant of it', responses: { '204': { description: 'deleted' }, ...errors } },
+      },
+      '/v1/secrets/{secret}/grants': {
+        parameters: [{ name: 'secret', in: 'path', required: true, schema: { type: 'string' } }],
+        post: {
+          summary:
+            'Grant the secret to a sandbox: it gets a placeholder (a macaroon bound to it and the secret) in /.burrow/secrets/NAME and, with env, in that variable',
+          requestBody: json({ $ref: '#/components/schemas/GrantSecret' }),
+          responses: { '201': { description: '{id, secret, sandbox, env, caveats, placeholder, created_at}' }, ...errors },
+        },
+      },
+      '/v1/secrets/{secret}/grants/{name}': {
+        parameters: [{ name: 'secret', in: 'path', required: true, schema: { type: 'string' } }, nameParam],
+        delete: { summary: "Revoke the sandbox's grant: its placeholder stops working at once", responses: { '200': { description: '{revoked}' }, ...errors } },
+      },
+      '/v1/egress/log': {
+        get: {
+          summary: 'Every use of a credential by the egress proxy, oldest first: injected, refused or failed',
+          parameters: ['secret', 'sandbox', 'limit'].map((n) => ({ name: n, in: 'query', schema: { type: 'string' } })),
+          responses: { '200': { description: '{entries: [{id, at, sandbox, secret, host, method, path, status, outcome}]}' }, ...errors },
+        },
+      },
+      '/v1/egress/tokenizer-key': {
+        get: { summary: 'The X25519 public key (hex) superfly/tokenizer clients seal secrets to', responses: { '200': { description: '{public_key}' }, ...errors } },
+      },
+      '/v1/egress/ca.crt': {
+        get: { summary: 'The CA certificate (PEM) every sandbox trusts for the egress proxy', responses: { '200': { description: 'PEM' }, ...errors } },
       },
       '/v1/dashboard/login': {
         post: {
