@@ -140,6 +140,18 @@ describe('limits', () => {
     await expect(sandbox.updateLimits({ ram_mb: 128 })).rejects.toMatchObject({ status: 409, code: 'conflict' });
     expect((await sandbox.refresh()).config.ram_mb).toBe(768);
     expect(cgroupFile(name, 'memory', 'memory.limit_in_bytes')).toBe(String(768 << 20));
+    // The Sprites SDK's resource policy sets the same memory limit.
+    const policy = (method: string, body?: object) =>
+      fetch(`${burrow.url}/v1/sprites/${name}/policy/resources`, {
+        method,
+        headers: { Authorization: `Bearer ${burrow.token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    expect(await (await policy('POST', { memory: { limit_mb: 1024 } })).json()).toEqual({ memory: { limit_mb: 1024, autoscale: false } });
+    expect(cgroupFile(name, 'memory', 'memory.limit_in_bytes')).toBe(String(1024 << 20));
+    expect((await policy('POST', { memory: { limit_mb: 1024, autoscale: true } })).status).toBe(400);
+    expect((await policy('POST', { memory: { limit_mb: 5 } })).status).toBe(400);
+    expect(await (await policy('GET')).json()).toEqual({ memory: { limit_mb: 1024, autoscale: false } });
     await client.deleteSandbox(name);
   });
 });

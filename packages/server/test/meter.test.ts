@@ -25,7 +25,7 @@ function rig(start = Date.UTC(2025, 0, 1, 12, 0, 0)) {
   const meter = new Meter({
     sandboxes: { all: () => records },
     usage,
-    readCgroup: async (r) => cgroups.get(r.id) ?? null,
+    readCgroup: (r) => cgroups.get(r.id) ?? null,
     diskUsage: async () => disk,
     noticed: (r, f) => noticed.push(`${r.name} ${f.oomKilled ? 'oom' : ''}${f.stopped ? 'stopped' : ''}`),
     tickDuration: () => {},

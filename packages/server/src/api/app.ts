@@ -29,6 +29,7 @@ import { assertSameSite, cookieToken } from './dashboard-auth.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
 import { eventRoutes } from './routes/events.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { resourceRoutes } from './routes/resources.js';
 import { usageRoutes } from './routes/usage.js';
 import { execRoutes } from './routes/exec.js';
 import { fsRoutes } from './routes/fs.js';
@@ -171,6 +172,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(portRoutes(deps));
   await app.register(eventRoutes(deps));
   await app.register(usageRoutes(deps));
+  await app.register(resourceRoutes(deps));
   await app.register(metricsRoutes(deps));
   await app.register(secretRoutes(deps));
   await app.register(openapiRoutes());

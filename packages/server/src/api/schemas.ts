@@ -129,6 +129,16 @@ function validApiCaveat(caveat: string): boolean {
 /** The dashboard's login: an API token to keep in the session cookie. */
 export const dashboardLoginBody = z.strictObject({ token: z.string().min(1).max(8192) });
 
+/** `POST /v1/sprites/{name}/policy/resources` (spec section 8): the memory limit. */
+export const resourcePolicyBody = z
+  .object({
+    memory: z
+      .object({ limit_mb: createSpriteBody.shape.config.unwrap().shape.ram_mb, autoscale: z.boolean().optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
 /** `GET /v1/sprites/{name}/events`. */
 export const eventsQuery = z
   .object({

@@ -29,7 +29,7 @@ export interface MeterDeps {
   sandboxes: Pick<SandboxStore, 'all'>;
   usage: UsageStore;
   /** Current counters of a sandbox's cgroup; null when it has none (not running). */
-  readCgroup: (record: SandboxRecord) => Promise<CgroupReading | null>;
+  readCgroup: (record: SandboxRecord) => CgroupReading | null;
   /** Bytes on disk per sandbox id (live disk plus checkpoints). */
   diskUsage: () => Promise<Map<string, number>>;
   /**
@@ -128,7 +128,7 @@ export class Meter {
     this.lastSampleAt = at;
     const records = this.deps.sandboxes.all();
     const live = records.filter((r) => r.status === 'running' || r.status === 'warm');
-    const readings = await Promise.all(live.map((r) => this.deps.readCgroup(r)));
+    const readings = live.map((r) => this.deps.readCgroup(r));
     for (const record of records) {
       const disk = this.diskBytes.get(record.id) ?? 0;
       if (disk > 0) this.charge(record, { diskGbSeconds: (disk / GIB) * dt });

@@ -1,6 +1,7 @@
 // A sandbox's cgroups (v1, as on these hosts): the counters metering reads and the limits that
 // can be changed while the sandbox runs. Both runtimes put the whole sandbox (for gVisor: its
 // kernel, gofer and every process) under the bundle's cgroupsPath in each controller.
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -25,15 +26,18 @@ export class Cgroup {
     return join(ROOT, controller, this.path, name);
   }
 
-  /** Null when the cgroup does not exist (the sandbox is not running). */
-  async read(): Promise<CgroupReading | null> {
+  /**
+   * Null when the cgroup does not exist (the sandbox is not running). Read synchronously: these
+   * are kernel counters, a few microseconds each, and the meter reads four per live sandbox
+   * every second; going through libuv's small thread pool would queue them behind (and delay)
+   * real file I/O.
+   */
+  read(): CgroupReading | null {
     try {
-      const [cpu, memory, oom, procs] = await Promise.all([
-        readFile(this.file('cpuacct', 'cpuacct.usage'), 'utf8'),
-        readFile(this.file('memory', 'memory.usage_in_bytes'), 'utf8'),
-        readFile(this.file('memory', 'memory.oom_control'), 'utf8'),
-        readFile(this.file('memory', 'cgroup.procs'), 'utf8'),
-      ]);
+      const cpu = readFileSync(this.file('cpuacct', 'cpuacct.usage'), 'utf8');
+      const memory = readFileSync(this.file('memory', 'memory.usage_in_bytes'), 'utf8');
+      const oom = readFileSync(this.file('memory', 'memory.oom_control'), 'utf8');
+      const procs = readFileSync(this.file('memory', 'cgroup.procs'), 'utf8');
       return {
         cpuNs: Number(cpu),
         memoryBytes: Number(memory),
