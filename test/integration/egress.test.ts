@@ -188,6 +188,16 @@ describe('the secret stays outside', () => {
   });
 });
 
+describe('Prometheus counters', () => {
+  it('count injections and refusals by reason', async () => {
+    const text = await client.metrics();
+    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    expect(value('burrow_proxy_injections_total')).toBeGreaterThanOrEqual(5);
+    expect(value('burrow_proxy_refusals_total{reason="credential"}')).toBeGreaterThanOrEqual(3);
+    expect(value('burrow_proxy_refusals_total{reason="policy"}')).toBeGreaterThanOrEqual(1);
+  });
+});
+
 async function seenBy(host: string): Promise<Array<{ host: string; url: string }>> {
   // From the host, straight to the fake upstream (not through burrow).
   const r = await new Promise<string>((resolve, reject) => {

@@ -211,6 +211,7 @@ export async function serve(
       sandbox && egress.clientAt(sandbox.address)?.allows(host) === false ? `the egress policy of '${sandbox.name}' does not allow ${host}` : null,
     blocked: blockedRanges([...BLOCKED_RANGES, config.network.pool]),
     audit: (event) => secretStore.audit({ ...event, at: new Date().toISOString() }),
+    counters: { injected: () => metrics.proxyInjected(), refused: (reason) => metrics.proxyRefused(reason) },
     ...(config.network.dnsUpstream ? { lookup: dnsServerLookup(dnsUpstream) } : {}),
     ...(config.egress.upstreamCaFile ? { upstreamCa: [await readFile(config.egress.upstreamCaFile, 'utf8')] } : {}),
   });

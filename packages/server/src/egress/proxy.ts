@@ -53,6 +53,8 @@ export interface EgressProxyDeps {
   acceptNonSandbox?: boolean;
   /** Upstream ports of redirected (transparent) traffic; tests move them off 80 and 443. */
   transparentPorts?: { http: number; https: number };
+  /** Counts requests that carried an injected credential, and refusals by a short reason. */
+  counters?: { injected(): void; refused(reason: 'credential' | 'policy' | 'blocked'): void };
 }
 
 interface Connection {
@@ -249,6 +251,7 @@ export class EgressProxy {
     });
     upstream.on('error', (e) => {
       const blocked = e instanceof DestinationRefused;
+      if (blocked) this.deps.counters?.refused('blocked');
       audit?.(null, `failed: ${e.message}`);
       if (!res.headersSent) refuse(res, blocked ? 403 : 502, blocked ? e.message : `upstream ${dest.host}: ${e.message}`);
       else res.destroy();
@@ -271,13 +274,20 @@ export class EgressProxy {
     const decision = this.deps.injector.decide(req.rawHeaders, use, keep);
     if (decision.kind === 'refuse') {
       this.deps.audit({ ...event, secret: decision.secret, status: decision.status, outcome: `refused: ${decision.reason}` });
+      this.deps.counters?.refused('credential');
       return { refused: decision.reason, status: decision.status };
     }
     const policy = this.deps.policyRefusal(conn.sandbox, dest.host);
-    if (policy) return { refused: policy, status: 403 };
+    if (policy) {
+      this.deps.counters?.refused('policy');
+      return { refused: policy, status: 403 };
+    }
     if (isIP(dest.host)) {
       const blocked = blockedReason(this.deps.blocked, dest.host);
-      if (blocked) return { refused: blocked, status: 403 };
+      if (blocked) {
+        this.deps.counters?.refused('blocked');
+        return { refused: blocked, status: 403 };
+      }
     }
     // A credential never crosses the network in the clear: injected requests go out over TLS.
     const secure = dest.secure || decision.injected;
@@ -300,6 +310,7 @@ export class EgressProxy {
     };
     const audit = decision.used.length
       ? (status: number | null, outcome: string) => {
+          if (outcome === 'injected') this.deps.counters?.injected();
           for (const secret of decision.used) this.deps.audit({ ...event, secret, status, outcome });
         }
       : undefined;
