@@ -272,6 +272,7 @@ export async function serve(
     ports: new PortWatchers((id) => netns.pathFor(id)),
     events,
     metrics,
+    logError: (message, detail) => logger.error(detail, message),
     limits,
     usage,
     defaults: {

@@ -67,6 +67,8 @@ export interface ApiDeps {
   ports: PortWatchers;
   events: EventLog;
   metrics: Metrics;
+  /** Server-side failures (5xx) go to the daemon's log with the route and the stack. */
+  logError?: (message: string, detail: Record<string, unknown>) => void;
   limits: SandboxLimits;
   usage: Usage;
   defaults: {
@@ -150,9 +152,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     deps.metrics.apiRequest(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
   });
 
-  app.setErrorHandler((err: FastifyError | ApiError | ZodError, _req, reply) => {
+  app.setErrorHandler((err: FastifyError | ApiError | ZodError, req, reply) => {
     const { status, body } = toErrorBody(err);
     deps.metrics.apiError(body.error);
+    if (status >= 500) {
+      deps.logError?.(body.message, { code: body.error, method: req.method, route: req.routeOptions.url, stack: err.stack });
+    }
     if (status === 429 && typeof body.retry_after_seconds === 'number') reply.header('Retry-After', String(body.retry_after_seconds));
     void reply.code(status).type('application/json').send(body);
   });
