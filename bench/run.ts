@@ -16,11 +16,12 @@ import { execRoundtrip } from './exec-roundtrip.js';
 import { fsTransfer } from './fs-transfer.js';
 import { idleMemory } from './idle-memory.js';
 import { meterOverhead } from './meter-overhead.js';
+import { sleepWake } from './sleep-wake.js';
 import { ttyEcho } from './tty-echo.js';
 import { urlProxy } from './url-proxy.js';
 import { formatBytes, formatMs, formatOverhead, formatRatio, renderTable } from './stats.js';
 
-const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints, ttyEcho, fsTransfer, urlProxy, meterOverhead, egressProxy];
+const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints, ttyEcho, fsTransfer, urlProxy, meterOverhead, egressProxy, sleepWake];
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 
 interface Ran {

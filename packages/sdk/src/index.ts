@@ -48,3 +48,12 @@ export {
 } from './macaroon.js';
 export { attenuateToken, caveatsFor, inspectToken, TOKEN_OPS, type TokenOp, type TokenRestrictions } from './tokens.js';
 export { durationMs } from './duration.js';
+export {
+  SandboxServices,
+  type Service,
+  type ServiceEvent,
+  type ServiceRequest,
+  type ServiceState,
+  type ServiceStatus,
+  type ServiceStreamOptions,
+} from './services.js';

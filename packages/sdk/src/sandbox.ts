@@ -4,6 +4,7 @@
  */
 import { SandboxProcess, type SpawnOptions } from './exec.js';
 import { SandboxFilesystem } from './fs.js';
+import { SandboxServices } from './services.js';
 import type { HttpApi } from './http.js';
 import { execURL } from './exec-socket.js';
 import {
@@ -29,6 +30,7 @@ import type {
   ForkRequest,
   NetworkPolicy,
   SandboxEventWire,
+  SleepSettings,
   Sprite,
   SpriteConfig,
   UsageReport,
@@ -143,6 +145,11 @@ export class Sandbox {
     return killSession(this.api, this.name, id, options);
   }
 
+  /** The sandbox's supervised services (spec §7). */
+  get services(): SandboxServices {
+    return new SandboxServices(this.api, this.path());
+  }
+
   /** Fetches the sandbox's current state into {@link info}. */
   async refresh(): Promise<Sprite> {
     this.info = await this.api.json<Sprite>('GET', this.path());
@@ -171,6 +178,28 @@ export class Sandbox {
   /** Metered usage and its estimated cost over [from, to) (default: the last 24 hours). */
   usage(range: { from?: Date; to?: Date } = {}): Promise<UsageReport> {
     return this.api.json<UsageReport>('GET', `${this.path()}/usage`, { query: usageQuery(range) });
+  }
+
+  /**
+   * Puts the sandbox to sleep now: warm (frozen, memory kept, wakes in milliseconds) or, with
+   * `cold`, stopped (disk kept, wakes in about a second). Any later use wakes it.
+   */
+  async sleep(options: { cold?: boolean } = {}): Promise<Sprite> {
+    const query = new URLSearchParams(options.cold ? { cold: 'true' } : {});
+    this.info = await this.api.json<Sprite>('POST', `${this.path()}/sleep`, { query, timeoutMs: 60_000 });
+    return this.info;
+  }
+
+  /** Wakes the sandbox now and resolves once it runs. */
+  async wake(): Promise<Sprite> {
+    this.info = await this.api.json<Sprite>('POST', `${this.path()}/wake`, { timeoutMs: 60_000 });
+    return this.info;
+  }
+
+  /** Changes the idle timeouts of this sandbox (see {@link SleepSettings}). */
+  async setSleep(settings: SleepSettings): Promise<Sprite> {
+    this.info = await this.api.json<Sprite>('PUT', this.path(), { body: { sleep: settings } });
+    return this.info;
   }
 
   async delete(): Promise<void> {

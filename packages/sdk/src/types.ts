@@ -52,8 +52,19 @@ export interface Sprite {
   /** One sentence for people, e.g. how strong the boundary around this sandbox is. */
   isolation: string;
   image: string;
-  /** Why the sandbox is `failed`, when it is. */
+  /** Why the sandbox last died underneath (out of memory, runtime crash); it boots on next use. */
   failure_reason?: string | null;
+  /** When an idle sandbox goes warm (frozen) and then cold (stopped): `30s`, `10m`, or `off`. */
+  sleep?: { warm_after: string; cold_after: string; custom: boolean };
+}
+
+/**
+ * Idle timeouts for one sandbox: a duration (`30s`, `10m`, `1h`), seconds, `off` (never), or
+ * null (the server's default). `cold_after` counts from the moment it went warm.
+ */
+export interface SleepSettings {
+  warm_after?: string | number | null;
+  cold_after?: string | number | null;
 }
 
 /** The body of `POST /v1/sprites`. */
@@ -68,6 +79,7 @@ export interface CreateSandboxRequest {
   /** `default` and `dev` are the Sprites spellings; burrow maps them onto its own runtimes. */
   runtime?: Runtime | 'default' | 'dev';
   image?: ImageName;
+  sleep?: SleepSettings;
 }
 
 /** Sandbox counts and limits, sent both at the top level (read by JS) and in `org` (read by Go). */

@@ -39,6 +39,8 @@ const fileSchema = z
     netPool: z.string(),
     dnsUpstream: z.string(),
     urlDomain: z.string(),
+    warmAfter: z.string(),
+    coldAfter: z.string(),
   })
   .partial()
   .strict();
@@ -86,6 +88,12 @@ export interface BurrowConfig {
     /** A PEM file of CAs trusted for upstream certificates besides the usual roots (tests). */
     upstreamCaFile: string | undefined;
   };
+  /**
+   * Idle sleep: a running sandbox nobody uses goes warm (frozen, memory kept) after `warmAfterMs`,
+   * and a warm one goes cold (stopped, disk kept) `coldAfterMs` later; null never. Sandboxes may
+   * override both.
+   */
+  sleep: { warmAfterMs: number | null; coldAfterMs: number | null };
   /** Test-only: the daemon kills itself with SIGKILL when it reaches this named step. */
   crashAt: string | undefined;
 }
@@ -231,6 +239,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
     egress: {
       proxyPort: parsePort('BURROW_EGRESS_PORT', env.BURROW_EGRESS_PORT ?? '0'),
       upstreamCaFile: env.BURROW_EGRESS_UPSTREAM_CA || undefined,
+    },
+    sleep: {
+      warmAfterMs: parseInterval(pick('BURROW_WARM_AFTER', file.warmAfter, '30s'), 'BURROW_WARM_AFTER'),
+      coldAfterMs: parseInterval(pick('BURROW_COLD_AFTER', file.coldAfter, '10m'), 'BURROW_COLD_AFTER'),
     },
     instanceTag: createHash('sha256').update(home).digest('hex').slice(0, 6),
     crashAt: env.BURROW_CRASH_AT || undefined,

@@ -10,6 +10,7 @@ import { DashboardAssets } from './api/dashboard-assets.js';
 import { TokenAuthority } from './auth/api-tokens.js';
 import { ensureKeyFile } from './auth/root-key.js';
 import { homePaths, type BurrowConfig } from './config.js';
+import { Activity } from './core/activity.js';
 import { checkpointHooks, Checkpoints } from './core/checkpoints.js';
 import { Capacity } from './core/capacity.js';
 import { EventLog } from './core/events.js';
@@ -19,6 +20,12 @@ import { SandboxLimits } from './core/sandbox-limits.js';
 import { healthReporter } from './core/sandbox-health.js';
 import { Usage } from './core/usage.js';
 import { egressHooks } from './core/egress-hooks.js';
+import { IdleTimer } from './core/idle.js';
+import { Services } from './core/services.js';
+import { Tasks } from './core/tasks.js';
+import { SandboxApi } from './api/sandbox-api.js';
+import { TaskStore } from './db/tasks.js';
+import { ServiceStore } from './db/services.js';
 import { reconcile } from './core/reconciler.js';
 import { SandboxFs } from './core/sandbox-fs.js';
 import { EgressPolicies } from './core/egress-policies.js';
@@ -143,6 +150,7 @@ export async function serve(
     return subnet && proxyPort ? `http://${subnet.gateway}:${proxyPort}` : undefined;
   };
 
+  const activity = new Activity();
   const manager = new SandboxManager({
     store,
     runtimes,
@@ -156,6 +164,7 @@ export async function serve(
     storageLimits: quotas,
     crashPoint,
     hooks: combineHooks(checkpointHooks({ store: checkpointStore, snapshots, crashPoint }), egressHooks(secrets, trust, proxyUrlOf)),
+    activity,
   });
   const checkpoints = new Checkpoints({
     manager,
@@ -218,7 +227,13 @@ export async function serve(
   proxyPort = await proxy.start(config.egress.proxyPort);
   firewall.addGatewayService({ name: 'egress-proxy', protocols: ['tcp'], port: proxyPort, redirectFrom: [80, 443], onlyWhereAllowed: true });
 
-  const sessions = new SessionRegistry();
+  const services = new Services({ manager, store: new ServiceStore(db), log });
+  manager.addHooks(services.hooks());
+  const tasks = new Tasks(new TaskStore(db));
+  const sandboxApi = new SandboxApi({ manager, tasks, checkpoints, services, activity, hostDirOf: (id) => disks.hostDir(id), log });
+  manager.addHooks(sandboxApi.hooks());
+
+  const sessions = new SessionRegistry(activity);
   const repaired = await reconcile({ store, manager, runtimes, disks, network: networks, images, checkpoints });
   const forgotten = await secrets.repair((id) => store.byId(id) !== undefined);
   if (forgotten.length) logger.info(`secrets: grants of destroyed sandboxes forgotten: ${forgotten.join(', ')}`);
@@ -228,6 +243,7 @@ export async function serve(
   const notReapplied = await limits.reapplyAll();
   if (notReapplied.length) logger.warn(`limits could not be applied again to: ${notReapplied.join(', ')}`);
 
+  await sandboxApi.start();
 
   const tokenKey = await ensureKeyFile(paths.tokenKey);
   const tokens = new TokenAuthority(tokenKey, new ApiTokenStore(db));
@@ -250,6 +266,7 @@ export async function serve(
     domain: config.network.urlDomain,
     manager,
     access: urlAccess,
+    activity,
     targetOf: (record) => targetIn(record.id, DEFAULT_HTTP_PORT),
   });
   const targetIn = (sandboxId: string, port: number) => {
@@ -275,6 +292,8 @@ export async function serve(
     logError: (message, detail) => logger.error(detail, message),
     limits,
     usage,
+    activity,
+    services,
     defaults: {
       runtime: config.defaultRuntime,
       image: config.defaultImage,
@@ -286,6 +305,7 @@ export async function serve(
     view: {
       urlFor: (name) => `http://${name}.${config.network.urlDomain}:${actualPort()}`,
       isolationOf: (record) => runtimes[record.runtime].isolation,
+      sleepDefaults: config.sleep,
     },
   });
   await app.listen({ host, port });
@@ -298,6 +318,9 @@ export async function serve(
   const { intervalMs } = config.autoCheckpoint;
   const stopAutoCheckpoints = intervalMs ? checkpoints.startAutoTimer(intervalMs) : () => {};
   if (config.meter) meter.start();
+  const idle = new IdleTimer({ manager, activity, defaults: config.sleep, holds: [tasks.holds], log });
+  const stopIdle = idle.start();
+  services.restartAfterDaemonStart();
 
   return {
     url,
@@ -305,6 +328,8 @@ export async function serve(
     async close() {
       // Sandboxes keep running: they belong to the host, not to this process.
       stopAutoCheckpoints();
+      stopIdle();
+      await sandboxApi.close();
       await app.close();
       await resolver.close();
       await meter.stop();

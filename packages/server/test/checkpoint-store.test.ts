@@ -26,6 +26,8 @@ const sandbox = (id: string, name: string): SandboxRecord => ({
   updatedAt: '2026-01-01T00:00:00.000Z',
   lastRunningAt: null,
   lastWarmingAt: null,
+  warmAfterMs: null,
+  coldAfterMs: null,
 });
 
 describe('CheckpointStore', () => {

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi, type ApiDeps } from '../src/api/app.js';
 import { DashboardAssets } from '../src/api/dashboard-assets.js';
+import { Activity } from '../src/core/activity.js';
 import { TokenAuthority } from '../src/auth/api-tokens.js';
 import { ensureKeyFile } from '../src/auth/root-key.js';
 import { Metrics } from '../src/core/metrics.js';
@@ -26,7 +27,7 @@ function record(name: string, status: SandboxRecord['status']): SandboxRecord {
   return {
     id: `id-${name}`, name, status, runtime: 'runc', image: 'dev-x', imageName: 'dev', cpus: 1, ramMb: 512, storageGb: 10,
     environment: {}, labels: [], urlSettings: { auth: 'sprite' }, failureReason: null,
-    createdAt: now, updatedAt: now, lastRunningAt: now, lastWarmingAt: null,
+    createdAt: now, updatedAt: now, lastRunningAt: now, lastWarmingAt: null, warmAfterMs: null, coldAfterMs: null,
   };
 }
 
@@ -35,6 +36,7 @@ const manager = {
   page: () => [...records.values()],
   counts: () => ({ running: [...records.values()].filter((r) => r.status === 'running').length, warm: 0, cold: 0, running_limit: 10, warm_limit: 10 }),
   get: (name: string) => records.get(name)!,
+  exists: (name: string) => records.has(name),
 } as unknown as SandboxManager;
 
 beforeAll(async () => {
@@ -54,7 +56,8 @@ beforeAll(async () => {
     dashboard: await DashboardAssets.load(web),
     // No Host names a sandbox here, so every request reaches the API.
     urls: { sandboxNameOf: () => undefined },
-    view: { urlFor: (n) => `http://${n}.localhost:7070`, isolationOf: () => 'runc' },
+    view: { urlFor: (n) => `http://${n}.localhost:7070`, isolationOf: () => 'runc', sleepDefaults: { warmAfterMs: 30_000, coldAfterMs: 600_000 } },
+    activity: new Activity(),
     defaults: { runtime: 'runc', image: 'dev', cpus: 1, ramMb: 512, storageGb: 10 },
     metrics: new Metrics({ sandboxCounts: () => ({}) }),
   } as unknown as ApiDeps);

@@ -13,6 +13,8 @@ interface CreateOptions {
   storageGb?: number;
   pids?: number;
   env?: Record<string, string>;
+  warmAfter?: string;
+  coldAfter?: string;
   json?: boolean;
 }
 
@@ -28,6 +30,8 @@ export function registerCreate(program: Command): void {
     .option('--storage-gb <n>', 'disk limit in GB (checkpoints not counted)', positiveInteger)
     .option('--pids <n>', 'most processes and threads at once', positiveInteger)
     .option('--env <KEY=VALUE>', 'environment variable (repeatable)', collectEnv)
+    .option('--warm-after <duration>', 'idle time before it is frozen, e.g. 30s, 5m, or off (default: the server\'s)')
+    .option('--cold-after <duration>', 'time frozen before it is stopped, e.g. 10m, 1h, or off')
     .option('--json', 'print the sandbox as JSON')
     .action(async (name: string, options: CreateOptions, command: Command) => {
       const started = Date.now();
@@ -55,5 +59,8 @@ function createRequest(options: CreateOptions): CreateSandboxOptions {
     ...(options.image ? { image: options.image } : {}),
     ...(Object.keys(config).length > 0 ? { config } : {}),
     ...(options.env ? { environment: options.env } : {}),
+    ...(options.warmAfter || options.coldAfter
+      ? { sleep: { ...(options.warmAfter ? { warm_after: options.warmAfter } : {}), ...(options.coldAfter ? { cold_after: options.coldAfter } : {}) } }
+      : {}),
   };
 }

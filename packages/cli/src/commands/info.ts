@@ -36,5 +36,7 @@ export function renderSprite(sprite: Sprite, now: Date = new Date()): string {
     ['created', formatTimestamp(sprite.created_at, now)],
     ['updated', formatTimestamp(sprite.updated_at, now)],
     ['last running', formatTimestamp(sprite.last_running_at, now)],
+    ['last warming', formatTimestamp(sprite.last_warming_at, now)],
+    ['sleeps', sprite.sleep ? `warm after ${sprite.sleep.warm_after} idle, cold ${sprite.sleep.cold_after} later` : undefined],
   ]);
 }

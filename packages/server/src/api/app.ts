@@ -14,12 +14,15 @@ declare module 'fastify' {
   }
 }
 import { ApiError } from '../core/errors.js';
+import type { Activity } from '../core/activity.js';
 import type { Checkpoints } from '../core/checkpoints.js';
 import type { EgressPolicies } from '../core/egress-policies.js';
 import type { EventLog } from '../core/events.js';
 import type { Metrics } from '../core/metrics.js';
 import type { SandboxLimits } from '../core/sandbox-limits.js';
 import type { Usage } from '../core/usage.js';
+import { validName } from '../core/names.js';
+import type { Services } from '../core/services.js';
 import type { SandboxFs } from '../core/sandbox-fs.js';
 import type { SandboxManager } from '../core/sandbox-manager.js';
 import type { SessionRegistry } from '../core/sessions.js';
@@ -34,6 +37,7 @@ import { usageRoutes } from './routes/usage.js';
 import { execRoutes } from './routes/exec.js';
 import { fsRoutes } from './routes/fs.js';
 import { dashboardRoutes, isDashboardPublic } from './routes/dashboard.js';
+import { serviceRoutes } from './routes/services.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { policyRoutes } from './routes/policy.js';
 import { portRoutes } from './routes/ports.js';
@@ -65,6 +69,8 @@ export interface ApiDeps {
   /** Where the host reaches a port inside the sandbox (its localhost). */
   proxyTarget(name: string, port: number): Target | undefined;
   ports: PortWatchers;
+  activity: Activity;
+  services: Services;
   events: EventLog;
   metrics: Metrics;
   /** Server-side failures (5xx) go to the daemon's log with the route and the stack. */
@@ -151,6 +157,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const route = req.routeOptions.url ?? 'unmatched';
     deps.metrics.apiRequest(req.method, route, reply.statusCode, reply.elapsedTime / 1000);
   });
+  holdWhileInFlight(app, deps);
 
   app.setErrorHandler((err: FastifyError | ApiError | ZodError, req, reply) => {
     const { status, body } = toErrorBody(err);
@@ -170,6 +177,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(execRoutes(deps));
   await app.register(fsRoutes(deps));
   await app.register(checkpointRoutes(deps));
+  await app.register(
+    serviceRoutes(deps.services, {
+      prefix: '/v1/sprites/:name',
+      sandboxOf: (req) => validName((req.params as { name: string }).name),
+    }),
+  );
   await app.register(tokenRoutes(deps));
   await app.register(policyRoutes(deps));
   await app.register(urlRoutes(deps));
@@ -185,9 +198,31 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   return app;
 }
 
+/**
+ * Every request on a sandbox's own resources (exec, console, fs, checkpoints, services, proxy)
+ * keeps it awake until the response ends or the WebSocket closes. Reading the sandbox's record
+ * (`GET /v1/sprites/{name}`, the list) does not: watching a sandbox must not stop it sleeping.
+ */
+function holdWhileInFlight(app: FastifyInstance, deps: ApiDeps): void {
+  app.addHook('onRequest', async (req, reply) => {
+    const m = /^\/v1\/sprites\/([^/?]+)\/[^?]/.exec(req.url);
+    if (!m) return;
+    let name: string;
+    try {
+      name = decodeURIComponent(m[1]!);
+    } catch {
+      return; // the route rejects the name
+    }
+    if (!deps.manager.exists(name)) return;
+    const release = deps.activity.hold(name);
+    if (req.headers.upgrade) req.raw.socket.once('close', release);
+    else reply.raw.once('close', release);
+  });
+}
+
 type ErrorBody = { error: string; message: string } & Record<string, string | number>;
 
-function toErrorBody(err: FastifyError | ApiError | ZodError): { status: number; body: ErrorBody } {
+export function toErrorBody(err: FastifyError | ApiError | ZodError): { status: number; body: ErrorBody } {
   if (err instanceof ApiError) return { status: err.status, body: { ...err.details, error: err.code, message: err.message } };
   if (err instanceof ZodError) {
     const unknown = err.issues.find((i) => i.code === 'unrecognized_keys');

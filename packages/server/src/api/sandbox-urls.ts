@@ -3,6 +3,7 @@
 // `public`), the sandbox is woken, and the request (or WebSocket) is relayed to its HTTP port.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Activity } from '../core/activity.js';
 import { ApiError } from '../core/errors.js';
 import { NAME_PATTERN } from '../core/names.js';
 import type { SandboxManager } from '../core/sandbox-manager.js';
@@ -20,6 +21,8 @@ export interface SandboxUrlDeps {
   access: UrlAccess;
   /** Where the sandbox's HTTP server is reached from the host. */
   targetOf(record: SandboxRecord): Target | undefined;
+  /** A request or WebSocket in flight keeps its sandbox awake. */
+  activity?: Activity;
 }
 
 export class SandboxUrls {
@@ -39,6 +42,8 @@ export class SandboxUrls {
     if (!admitted) return;
     const { record, credential } = admitted;
     if (pathOf(req) === LOGIN_PATH) return this.login(req, res, record);
+    const release = this.deps.activity?.hold(name);
+    if (release) res.once('close', release);
     const target = await this.wake(record, (status, title, text) => page(res, status, title, text));
     if (!target) return;
     forwardRequest(req, res, target, {
@@ -55,6 +60,8 @@ export class SandboxUrls {
     const admitted = await this.admit(req, name, fail);
     if (!admitted) return;
     const { record, credential } = admitted;
+    const release = this.deps.activity?.hold(name);
+    if (release) socket.once('close', release);
     const target = await this.wake(record, fail);
     if (!target) return;
     forwardUpgrade(req, socket, head, target, {

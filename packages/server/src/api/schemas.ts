@@ -5,6 +5,29 @@ import { listValue, parseCaveat, parseRfc3339 } from '../auth/caveats.js';
 import { MAX_COMMENT_LENGTH } from '../core/checkpoints.js';
 import { NAME_PATTERN } from '../core/names.js';
 
+/**
+ * An idle timeout: a Go-style duration (`30s`, `10m`), a number of seconds, `off` (never), or
+ * null (back to the server's default). Parsed to milliseconds, 0 meaning never.
+ */
+const sleepTimeout = z
+  .union([z.string().max(32), z.number().int().min(0).max(30 * 86_400), z.null()])
+  .transform((v, ctx) => {
+    if (v === null) return null;
+    if (typeof v === 'number') return v * 1000;
+    if (v === 'off' || v === 'never') return 0;
+    const ms = parseDuration(v);
+    if (ms === null || ms > 30 * 86_400_000) {
+      ctx.addIssue({ code: 'custom', message: `'${v}' is not a duration like 30s, 10m or 1h (or off)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** Per-sandbox idle sleep (`sleep` on create and update): when it goes warm, then cold. */
+const sleepSettings = z
+  .object({ warm_after: sleepTimeout.optional(), cold_after: sleepTimeout.optional() })
+  .strict();
+
 const envKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _');
 
 export const createSpriteBody = z
@@ -31,6 +54,7 @@ export const createSpriteBody = z
     /** `default` and `dev` are the Sprites SDKs' values; both mean the server's default runtime. */
     runtime: z.enum(['gvisor', 'runc', 'default', 'dev']).optional(),
     image: z.enum(['minimal', 'dev']).optional(),
+    sleep: sleepSettings.optional(),
   })
   .strict();
 export type CreateSpriteBody = z.infer<typeof createSpriteBody>;
@@ -44,6 +68,7 @@ export const updateSpriteBody = z
     url_settings: createSpriteBody.shape.url_settings,
     labels: createSpriteBody.shape.labels,
     clear_labels: z.boolean().optional(),
+    sleep: sleepSettings.optional(),
   })
   .strict();
 
@@ -72,6 +97,10 @@ export const execQuery = z.object({
   id: z.string().optional(),
 });
 export type ExecQuery = z.infer<typeof execQuery>;
+
+export const sleepQuery = z.object({
+  cold: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1').optional(),
+});
 
 /** Go-style durations as the SDKs send them: `30s`, `1m30s`, `500ms`, `0`. */
 export function parseDuration(value: string): number | null {
@@ -195,3 +224,59 @@ export const egressLogQuery = z
     limit: z.coerce.number().int().min(1).max(10_000).optional(),
   })
   .strict();
+
+/** Service names end up in a log file name inside the sandbox: no slashes, no leading dot. */
+export const SERVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const serviceName = z.string().regex(SERVICE_NAME, 'a service name is 1-63 of letters, digits, _ . - (not starting with . _ or -)');
+
+/** `PUT /services/{svc}` (spec §7). */
+export const serviceBody = z
+  .object({
+    cmd: z.string().min(1).max(4096),
+    args: z.array(z.string().max(65_536)).max(4096).optional(),
+    env: z.record(envKey, z.string().max(65_536)).optional(),
+    dir: z.string().min(1).max(4096).startsWith('/', 'dir is an absolute path').optional(),
+    needs: z.array(serviceName).max(64).optional(),
+    http_port: z.number().int().min(1).max(65_535).nullable().optional(),
+  })
+  .strict();
+
+const duration = (what: string) =>
+  z
+    .string()
+    .max(32)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === null) {
+        ctx.addIssue({ code: 'custom', message: `${what}: '${v}' is not a duration like 5s or 1m` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+export const serviceStreamQuery = z.object({ duration: duration('duration').optional() });
+export const serviceStopQuery = z.object({ timeout: duration('timeout').optional() });
+export const serviceLogsQuery = z.object({
+  lines: z.coerce.number().int().min(0).max(100_000).optional(),
+  duration: duration('duration').optional(),
+});
+export const serviceSignalBody = z.object({ name: serviceName, signal: z.string().min(1).max(16) }).strict();
+export { serviceName };
+
+/** A keep-alive task's lifetime: a Go-style duration (`20m`) or seconds; at most 1 h. */
+const taskExpire = z.union([z.string().max(32), z.number().positive().max(3600)]).transform((v, ctx) => {
+  const ms = typeof v === 'number' ? v * 1000 : parseDuration(v);
+  if (ms === null || ms <= 0 || ms > 3_600_000) {
+    ctx.addIssue({ code: 'custom', message: `expire: '${v}' must be a duration like 30s or 20m, at most 1h` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+export const createTaskBody = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/, 'a task name is 1-63 of letters, digits, _ . : -').optional(),
+    expire: taskExpire,
+  })
+  .strict();
+export const extendTaskBody = z.object({ expire: taskExpire }).strict();

@@ -11,7 +11,8 @@ import { VIEWS_INSIDE, type Snapshots } from '../storage/snapshots.js';
 import { ApiError } from './errors.js';
 import type { EventRecorder } from './events.js';
 import type { Metrics } from './metrics.js';
-import type { CreateOptions, SandboxHooks, SandboxManager } from './sandbox-manager.js';
+import type { SandboxHooks } from './sandbox-hooks.js';
+import type { CreateOptions, SandboxManager } from './sandbox-manager.js';
 
 /** How many of the newest checkpoints a sandbox sees under /.burrow/checkpoints. */
 export const VISIBLE_VIEWS = 5;

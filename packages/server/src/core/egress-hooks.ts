@@ -1,7 +1,7 @@
 // What the egress feature adds to every sandbox's boot: trust in the proxy's CA, its
 // placeholders (files and environment variables), and forgetting its grants when it goes.
 import type { SandboxTrust } from '../egress/sandbox-trust.js';
-import type { SandboxHooks } from './sandbox-manager.js';
+import type { SandboxHooks } from './sandbox-hooks.js';
 import { SECRETS_INSIDE, type Secrets } from './secrets.js';
 
 /**

@@ -1,7 +1,8 @@
 // On every start, the reconciler compares what the database says with what exists on the host
 // (containers, mounts, subvolumes, namespaces) and repairs the difference: half-made sandboxes
 // are removed, half-destroyed ones are finished, anything of ours that no row owns is deleted,
-// and sandboxes whose container is gone (host reboot) are marked cold, to start on next use.
+// and each sandbox's status is made to match its container: gone (host reboot) is cold, to start
+// on next use; frozen is warm; running is running; a cold sleep cut short is finished.
 import type { SandboxStore } from '../db/sandboxes.js';
 import type { SandboxNetworks } from '../network/sandbox-network.js';
 import type { RuntimeSet } from '../runtime/runtimes.js';
@@ -13,6 +14,8 @@ export interface ReconcileReport {
   rolledBack: string[];
   finishedDestroy: string[];
   markedCold: string[];
+  markedWarm: string[];
+  markedRunning: string[];
   orphansRemoved: string[];
 }
 
@@ -28,7 +31,14 @@ export interface ReconcilerDeps {
 }
 
 export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport & Record<string, string[]>> {
-  const report: ReconcileReport = { rolledBack: [], finishedDestroy: [], markedCold: [], orphansRemoved: [] };
+  const report: ReconcileReport = {
+    rolledBack: [],
+    finishedDestroy: [],
+    markedCold: [],
+    markedWarm: [],
+    markedRunning: [],
+    orphansRemoved: [],
+  };
   const { store, manager, runtimes } = deps;
 
   await deps.images.removePartialImports();
@@ -41,10 +51,21 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport &
       continue;
     }
     await manager.thawAfterCrash(record);
-    const state = record.containerId ? await runtimes[record.runtime].state(record.containerId) : 'missing';
-    if (state !== 'running' && state !== 'paused' && record.status === 'running') {
+    const state = await runtimes[record.runtime].state(record.containerId);
+    const gone = state !== 'running' && state !== 'paused';
+    if (gone && (record.status === 'running' || record.status === 'warm')) {
       store.setStatus(record.id, 'cold');
       report.markedCold.push(record.name);
+    } else if (!gone && (record.status === 'cold' || record.status === 'failed')) {
+      // Being stopped on purpose when the daemon died: finish it.
+      await manager.retireContainer(record);
+      report.markedCold.push(record.name);
+    } else if (state === 'paused' && record.status === 'running') {
+      store.setStatus(record.id, 'warm');
+      report.markedWarm.push(record.name);
+    } else if (state === 'running' && record.status === 'warm') {
+      store.setStatus(record.id, 'running');
+      report.markedRunning.push(record.name);
     }
   }
 

@@ -3,17 +3,21 @@
 // something the reconciler can finish or undo on the next start.
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import type { ImageName, RuntimeKind } from '../config.js';
 import { DuplicateNameError, type SandboxRecord, type SandboxStore } from '../db/sandboxes.js';
 import type { SandboxNetworks } from '../network/sandbox-network.js';
-import { launch, type SandboxProcessHandle } from '../runtime/agent.js';
+import { AGENT, launch, type SandboxProcessHandle } from '../runtime/agent.js';
 import { freeze, hasFreezer, thaw } from '../runtime/cgroup-freezer.js';
+import { oomKills } from '../runtime/cgroups.js';
 import { bundleConfig, DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import { Cgroup } from '../runtime/cgroup.js';
 import type { RuntimeSet } from '../runtime/runtimes.js';
 import type { ImageStore } from '../storage/images.js';
 import type { SandboxDisks } from '../storage/sandbox-disks.js';
+import type { Activity } from './activity.js';
+import { combineHooks, type SandboxHooks } from './sandbox-hooks.js';
 import { ApiError, notFound } from './errors.js';
 import type { EventRecorder, EventType } from './events.js';
 import type { Capacity } from './capacity.js';
@@ -33,6 +37,8 @@ export interface CreateOptions {
   urlSettings: { auth: string; private_access?: string };
   /** Wait (up to the configured time) for a running slot instead of failing with 429. */
   waitForCapacity?: boolean;
+  /** Idle sleep overrides (null: the server's default; 0: never). */
+  sleep?: { warmAfterMs: number | null; coldAfterMs: number | null };
   /**
    * A fork: the new sandbox's disk is filled by `populate` (a snapshot of another sandbox's
    * checkpoint) instead of starting empty, over exactly that sandbox's image.
@@ -40,17 +46,8 @@ export interface CreateOptions {
   from?: { image: string; populate(sandboxId: string): Promise<void> };
 }
 
-/** What the checkpoint feature (core/checkpoints.ts) adds to a sandbox's lifecycle. */
-export interface SandboxHooks {
-  /** Inside create's lock, once the disk exists and before anything runs on it: takes v0. */
-  diskCreated(record: SandboxRecord): Promise<void>;
-  /** Before each boot: read-only host directories to bind into the sandbox, by path inside. */
-  bootMounts(record: SandboxRecord, imagePath: string): Promise<Record<string, string>>;
-  /** Part of teardown (so also of rollback): removes the sandbox's checkpoints. Idempotent. */
-  tornDown(sandboxId: string): Promise<void>;
-  /** Variables every command in the sandbox gets (the caller's own values win). */
-  environment?(record: SandboxRecord): Record<string, string>;
-}
+export type { SandboxHooks } from './sandbox-hooks.js';
+export type SleepDepth = 'warm' | 'cold';
 
 export interface ExecOptions {
   /** argv; argv[0] is resolved through PATH inside the sandbox. */
@@ -58,6 +55,8 @@ export interface ExecOptions {
   /** When given, replaces the default environment (PATH stays unless it is set here). */
   env?: Record<string, string>;
   cwd?: string;
+  /** Added over the default environment (ignored when `env` is given). */
+  envOverlay?: Record<string, string>;
   /** Run as root instead of the sandbox user. */
   asRoot?: boolean;
   /** Run on a pseudo-terminal of this size. */
@@ -81,6 +80,8 @@ export interface ManagerDeps {
   /** Test hook: called at each named step; kills the daemon when the step was asked for. */
   crashPoint: (step: string) => void;
   hooks?: SandboxHooks;
+  /** Every use of a sandbox through the manager counts as activity for the idle timer. */
+  activity?: Activity;
 }
 
 export const SANDBOX_USER = { uid: 1000, gid: 1000, name: 'user', home: '/home/user' };
@@ -97,8 +98,21 @@ export class SandboxManager {
   private readonly seenRunning = new Map<string, number>();
   /** Containers of earlier boots being killed and deleted in the background, by container id. */
   private readonly retiring = new Map<string, Promise<void>>();
+  /** The wake in progress per name: concurrent callers share it instead of queueing for the lock. */
+  private readonly wakes = new Map<string, Promise<SandboxRecord>>();
+  /** Host process of each live container (by container id), so liveness checks cost a signal 0, not a runsc call. */
+  private readonly pids = new Map<string, number>();
 
-  constructor(private readonly deps: ManagerDeps) {}
+  private hooks: SandboxHooks | undefined;
+
+  constructor(private readonly deps: ManagerDeps) {
+    this.hooks = deps.hooks;
+  }
+
+  /** Features built on the manager (services, the in-sandbox API) add their hooks once built. */
+  addHooks(hooks: SandboxHooks): void {
+    this.hooks = this.hooks ? combineHooks(this.hooks, hooks) : hooks;
+  }
 
   list(): SandboxRecord[] {
     return this.deps.store.all();
@@ -108,6 +122,15 @@ export class SandboxManager {
     const record = this.deps.store.byName(name);
     if (!record) throw notFound(name);
     return record;
+  }
+
+  /** The sandbox with this id, if it still exists. */
+  byId(id: string): SandboxRecord | undefined {
+    return this.deps.store.byId(id);
+  }
+
+  exists(name: string): boolean {
+    return this.deps.store.byName(name) !== undefined;
   }
 
   page(opts: { prefix: string; after: string; limit: number }): SandboxRecord[] {
@@ -126,11 +149,20 @@ export class SandboxManager {
     };
   }
 
-  update(name: string, patch: { urlSettings?: { auth?: string; private_access?: string }; labels?: string[] }): SandboxRecord {
+  update(
+    name: string,
+    patch: {
+      urlSettings?: { auth?: string; private_access?: string };
+      labels?: string[];
+      sleep?: { warmAfterMs?: number | null; coldAfterMs?: number | null };
+    },
+  ): SandboxRecord {
     const record = this.get(name);
     this.deps.store.update(record.id, {
       urlSettings: patch.urlSettings ? { ...record.urlSettings, ...patch.urlSettings } : undefined,
       labels: patch.labels,
+      warmAfterMs: patch.sleep?.warmAfterMs,
+      coldAfterMs: patch.sleep?.coldAfterMs,
     });
     return this.get(name);
   }
@@ -157,6 +189,8 @@ export class SandboxManager {
       const state = await this.runtimeOf(record).state(record.containerId);
       if (state === 'running' || state === 'paused') return false;
       this.seenRunning.delete(record.id);
+      this.pids.delete(record.containerId);
+      this.hooks?.stopping?.(record);
       this.deps.store.setStatus(record.id, 'failed', { failureReason: reason });
       this.deps.events.record(record, type, reason, detail);
       return true;
@@ -195,6 +229,8 @@ export class SandboxManager {
         updatedAt: now,
         lastRunningAt: null,
         lastWarmingAt: null,
+        warmAfterMs: opts.sleep?.warmAfterMs ?? null,
+        coldAfterMs: opts.sleep?.coldAfterMs ?? null,
       };
       if (store.byName(opts.name)) {
         throw new ApiError('sandbox_exists', `a sandbox named '${opts.name}' already exists`);
@@ -213,7 +249,7 @@ export class SandboxManager {
         await opts.from?.populate(record.id);
         await this.deps.disks.create(record.id);
         crashPoint('create:subvolume');
-        await this.deps.hooks?.diskCreated(record);
+        await this.hooks?.diskCreated(record);
         await this.boot(record);
       } catch (e) {
         await this.teardown(record).catch(() => {});
@@ -245,58 +281,162 @@ export class SandboxManager {
     });
   }
 
-  /** Makes sure the sandbox's container runs, starting it if it stopped (daemon or host restart). */
+  /**
+   * The one wake entry point: makes sure the sandbox's container runs, thawing a warm one,
+   * booting a cold one (or one that died), and counting the call as activity. Concurrent calls
+   * share one wake.
+   */
   async ensureRunning(name: string): Promise<SandboxRecord> {
     const record = this.get(name);
+    this.deps.activity?.touch(name);
     if (record.status === 'creating' || record.status === 'destroying') {
       throw new ApiError('sandbox_busy', `sandbox '${name}' is ${record.status}; try again when it is done`);
     }
     if (record.status === 'running' && this.recentlySeenRunning(record.id)) return record;
-    if (record.status === 'running' && (await this.runtimeOf(record).state(record.containerId)) === 'running') {
-      this.seenRunning.set(record.id, Date.now());
-      return record;
+    const shared = this.wakes.get(name);
+    if (shared) return shared;
+    const wake = this.locks.run(name, () => this.wakeLocked(name)).finally(() => this.wakes.delete(name));
+    this.wakes.set(name, wake);
+    const woken = await wake;
+    this.deps.activity?.touch(name);
+    return woken;
+  }
+
+  private async wakeLocked(name: string): Promise<SandboxRecord> {
+    const current = this.get(name);
+    if (current.status === 'destroying' || current.status === 'creating') {
+      throw new ApiError('sandbox_busy', `sandbox '${name}' is ${current.status}`);
     }
-    return this.locks.run(name, async () => {
-      const current = this.get(name);
-      if (current.status === 'destroying') {
-        throw new ApiError('sandbox_busy', `sandbox '${name}' is being destroyed`);
-      }
-      if ((await this.runtimeOf(current).state(current.containerId)) === 'running') {
-        if (current.status !== 'running') this.deps.store.setStatus(current.id, 'running');
+    const runtime = this.runtimeOf(current);
+    const from = current.status;
+    // Only a sandbox meant to be up has a container worth asking about: a cold one's container
+    // may still be dying in the background, and its state file can say `paused` meanwhile.
+    if (from === 'running' || from === 'warm') {
+      const state = await runtime.state(current.containerId);
+      if (state === 'running') {
+        if (from !== 'running') this.deps.store.setStatus(current.id, 'running');
+        this.seenRunning.set(current.id, Date.now());
         return this.get(name);
       }
-      const from = current.status;
-      if (from !== 'running') await this.deps.capacity.runningSlot(name, true);
-      const started = performance.now();
-      try {
-        await this.boot(current);
-      } catch (e) {
-        const reason = `starting failed: ${(e as Error).message}`;
-        this.deps.store.setStatus(current.id, 'failed', { failureReason: reason });
-        this.deps.events.record(current, 'failed', reason);
-        throw new ApiError('runtime_failed', `sandbox '${name}' could not be started: ${reason}`);
+      if (state === 'paused') {
+        if (from !== 'running') await this.deps.capacity.runningSlot(name, true);
+        const started = performance.now();
+        if (await runtime.resume(current.containerId).then(() => true, () => false)) {
+          this.deps.store.setStatus(current.id, 'running');
+          this.seenRunning.set(current.id, Date.now());
+          this.recordWake(current, 'warm', started);
+          const woken = this.get(name);
+          setImmediate(() => this.hooks?.resumed?.(woken));
+          return woken;
+        }
       }
-      const seconds = (performance.now() - started) / 1000;
-      this.deps.store.setStatus(current.id, 'running', { failureReason: null });
-      this.deps.metrics.woke(from, seconds);
-      const why = current.failureReason
-        ? ` (it had failed: ${current.failureReason})`
-        : from === 'running'
-          ? ' (its container had stopped underneath)'
-          : '';
-      this.deps.events.record(current, 'woke', `woke from ${from} in ${Math.round(seconds * 1000)} ms${why}`, {
-        from,
-        duration_ms: Math.round(seconds * 1000),
-      });
+      await this.markDead(current);
+    }
+    if (from !== 'running') await this.deps.capacity.runningSlot(name, true);
+    const started = performance.now();
+    try {
+      await this.boot(current);
+    } catch (e) {
+      const reason = `starting failed: ${(e as Error).message}`;
+      this.deps.store.setStatus(current.id, 'failed', { failureReason: reason });
+      this.deps.events.record(current, 'failed', reason);
+      throw new ApiError('runtime_failed', `sandbox '${name}' could not be started: ${reason}`);
+    }
+    this.deps.store.setStatus(current.id, 'running', { failureReason: null });
+    this.recordWake(this.deps.store.byId(current.id) ?? current, from, started, current.failureReason);
+    return this.get(name);
+  }
+
+  private recordWake(record: SandboxRecord, from: string, startedAt: number, failure?: string | null): void {
+    const seconds = (performance.now() - startedAt) / 1000;
+    this.deps.metrics.woke(from, seconds);
+    const why = failure ? ` (it had failed: ${failure})` : '';
+    this.deps.events.record(record, 'woke', `woke from ${from} in ${Math.round(seconds * 1000)} ms${why}`, {
+      from,
+      duration_ms: Math.round(seconds * 1000),
+    });
+  }
+
+  /**
+   * Puts a sandbox to sleep now: `warm` freezes it (memory kept), `cold` stops it (disk kept).
+   * Over the warm limit, `warm` goes cold instead. `stillIdle`, checked under the lock, lets the
+   * idle timer give up if a use began meanwhile.
+   */
+  async sleep(name: string, asked: SleepDepth, stillIdle: () => boolean = () => true): Promise<SandboxRecord> {
+    return this.locks.run(name, async () => {
+      const current = this.get(name);
+      if (current.status === 'creating' || current.status === 'destroying') {
+        throw new ApiError('sandbox_busy', `sandbox '${name}' is ${current.status}`);
+      }
+      const asleep = current.status === 'cold' || current.status === 'failed' || (asked === 'warm' && current.status === 'warm');
+      if (asleep || !stillIdle()) return current;
+      const depth = asked === 'warm' && !this.deps.capacity.has('warm') ? 'cold' : asked;
+      const runtime = this.runtimeOf(current);
+      const container = current.containerId;
+      const started = performance.now();
+      const state = await runtime.state(container);
+      if (state !== 'running' && state !== 'paused') {
+        await this.markDead(current);
+        return this.get(name);
+      }
+      this.seenRunning.delete(current.id);
+      if (depth === 'warm') {
+        if (state === 'running') await runtime.pause(container);
+        this.deps.store.setStatus(current.id, 'warm');
+      } else {
+        this.hooks?.stopping?.(current);
+        this.deps.crashPoint('sleep:cold');
+        await this.retireContainer(current);
+        this.deps.store.setStatus(current.id, 'cold');
+      }
+      const ms = Math.round(performance.now() - started);
+      const what = depth === 'warm' ? 'went warm: frozen, memory kept' : 'went cold: stopped, disk kept, no memory used';
+      const over = depth !== asked ? ` (the ${this.deps.capacity.limits.warm} warm sandboxes this server keeps are taken)` : '';
+      this.deps.events.record(current, 'slept', `${what}${over} in ${ms} ms`, { to: depth, duration_ms: ms });
       return this.get(name);
     });
+  }
+
+  /**
+   * Cheap liveness check for the idle timer: false (and the sandbox marked failed, with the
+   * reason) when a running or warm sandbox's container is gone.
+   */
+  async checkAlive(record: SandboxRecord): Promise<boolean> {
+    if (record.status !== 'running' && record.status !== 'warm') return true;
+    let pid = this.pids.get(record.containerId);
+    if (pid === undefined) {
+      pid = await this.runtimeOf(record).hostPid(record.containerId);
+      if (pid > 0) this.pids.set(record.containerId, pid);
+    }
+    if (pid > 0 && processExists(pid)) return true;
+    return this.locks.run(record.name, async () => {
+      const current = this.deps.store.byName(record.name);
+      if (!current || (current.status !== 'running' && current.status !== 'warm')) return true;
+      const state = await this.runtimeOf(current).state(current.containerId);
+      if (state === 'running' || state === 'paused') return true;
+      await this.markDead(current);
+      return false;
+    });
+  }
+
+  /** The container died underneath (OOM kill, runtime crash): record why; the next wake boots it. Caller holds the lock. */
+  private async markDead(record: SandboxRecord): Promise<void> {
+    this.seenRunning.delete(record.id);
+    this.pids.delete(record.containerId);
+    const oom = (await oomKills(this.cgroupPathOf(record.containerId))) > 0;
+    const reason = oom
+      ? `out of memory: the sandbox exceeded its ${record.ramMb} MB limit and was killed; it starts again on next use`
+      : `the sandbox's ${record.runtime} runtime exited unexpectedly; it starts again on next use`;
+    this.hooks?.stopping?.(record);
+    this.deps.store.setStatus(record.id, 'failed', { failureReason: reason });
+    this.deps.events.record(record, oom ? 'oom_killed' : 'failed', reason);
   }
 
   async exec(name: string, opts: ExecOptions): Promise<SandboxProcessHandle> {
     const record = await this.ensureRunning(name);
     this.deps.metrics.execStarted();
     const user = opts.asRoot ? { uid: 0, gid: 0 } : SANDBOX_USER;
-    const env = this.environmentFor(record, opts.env);
+    const env = this.environmentFor(record, opts.env, opts.envOverlay);
     if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm-256color');
     return launch(this.runtimeOf(record), record.containerId, {
       args: opts.args,
@@ -308,7 +448,7 @@ export class SandboxManager {
     });
   }
 
-  private environmentFor(record: SandboxRecord, replacement?: Record<string, string>): string[] {
+  private environmentFor(record: SandboxRecord, replacement?: Record<string, string>, overlay?: Record<string, string>): string[] {
     const base: Record<string, string> = {
       PATH: DEFAULT_PATH,
       HOME: SANDBOX_USER.home,
@@ -318,9 +458,21 @@ export class SandboxManager {
       LANG: 'C.UTF-8',
       HOSTNAME: record.name,
     };
-    const extra = this.deps.hooks?.environment?.(record) ?? {};
-    const env = replacement ? { PATH: DEFAULT_PATH, ...extra, ...replacement } : { ...base, ...extra, ...record.environment };
+    const extra = this.hooks?.environment?.(record) ?? {};
+    const env = replacement ? { PATH: DEFAULT_PATH, ...extra, ...replacement } : { ...base, ...extra, ...record.environment, ...overlay };
     return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  }
+
+  /** Signals a command by its agent token (one a previous daemon started, say). */
+  async signalToken(name: string, token: string, signal: NodeJS.Signals): Promise<void> {
+    const record = this.get(name);
+    await this.runtimeOf(record).run(record.containerId, {
+      args: [AGENT, 'signal', token, String(constants.signals[signal])],
+      env: [],
+      cwd: '/',
+      uid: 0,
+      gid: 0,
+    });
   }
 
   /** Runs `fn` under the sandbox's lock: it never interleaves with create, destroy or wake of `name`. */
@@ -336,6 +488,7 @@ export class SandboxManager {
    */
   async retireContainer(record: SandboxRecord): Promise<void> {
     this.seenRunning.delete(record.id);
+    this.pids.delete(record.containerId);
     const runtime = this.runtimeOf(record);
     const { containerId } = record;
     if (containerId) {
@@ -381,7 +534,7 @@ export class SandboxManager {
     const rootfs = await disks.mount(record.id, images.pathOf(record.image));
     crashPoint('create:mounted');
     if (this.deps.storageLimits) await disks.limitSize(record.id, record.storageGb * 2 ** 30);
-    const mounts = { ...net.mounts, ...(await this.deps.hooks?.bootMounts(record, images.pathOf(record.image))) };
+    const mounts = { ...net.mounts, ...(await this.hooks?.bootMounts(record, images.pathOf(record.image))) };
     const bundleDir = await this.writeBundle(record, containerId, rootfs, net.netnsPath, mounts);
     crashPoint('create:bundle');
     // The container of the previous boot, stopped or dead, unless it is already being retired.
@@ -390,6 +543,9 @@ export class SandboxManager {
     store.setContainerId(record.id, containerId);
     await runtime.start(containerId, bundleDir);
     crashPoint('create:started');
+    const booted = this.deps.store.byName(record.name) ?? record;
+    this.seenRunning.set(record.id, Date.now());
+    setImmediate(() => this.hooks?.booted?.(booted));
   }
 
   private async writeBundle(
@@ -458,12 +614,22 @@ export class SandboxManager {
   /** Removes containers, mount, network and subvolume. Idempotent, so a crash can repeat it. */
   async teardown(record: Pick<SandboxRecord, 'id' | 'runtime' | 'containerId'>): Promise<void> {
     this.seenRunning.delete(record.id);
+    this.pids.delete(record.containerId);
     const containerId = this.deps.store.byId(record.id)?.containerId ?? record.containerId;
     if (containerId) await this.deps.runtimes[record.runtime].remove(containerId);
     const retiring = [...this.retiring].filter(([id]) => id.startsWith(`${record.id}-`));
     await Promise.all(retiring.map(([, removal]) => removal));
     await this.deps.disks.remove(record.id);
     await this.deps.network.detach(record.id);
-    await this.deps.hooks?.tornDown(record.id);
+    await this.hooks?.tornDown(record.id);
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

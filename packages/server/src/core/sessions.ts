@@ -5,6 +5,7 @@
 // the exit code.
 import { EventEmitter } from 'node:events';
 import type { SandboxProcessHandle } from '../runtime/agent.js';
+import type { Activity } from './activity.js';
 import { exitCodeOf } from './exit-codes.js';
 import { Scrollback, type OutputChunk } from './scrollback.js';
 
@@ -130,8 +131,13 @@ export class SessionRegistry {
   private readonly sessions = new Map<string, Session>();
   private nextId = 1;
 
+  /** @param activity a running session keeps its sandbox awake, attached or not */
+  constructor(private readonly activity?: Activity) {}
+
   add(info: Omit<SessionInfo, 'id' | 'created'>, handle: SandboxProcessHandle, maxRunAfterDisconnectMs: number): Session {
     this.prune();
+    const release = this.activity?.hold(info.sandbox);
+    if (release) handle.child.once('close', release);
     const session = new Session({ ...info, id: String(this.nextId++), created: new Date() }, handle, maxRunAfterDisconnectMs);
     this.sessions.set(session.info.id, session);
     return session;

@@ -121,6 +121,32 @@ const MIGRATIONS: string[] = [
      status  INTEGER,
      outcome TEXT NOT NULL
    )`,
+  // Idle sleep overrides per sandbox (NULL: the server's default; 0: never), supervised services,
+  // and keep-alive tasks taken from inside a sandbox.
+  `ALTER TABLE sandboxes ADD COLUMN warm_after_ms INTEGER;
+   ALTER TABLE sandboxes ADD COLUMN cold_after_ms INTEGER;
+   CREATE TABLE services (
+     sandbox_id  TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,
+     name        TEXT NOT NULL,
+     cmd         TEXT NOT NULL,
+     args        TEXT NOT NULL,
+     env         TEXT NOT NULL,
+     dir         TEXT,
+     needs       TEXT NOT NULL,
+     http_port   INTEGER,
+     wanted      INTEGER NOT NULL,
+     token       TEXT,
+     created_at  TEXT NOT NULL,
+     PRIMARY KEY (sandbox_id, name)
+   );
+   CREATE TABLE tasks (
+     sandbox_id  TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,
+     id          TEXT NOT NULL,
+     name        TEXT NOT NULL,
+     expires_at  TEXT NOT NULL,
+     created_at  TEXT NOT NULL,
+     PRIMARY KEY (sandbox_id, id)
+   )`,
 ];
 
 export type Db = Database.Database;

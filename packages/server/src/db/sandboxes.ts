@@ -28,6 +28,9 @@ export interface SandboxRecord {
   updatedAt: string;
   lastRunningAt: string | null;
   lastWarmingAt: string | null;
+  /** Idle sleep overrides: null is the server's default, 0 never. */
+  warmAfterMs: number | null;
+  coldAfterMs: number | null;
 }
 
 interface Row {
@@ -49,6 +52,8 @@ interface Row {
   updated_at: string;
   last_running_at: string | null;
   last_warming_at: string | null;
+  warm_after_ms: number | null;
+  cold_after_ms: number | null;
 }
 
 function fromRow(r: Row): SandboxRecord {
@@ -72,6 +77,8 @@ function fromRow(r: Row): SandboxRecord {
     updatedAt: r.updated_at,
     lastRunningAt: r.last_running_at,
     lastWarmingAt: r.last_warming_at,
+    warmAfterMs: r.warm_after_ms,
+    coldAfterMs: r.cold_after_ms,
   };
 }
 
@@ -88,12 +95,16 @@ export class SandboxStore {
       this.db
         .prepare(
           `INSERT INTO sandboxes (id, name, status, runtime, image, cpus, ram_mb, storage_gb, pids_limit, environment,
-             labels, url_settings, failure_reason, container_id, created_at, updated_at, last_running_at, last_warming_at)
+             labels, url_settings, failure_reason, container_id, created_at, updated_at, last_running_at, last_warming_at,
+             warm_after_ms, cold_after_ms)
            VALUES (@id, @name, @status, @runtime, @image, @cpus, @ramMb, @storageGb, @pidsLimit, @environment,
-             @labels, @urlSettings, @failureReason, @containerId, @createdAt, @updatedAt, @lastRunningAt, @lastWarmingAt)`,
+             @labels, @urlSettings, @failureReason, @containerId, @createdAt, @updatedAt, @lastRunningAt, @lastWarmingAt,
+             @warmAfterMs, @coldAfterMs)`,
         )
         .run({
           ...s,
+          warmAfterMs: s.warmAfterMs ?? null,
+          coldAfterMs: s.coldAfterMs ?? null,
           environment: JSON.stringify(s.environment),
           labels: JSON.stringify(s.labels),
           urlSettings: JSON.stringify(s.urlSettings),
@@ -158,11 +169,22 @@ export class SandboxStore {
       });
   }
 
-  update(id: string, patch: { urlSettings?: SandboxRecord['urlSettings']; labels?: string[] }): void {
+  update(
+    id: string,
+    patch: {
+      urlSettings?: SandboxRecord['urlSettings'];
+      labels?: string[];
+      /** undefined keeps the value; null goes back to the server's default. */
+      warmAfterMs?: number | null;
+      coldAfterMs?: number | null;
+    },
+  ): void {
     this.db
       .prepare(
         `UPDATE sandboxes SET updated_at = @now,
-           url_settings = COALESCE(@urlSettings, url_settings), labels = COALESCE(@labels, labels)
+           url_settings = COALESCE(@urlSettings, url_settings), labels = COALESCE(@labels, labels),
+           warm_after_ms = CASE WHEN @setWarm THEN @warm ELSE warm_after_ms END,
+           cold_after_ms = CASE WHEN @setCold THEN @cold ELSE cold_after_ms END
          WHERE id = @id`,
       )
       .run({
@@ -170,6 +192,10 @@ export class SandboxStore {
         now: new Date().toISOString(),
         urlSettings: patch.urlSettings ? JSON.stringify(patch.urlSettings) : null,
         labels: patch.labels ? JSON.stringify(patch.labels) : null,
+        setWarm: patch.warmAfterMs !== undefined ? 1 : 0,
+        warm: patch.warmAfterMs ?? null,
+        setCold: patch.coldAfterMs !== undefined ? 1 : 0,
+        cold: patch.coldAfterMs ?? null,
       });
   }
 

@@ -74,11 +74,13 @@ export class OciRuntime implements SandboxRuntime {
     );
   }
 
-  private async runningPid(containerId: string): Promise<number> {
+  /** The container's process on the host while it runs or is paused; 0 otherwise. */
+  async hostPid(containerId: string): Promise<number> {
     try {
       const { stdout } = await run(this.opts.binary, this.args('state', containerId), { timeoutMs: 10_000 });
       const state = JSON.parse(stdout) as { status?: string; pid?: number };
-      return state.status === 'running' && typeof state.pid === 'number' ? state.pid : 0;
+      const live = state.status === 'running' || state.status === 'created' || state.status === 'paused';
+      return live && typeof state.pid === 'number' ? state.pid : 0;
     } catch {
       return 0;
     }
@@ -93,8 +95,8 @@ export class OciRuntime implements SandboxRuntime {
   }
 
   async kill(containerId: string): Promise<void> {
-    // Only a running container's pid is current, so only that one is signalled.
-    const running = await this.runningPid(containerId);
+    // Only a live (running or paused) container's pid is current, so only that one is signalled.
+    const running = await this.hostPid(containerId);
     if (running <= 0) return;
     try {
       process.kill(running, 'SIGKILL');
@@ -106,12 +108,14 @@ export class OciRuntime implements SandboxRuntime {
   async remove(containerId: string): Promise<void> {
     // A forced delete stops a running gVisor sandbox through its control socket and waits (about
     // 2 s on the ptrace platform); SIGKILLed first, it is gone in about 1 s and delete only
-    // cleans up.
+    // cleans up. runsc 2022-12 panics deleting a paused container ("invalid state transition:
+    // paused => stopped") after it has removed it; killed first, the panic is the only difference.
     await this.kill(containerId);
     try {
       await run(this.opts.binary, this.args('delete', '--force', containerId), { timeoutMs: 30_000 });
     } catch (e) {
       if (e instanceof CommandError && /does not exist|not exist|no such/i.test(e.message)) return;
+      if ((await this.state(containerId)) === 'missing') return;
       throw e;
     }
   }

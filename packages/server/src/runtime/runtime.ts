@@ -26,6 +26,8 @@ export interface SandboxRuntime {
   exec(containerId: string, process: ProcessSpec): ChildProcessWithoutNullStreams;
   /** Runs a process inside a running container to completion; rejects if it fails. */
   run(containerId: string, process: ProcessSpec): Promise<void>;
+  /** The host process that holds the container (gVisor: the sandbox's kernel) while it runs or is paused; 0 if none. */
+  hostPid(containerId: string): Promise<number>;
   /** Freezes every process of the container (memory kept); `runsc pause`, `runc pause`. */
   pause(containerId: string): Promise<void>;
   /** Thaws a paused container. */

@@ -18,7 +18,9 @@ export async function createRuntimes(config: BurrowConfig, log: (line: string) =
       root: paths.runtimeRoot('gvisor'),
       // --network=host: the sandbox uses the network namespace named in its bundle (runsc's own
       // netstack refuses to start on these kernels); that namespace is what isolates it.
-      globalArgs: [`--platform=${platform}`, '--network=host'],
+      // --host-uds=open: a sandbox may connect to host unix sockets visible in its own mounts,
+      // which is only its in-sandbox API socket (core/sandbox-api bind-mounts it at /.burrow/api).
+      globalArgs: [`--platform=${platform}`, '--network=host', '--host-uds=open'],
       isolation: `gVisor (runsc, ${platform} platform): a user-space kernel intercepts every system call; the host kernel is not exposed to the sandbox`,
     }),
     runc: new OciRuntime({

@@ -13,6 +13,7 @@ import {
   eventsQuery,
   forkBody,
   grantSecretBody,
+  serviceBody,
   updateSpriteBody,
   usageQuery,
 } from '../schemas.js';
@@ -20,6 +21,7 @@ import {
 const error = { $ref: '#/components/schemas/Error' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' } };
+const svcParam = { name: 'svc', in: 'path', required: true, schema: { type: 'string' } };
 const errors = { '400': json(error), '401': json(error), '404': json(error) };
 /** Query parameters from an object schema's keys (all optional strings on the wire). */
 const query = (schema: z.ZodObject) =>
@@ -50,6 +52,7 @@ export function openapiDocument(): object {
         AddSecret: z.toJSONSchema(addSecretBody, { io: 'input' }),
         GrantSecret: z.toJSONSchema(grantSecretBody, { io: 'input' }),
         NetworkPolicy: z.toJSONSchema(networkPolicySchema, { io: 'input' }),
+        Service: z.toJSONSchema(serviceBody, { io: 'input' }),
         Checkpoint: {
           type: 'object',
           required: ['id', 'create_time'],
@@ -131,6 +134,51 @@ export function openapiDocument(): object {
           summary: 'WebSocket port watch: {"type":"port_list","ports":[{type,port,address,pid}]}, then port_opened / port_closed',
           responses: { '101': { description: 'events' }, ...errors },
         },
+      },
+      '/v1/sprites/{name}/sleep': {
+        parameters: [nameParam, { name: 'cold', in: 'query', schema: { type: 'boolean' } }],
+        post: {
+          summary: 'Put the sandbox to sleep now: warm (frozen, memory kept) or, with cold=true, stopped (disk kept)',
+          responses: { '200': { description: 'the sandbox (Sprite object)' }, ...errors },
+        },
+      },
+      '/v1/sprites/{name}/wake': {
+        parameters: [nameParam],
+        post: { summary: 'Wake the sandbox now', responses: { '200': { description: 'the sandbox (Sprite object)' }, ...errors } },
+      },
+      '/v1/sprites/{name}/services': {
+        parameters: [nameParam],
+        get: { summary: 'Supervised services, each with its state', responses: { '200': { description: 'a bare array of services' }, ...errors } },
+      },
+      '/v1/sprites/{name}/services/{svc}': {
+        parameters: [nameParam, svcParam],
+        get: { summary: 'One service', responses: { '200': { description: 'the service' }, ...errors } },
+        put: {
+          summary: 'Create or redefine a service and start it; streams its events (NDJSON) for `duration`',
+          requestBody: json({ $ref: '#/components/schemas/Service' }),
+          responses: { '200': { description: 'NDJSON events, `complete` last' }, '409': json(error), ...errors },
+        },
+        delete: { summary: 'Stop and delete a service', responses: { '204': { description: 'deleted' }, '409': json(error), ...errors } },
+      },
+      '/v1/sprites/{name}/services/{svc}/start': {
+        parameters: [nameParam, svcParam],
+        post: { summary: 'Start a service (and what it needs); NDJSON events', responses: { '200': { description: 'NDJSON events' }, ...errors } },
+      },
+      '/v1/sprites/{name}/services/{svc}/stop': {
+        parameters: [nameParam, svcParam],
+        post: { summary: 'Stop a service; it stays stopped until started', responses: { '200': { description: 'NDJSON events' }, '409': json(error), ...errors } },
+      },
+      '/v1/sprites/{name}/services/{svc}/restart': {
+        parameters: [nameParam, svcParam],
+        post: { summary: 'Stop and start a service', responses: { '200': { description: 'NDJSON events' }, ...errors } },
+      },
+      '/v1/sprites/{name}/services/{svc}/logs': {
+        parameters: [nameParam, svcParam],
+        get: { summary: 'The last `lines` lines of its log, then live output for `duration`', responses: { '200': { description: 'NDJSON events' }, ...errors } },
+      },
+      '/v1/sprites/{name}/services/signal': {
+        parameters: [nameParam],
+        post: { summary: 'Signal a running service: {name, signal}', responses: { '204': { description: 'sent' }, '409': json(error), ...errors } },
       },
       '/v1/sprites/{name}/checkpoint': {
         parameters: [nameParam],

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiDeps } from '../app.js';
 import { validName } from '../../core/names.js';
-import { createSpriteBody, listSpritesQuery, updateSpriteBody } from '../schemas.js';
+import { createSpriteBody, listSpritesQuery, sleepQuery, updateSpriteBody } from '../schemas.js';
 import { ORGANIZATION, spriteView } from '../sprite-view.js';
 import { watchSprites } from '../sprite-watch.js';
 
@@ -26,6 +26,7 @@ export function spriteRoutes(deps: ApiDeps): FastifyPluginAsync {
         environment: body.environment ?? {},
         labels: body.labels ?? [],
         urlSettings: { auth: body.url_settings?.auth ?? 'sprite', private_access: body.url_settings?.private_access },
+        sleep: body.sleep && { warmAfterMs: body.sleep.warm_after ?? null, coldAfterMs: body.sleep.cold_after ?? null },
       });
       return reply.code(201).send(spriteView(record, view));
     });
@@ -70,8 +71,21 @@ export function spriteRoutes(deps: ApiDeps): FastifyPluginAsync {
       const record = manager.update(name, {
         urlSettings: body.url_settings,
         labels: body.clear_labels ? [] : body.labels,
+        sleep: body.sleep && { warmAfterMs: body.sleep.warm_after, coldAfterMs: body.sleep.cold_after },
       });
       return spriteView(record, view);
+    });
+
+    // burrow's extras: sleep now (`?cold=true` to stop it, not just freeze it), wake now.
+    app.post<{ Params: { name: string } }>('/v1/sprites/:name/sleep', async (req) => {
+      const q = sleepQuery.parse(req.query);
+      const name = validName(req.params.name);
+      if (q.cold) deps.sessions.closeAll(name, 'the sandbox is going cold');
+      return spriteView(await manager.sleep(name, q.cold ? 'cold' : 'warm'), view);
+    });
+
+    app.post<{ Params: { name: string } }>('/v1/sprites/:name/wake', async (req) => {
+      return spriteView(await manager.ensureRunning(validName(req.params.name)), view);
     });
 
     app.delete<{ Params: { name: string } }>('/v1/sprites/:name', async (req, reply) => {
