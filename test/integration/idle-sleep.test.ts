@@ -136,7 +136,7 @@ describe('a sandbox that dies underneath', () => {
     process.kill(sandboxPid(created.info!.id), 'SIGKILL');
     const dead = await until(name, (s) => Boolean(s.failure_reason));
     expect(dead.status).toBe('cold');
-    expect(dead.failure_reason).toMatch(/exited unexpectedly/);
+    expect(dead.failure_reason).toMatch(/exited unexpectedly|stopped underneath/);
     expect((await client.sandbox(name).exec('echo', ['back'])).stdout).toBe('back\n');
     expect((await client.sandbox(name).refresh()).status).toBe('running');
   });
