@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import WebSocket from 'ws';
+import { attenuateToken } from '@burrow/sdk';
 import { launchChromium, screenshot } from '../support/browser.js';
 import { BurrowInstance, sandboxName } from '../support/instance.js';
 
@@ -231,5 +232,35 @@ describe('the dashboard login cookie', () => {
     await page.getByLabel('API token').waitFor(WAIT);
     expect((await context.cookies()).find((c) => c.name === 'burrow_session')).toBeUndefined();
     expect(pageErrors).toEqual([]);
+  });
+
+  it('works with a token limited to one sandbox, and explains what that token may not do', async () => {
+    const limited = attenuateToken(burrow.token, { sandbox: name, ops: ['read', 'exec'] });
+    const own = await browser!.newContext({ viewport: { width: 1280, height: 900 } });
+    try {
+      const p = await own.newPage();
+      p.on('pageerror', (e) => pageErrors.push(e.message));
+      await p.goto(burrow.url);
+      await p.getByLabel('API token').fill(limited);
+      await p.getByRole('button', { name: 'Log in' }).click();
+      // It may not list every sandbox, so the list offers to open one by name.
+      await p.getByPlaceholder('sandbox name').fill(name);
+      await p.getByRole('button', { name: 'Open sandbox' }).click();
+      await p.locator('.terminal-status[data-state="connected"]').waitFor(WAIT);
+      await p.locator('.xterm').click();
+      await p.keyboard.type('echo scoped-$((6*7))');
+      await p.keyboard.press('Enter');
+      await expect.poll(async () => (await p.locator('.xterm-rows').innerText()).includes('scoped-42'), WAIT).toBe(true);
+
+      await p.getByRole('button', { name: 'Create checkpoint' }).click();
+      const notice = p.locator('#notice');
+      await notice.waitFor(WAIT);
+      expect(await notice.innerText()).toMatch(/checkpoint/);
+      expect(await notice.innerText()).not.toContain('{');
+      await screenshot(p, '07-limited-token');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await own.close();
+    }
   });
 });

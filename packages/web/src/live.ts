@@ -2,7 +2,7 @@
 // a dropped stream is reopened after a pause. Watching does not touch the sandboxes themselves,
 // so an open page never keeps a sandbox awake.
 import { Api, readLines } from './api';
-import { asProblem } from './problem';
+import { asProblem, type Problem } from './problem';
 
 export interface LiveLine {
   type?: string;
@@ -21,6 +21,8 @@ export interface LiveHandlers {
   connecting?: () => Promise<void>;
   line: (line: LiveLine) => Promise<void> | void;
   connected?: (on: boolean) => void;
+  /** The server refused the watch (a token that may not list): retrying would not help. */
+  refused?: (problem: Problem) => void;
 }
 
 export async function watchLive(api: Api, prefix: string, signal: AbortSignal, on: LiveHandlers): Promise<void> {
@@ -36,7 +38,9 @@ export async function watchLive(api: Api, prefix: string, signal: AbortSignal, o
       }, signal);
       await pending;
     } catch (err) {
-      if (signal.aborted || asProblem(err).status === 401) return;
+      const problem = asProblem(err);
+      if (signal.aborted || problem.status === 401) return;
+      if (problem.status === 403) return on.refused?.(problem);
     }
     on.connected?.(false);
     await new Promise((r) => setTimeout(r, RECONNECT_MS));

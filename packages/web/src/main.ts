@@ -56,10 +56,11 @@ api.onUnauthorized = () => {
 };
 window.addEventListener('hashchange', () => loggedIn && route());
 
-// Whether the cookie still holds a valid token decides the first screen.
+// Whether the cookie still holds a valid token decides the first screen (403: a valid token
+// that may not list every sandbox, e.g. one limited to a single sandbox).
 fetch('/v1/sprites?max_results=1', { credentials: 'same-origin' }).then(
   (r) => {
-    if (r.ok) {
+    if (r.ok || r.status === 403) {
       loggedIn = true;
       start();
     } else showLogin();

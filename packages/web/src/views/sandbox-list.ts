@@ -98,6 +98,16 @@ export function renderSandboxList(root: HTMLElement, api: Api): () => void {
         draw();
       },
       line: apply,
+      refused: (problem) => {
+        // A token limited to some sandboxes cannot list them all: let its holder open one by name.
+        live.textContent = '';
+        const target = h('input', { name: 'open', placeholder: 'sandbox name', required: true, autocomplete: 'off' });
+        replace(tbody, h('tr', {}, h('td', { colspan: 6 },
+          h('p', { class: 'form-error' }, problem.message),
+          h('form', { class: 'create', onsubmit: (e: Event) => (e.preventDefault(), void (location.hash = `#/s/${enc(target.value.trim())}`)) },
+            target, h('button', { type: 'submit', class: 'primary' }, 'Open sandbox')),
+        )));
+      },
       connected: (on) => {
         live.textContent = on ? 'live' : 'reconnecting…';
         live.className = on ? 'live on' : 'live';

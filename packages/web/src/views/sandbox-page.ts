@@ -12,6 +12,8 @@ import { mountTerminal } from './terminal';
 import { mountUrl } from './url';
 import { mountUsage } from './usage';
 
+const FALLBACK_POLL_MS = 5000;
+
 export function renderSandboxPage(root: HTMLElement, api: Api, name: string, go: (hash: string) => void): () => void {
   const state = h('span', { class: 'state' }, '…');
   const facts = h('p', { class: 'hint' });
@@ -74,7 +76,12 @@ export function renderSandboxPage(root: HTMLElement, api: Api, name: string, go:
 
   // The state follows the live list (the prefix narrows it; other names sharing it are skipped).
   const controller = new AbortController();
+  let poll: ReturnType<typeof setInterval> | undefined;
   void watchLive(api, name, controller.signal, {
+    // A token limited to this sandbox may not list: ask for the sandbox itself now and then.
+    refused: () => {
+      poll = setInterval(() => void api.json<Sprite>('GET', `/v1/sprites/${enc(name)}`).then(showSprite, () => {}), FALLBACK_POLL_MS);
+    },
     line: (line) => {
       if (line.name !== name || !line.status || !current) return;
       if (line.status === 'destroyed') {
@@ -88,6 +95,7 @@ export function renderSandboxPage(root: HTMLElement, api: Api, name: string, go:
   return () => {
     stopped = true;
     controller.abort();
+    clearInterval(poll);
     terminal.dispose();
   };
 }
