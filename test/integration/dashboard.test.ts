@@ -257,6 +257,7 @@ describe('the dashboard login cookie', () => {
       await notice.waitFor(WAIT);
       expect(await notice.innerText()).toMatch(/checkpoint/);
       expect(await notice.innerText()).not.toContain('{');
+      expect(await notice.innerText()).toContain('log in with one that does');
       await screenshot(p, '07-limited-token');
       expect(pageErrors).toEqual([]);
     } finally {

@@ -22,7 +22,7 @@ export class Problem extends Error {
 
 const NEXT_BY_CODE: Record<string, string> = {
   unauthorized: 'Log in again with a token the server accepts.',
-  forbidden: 'Reload the page; if it persists, log out and in again.',
+  forbidden: 'Your token does not allow this: log out and log in with one that does (the admin token allows everything).',
   invalid_name: 'Use lowercase letters, digits and dashes (up to 63 characters).',
   sandbox_exists: 'Pick another name, or open the existing sandbox.',
   sandbox_not_found: 'It may have been destroyed; go back to the list.',

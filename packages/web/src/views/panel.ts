@@ -12,6 +12,7 @@ export function featurePanel(title: string, cls: string, load: (body: HTMLElemen
     } catch (err) {
       const p = asProblem(err);
       if (p.unsupported) replace(body, h('p', { class: 'unavailable' }, 'Not available on this server.'));
+      else if (p.status === 403) replace(body, h('p', { class: 'unavailable', title: p.message }, 'Your token does not allow this.'));
       else replace(body, h('p', { class: 'form-error' }, p.message, ' ', h('span', { class: 'next' }, p.next)));
     }
   };
