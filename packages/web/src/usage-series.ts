@@ -22,13 +22,16 @@ type Sample = Record<string, unknown>;
 export function usageSeries(answer: unknown): Series[] {
   const { samples, stepSeconds } = findSamples(answer);
   if (!samples.length) return [];
+  // The newest step is still running: its amount covers only the part up to `to`.
+  const to = Date.parse(String((answer as { to?: unknown } | null)?.to ?? ''));
   const out: Series[] = [];
   for (const [name, pattern] of METRICS) {
     const key = Object.keys(samples[0]!).find((k) => pattern.test(k) && typeof samples[0]![k] === 'number');
     if (!key) continue;
     const { divisor, unit } = rateOf(key, stepSeconds);
+    const elapsed = (t: number) => (stepSeconds && Number.isFinite(to) ? Math.min(1, Math.max((to - t) / 1000 / stepSeconds, 1 / stepSeconds)) : 1);
     const points = samples
-      .map((s) => ({ t: timeOf(s), v: (s[key] as number) / divisor }))
+      .map((s) => ({ t: timeOf(s), v: (s[key] as number) / divisor / elapsed(timeOf(s)) }))
       .filter((p) => Number.isFinite(p.t) && Number.isFinite(p.v))
       .sort((a, b) => a.t - b.t);
     if (points.length) out.push({ label: name, unit, points });

@@ -21,6 +21,14 @@ describe('usageSeries', () => {
     expect(series[2]!.points[0]!.v).toBeCloseTo(0.5);
   });
 
+  it('measures the step still running over the part of it that has passed', () => {
+    const answer = {
+      to: '2030-01-01T00:01:30Z',
+      series: { step_seconds: 60, points: [{ start: '2030-01-01T00:01:00Z', cpu_seconds: 15 }] },
+    };
+    expect(usageSeries(answer)[0]!.points[0]!.v).toBe(0.5);
+  });
+
   it('reads a bare array of samples with epoch times, naming series after their fields', () => {
     const series = usageSeries([{ timestamp: 1_900_000_000, cpu_percent: 12, mem_bytes: 5 }]);
     expect(series).toEqual([

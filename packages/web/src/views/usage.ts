@@ -4,24 +4,31 @@ import { h, replace } from '../dom';
 import { usageSeries, type Series } from '../usage-series';
 import { featurePanel } from './panel';
 
-const WINDOW_MS = 6 * 3600 * 1000;
+const WINDOWS: Array<[string, number]> = [
+  ['10 min', 600_000],
+  ['1 hour', 3_600_000],
+  ['6 hours', 6 * 3_600_000],
+  ['1 day', 86_400_000],
+];
 const W = 320;
 const H = 80;
 const SVG = 'http://www.w3.org/2000/svg';
 
 export function mountUsage(api: Api, sandbox: string): HTMLElement {
+  const range = h('select', { 'aria-label': 'time range', onchange: () => void panel.reload() },
+    ...WINDOWS.map(([label, ms]) => h('option', { value: ms, selected: ms === 3_600_000 }, label)));
   const panel = featurePanel('Usage', 'usage', async (body) => {
     const to = new Date();
-    const from = new Date(to.getTime() - WINDOW_MS);
+    const from = new Date(to.getTime() - Number(range.value));
     const q = new URLSearchParams({ sprite: sandbox, from: from.toISOString(), to: to.toISOString() });
     const answer = await api.json<unknown>('GET', `/v1/usage?${q}`);
     const series = usageSeries(answer);
     if (!series.length) {
-      replace(body, h('p', { class: 'hint' }, 'No samples for the last 6 hours yet.'));
+      replace(body, range, h('p', { class: 'hint' }, `Nothing metered in the last ${range.selectedOptions[0]?.text ?? 'hour'}.`));
       return;
     }
-    const cost = costOf(answer);
-    replace(body, ...series.map(chart), cost ? h('p', { class: 'hint' }, cost) : null);
+    const cost = costOf(answer, range.selectedOptions[0]?.text ?? '');
+    replace(body, range, ...series.map(chart), cost ? h('p', { class: 'hint' }, cost) : null);
   });
   return panel.element;
 }
@@ -40,17 +47,25 @@ function chart(s: Series): HTMLElement {
   line.setAttribute('points', s.points.map((p) => `${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`).join(' '));
   svg.append(line);
   const last = vs[vs.length - 1]!;
-  return h('figure', {}, h('figcaption', {}, `${s.label} (${s.unit})`, h('span', { class: 'hint' }, ` last ${round(last)} · peak ${round(top)}`)), svg);
+  const show = (v: number) => format(v, s.unit);
+  return h('figure', {}, h('figcaption', {}, s.label, h('span', { class: 'hint' }, ` last ${show(last)} · peak ${show(top)}`)), svg);
 }
 
 /** The estimated cost of the window, when the server prices usage. */
-function costOf(answer: unknown): string | null {
+function costOf(answer: unknown, window: string): string | null {
   const total = (answer as { total?: { cost?: { total?: unknown } }; currency?: unknown } | null)?.total?.cost?.total;
   if (typeof total !== 'number') return null;
   const currency = (answer as { currency?: unknown }).currency;
-  return `Estimated cost of the last 6 hours: ${total.toFixed(4)} ${typeof currency === 'string' ? currency : ''}`.trim();
+  return `Estimated cost of the last ${window}: ${total.toFixed(4)} ${typeof currency === 'string' ? currency : ''}`.trim();
+}
+
+/** Rates in readable units: GB below 1 as MB, CPUs below 0.1 as a percentage of one CPU. */
+function format(v: number, unit: string): string {
+  if (unit === 'GB' && v < 1) return `${round(v * 1024)} MB`;
+  if (unit === 'CPUs' && v < 0.1) return `${round(v * 100)}% of a CPU`;
+  return `${round(v)} ${unit}`;
 }
 
 function round(v: number): string {
-  return Math.abs(v) >= 100 ? v.toFixed(0) : v.toPrecision(3);
+  return Math.abs(v) >= 100 || v === 0 ? v.toFixed(0) : v.toPrecision(3);
 }
