@@ -144,7 +144,7 @@ describe('burrow CLI against a fake server', () => {
   it('rejects bad option values before calling the API', async () => {
     const run = await burrow([...api, 'create', 'dev', '--cpus', 'two']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain("burrow: option '--cpus <n>' argument 'two' is invalid. expected a whole number above 0, got 'two'");
+    expect(run.stderr).toContain("burrow: option '--cpus <n>' argument 'two' is invalid. expected a number above 0, got 'two'");
     expect(fake.requests).toHaveLength(0);
   });
 
