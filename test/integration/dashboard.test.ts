@@ -1,6 +1,7 @@
 // The web dashboard end to end, in headless Chromium against a real `burrow serve` and real gVisor
 // sandboxes: log in with a token, create a sandbox, use its terminal, checkpoint, write a file,
-// restore and see the file gone; the live list; re-attaching a terminal; CSRF and Origin checks.
+// restore and see the file gone; services, policy, URL; fork; the live list (warm, cold);
+// re-attaching a terminal; CSRF and Origin checks; a token limited to one sandbox.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import WebSocket from 'ws';
@@ -167,6 +168,18 @@ describe('the dashboard', () => {
     expect(await link.getAttribute('href')).toMatch(new RegExp(`^http://${name}\\.localhost:\\d+/__burrow/login\\?ticket=`));
   });
 
+  it('shows a service with its state and logs, and stops it', async () => {
+    await burrow.client().sandbox(name).services.put('ticker', { cmd: 'sh', args: ['-c', 'while :; do echo tick-$((6*7)); sleep 1; done'] });
+    const panel = page.locator('section.services');
+    const row = panel.locator('tr', { hasText: 'ticker' });
+    await row.locator('.state-running').waitFor(WAIT);
+    await row.getByRole('button', { name: 'Logs' }).click();
+    await expect.poll(() => panel.locator('pre.logs').innerText(), WAIT).toContain('tick-42');
+    await row.getByRole('button', { name: 'Stop' }).click();
+    await row.locator('.state-stopped').waitFor(WAIT);
+    expect((await burrow.client().sandbox(name).services.get('ticker')).state?.status).toBe('stopped');
+  });
+
   it('forks a checkpoint into a new sandbox and opens it', async () => {
     const checkpoint = page.locator('li[data-checkpoint]', { hasText: 'before the file' });
     await checkpoint.getByRole('button', { name: 'Fork' }).click();
@@ -180,14 +193,17 @@ describe('the dashboard', () => {
     await untilTerminalShows('fork-clean-42');
   });
 
-  it('keeps the list live: a sandbox made elsewhere appears, one destroyed with confirmation goes', async () => {
+  it('keeps the list live: a sandbox made elsewhere appears, goes warm then cold, and goes once destroyed with confirmation', async () => {
     await page.goto(`${burrow.url}/#/`);
     await page.getByRole('heading', { name: 'Sandboxes' }).waitFor(WAIT);
     await page.locator('.live.on').waitFor(WAIT);
     const other = sandboxName('web-cli');
-    await burrow.client().createSandbox(other, { runtime: 'runc' });
+    // Made outside the browser, with short idle timeouts: it should be seen going warm, then cold.
+    await burrow.client().createSandbox(other, { runtime: 'runc', sleep: { warm_after: '2s', cold_after: '3s' } });
     const row = page.locator(`tr[data-sandbox="${other}"]`);
-    await row.locator('[data-state="running"]').waitFor(WAIT);
+    await row.waitFor(WAIT);
+    await row.locator('[data-state="warm"]').waitFor(WAIT);
+    await row.locator('[data-state="cold"]').waitFor(WAIT);
 
     await row.getByRole('button', { name: 'Destroy' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();

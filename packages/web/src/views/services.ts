@@ -13,6 +13,7 @@ interface Service {
 }
 
 const LOG_LINES = 200;
+const REFRESH_MS = 5000;
 
 export function mountServices(api: Api, sandbox: string): HTMLElement {
   const base = `/v1/sprites/${enc(sandbox)}/services`;
@@ -46,7 +47,7 @@ export function mountServices(api: Api, sandbox: string): HTMLElement {
     const answer = await api.json<Service[] | { services: Service[] }>('GET', base);
     const services = Array.isArray(answer) ? answer : answer.services ?? [];
     if (!services.length) {
-      replace(body, h('p', { class: 'hint' }, 'No services. Create one with ', h('code', {}, `burrow service create ${sandbox} NAME -- CMD`), '.'), logs);
+      replace(body, h('p', { class: 'hint' }, 'No services. Create one with ', h('code', {}, `burrow service create ${sandbox} SVC -- CMD`), '.'), logs);
       return;
     }
     replace(body,
@@ -68,6 +69,6 @@ export function mountServices(api: Api, sandbox: string): HTMLElement {
       ),
       logs,
     );
-  });
+  }, { refreshMs: REFRESH_MS });
   return panel.element;
 }
