@@ -170,3 +170,20 @@ describe('a daemon restart', () => {
     expect((await client.sandbox(c).exec('echo', ['c'])).stdout).toBe('c\n');
   });
 });
+
+describe('a crash in the middle of a cold sleep', () => {
+  it('leaves a sandbox that works, and the sleep can be asked again', async () => {
+    const n = sandboxName('crash-sleep');
+    await client.createSandbox(n, { sleep: { warm_after: 'off', cold_after: 'off' } });
+    await client.sandbox(n).exec('sh', ['-c', 'echo kept > ~/f']);
+    await burrow.stop();
+    await burrow.start({ BURROW_CRASH_AT: 'sleep:cold' });
+    await expect(burrow.client().sandbox(n).sleep({ cold: true })).rejects.toThrow();
+    await burrow.exited();
+    await burrow.start();
+    client = burrow.client();
+    expect((await client.sandbox(n).exec('cat', ['/home/user/f'])).stdout).toBe('kept\n');
+    expect((await client.sandbox(n).sleep({ cold: true })).status).toBe('cold');
+    expect((await client.sandbox(n).exec('cat', ['/home/user/f'])).stdout).toBe('kept\n');
+  });
+});
