@@ -20,7 +20,6 @@ const REQUIREMENTS: Requirement[] = [
   { program: 'ip', pkg: 'iproute2', why: 'network namespaces' },
   { program: 'nft', pkg: 'nftables', why: 'network isolation rules' },
   { program: 'nsenter', pkg: 'util-linux', why: 'configuring sandbox network namespaces' },
-  { program: 'ss', pkg: 'iproute2', why: 'seeing which ports a sandbox listens on' },
   { program: 'mount', pkg: 'mount', why: 'overlay and loop mounts' },
   { program: 'tar', pkg: 'tar', why: 'importing images' },
 ];

@@ -1,16 +1,15 @@
 // Which TCP ports a sandbox listens on, and when that changes (spec §3.4 port_opened and
 // port_closed, §10 port watch). The sandbox's sockets live in its own network namespace on the
-// host kernel (gVisor runs with host networking inside that namespace), so `ss` entered into the
-// namespace sees them; it is polled once a second while anybody watches.
+// host kernel (gVisor runs with host networking inside that namespace), so the kernel's socket
+// table of that namespace lists them; it is read once a second while anybody watches.
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
-import { run } from '../util/run.js';
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 
 export interface ListeningPort {
   type: 'tcp';
   port: number;
   address: string;
-  /** The process id inside the sandbox when it can be known (runc); 0 under gVisor. */
+  /** Always 0: finding the owner would mean scanning every process's descriptors. */
   pid: number;
 }
 
@@ -80,32 +79,54 @@ export class PortWatchers {
   }
 }
 
-/** TCP sockets in LISTEN state inside the namespace, with their owner when `ss` can tell. */
+/**
+ * TCP sockets in LISTEN state inside the namespace, read from /proc/<pid>/net/tcp{,6} of a
+ * process that lives in it: no process is spawned per poll. The pid of the program that listens
+ * is not looked up (that means scanning every process's descriptors); it reads as 0.
+ */
 export async function listeningPorts(netnsPath: string): Promise<ListeningPort[]> {
-  const { stdout } = await run('nsenter', [`--net=${netnsPath}`, 'ss', '-H', '-l', '-t', '-n', '-p'], { timeoutMs: 10_000 });
+  const pid = await memberOf(netnsPath);
+  if (!pid) return [];
   const out: ListeningPort[] = [];
-  for (const line of stdout.split('\n')) {
-    const fields = line.trim().split(/\s+/);
-    const local = fields[3];
-    if (!local) continue;
-    const m = /^\[?(.*?)\]?:(\d+)$/.exec(local);
-    if (!m) continue;
-    const address = m[1]!.replace(/%.*$/, '') === '*' ? '0.0.0.0' : m[1]!.replace(/%.*$/, '');
-    const hostPid = Number(/pid=(\d+)/.exec(line)?.[1] ?? 0);
-    out.push({ type: 'tcp', port: Number(m[2]), address, pid: await pidInside(hostPid) });
+  for (const file of ['tcp', 'tcp6']) {
+    const text = await readFile(`/proc/${pid}/net/${file}`, 'utf8').catch(() => '');
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields[3] !== LISTEN || !fields[1]) continue;
+      const [hexAddress, hexPort] = fields[1].split(':');
+      out.push({ type: 'tcp', port: parseInt(hexPort!, 16), address: decodeAddress(hexAddress!), pid: 0 });
+    }
   }
   return out;
 }
 
-/**
- * A host pid as the sandbox sees it: the last NSpid entry. Under gVisor the socket belongs to
- * the sandbox kernel process itself, whose pid means nothing inside; that reads as 0.
- */
-async function pidInside(hostPid: number): Promise<number> {
-  if (!hostPid) return 0;
-  const status = await readFile(`/proc/${hostPid}/status`, 'utf8').catch(() => '');
-  const comm = /^Name:\s*(.*)$/m.exec(status)?.[1] ?? '';
-  if (comm.startsWith('runsc') || comm === 'exe') return 0;
-  const nspid = /^NSpid:\s*(.*)$/m.exec(status)?.[1]?.trim().split(/\s+/) ?? [];
-  return nspid.length > 1 ? Number(nspid[nspid.length - 1]) : 0;
+const LISTEN = '0A';
+
+/** /proc/net/tcp writes addresses as host-order 32-bit words in hex. */
+function decodeAddress(hex: string): string {
+  const words = hex.match(/.{8}/g) ?? [];
+  const bytes = words.flatMap((w) => [w.slice(6, 8), w.slice(4, 6), w.slice(2, 4), w.slice(0, 2)].map((b) => parseInt(b, 16)));
+  if (bytes.length === 4) return bytes.join('.');
+  if (bytes.every((b) => b === 0)) return '::';
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
+  return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+}
+
+/** A process in the namespace: remembered per namespace, found again when it is gone. */
+const members = new Map<string, number>();
+
+async function memberOf(netnsPath: string): Promise<number | undefined> {
+  const wanted = `net:[${(await stat(netnsPath).catch(() => undefined))?.ino ?? 'none'}]`;
+  const known = members.get(netnsPath);
+  if (known && (await readlink(`/proc/${known}/ns/net`).catch(() => '')) === wanted) return known;
+  members.delete(netnsPath);
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    if ((await readlink(`/proc/${entry}/ns/net`).catch(() => '')) === wanted) {
+      members.set(netnsPath, Number(entry));
+      return Number(entry);
+    }
+  }
+  return undefined;
 }
