@@ -227,7 +227,8 @@ export async function serve(
   proxyPort = await proxy.start(config.egress.proxyPort);
   firewall.addGatewayService({ name: 'egress-proxy', protocols: ['tcp'], port: proxyPort, redirectFrom: [80, 443], onlyWhereAllowed: true });
 
-  const services = new Services({ manager, store: new ServiceStore(db), log });
+  const serviceStore = new ServiceStore(db);
+  const services = new Services({ manager, store: serviceStore, log });
   manager.addHooks(services.hooks());
   const tasks = new Tasks(new TaskStore(db));
   const sandboxApi = new SandboxApi({ manager, tasks, checkpoints, services, activity, hostDirOf: (id) => disks.hostDir(id), log });
@@ -267,7 +268,8 @@ export async function serve(
     manager,
     access: urlAccess,
     activity,
-    targetOf: (record) => targetIn(record.id, DEFAULT_HTTP_PORT),
+    // The URL serves the first service that declares an http_port, else port 8080.
+    targetOf: (record) => targetIn(record.id, serviceStore.forSandbox(record.id).find((s) => s.httpPort)?.httpPort ?? DEFAULT_HTTP_PORT),
   });
   const targetIn = (sandboxId: string, port: number) => {
     const subnet = networks.subnetOf(sandboxId);
