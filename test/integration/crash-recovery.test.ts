@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BurrowInstance, sandboxName } from '../support/instance.js';
 import { hostState } from '../support/host-state.js';
 
-const CREATE_STEPS = ['create:recorded', 'create:subvolume', 'create:netns', 'create:mounted', 'create:bundle', 'create:started'];
+const CREATE_STEPS = ['create:recorded', 'create:subvolume', 'net:allocated', 'net:veth', 'create:netns', 'create:mounted', 'create:bundle', 'create:started'];
 const EMPTY = { mounts: [], subvolumes: [], snapshots: [], netns: [], containers: [], rows: [], cgroups: [], links: [], rules: [], addresses: [] };
 
 let burrow: BurrowInstance;

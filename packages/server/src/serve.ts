@@ -112,6 +112,7 @@ export async function serve(
     store: new NetworkStore(db),
     pool: addressPool,
     filesDir: join(config.home, 'network'),
+    crashPoint: (step) => crashPoint(step),
   });
   const crashPoint = (step: string) => {
     if (config.crashAt === step) process.kill(process.pid, 'SIGKILL');

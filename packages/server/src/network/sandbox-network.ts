@@ -30,6 +30,8 @@ export interface SandboxNetworkDeps {
   pool: AddressPool;
   /** Per-sandbox host directory for resolv.conf and the policy. */
   filesDir: string;
+  /** Test hook: called at each named step; kills the daemon when the step was asked for. */
+  crashPoint?: (step: string) => void;
 }
 
 export class SandboxNetworks {
@@ -39,9 +41,11 @@ export class SandboxNetworks {
   async attach(sandboxId: string): Promise<AttachedNetwork> {
     const { netns, veths, store, pool } = this.deps;
     const row = store.get(sandboxId) ?? store.allocate(sandboxId, pool.size, await this.freeOnHost());
+    this.deps.crashPoint?.('net:allocated');
     const subnet = pool.subnet(row.slot);
     const netnsPath = await netns.ensure(sandboxId);
     await veths.ensure(netns.nameFor(sandboxId), netnsPath, subnet);
+    this.deps.crashPoint?.('net:veth');
     await this.sync();
     const dir = this.dirOf(sandboxId);
     await mkdir(join(dir, 'policy'), { recursive: true });
