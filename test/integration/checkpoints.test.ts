@@ -162,6 +162,15 @@ describe('checkpoints of a gVisor sandbox', () => {
     // Ids are never reused.
     expect((await sandbox.createCheckpoint()).id).toBe('v3');
   });
+
+  it('checkpoints a warm sandbox as it was when it went to sleep, and leaves it warm', async () => {
+    const sandbox = client.sandbox(name);
+    await sh(sandbox, 'echo before-sleep > ~/warm.txt');
+    expect((await sandbox.sleep()).status).toBe('warm');
+    const checkpoint = await sandbox.createCheckpoint('while warm');
+    expect((await client.getSandbox(name)).info?.status).toBe('warm');
+    expect(await sh(sandbox, `cat /.burrow/checkpoints/${checkpoint.id}/home/user/warm.txt`)).toBe('before-sleep\n');
+  });
 });
 
 describe('checkpoints of a runc sandbox', () => {
