@@ -28,7 +28,11 @@ export function healthReporter(deps: HealthDeps) {
     const outOfMemory = `out of memory: it needed more than its ram_mb limit of ${record.ramMb} MB (${memory})`;
     if (finding.oomKilled) {
       const died = await deps.manager.markDied(name, 'oom_killed', `killed ${outOfMemory}; it starts again on next use`, detail);
-      if (!died) deps.events.record(record, 'oom_killed', `a process was killed ${outOfMemory}; the sandbox keeps running`, detail);
+      // Not marked: either it still runs (runc lost a process) or the death was already recorded.
+      const now = deps.store.byName(name);
+      if (!died && (now?.status === 'running' || now?.status === 'warm')) {
+        deps.events.record(record, 'oom_killed', `a process was killed ${outOfMemory}; the sandbox keeps running`, detail);
+      }
     } else if (finding.stopped) {
       await deps.manager.markDied(name, 'failed', `stopped underneath (no process left; ${memory}); it starts again on next use`, detail);
     }
