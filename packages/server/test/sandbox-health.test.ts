@@ -5,14 +5,14 @@ import { describe, expect, it } from 'vitest';
 import { healthReporter } from '../src/core/sandbox-health.js';
 import type { SandboxRecord } from '../src/db/sandboxes.js';
 
-function rig(opts: { dies: boolean; statusAfter: SandboxRecord['status'] }) {
+function rig(opts: { dies: boolean; statusAfter: SandboxRecord['status']; oomKills?: number }) {
   let status: SandboxRecord['status'] = 'running';
   const events: string[] = [];
   const marked: string[] = [];
   const report = healthReporter({
-    store: { byName: (name) => ({ id: 'a', name, status, ramMb: 256, containerId: 'a-1' }) as SandboxRecord },
+    store: { byName: (name) => ({ id: 'a', name, status, ramMb: 256, runtime: 'gvisor', containerId: 'a-1' }) as SandboxRecord },
     manager: {
-      cgroupOf: () => ({ memoryFacts: async () => ({ limitBytes: 256 << 20, peakBytes: 256 << 20, failcnt: 42, oomKills: 1 }) }) as never,
+      cgroupOf: () => ({ memoryFacts: async () => ({ limitBytes: 256 << 20, peakBytes: 256 << 20, failcnt: 42, oomKills: opts.oomKills ?? 1 }) }) as never,
       markDied: async (_name, type, reason) => {
         status = opts.statusAfter;
         if (opts.dies) marked.push(`${type}: ${reason}`);
@@ -47,8 +47,8 @@ describe('the health reporter', () => {
   });
 
   it('marks a sandbox whose cgroup emptied as failed, stopped underneath', async () => {
-    const r = rig({ dies: true, statusAfter: 'failed' });
+    const r = rig({ dies: true, statusAfter: 'failed', oomKills: 0 });
     await r.report('dev', { oomKilled: false, stopped: true });
-    expect(r.marked).toEqual([expect.stringMatching(/^failed: stopped underneath \(no process left; memory cgroup: .*\); it starts again/)]);
+    expect(r.marked).toEqual([expect.stringMatching(/^failed: stopped underneath: its gvisor runtime exited unexpectedly \(memory cgroup: .*\); it starts again/)]);
   });
 });

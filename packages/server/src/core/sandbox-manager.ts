@@ -10,7 +10,6 @@ import { DuplicateNameError, type SandboxRecord, type SandboxStore } from '../db
 import type { SandboxNetworks } from '../network/sandbox-network.js';
 import { AGENT, launch, type SandboxProcessHandle } from '../runtime/agent.js';
 import { freeze, hasFreezer, thaw } from '../runtime/cgroup-freezer.js';
-import { oomKills } from '../runtime/cgroups.js';
 import { bundleConfig, DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import { Cgroup } from '../runtime/cgroup.js';
 import type { RuntimeSet } from '../runtime/runtimes.js';
@@ -20,6 +19,7 @@ import type { Activity } from './activity.js';
 import { combineHooks, type SandboxHooks } from './sandbox-hooks.js';
 import { ApiError, notFound } from './errors.js';
 import type { EventRecorder, EventType } from './events.js';
+import { deathReason } from './sandbox-health.js';
 import type { Capacity } from './capacity.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { Metrics } from './metrics.js';
@@ -188,11 +188,7 @@ export class SandboxManager {
       if (!record || (record.status !== 'running' && record.status !== 'warm')) return false;
       const state = await this.runtimeOf(record).state(record.containerId);
       if (state === 'running' || state === 'paused') return false;
-      this.seenRunning.delete(record.id);
-      this.pids.delete(record.containerId);
-      this.hooks?.stopping?.(record);
-      this.deps.store.setStatus(record.id, 'failed', { failureReason: reason });
-      this.deps.events.record(record, type, reason, detail);
+      this.recordDeath(record, type, reason, detail);
       return true;
     });
   }
@@ -429,16 +425,19 @@ export class SandboxManager {
 
   /** The container died underneath (OOM kill, runtime crash): record why; the next wake boots it. Caller holds the lock. */
   private async markDead(record: SandboxRecord): Promise<void> {
+    const death = deathReason(record, await this.cgroupOf(record).memoryFacts());
+    this.recordDeath(record, death.type, death.reason, death.detail);
+  }
+
+  /** Marks a dead sandbox failed with the reason and records the event. Caller holds the lock. */
+  private recordDeath(record: SandboxRecord, type: 'oom_killed' | 'failed', reason: string, detail?: Record<string, unknown>): void {
     this.seenRunning.delete(record.id);
     this.pids.delete(record.containerId);
-    const oom = (await oomKills(this.cgroupPathOf(record.containerId))) > 0;
-    const reason = oom
-      ? `out of memory: the sandbox exceeded its ${record.ramMb} MB limit and was killed; it starts again on next use`
-      : `the sandbox's ${record.runtime} runtime exited unexpectedly; it starts again on next use`;
     this.hooks?.stopping?.(record);
     this.deps.store.setStatus(record.id, 'failed', { failureReason: reason });
-    this.deps.events.record(record, oom ? 'oom_killed' : 'failed', reason);
+    this.deps.events.record(record, type, reason, detail);
   }
+
 
   async exec(name: string, opts: ExecOptions): Promise<SandboxProcessHandle> {
     const record = await this.ensureRunning(name);
