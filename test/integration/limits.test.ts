@@ -82,7 +82,8 @@ describe('a memory hog', () => {
     expect(killed.message).toMatch(/out of memory: it needed more than its ram_mb limit of 256 MB/);
     expect(killed.detail).toMatchObject({ ram_mb: 256 });
     const info = await sandbox.refresh();
-    expect(info.status).toBe('failed');
+    // The Sprites status of a sandbox that died is `cold`; the reason says why.
+    expect(info.status).toBe('cold');
     expect(info.failure_reason).toMatch(/out of memory/);
     // The next use boots it again, and the wake says why it had stopped.
     expect((await sandbox.exec('echo', ['back'])).stdout).toBe('back\n');
