@@ -31,6 +31,9 @@ export class PortWatchers {
     { emitter: EventEmitter; current: Map<string, ListeningPort>; timer: NodeJS.Timeout; ready: Promise<void>; linger?: NodeJS.Timeout }
   >();
 
+  /** A process inside each namespace, whose /proc/<pid>/net shows the namespace's sockets. */
+  private readonly members = new Map<string, number>();
+
   constructor(private readonly netnsPathOf: (sandboxId: string) => string) {}
 
   /** Listens now; calls `onEvent` for every change after. Returns the initial list and a stop function. */
@@ -42,7 +45,7 @@ export class PortWatchers {
       const tick = async () => {
         let now: ListeningPort[];
         try {
-          now = await listeningPorts(this.netnsPathOf(sandboxId));
+          now = await listeningPorts(this.netnsPathOf(sandboxId), this.members);
         } catch {
           return; // namespace gone or sandbox stopping: try again next tick
         }
@@ -84,8 +87,8 @@ export class PortWatchers {
  * process that lives in it: no process is spawned per poll. The pid of the program that listens
  * is not looked up (that means scanning every process's descriptors); it reads as 0.
  */
-export async function listeningPorts(netnsPath: string): Promise<ListeningPort[]> {
-  const pid = await memberOf(netnsPath);
+export async function listeningPorts(netnsPath: string, members = new Map<string, number>()): Promise<ListeningPort[]> {
+  const pid = await memberOf(netnsPath, members);
   if (!pid) return [];
   const out: ListeningPort[] = [];
   for (const file of ['tcp', 'tcp6']) {
@@ -113,10 +116,8 @@ function decodeAddress(hex: string): string {
   return groups.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
 }
 
-/** A process in the namespace: remembered per namespace, found again when it is gone. */
-const members = new Map<string, number>();
-
-async function memberOf(netnsPath: string): Promise<number | undefined> {
+/** A process in the namespace: remembered in `members`, found again when it is gone. */
+async function memberOf(netnsPath: string, members: Map<string, number>): Promise<number | undefined> {
   const wanted = `net:[${(await stat(netnsPath).catch(() => undefined))?.ino ?? 'none'}]`;
   const known = members.get(netnsPath);
   if (known && (await readlink(`/proc/${known}/ns/net`).catch(() => '')) === wanted) return known;
