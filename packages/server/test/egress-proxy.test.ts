@@ -61,6 +61,11 @@ beforeAll(async () => {
       res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body }));
     });
   });
+  // An upgrade that reports the Authorization it got, then echoes bytes.
+  upstream.on('upgrade', (req, socket: import('node:net').Socket) => {
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nX-Auth: ${req.headers.authorization}\r\n\r\n`);
+    socket.pipe(socket);
+  });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
   upstreamPort = (upstream.address() as AddressInfo).port;
 
@@ -275,6 +280,22 @@ describe('egress proxy (transparent mode)', () => {
     for await (const chunk of socket) text += chunk;
     expect(text).toMatch(/^HTTP\/1\.1 200/);
     expect(text).toContain(`"authorization":"Bearer ${REAL}"`);
+  });
+
+  it('passes upgrades (WebSocket) through with the secret injected', async () => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: proxyPort, servername: 'api.example.test', ca: ca.certPem });
+    await new Promise<void>((resolve, reject) => socket.once('secureConnect', () => resolve()).once('error', reject));
+    socket.write(`GET /ws HTTP/1.1\r\nHost: api.example.test\r\nUpgrade: echo\r\nConnection: Upgrade\r\nAuthorization: Bearer ${placeholder()}\r\n\r\n`);
+    let text = '';
+    for await (const chunk of socket) {
+      text += chunk;
+      if (text.includes('\r\n\r\n') && !text.includes('ping')) socket.write('ping');
+      if (text.endsWith('ping')) break;
+    }
+    socket.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 101/);
+    expect(text).toContain(`X-Auth: Bearer ${REAL}`);
+    expect(text.endsWith('ping')).toBe(true);
   });
 
   it('refuses a Host header that differs from the TLS name', async () => {

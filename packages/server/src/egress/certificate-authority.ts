@@ -1,7 +1,7 @@
 // The per-install certificate authority of the egress proxy: it signs, on the fly, a leaf
 // certificate for every host a sandbox talks TLS to, and sandboxes trust it (see ca-bundle.ts).
 // The CA key never leaves BURROW_HOME (0600). Leaves share one key pair and are cached per host.
-import { constants, generateKeyPairSync, privateEncrypt, createHash, randomBytes, type KeyObject, createPrivateKey } from 'node:crypto';
+import { constants, createPrivateKey, generateKeyPairSync, privateEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -12,6 +12,8 @@ const CA_SUBJECT = [
   { name: 'organizationName', value: 'burrow' },
 ];
 const DAY_MS = 86_400_000;
+/** Leaves kept in memory; the oldest go first (a sandbox may ask for any number of names). */
+const MAX_LEAVES = 4096;
 /** DER prefix of a PKCS#1 v1.5 DigestInfo for SHA-256. */
 const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420', 'hex');
 
@@ -68,6 +70,7 @@ export class CertificateAuthority {
     let leaf = this.leaves.get(name);
     if (!leaf) {
       leaf = Promise.resolve().then(() => this.makeLeaf(name));
+      if (this.leaves.size >= MAX_LEAVES) this.leaves.delete(this.leaves.keys().next().value!);
       this.leaves.set(name, leaf);
     }
     return leaf;
@@ -118,9 +121,4 @@ function serial(): string {
   const bytes = randomBytes(16);
   bytes[0]! &= 0x7f;
   return bytes.toString('hex');
-}
-
-/** For tests and logs: the SHA-256 fingerprint of a PEM certificate. */
-export function fingerprint(pem: string): string {
-  return createHash('sha256').update(forge.util.decode64(pem.replace(/-----[^-]+-----|\s/g, '')), 'binary').digest('hex');
 }

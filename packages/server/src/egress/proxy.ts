@@ -71,6 +71,9 @@ interface Destination {
 }
 
 const TLS_HANDSHAKE = 0x16;
+/** A connection that sends nothing for this long is closed (before and between requests). */
+const IDLE_MS = 120_000;
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*\.?$/;
 const MAX_CONTEXTS = 2048;
 const UPSTREAM_TIMEOUT_MS = 60_000;
 const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'proxy-authenticate']);
@@ -123,6 +126,7 @@ export class EgressProxy {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => socket.destroy());
+    socket.setTimeout(IDLE_MS, () => socket.destroy());
     const sandbox = this.deps.identify(socket.remoteAddress ?? '', socket.localAddress ?? '');
     if (!sandbox && !this.deps.acceptNonSandbox) {
       socket.destroy();
@@ -178,6 +182,8 @@ export class EgressProxy {
 
   private async contextFor(host: string): Promise<SecureContext> {
     const name = host.toLowerCase();
+    // The name goes into a certificate: only what can be a host name or an address.
+    if (!HOSTNAME.test(name) && !isIP(name)) throw new Error(`'${host.slice(0, 80)}' is not a host name`);
     const cached = this.contexts.get(name);
     if (cached) return cached;
     const leaf = await this.deps.ca.leafFor(name);
