@@ -107,12 +107,14 @@ describe('an egress policy', () => {
   it('lets allowed names resolve and connect', async () => {
     const sandbox = client.sandbox(a);
     expect(await dnsQuery(sandbox, 'allowed.test')).toEqual({ rcode: 0, ips: [internet.address(10)] });
+    expect(await dnsQuery(sandbox, 'allowed.test', 'tcp')).toEqual({ rcode: 0, ips: [internet.address(10)] });
     expect((await sandbox.exec('curl', ['-sS', '-m', '10', 'http://allowed.test/'])).stdout).toBe(`hello from ${internet.address(10)}\n`);
   });
 
   it('answers REFUSED for denied names', async () => {
     expect(await dnsQuery(client.sandbox(a), 'denied.test')).toEqual({ rcode: 5, ips: [] });
     expect(await dnsQuery(client.sandbox(a), 'other.test')).toEqual({ rcode: 5, ips: [] });
+    expect(await dnsQuery(client.sandbox(a), 'denied.test', 'tcp')).toEqual({ rcode: 5, ips: [] });
   });
 
   it('drops connections to addresses no allowed name gave, while the other sandbox is unaffected', async () => {

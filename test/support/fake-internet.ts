@@ -1,10 +1,11 @@
 // A small fake internet for network tests: a namespace with "public" addresses (198.18.x.0/24,
 // one /24 per test run) routed from the host, an HTTP server answering on all of them, and an
-// upstream DNS server (in the test process) that names them. Everything it makes carries the
+// upstream DNS server (in the test process, UDP and TCP) that names them. Everything it makes carries the
 // run id and is removed by `destroy`, even after a failure.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
+import { createServer, type Server } from 'node:net';
 import { addressReply, emptyReply, parseQuery, RCODE_NXDOMAIN } from '@burrow/server';
 import { RUN_ID } from './instance.js';
 
@@ -42,6 +43,7 @@ export class FakeInternet {
   private server: ChildProcess | undefined;
   private httpsServer: ChildProcess | undefined;
   private dns: Socket | undefined;
+  private dnsTcp: Server | undefined;
   dnsPort = 0;
   /** name -> address; what the fake upstream answers. */
   readonly names = new Map<string, string>();
@@ -87,18 +89,39 @@ export class FakeInternet {
   private async startDns(): Promise<void> {
     const dns = createSocket('udp4');
     dns.on('message', (msg, rinfo) => {
-      try {
-        const q = parseQuery(msg);
-        const ip = this.names.get(q.question.name);
-        const reply = ip && q.question.type === 1 ? addressReply(msg, q, [ip], 60) : ip ? emptyReply(msg, q, 0) : emptyReply(msg, q, RCODE_NXDOMAIN);
-        dns.send(reply, rinfo.port, rinfo.address);
-      } catch {
-        // not a query: ignore
-      }
+      const reply = this.reply(msg);
+      if (reply) dns.send(reply, rinfo.port, rinfo.address);
     });
     await new Promise<void>((resolve) => dns.bind(0, '127.0.0.1', () => resolve()));
     this.dns = dns;
     this.dnsPort = dns.address().port;
+    // The same answers over TCP (length-prefixed messages), on the same port.
+    this.dnsTcp = createServer((socket) => {
+      let pending = Buffer.alloc(0);
+      socket.on('error', () => {});
+      socket.on('data', (chunk: Buffer) => {
+        pending = Buffer.concat([pending, chunk]);
+        while (pending.length >= 2 && pending.length >= 2 + pending.readUInt16BE(0)) {
+          const reply = this.reply(pending.subarray(2, 2 + pending.readUInt16BE(0)));
+          pending = pending.subarray(2 + pending.readUInt16BE(0));
+          if (reply) socket.write(Buffer.concat([Buffer.from([reply.length >> 8, reply.length & 255]), reply]));
+        }
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.dnsTcp!.once('error', reject);
+      this.dnsTcp!.listen(this.dnsPort, '127.0.0.1', () => resolve());
+    });
+  }
+
+  private reply(msg: Buffer): Buffer | undefined {
+    try {
+      const q = parseQuery(msg);
+      const ip = this.names.get(q.question.name);
+      return ip && q.question.type === 1 ? addressReply(msg, q, [ip], 60) : ip ? emptyReply(msg, q, 0) : emptyReply(msg, q, RCODE_NXDOMAIN);
+    } catch {
+      return undefined; // not a query
+    }
   }
 
   private async waitForServer(): Promise<void> {
@@ -119,6 +142,7 @@ export class FakeInternet {
     this.server?.kill('SIGKILL');
     this.httpsServer?.kill('SIGKILL');
     this.dns?.close();
+    this.dnsTcp?.close();
     for (const args of [['link', 'delete', this.link], ['netns', 'delete', this.netns]]) {
       try {
         execFileSync('ip', args, { stdio: 'ignore' });

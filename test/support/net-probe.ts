@@ -11,11 +11,17 @@ def connect(host, port):
     except socket.timeout: print('timeout')
     except ConnectionRefusedError: print('refused')
     except OSError as e: print('error', e.errno)
-def dns(name):
+def dns(name, transport='udp'):
     ns = [l.split()[1] for l in open('/etc/resolv.conf') if l.startswith('nameserver')][0]
     q = struct.pack('>HHHHHH', 0x4242, 0x0100, 1, 0, 0, 0) + b''.join(bytes([len(p)]) + p.encode() for p in name.split('.')) + b'\0' + struct.pack('>HH', 1, 1)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5); s.sendto(q, (ns, 53))
-    r = s.recv(4096); rcode = r[3] & 15; an = struct.unpack('>H', r[6:8])[0]
+    if transport == 'tcp':
+        s = socket.create_connection((ns, 53), timeout=5); s.sendall(struct.pack('>H', len(q)) + q)
+        r = b''
+        while len(r) < 2 or len(r) < 2 + struct.unpack('>H', r[:2])[0]: r += s.recv(4096)
+        r = r[2:]
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5); s.sendto(q, (ns, 53)); r = s.recv(4096)
+    rcode = r[3] & 15; an = struct.unpack('>H', r[6:8])[0]
     ips = []
     if an:
         i = len(q)
@@ -36,8 +42,8 @@ export async function tcpConnect(sandbox: Sandbox, host: string, port: number): 
 }
 
 /** The resolver's response code (0 NOERROR, 3 NXDOMAIN, 5 REFUSED) and A records. */
-export async function dnsQuery(sandbox: Sandbox, name: string): Promise<{ rcode: number; ips: string[] }> {
-  const r = await sandbox.exec('python3', ['-c', PROBE, 'dns', name]);
+export async function dnsQuery(sandbox: Sandbox, name: string, transport: 'udp' | 'tcp' = 'udp'): Promise<{ rcode: number; ips: string[] }> {
+  const r = await sandbox.exec('python3', ['-c', PROBE, 'dns', name, transport]);
   if (r.exitCode !== 0) throw new Error(`probe failed: ${r.stderr}`);
   const [rcode, ...ips] = r.stdout.trim().split(' ');
   return { rcode: Number(rcode), ips };
