@@ -2,7 +2,7 @@
 // CPU-seconds match what a busy loop burned, usage and cost come back per sandbox and in total,
 // /metrics carries every family, events arrive in order (and live when followed), the CLI
 // prints them, and bad input is refused without changing anything.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, SandboxEventWire } from '@burrow/sdk';
@@ -143,6 +143,26 @@ describe('the event log', () => {
     expect(usage.stdout).toContain(name);
     expect(usage.stdout).toMatch(/^cpu\s+\|.*[▁▂▃▄▅▆▇█].*\|\s+peak/m);
     expect(usage.stdout).toContain('$0.07/vCPU-hour');
+  });
+
+  it('follows new events with `burrow events --follow` until interrupted', async () => {
+    const child = spawn(process.execPath, [CLI, 'events', name, '--follow', '--limit', '1'], { env: { ...process.env, ...burrow.cliEnv() } });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const seen = async (pattern: RegExp) => {
+      const deadline = Date.now() + 20_000;
+      while (!pattern.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toMatch(pattern);
+    };
+    try {
+      await seen(/forked/); // the newest past event first
+      await client.sandbox(name).createCheckpoint('followed');
+      await seen(/checkpointed\s+checkpoint v\d+ taken/);
+    } finally {
+      child.kill('SIGINT');
+    }
+    const code = await new Promise<number | null>((r) => child.once('close', r));
+    expect(code).toBe(0);
   });
 });
 
