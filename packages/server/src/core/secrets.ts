@@ -183,12 +183,13 @@ export class Secrets {
     await mkdir(dir, { recursive: true, mode: 0o755 });
     const live = this.deps.store.grantsOf(sandboxId);
     for (const g of live) {
-      const tmp = join(dir, `.${g.secret}.tmp`);
+      const tmp = join(dir, `.${g.secret}.${randomBytes(6).toString('hex')}.tmp`);
       await writeFile(tmp, `${this.placeholderOf(g)}\n`, { mode: 0o644 });
       await rename(tmp, join(dir, g.secret));
     }
     const names = new Set(live.map((g) => g.secret));
-    for (const entry of await readdir(dir)) if (!names.has(entry)) await rm(join(dir, entry), { force: true });
+    // Dot files are other writers' files in flight (secret names never start with a dot).
+    for (const entry of await readdir(dir)) if (!names.has(entry) && !entry.startsWith('.')) await rm(join(dir, entry), { force: true });
     return dir;
   }
 

@@ -2,7 +2,7 @@
 // images: at boot, the image's CA bundle plus burrow's CA is bound over the system bundle, the
 // CA alone and the placeholder tool appear under /.burrow/egress, and the environment points
 // the usual variables at them.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,8 @@ const TOOL = fileURLToPath(new URL('../../sandbox-tools/burrow-placeholder.py', 
 export class SandboxTrust {
   private readonly insideDir: string;
   private readonly bundlesDir: string;
+  /** One bundle per image, made once even when many sandboxes boot at the same moment. */
+  private readonly bundles = new Map<string, Promise<string>>();
 
   constructor(
     dir: string,
@@ -34,7 +36,13 @@ export class SandboxTrust {
 
   /** Read-only bind mounts for a sandbox on `imagePath`, keyed by path inside. */
   async mounts(imagePath: string): Promise<Record<string, string>> {
-    return { [SYSTEM_BUNDLE]: await this.bundleFor(imagePath), [EGRESS_INSIDE]: this.insideDir };
+    let bundle = this.bundles.get(imagePath);
+    if (!bundle) {
+      bundle = this.bundleFor(imagePath);
+      this.bundles.set(imagePath, bundle);
+      bundle.catch(() => this.bundles.delete(imagePath));
+    }
+    return { [SYSTEM_BUNDLE]: await bundle, [EGRESS_INSIDE]: this.insideDir };
   }
 
   environment(): Record<string, string> {
@@ -58,7 +66,7 @@ export class SandboxTrust {
 }
 
 async function writeAtomically(file: string, content: string, mode: number): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   await writeFile(tmp, content, { mode });
   await rename(tmp, file);
 }
