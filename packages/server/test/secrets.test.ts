@@ -75,3 +75,15 @@ describe('secrets', () => {
     expect(existsSync(join(dir, 'grants', 'sb-gone'))).toBe(false);
   });
 });
+
+describe('the egress audit log', () => {
+  it('keeps only the newest entries', () => {
+    const small = new SecretStore(db, 10);
+    for (let i = 0; i < 250; i++) {
+      small.audit({ at: new Date().toISOString(), sandbox: 'dev', secret: 's', host: 'h', method: 'GET', path: `/${i}`, status: 200, outcome: 'injected' });
+    }
+    const entries = small.auditLog({ limit: 1000 });
+    expect(entries.length).toBeLessThanOrEqual(10 + 100);
+    expect(entries.at(-1)?.path).toBe('/249');
+  });
+});

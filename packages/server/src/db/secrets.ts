@@ -76,8 +76,16 @@ const secretOf = (r: SecretRow): SecretRecord => ({
   createdAt: r.created_at,
 });
 
+/** The audit log keeps the newest entries only; older ones are dropped as new ones come. */
+export const AUDIT_KEEP = 100_000;
+
 export class SecretStore {
-  constructor(private readonly db: Db) {}
+  private audited = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly auditKeep = AUDIT_KEEP,
+  ) {}
 
   /** Inserts or replaces (a new value or hosts for the same name); grants stay. */
   put(s: SecretRecord): void {
@@ -145,6 +153,10 @@ export class SecretStore {
     this.db
       .prepare('INSERT INTO egress_audit (at, sandbox, secret, host, method, path, status, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(e.at, e.sandbox, e.secret, e.host, e.method, e.path, e.status, e.outcome);
+    // Trimmed now and then rather than on every insert: the proxy writes one row per use.
+    if (++this.audited % 100 === 1) {
+      this.db.prepare('DELETE FROM egress_audit WHERE id <= (SELECT MAX(id) FROM egress_audit) - ?').run(this.auditKeep);
+    }
   }
 
   /** The newest `limit` entries, oldest first, optionally of one secret or sandbox. */
