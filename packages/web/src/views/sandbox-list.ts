@@ -92,9 +92,18 @@ export function renderSandboxList(root: HTMLElement, api: Api): () => void {
   const watch = () =>
     watchLive(api, '', controller.signal, {
       connecting: async () => {
-        const first = await api.json<{ sprites: Sprite[] }>('GET', '/v1/sprites?max_results=100');
+        const all: Sprite[] = [];
+        let token = '';
+        do {
+          const page = await api.json<{ sprites: Sprite[]; has_more: boolean; next_continuation_token: string }>(
+            'GET',
+            `/v1/sprites?max_results=100${token ? `&continuation_token=${enc(token)}` : ''}`,
+          );
+          all.push(...page.sprites);
+          token = page.has_more ? page.next_continuation_token : '';
+        } while (token);
         sprites.clear();
-        for (const s of first.sprites) sprites.set(s.name, s);
+        for (const s of all) sprites.set(s.name, s);
         draw();
       },
       line: apply,
