@@ -87,7 +87,6 @@ export interface ManagerDeps {
 export const SANDBOX_USER = { uid: 1000, gid: 1000, name: 'user', home: '/home/user' };
 const LIVENESS_TTL_MS = 2_000;
 
-
 export class SandboxManager {
   private readonly locks = new KeyedMutex();
   /**
@@ -437,7 +436,6 @@ export class SandboxManager {
     this.deps.store.setStatus(record.id, 'failed', { failureReason: reason });
     this.deps.events.record(record, type, reason, detail);
   }
-
 
   async exec(name: string, opts: ExecOptions): Promise<SandboxProcessHandle> {
     const record = await this.ensureRunning(name);
