@@ -135,7 +135,7 @@ describe('a sandbox that dies underneath', () => {
     const created = await client.createSandbox(name, { sleep: { warm_after: 'off' } });
     process.kill(sandboxPid(created.info!.id), 'SIGKILL');
     const dead = await until(name, (s) => Boolean(s.failure_reason));
-    expect(dead.status).toBe('failed');
+    expect(dead.status).toBe('cold');
     expect(dead.failure_reason).toMatch(/stopped underneath/);
     expect((await client.sandbox(name).exec('echo', ['back'])).stdout).toBe('back\n');
     expect((await client.sandbox(name).refresh()).status).toBe('running');

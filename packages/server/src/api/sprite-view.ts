@@ -19,6 +19,14 @@ export function formatTimeout(ms: number | null): string {
   return parts.filter(([n]) => n > 0).map(([n, u]) => `${n}${u}`).join('') || '0s';
 }
 
+/**
+ * `status` is what the Sprites SDKs know: running, warm or cold. A sandbox that died underneath
+ * is cold (it boots on the next use) with `failure_reason` saying why.
+ */
+function publicStatus(status: SandboxRecord['status']): string {
+  return status === 'failed' ? 'cold' : status;
+}
+
 export const ORGANIZATION = 'local';
 export const REGION = 'local';
 
@@ -27,7 +35,7 @@ export function spriteView(r: SandboxRecord, ctx: ViewContext): Sprite {
     id: r.id,
     name: r.name,
     organization: ORGANIZATION,
-    status: r.status,
+    status: publicStatus(r.status),
     config: { ram_mb: r.ramMb, cpus: r.cpus, region: REGION, storage_gb: r.storageGb, pids_limit: r.pidsLimit },
     environment: r.environment,
     created_at: r.createdAt,
