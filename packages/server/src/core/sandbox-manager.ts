@@ -9,7 +9,6 @@ import type { ImageName, RuntimeKind } from '../config.js';
 import { DuplicateNameError, type SandboxRecord, type SandboxStore } from '../db/sandboxes.js';
 import type { SandboxNetworks } from '../network/sandbox-network.js';
 import { AGENT, launch, type SandboxProcessHandle } from '../runtime/agent.js';
-import { freeze, hasFreezer, thaw } from '../runtime/cgroup-freezer.js';
 import { bundleConfig, DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import { Cgroup } from '../runtime/cgroup.js';
 import type { RuntimeSet } from '../runtime/runtimes.js';
@@ -590,15 +589,15 @@ export class SandboxManager {
    * disk: through the cgroup freezer when the host has one (about 1 ms), else the runtime's pause.
    */
   async freeze(record: SandboxRecord): Promise<void> {
-    const cgroup = this.cgroupPathOf(record.containerId);
-    if (await hasFreezer(cgroup)) await freeze(cgroup);
+    const cgroup = this.cgroupOf(record);
+    if (await cgroup.hasFreezer()) await cgroup.freeze();
     else await this.runtimeOf(record).pause(record.containerId);
   }
 
   /** Undoes `freeze`. */
   async thaw(record: SandboxRecord): Promise<void> {
-    const cgroup = this.cgroupPathOf(record.containerId);
-    if (await hasFreezer(cgroup)) await thaw(cgroup);
+    const cgroup = this.cgroupOf(record);
+    if (await cgroup.hasFreezer()) await cgroup.thaw();
     else await this.runtimeOf(record).resume(record.containerId);
   }
 
@@ -608,7 +607,7 @@ export class SandboxManager {
    * runtime's pause does not use the freezer cgroup.
    */
   async thawAfterCrash(record: SandboxRecord): Promise<void> {
-    if (record.containerId) await thaw(this.cgroupPathOf(record.containerId));
+    if (record.containerId) await this.cgroupOf(record).thaw();
   }
 
   /** The cgroup (below each controller's root) that a container's processes are limited by. */

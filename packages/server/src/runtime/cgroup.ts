@@ -1,9 +1,10 @@
-// A sandbox's cgroups (v1, as on these hosts): the counters metering reads and the limits that
-// can be changed while the sandbox runs. Both runtimes put the whole sandbox (for gVisor: its
+// A sandbox's cgroups (v1, as on these hosts): the counters metering reads, the limits that
+// can be changed while the sandbox runs, and the freezer checkpoints use. Both runtimes put the whole sandbox (for gVisor: its
 // kernel, gofer and every process) under the bundle's cgroupsPath in each controller.
 import { readFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const ROOT = '/sys/fs/cgroup';
 const CPU_PERIOD_US = 100_000;
@@ -85,5 +86,39 @@ export class Cgroup {
       }
       throw e;
     }
+  }
+
+  /** Whether the host has a v1 freezer cgroup for the sandbox (one that runs has). */
+  async hasFreezer(): Promise<boolean> {
+    return access(this.file('freezer', 'freezer.state')).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /**
+   * Stops every host process of the sandbox (for gVisor: its kernel, gofer and ptrace stubs) in
+   * about a millisecond, against 25-50 ms for a `runsc pause` launch; resolves once all are
+   * frozen. A task inside a system call freezes when the call returns, so a write that has
+   * begun reaches the host's files first.
+   */
+  async freeze(timeoutMs = 10_000): Promise<void> {
+    const state = this.file('freezer', 'freezer.state');
+    await writeFile(state, 'FROZEN');
+    const deadline = Date.now() + timeoutMs;
+    while ((await readFile(state, 'utf8')).trim() !== 'FROZEN') {
+      if (Date.now() > deadline) {
+        await writeFile(state, 'THAWED');
+        throw new Error(`cgroup ${this.path} did not freeze within ${timeoutMs} ms`);
+      }
+      await sleep(1);
+    }
+  }
+
+  /** Thaws the sandbox; one that is not frozen, or whose cgroup is gone, is left as it is. */
+  async thaw(): Promise<void> {
+    await writeFile(this.file('freezer', 'freezer.state'), 'THAWED').catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
   }
 }
