@@ -151,3 +151,19 @@ describe('after all the crashes', () => {
     expect(hostState(burrow.config)).toEqual(EMPTY);
   });
 });
+
+describe('purging an instance whose daemon died mid-snapshot', () => {
+  it('removes the sandbox it left frozen, and everything else', async () => {
+    const other = await BurrowInstance.create();
+    try {
+      await other.start({ BURROW_CRASH_AT: 'checkpoint:create:paused' });
+      const frozen = await other.client().createSandbox(sandboxName('frozen'));
+      await expect(frozen.createCheckpoint()).rejects.toThrow();
+      await other.exited();
+      await other.destroy();
+      expect(hostState(other.config)).toEqual(EMPTY);
+    } finally {
+      await other.destroy();
+    }
+  });
+});

@@ -1,7 +1,7 @@
 // What one instance has on the host, read straight from the kernel and the tools (not from
 // burrow's own bookkeeping), so tests can prove that nothing is left behind.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { BurrowConfig } from '@burrow/server';
@@ -47,10 +47,16 @@ export function hostState(config: BurrowConfig): HostState {
     for (const c of (JSON.parse(out || 'null') ?? []) as Array<{ id: string }>) containers.push(`${dir}:${c.id}`);
   }
 
-  const db = new Database(join(config.home, 'burrow.db'), { readonly: true });
-  const rows = (db.prepare('SELECT name FROM sandboxes').all() as Array<{ name: string }>).map((r) => r.name);
-  const addresses = (db.prepare('SELECT slot FROM sandbox_networks').all() as Array<{ slot: number }>).map((r) => String(r.slot));
-  db.close();
+  // A purged instance has no database left, so no rows either.
+  const dbFile = join(config.home, 'burrow.db');
+  let rows: string[] = [];
+  let addresses: string[] = [];
+  if (existsSync(dbFile)) {
+    const db = new Database(dbFile, { readonly: true });
+    rows = (db.prepare('SELECT name FROM sandboxes').all() as Array<{ name: string }>).map((r) => r.name);
+    addresses = (db.prepare('SELECT slot FROM sandbox_networks').all() as Array<{ slot: number }>).map((r) => String(r.slot));
+    db.close();
+  }
 
   const cgroups = safeReaddir('/sys/fs/cgroup/memory').filter((e) => e.startsWith(prefix));
   const links = safeReaddir('/sys/class/net').filter((n) => n.startsWith(`bw${config.instanceTag}`));

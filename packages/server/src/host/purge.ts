@@ -1,7 +1,7 @@
 // Removes everything one burrow instance made on the host: containers, mounts, namespaces,
 // cgroups, subvolumes, the pool and the state directory. For uninstalling and for test teardown;
 // the shared image cache stays.
-import { readdir, rm, rmdir } from 'node:fs/promises';
+import { readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { homePaths, RUNTIMES, type BurrowConfig } from '../config.js';
 import { HostFirewall } from '../network/firewall.js';
@@ -15,6 +15,9 @@ import { poolLayout, releasePool } from '../storage/pool.js';
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
 export async function purge(config: BurrowConfig): Promise<void> {
+  // A daemon killed while it froze a sandbox for a snapshot leaves it frozen, and runsc cannot
+  // even report the state of a frozen gVisor sandbox, let alone delete it.
+  await thawCgroups(`burrow-${config.instanceTag}-`);
   const runtimes = await createRuntimes({ ...config, runscPlatform: config.runscPlatform === 'auto' ? 'ptrace' : config.runscPlatform });
   for (const kind of RUNTIMES) {
     for (const { id } of await runtimes[kind].list().catch(() => [])) await runtimes[kind].remove(id);
@@ -47,6 +50,13 @@ export async function purge(config: BurrowConfig): Promise<void> {
   await removeCgroups(`burrow-${config.instanceTag}-`);
   for (const m of await mountsUnder(config.home)) await unmount(m);
   await rm(config.home, { recursive: true, force: true });
+}
+
+async function thawCgroups(prefix: string): Promise<void> {
+  const freezer = join(CGROUP_ROOT, 'freezer');
+  for (const entry of await readdir(freezer).catch(() => [] as string[])) {
+    if (entry.startsWith(prefix)) await writeFile(join(freezer, entry, 'freezer.state'), 'THAWED').catch(() => {});
+  }
 }
 
 /** Runtimes remove a container's cgroup on delete; this catches any a crash left behind. */
