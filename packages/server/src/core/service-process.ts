@@ -3,20 +3,13 @@
 // and restarts with exponential backoff when it exits on its own. A stop, or the sandbox going
 // cold, is an expected exit: no restart.
 import { EventEmitter } from 'node:events';
+import type { ServiceEvent, ServiceStatus } from '@burrow/sdk';
 import type { ServiceDefinition } from '../db/services.js';
 import type { SandboxProcessHandle } from '../runtime/agent.js';
 import { exitCodeOf } from './exit-codes.js';
 
-export type ServiceStatus = 'stopped' | 'starting' | 'running' | 'stopping' | 'failed';
-
-/** A line of the services API's NDJSON streams (spec §7); `timestamp` in Unix milliseconds. */
-export interface ServiceEvent {
-  type: 'started' | 'stdout' | 'stderr' | 'exit' | 'error' | 'complete' | 'stopping' | 'stopped';
-  data?: string;
-  exit_code?: number;
-  timestamp: number;
-  log_files?: string[];
-}
+// The wire shapes of spec §7, shared with the SDK.
+export type { ServiceEvent, ServiceStatus } from '@burrow/sdk';
 
 export interface ServiceProcessDeps {
   launch(def: ServiceDefinition): Promise<SandboxProcessHandle>;
