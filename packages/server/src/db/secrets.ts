@@ -1,5 +1,6 @@
 // Secrets, their grants to sandboxes, and the egress audit log: rows in, typed records out.
 // Secret values are stored sealed; this module never sees them in the clear.
+import type { EgressLogEntry } from '@burrow/sdk';
 import type { Db } from './database.js';
 
 export interface SecretRecord {
@@ -25,18 +26,8 @@ export interface GrantRecord {
   revokedAt: string | null;
 }
 
-export interface AuditEntry {
-  id: number;
-  at: string;
-  sandbox: string | null;
-  secret: string | null;
-  host: string;
-  method: string;
-  path: string;
-  status: number | null;
-  /** `injected`, or `refused: <why>`. */
-  outcome: string;
-}
+/** One row of the audit log: exactly what `GET /v1/secrets/log` returns. */
+export type AuditEntry = EgressLogEntry;
 
 interface GrantRow {
   id: string;

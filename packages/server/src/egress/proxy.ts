@@ -11,6 +11,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { createServer, isIP, type AddressInfo, type BlockList, type Server, type Socket } from 'node:net';
 import { createSecureContext, rootCertificates, TLSSocket, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
+import type { EgressLogEntry } from '@burrow/sdk';
 import type { CertificateAuthority } from './certificate-authority.js';
 import { blockedReason } from './destinations.js';
 import type { Injector } from './injector.js';
@@ -22,15 +23,8 @@ export interface SandboxIdentity {
   address: string;
 }
 
-export interface EgressEvent {
-  sandbox: string | null;
-  secret: string | null;
-  host: string;
-  method: string;
-  path: string;
-  status: number | null;
-  outcome: string;
-}
+/** What the proxy reports of each credential use; the log adds the id and the time. */
+export type EgressEvent = Omit<EgressLogEntry, 'id' | 'at'>;
 
 export type Lookup = (hostname: string, callback: (err: Error | null, addresses: LookupAddress[]) => void) => void;
 
