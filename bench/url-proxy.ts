@@ -1,8 +1,10 @@
-// HTTP through a sandbox URL (Host-header routing, token check, wake check, relay) against the
-// same requests sent straight to the sandbox's address from the host, same client, same run:
-// requests per second with 8 concurrent keep-alive connections, and the median latency of one
-// request at a time. The app is a small node server inside, under runc (where the proxy's own
-// cost shows) and gVisor (the default).
+// HTTP through a sandbox URL (Host-header routing, token check, relay) against the same requests
+// sent straight to the sandbox's address from the host, same client, same run: requests per
+// second with 8 concurrent keep-alive connections, and the median latency of one request at a
+// time. The app is a small node server inside, under runc (where the proxy's own cost shows)
+// and gVisor (the default). Two relays in a process of their own show what any relay costs
+// here: a bare Node.js HTTP relay, and a plain TCP pipe that looks at nothing (no relay that
+// must strip credentials from each request can beat it).
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { APP_SERVER } from '../test/support/app-server.js';
@@ -75,8 +77,22 @@ const server = http.createServer((req, res) => {
 server.listen(0, '127.0.0.1', () => console.log(server.address().port));
 `;
 
-async function bareRelay(target: Endpoint): Promise<{ stop: () => void; port: number }> {
-  const child = spawn(process.execPath, ['-e', BARE_RELAY], { env: { ...process.env, HOST: target.host, PORT: String(target.port) }, stdio: ['ignore', 'pipe', 'inherit'] });
+/** A relay that copies bytes and nothing else. */
+const TCP_PIPE = `
+const net = require('node:net');
+const server = net.createServer((client) => {
+  const up = net.connect(Number(process.env.PORT), process.env.HOST);
+  up.setNoDelay(true);
+  client.setNoDelay(true);
+  client.pipe(up).pipe(client);
+  client.on('error', () => up.destroy());
+  up.on('error', () => client.destroy());
+});
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+`;
+
+async function relayProcess(code: string, target: Endpoint): Promise<{ stop: () => void; port: number }> {
+  const child = spawn(process.execPath, ['-e', code], { env: { ...process.env, HOST: target.host, PORT: String(target.port) }, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) => child.stdout.once('data', (b: Buffer) => resolve(Number(b.toString().trim()))));
   return { stop: () => child.kill(), port };
 }
@@ -102,18 +118,22 @@ export const urlProxy: Benchmark = {
         await throughput({ ...viaUrl }).then(() => throughput(direct));
         const rpsUrl = await throughput(viaUrl);
         const rpsDirect = await throughput(direct);
-        const bare = await bareRelay(direct);
+        const bare = await relayProcess(BARE_RELAY, direct);
         const rpsBare = await throughput({ host: '127.0.0.1', port: bare.port, headers: {} });
         bare.stop();
+        const pipe = await relayProcess(TCP_PIPE, direct);
+        const rpsPipe = await throughput({ host: '127.0.0.1', port: pipe.port, headers: {} });
+        pipe.stop();
         const latUrl = await latencies(viaUrl);
         const latDirect = await latencies(direct);
-        log(`${runtime}: URL ${rpsUrl.toFixed(0)} req/s, direct ${rpsDirect.toFixed(0)} req/s -> ${(100 * rpsUrl / rpsDirect).toFixed(0)}% of direct (bare Node.js relay ${rpsBare.toFixed(0)} req/s); median latency URL ${formatMs(median(latUrl))}, direct ${formatMs(median(latDirect))}`);
+        const relays = `a bare Node.js HTTP relay: ${rpsBare.toFixed(0)} req/s, a plain TCP pipe: ${rpsPipe.toFixed(0)} req/s`;
+        log(`${runtime}: URL ${rpsUrl.toFixed(0)} req/s, direct ${rpsDirect.toFixed(0)} req/s -> ${(100 * rpsUrl / rpsDirect).toFixed(0)}% of direct (${relays}); median latency URL ${formatMs(median(latUrl))}, direct ${formatMs(median(latDirect))}`);
         figures.push(
           {
             label: `time per request at ${CONCURRENCY} connections, sandbox URL (${runtime})`,
             value: 1000 / rpsUrl,
             unit: 'ms',
-            detail: `${rpsUrl.toFixed(0)} req/s vs ${rpsDirect.toFixed(0)} direct = ${(100 * rpsUrl / rpsDirect).toFixed(0)}% of direct; a bare Node.js relay in the client process: ${rpsBare.toFixed(0)} req/s`,
+            detail: `${rpsUrl.toFixed(0)} req/s vs ${rpsDirect.toFixed(0)} direct = ${(100 * rpsUrl / rpsDirect).toFixed(0)}% of direct; ${relays}`,
             baseline: { label: 'straight to the sandbox address', value: 1000 / rpsDirect },
             compare: 'ratio',
             goal: { text: 'at least 70% of direct throughput', met: rpsUrl >= 0.7 * rpsDirect },
@@ -127,7 +147,7 @@ export const urlProxy: Benchmark = {
             compare: 'ratio',
           },
         );
-        data[runtime] = { rpsUrl, rpsDirect, rpsBare, latUrl, latDirect };
+        data[runtime] = { rpsUrl, rpsDirect, rpsBare, rpsPipe, latUrl, latDirect };
       });
     }
     return { figures, data };

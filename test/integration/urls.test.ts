@@ -2,7 +2,7 @@
 // routing on the API listener, private and public auth, login links, WebSocket and streaming
 // pass-through, the 502 page, `burrow proxy`, and port_opened / port_closed.
 import { spawn } from 'node:child_process';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -127,6 +127,43 @@ describe('a private sandbox URL (auth sprite, the default)', () => {
 
   it('answers 404 for a sandbox that does not exist', async () => {
     expect((await get(sandboxName('nope'), '/', { Authorization: `Bearer ${burrow.token}` })).status).toBe(404);
+  });
+
+  it('checks every request of a keep-alive connection, wherever it goes', async () => {
+    // One socket for all: the first request is relayed byte for byte, and each later one must
+    // be allowed again, or it is answered by the API or the refusal page, in order.
+    const { port } = new URL(burrow.url);
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const on = (host: string, path: string, headers: Record<string, string> = {}) =>
+      new Promise<Answer & { socket: number }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path, agent, headers: { host, ...headers } }, (res) => {
+          const socket = res.socket.localPort ?? 0;
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, socket }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const token = { Authorization: `Bearer ${burrow.token}` };
+    const site = `${app}.localhost:${port}`;
+    try {
+      const answers = [
+        await on(site, '/', { ...token, Cookie: 'burrow_url_auth=forged; theme=dark', 'X-Forwarded-For': '203.0.113.9' }),
+        await on(site, '/'),
+        await on(site, '/', token),
+        await on(`127.0.0.1:${port}`, `/v1/sprites/${app}`, token),
+        await on(site, '/again', token),
+      ];
+      expect(answers.map((a) => a.status)).toEqual([200, 401, 200, 200, 200]);
+      expect(answers[0]!.body).toBe(`page of ${app} auth=- cookie=theme=dark\n`);
+      expect(answers[1]!.body).toContain(`burrow url ${app}`);
+      expect(JSON.parse(answers[3]!.body)).toMatchObject({ name: app });
+      expect(answers[4]!.body).toBe(`page of ${app} auth=- cookie=-\n`);
+      expect(new Set(answers.map((a) => a.socket)).size).toBe(1);
+    } finally {
+      agent.destroy();
+    }
   });
 });
 

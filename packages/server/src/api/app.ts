@@ -46,6 +46,7 @@ import { urlRoutes } from './routes/urls.js';
 import type { SandboxUrls } from './sandbox-urls.js';
 import type { UrlAccess } from './url-access.js';
 import type { Target } from '../network/http-forward.js';
+import { relayInFrontOf, type HttpConnectionRelay } from '../network/http-connection-relay.js';
 import type { PortWatchers } from '../network/port-watcher.js';
 import { spriteRoutes } from './routes/sprites.js';
 import { secretRoutes, type SecretRouteDeps } from './routes/secrets.js';
@@ -94,6 +95,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // Requests whose Host names a sandbox go to its URL (sandbox-urls.ts), never to the routes;
   // WebSocket upgrades likewise, so the websocket plugin listens on `apiUpgrades` instead.
   const apiUpgrades = new EventEmitter();
+  let relay: HttpConnectionRelay | undefined;
   const app = Fastify({
     logger: false,
     bodyLimit: 1 << 20,
@@ -108,9 +110,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         if (sandbox === undefined) return void apiUpgrades.emit('upgrade', req, socket, head);
         deps.urls.upgrade(req, socket, head, sandbox).catch(() => socket.destroy());
       });
+      // Connections whose requests go straight to a running sandbox skip the HTTP server.
+      relay = relayInFrontOf(server, (head, client) => deps.urls.route(head, client));
       return server;
     },
   });
+  // The HTTP server's close waits for every connection: relayed ones end when it begins.
+  app.addHook('preClose', async () => relay?.closeAll());
   app.decorateRequest('bearer', null);
   const isPublic = (path: string) => PUBLIC_PATHS.has(path) || isDashboardPublic(deps.dashboard, path);
 

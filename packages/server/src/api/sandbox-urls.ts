@@ -1,15 +1,24 @@
 // Sandbox URLs: `http://<name>.<domain>:<port>/` on the API listener. Requests whose Host names a
 // sandbox never reach the API routes: they are authorised (url_settings.auth `sprite` or
 // `public`), the sandbox is woken, and the request (or WebSocket) is relayed to its HTTP port.
+//
+// Two paths do this. A connection whose first request may go straight through (the sandbox is
+// up, the request carries its credential, no upgrade, no login) is relayed at the byte level
+// (`route`, network/http-connection-relay.ts), which costs a fraction of a full HTTP relay. All
+// else goes through Node's HTTP server (`handle`, `upgrade`): waking, login, the pages that
+// explain a refusal, WebSockets, and any request the byte-level relay hands back.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Activity } from '../core/activity.js';
 import { ApiError } from '../core/errors.js';
 import { NAME_PATTERN } from '../core/names.js';
 import type { SandboxManager } from '../core/sandbox-manager.js';
 import type { SandboxRecord } from '../db/sandboxes.js';
+import type { Route } from '../network/http-connection-relay.js';
 import { forwardRequest, forwardUpgrade, waitForListener, type Target } from '../network/http-forward.js';
-import { LOGIN_PATH, type UrlAccess } from './url-access.js';
+import { values, type RequestHead } from '../network/http-framing.js';
+import { LOGIN_PATH, withoutBurrowCookie, type UrlAccess } from './url-access.js';
 
 export const DEFAULT_HTTP_PORT = 8080;
 /** After a wake, how long a request waits for the app to listen before the 502 page. */
@@ -30,18 +39,80 @@ export class SandboxUrls {
 
   /** The sandbox a request's Host names, or undefined for the API itself. */
   sandboxNameOf(req: IncomingMessage): string | undefined {
-    const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
+    return this.sandboxNamed(req.headers.host ?? '');
+  }
+
+  private sandboxNamed(hostHeader: string): string | undefined {
+    const host = hostHeader.toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
     const suffix = `.${this.deps.domain}`;
     if (!host.endsWith(suffix)) return undefined;
     const label = host.slice(0, -suffix.length);
     return NAME_PATTERN.test(label) ? label : undefined;
   }
 
+  /**
+   * The byte-level route for a connection whose first request names a running sandbox, or
+   * undefined to leave the connection to the HTTP server. Every request on the route is checked
+   * again as it comes (rewrite): the same sandbox, still running, still allowed in.
+   */
+  route(first: RequestHead, client: Socket): Route | undefined {
+    const hosts = values(first, 'host');
+    const name = hosts.length === 1 ? this.sandboxNamed(hosts[0]!) : undefined;
+    const record = name === undefined ? undefined : this.deps.manager.find(name);
+    if (!record || record.status !== 'running') return undefined;
+    const target = this.deps.targetOf(record);
+    if (!target) return undefined;
+    const release = this.deps.activity?.hold(record.name);
+    return {
+      target,
+      rewrite: (head) => this.directHead(head, record.id, record.name, client.remoteAddress ?? ''),
+      done: () => release?.(),
+    };
+  }
+
+  /** The head to relay for a request on a direct route, or undefined when it needs `handle`. */
+  private directHead(head: RequestHead, sandboxId: string, name: string, from: string): string | undefined {
+    const hosts = values(head, 'host');
+    if (hosts.length !== 1 || this.sandboxNamed(hosts[0]!) !== name) return undefined;
+    if (head.method === 'CONNECT' || values(head, 'upgrade').length || pathOf(head.target) === LOGIN_PATH) return undefined;
+    const record = this.deps.manager.find(name);
+    if (!record || record.id !== sandboxId || record.status !== 'running') return undefined;
+    const authorization = values(head, 'authorization');
+    const cookie = values(head, 'cookie').join('; ');
+    const credential = this.deps.access.credential(record, { authorization: authorization[0], cookie });
+    if (!credential && record.urlSettings.auth !== 'public') return undefined;
+    this.deps.activity?.touch(name);
+    let out = `${head.method} ${head.target} HTTP/1.1\r\n`;
+    const forwardedFor: string[] = [];
+    for (const [key, value] of head.headers) {
+      switch (key.toLowerCase()) {
+        case 'authorization':
+          if (credential === 'token') continue;
+          break;
+        case 'cookie': {
+          const kept = withoutBurrowCookie(value);
+          if (!kept) continue;
+          out += `${key}: ${kept}\r\n`;
+          continue;
+        }
+        case 'x-forwarded-for':
+          forwardedFor.push(value);
+          continue;
+        case 'x-forwarded-host':
+        case 'x-forwarded-proto':
+          continue;
+      }
+      out += `${key}: ${value}\r\n`;
+    }
+    forwardedFor.push(from);
+    return `${out}X-Forwarded-For: ${forwardedFor.join(', ')}\r\nX-Forwarded-Host: ${hosts[0]}\r\nX-Forwarded-Proto: http\r\n\r\n`;
+  }
+
   async handle(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     const admitted = await this.admit(req, name, (status, title, text, headers) => page(res, status, title, text, headers));
     if (!admitted) return;
     const { record, credential } = admitted;
-    if (pathOf(req) === LOGIN_PATH) return this.login(req, res, record);
+    if (pathOf(req.url ?? '/') === LOGIN_PATH) return this.login(req, res, record);
     const release = this.deps.activity?.hold(name);
     if (release) res.once('close', release);
     const target = await this.wake(record, (status, title, text) => page(res, status, title, text));
@@ -83,7 +154,7 @@ export class SandboxUrls {
       return undefined;
     }
     const credential = this.deps.access.credential(record, req.headers);
-    if (credential || record.urlSettings.auth === 'public' || pathOf(req) === LOGIN_PATH) return { record, credential };
+    if (credential || record.urlSettings.auth === 'public' || pathOf(req.url ?? '/') === LOGIN_PATH) return { record, credential };
     fail(
       401,
       'Log in to open this sandbox',
@@ -132,10 +203,9 @@ export class SandboxUrls {
   }
 }
 
-function pathOf(req: IncomingMessage): string {
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
+function pathOf(target: string): string {
+  const q = target.indexOf('?');
+  return q < 0 ? target : target.slice(0, q);
 }
 
 function nothingListening(record: SandboxRecord, target: Target, err: NodeJS.ErrnoException): string {

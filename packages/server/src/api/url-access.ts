@@ -42,7 +42,7 @@ export class UrlAccess {
   }
 
   /** How the request proved it may open the sandbox's URL, or null. */
-  credential(sandbox: { id: string; name: string }, headers: IncomingHttpHeaders): 'token' | 'cookie' | null {
+  credential(sandbox: { id: string; name: string }, headers: Pick<IncomingHttpHeaders, 'authorization' | 'cookie'>): 'token' | 'cookie' | null {
     const bearer = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '');
     if (bearer && this.tokenAllows(bearer[1]!, sandbox.name)) return 'token';
     const cookie = cookiesOf(headers)[COOKIE_NAME];
@@ -69,11 +69,8 @@ export class UrlAccess {
     const out = { ...headers };
     if (credential === 'token') delete out.authorization;
     if (headers.cookie) {
-      const kept = headers.cookie
-        .split(';')
-        .map((c) => c.trim())
-        .filter((c) => c && !c.startsWith(`${COOKIE_NAME}=`));
-      if (kept.length) out.cookie = kept.join('; ');
+      const kept = withoutBurrowCookie(headers.cookie);
+      if (kept) out.cookie = kept;
       else delete out.cookie;
     }
     return out;
@@ -84,7 +81,16 @@ export class UrlAccess {
   }
 }
 
-function cookiesOf(headers: IncomingHttpHeaders): Record<string, string> {
+/** A Cookie header's value without burrow's own cookie, which the app inside never sees. */
+export function withoutBurrowCookie(value: string): string {
+  return value
+    .split(';')
+    .map((c) => c.trim())
+    .filter((c) => c && !c.startsWith(`${COOKIE_NAME}=`))
+    .join('; ');
+}
+
+function cookiesOf(headers: Pick<IncomingHttpHeaders, 'cookie'>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of (headers.cookie ?? '').split(';')) {
     const i = part.indexOf('=');

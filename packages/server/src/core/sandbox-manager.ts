@@ -122,6 +122,11 @@ export class SandboxManager {
     return record;
   }
 
+  /** The sandbox of this name, if there is one. */
+  find(name: string): SandboxRecord | undefined {
+    return this.deps.store.byName(name);
+  }
+
   /** The sandbox with this id, if it still exists. */
   byId(id: string): SandboxRecord | undefined {
     return this.deps.store.byId(id);
