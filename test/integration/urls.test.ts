@@ -216,16 +216,19 @@ describe('the TCP proxy', () => {
 });
 
 describe('the port watch', () => {
-  it('lists listening ports, then reports ports opened and closed', async () => {
+  it('lists listening ports with the pid inside that listens, then reports ports opened and closed', async () => {
+    const pidOf = async (port: number) => Number((await client.sandbox(app).exec('cat', [`/tmp/app-${port}.pid`])).stdout.trim());
     const events: PortEvent[] = [];
     const watcher = client.sandbox(app).watchPorts((e) => events.push(e));
     try {
       const ports = await watcher.ready;
-      expect(ports).toContainEqual(expect.objectContaining({ port: 8080, address: '127.0.0.1' }));
+      expect(ports).toContainEqual({ type: 'tcp', port: 8080, address: '127.0.0.1', pid: await pidOf(8080) });
       await startApp(app, 8765);
-      await expect.poll(() => events.map((e) => `${e.type} ${e.port}`), { timeout: 20_000 }).toContain('port_opened 8765');
+      const pid = await pidOf(8765);
+      expect(pid).toBeGreaterThan(1);
+      await expect.poll(() => events.map((e) => `${e.type} ${e.port} ${e.pid}`), { timeout: 20_000 }).toContain(`port_opened 8765 ${pid}`);
       await client.sandbox(app).exec('sh', ['-c', 'kill $(cat /tmp/app-8765.pid)']);
-      await expect.poll(() => events.map((e) => `${e.type} ${e.port}`), { timeout: 20_000 }).toContain('port_closed 8765');
+      await expect.poll(() => events.map((e) => `${e.type} ${e.port} ${e.pid}`), { timeout: 20_000 }).toContain(`port_closed 8765 ${pid}`);
     } finally {
       watcher.close();
     }
@@ -233,15 +236,20 @@ describe('the port watch', () => {
 });
 
 describe('port notices in exec sessions', () => {
-  it('sends port_opened and port_closed to a running exec', async () => {
-    const server = "const s = require('net').createServer().listen(8766, () => console.log('up')); setTimeout(() => s.close(), 3000); setTimeout(() => {}, 6000)";
+  it('sends port_opened and port_closed, with the pid of the listener, to a running exec', async () => {
+    const server =
+      "const s = require('net').createServer().listen(8766, () => console.log('pid ' + process.pid)); setTimeout(() => s.close(), 3000); setTimeout(() => {}, 6000)";
     const proc = client.sandbox(app).spawn('node', ['-e', server]);
     const seen: string[] = [];
+    let output = '';
+    proc.stdout.on('data', (b: Buffer) => (output += b.toString()));
     proc.on('message', (m) => {
-      if (typeof m === 'object' && typeof m.type === 'string' && m.type.startsWith('port_')) seen.push(`${m.type} ${m.port}`);
+      if (typeof m === 'object' && typeof m.type === 'string' && m.type.startsWith('port_')) seen.push(`${m.type} ${m.port} ${m.pid}`);
     });
     expect(await proc.wait()).toBe(0);
-    expect(seen).toEqual(['port_opened 8766', 'port_closed 8766']);
+    const pid = /pid (\d+)/.exec(output)?.[1];
+    expect(pid).toBeDefined();
+    expect(seen).toEqual([`port_opened 8766 ${pid}`, `port_closed 8766 ${pid}`]);
   });
 });
 

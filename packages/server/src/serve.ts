@@ -57,9 +57,10 @@ import { DnsResolver, parseUpstream } from './network/dns-resolver.js';
 import { enableIpv4Forwarding, HostFirewall } from './network/firewall.js';
 import { BLOCKED_RANGES } from './network/firewall-rules.js';
 import { NetnsManager } from './network/netns.js';
-import { PortWatchers } from './network/port-watcher.js';
+import { LISTENER_OWNERS_COMMAND, parseListenerOwners, PortWatchers } from './network/port-watcher.js';
 import { SandboxNetworks } from './network/sandbox-network.js';
 import { VethPairs, vethPrefix } from './network/veth.js';
+import { DEFAULT_PATH } from './runtime/oci-bundle.js';
 import { createRuntimes } from './runtime/runtimes.js';
 import { ImageStore } from './storage/images.js';
 import { ensurePool } from './storage/pool.js';
@@ -75,6 +76,8 @@ export interface RunningServer {
 
 /** Events older than this are deleted. */
 const EVENT_RETENTION_MS = 90 * 86_400_000;
+/** How long asking a sandbox which process opened a port may take before its pid reads 0. */
+const PID_LOOKUP_TIMEOUT_MS = 5_000;
 
 export async function serve(
   config: BurrowConfig,
@@ -289,7 +292,15 @@ export async function serve(
     urls,
     urlAccess,
     proxyTarget,
-    ports: new PortWatchers((id) => netns.pathFor(id)),
+    ports: new PortWatchers(
+      (id) => netns.pathFor(id),
+      async (id) => {
+        const record = manager.byId(id);
+        if (record?.status !== 'running') return [];
+        const spec = { args: LISTENER_OWNERS_COMMAND, env: [`PATH=${DEFAULT_PATH}`], cwd: '/', uid: 0, gid: 0 };
+        return parseListenerOwners(await manager.runtimeOf(record).run(record.containerId, spec, PID_LOOKUP_TIMEOUT_MS));
+      },
+    ),
     events,
     metrics,
     logError: (message, detail) => logger.error(detail, message),

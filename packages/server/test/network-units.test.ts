@@ -8,6 +8,7 @@ import { addressReply, answerAddresses, emptyReply, parseQuery, RCODE_REFUSED } 
 import { networkPolicySchema, PolicyMatcher } from '../src/network/dns-policy.js';
 import { parseUpstream } from '../src/network/dns-resolver.js';
 import { learnScript, policyChangeScript, rulesetScript } from '../src/network/firewall-rules.js';
+import { parseListenerOwners } from '../src/network/port-watcher.js';
 
 describe('the address pool', () => {
   it('cuts /30s: gateway first, sandbox second, and maps a sandbox address back to its slot', () => {
@@ -151,5 +152,29 @@ describe('the egress policy', () => {
     for (const rules of [[{ domain: 'a..b', action: 'allow' }], [{ domain: 'x.org' }], [{ include: 'all' }], [{ domain: 'x.org', action: 'maybe' }], [{ domain: 'x', action: 'allow', extra: 1 }]]) {
       expect(networkPolicySchema.safeParse({ rules }).success).toBe(false);
     }
+  });
+});
+
+describe('who listens, as a sandbox tells it', () => {
+  it('pairs the LISTEN sockets of its TCP tables with the lowest pid holding each, and ignores the rest', () => {
+    const output = [
+      '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+      '   9: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0       10 2 0000000000000000 0 0 0 0 -1',
+      '  10: 0100007F:2237 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0       12 2 0000000000000000 0 0 0 0 -1',
+      '  11: 0100007F:2237 0100007F:9C40 01 00000000:00000000 00:00000000 00000000  1000        0       13 2 0000000000000000 0 0 0 0 -1',
+      '   0: 00000000000000000000000000000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000 0 0 20 1',
+      '',
+      '/proc/4/fd socket:[10]',
+      '/proc/9/fd socket:[12]',
+      '/proc/7/fd socket:[12]',
+      '/proc/7/fd socket:[13]',
+      '/proc/x/fd socket:[20]',
+      'forged: 00000000:0016 00000000:0000 0A',
+    ].join('\n');
+    expect(parseListenerOwners(output)).toEqual([
+      { type: 'tcp', port: 8080, address: '0.0.0.0', pid: 4 },
+      { type: 'tcp', port: 8759, address: '127.0.0.1', pid: 7 },
+      { type: 'tcp', port: 80, address: '::', pid: 0 },
+    ]);
   });
 });

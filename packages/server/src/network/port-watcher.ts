@@ -1,7 +1,9 @@
 // Which TCP ports a sandbox listens on, and when that changes (spec §3.4 port_opened and
 // port_closed, §10 port watch). The sandbox's sockets live in its own network namespace on the
 // host kernel (gVisor runs with host networking inside that namespace), so the kernel's socket
-// table of that namespace lists them; it is read once a second while anybody watches.
+// table of that namespace lists them; it is read once a second while anybody watches. Which
+// process inside listens is known only inside (under gVisor the host sees the sandbox's kernel
+// as the owner), so when ports open, one process run inside reads its own /proc to tell.
 import { EventEmitter } from 'node:events';
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 
@@ -9,7 +11,7 @@ export interface ListeningPort {
   type: 'tcp';
   port: number;
   address: string;
-  /** Always 0: finding the owner would mean scanning every process's descriptors. */
+  /** The process inside that listens, as the sandbox numbers it; 0 if it could not be told. */
   pid: number;
 }
 
@@ -34,7 +36,20 @@ export class PortWatchers {
   /** A process inside each namespace, whose /proc/<pid>/net shows the namespace's sockets. */
   private readonly members = new Map<string, number>();
 
-  constructor(private readonly netnsPathOf: (sandboxId: string) => string) {}
+  constructor(
+    private readonly netnsPathOf: (sandboxId: string) => string,
+    /** Who listens on what, as the sandbox sees it (see LISTENER_OWNERS_COMMAND). */
+    private readonly ownersOf: (sandboxId: string) => Promise<ListeningPort[]> = async () => [],
+  ) {}
+
+  /** Fills in who listens on newly opened ports; 0 stays where the sandbox cannot tell. */
+  private async namePids(sandboxId: string, opened: ListeningPort[]): Promise<void> {
+    const owners = await this.ownersOf(sandboxId).catch(() => []);
+    for (const port of opened) {
+      const owner = owners.find((o) => o.port === port.port && o.address === port.address) ?? owners.find((o) => o.port === port.port);
+      if (owner) port.pid = owner.pid;
+    }
+  }
 
   /** Listens now; calls `onEvent` for every change after. Returns the initial list and a stop function. */
   async watch(sandboxId: string, onEvent: (e: PortEvent) => void): Promise<{ ports: ListeningPort[]; stop: () => void }> {
@@ -42,7 +57,18 @@ export class PortWatchers {
     if (!poll) {
       const emitter = new EventEmitter();
       const current = new Map<string, ListeningPort>();
+      let ticking = false;
       const tick = async () => {
+        // Asking inside for pids can outlast a poll interval: never two diffs at once.
+        if (ticking) return;
+        ticking = true;
+        try {
+          await diff();
+        } finally {
+          ticking = false;
+        }
+      };
+      const diff = async () => {
         let now: ListeningPort[];
         try {
           now = await listeningPorts(this.netnsPathOf(sandboxId), this.members);
@@ -50,10 +76,13 @@ export class PortWatchers {
           return; // namespace gone or sandbox stopping: try again next tick
         }
         const seen = new Map(now.map((p) => [keyOf(p), p]));
-        for (const [key, p] of seen) if (!current.has(key)) emitter.emit('event', { ...p, event: 'port_opened' });
+        const opened = [...seen.keys()].filter((key) => !current.has(key));
+        if (opened.length) await this.namePids(sandboxId, opened.map((key) => seen.get(key)!));
+        for (const key of opened) emitter.emit('event', { ...seen.get(key)!, event: 'port_opened' });
         for (const [key, p] of current) if (!seen.has(key)) emitter.emit('event', { ...p, event: 'port_closed' });
-        current.clear();
-        for (const [key, p] of seen) current.set(key, p);
+        // A port that stays open keeps the pid found when it opened.
+        for (const [key, p] of seen) current.set(key, current.get(key) ?? p);
+        for (const key of current.keys()) if (!seen.has(key)) current.delete(key);
       };
       const ready = tick();
       const timer = setInterval(() => void tick(), POLL_MS);
@@ -83,22 +112,48 @@ export class PortWatchers {
 }
 
 /**
+ * Asked from inside a sandbox: its TCP tables, a blank line, then every socket descriptor of
+ * every process as `/proc/<pid>/fd socket:[<inode>]` (find is in every Debian image). A fixed
+ * command; its output is parsed as untrusted text.
+ */
+export const LISTENER_OWNERS_COMMAND = [
+  '/bin/sh',
+  '-c',
+  'cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; echo; find /proc/[0-9]*/fd -lname "socket:*" -printf "%h %l\\n" 2>/dev/null; true',
+];
+
+/** The listening sockets in LISTENER_OWNERS_COMMAND's output, each with the lowest pid holding it. */
+export function parseListenerOwners(output: string): ListeningPort[] {
+  const holders = new Map<string, number>();
+  for (const m of output.matchAll(/^\/proc\/(\d{1,9})\/fd socket:\[(\d{1,20})\]$/gm)) {
+    const pid = Number(m[1]);
+    const known = holders.get(m[2]!);
+    if (known === undefined || pid < known) holders.set(m[2]!, pid);
+  }
+  return tcpListeners(output).map(({ inode, ...p }) => ({ ...p, pid: holders.get(inode) ?? 0 }));
+}
+
+/**
  * TCP sockets in LISTEN state inside the namespace, read from /proc/<pid>/net/tcp{,6} of a
- * process that lives in it: no process is spawned per poll. The pid of the program that listens
- * is not looked up (that means scanning every process's descriptors); it reads as 0.
+ * process that lives in it: no process is spawned per poll. Their pids read as 0 here (the
+ * host's process is not the sandbox's); PortWatchers asks inside when a port opens.
  */
 export async function listeningPorts(netnsPath: string, members = new Map<string, number>()): Promise<ListeningPort[]> {
   const pid = await memberOf(netnsPath, members);
   if (!pid) return [];
-  const out: ListeningPort[] = [];
-  for (const file of ['tcp', 'tcp6']) {
-    const text = await readFile(`/proc/${pid}/net/${file}`, 'utf8').catch(() => '');
-    for (const line of text.split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      if (fields[3] !== LISTEN || !fields[1]) continue;
-      const [hexAddress, hexPort] = fields[1].split(':');
-      out.push({ type: 'tcp', port: parseInt(hexPort!, 16), address: decodeAddress(hexAddress!), pid: 0 });
-    }
+  const tables = await Promise.all(['tcp', 'tcp6'].map((file) => readFile(`/proc/${pid}/net/${file}`, 'utf8').catch(() => '')));
+  return tcpListeners(tables.join('\n')).map(({ inode: _, ...p }) => ({ ...p, pid: 0 }));
+}
+
+/** The LISTEN lines of /proc/net/tcp{,6} text (other lines are skipped). */
+function tcpListeners(text: string): Array<Omit<ListeningPort, 'pid'> & { inode: string }> {
+  const out: Array<Omit<ListeningPort, 'pid'> & { inode: string }> = [];
+  for (const line of text.split('\n')) {
+    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+    const fields = line.trim().split(/\s+/);
+    const local = /^([0-9A-F]{8}|[0-9A-F]{32}):([0-9A-F]{4})$/.exec(fields[1] ?? '');
+    if (!/^\d+:$/.test(fields[0] ?? '') || !local || fields[3] !== LISTEN) continue;
+    out.push({ type: 'tcp', port: parseInt(local[2]!, 16), address: decodeAddress(local[1]!), inode: fields[9] ?? '' });
   }
   return out;
 }

@@ -59,8 +59,8 @@ export class OciRuntime implements SandboxRuntime {
     return spawn(this.opts.binary, this.execArgs(containerId, p), { stdio: ['pipe', 'pipe', 'pipe'] });
   }
 
-  async run(containerId: string, p: ProcessSpec): Promise<void> {
-    await run(this.opts.binary, this.execArgs(containerId, p), { timeoutMs: 30_000 });
+  async run(containerId: string, p: ProcessSpec, timeoutMs = 30_000): Promise<string> {
+    return (await run(this.opts.binary, this.execArgs(containerId, p), { timeoutMs })).stdout;
   }
 
   private execArgs(containerId: string, p: ProcessSpec): string[] {

@@ -24,8 +24,8 @@ export interface SandboxRuntime {
   list(): Promise<Array<{ id: string; state: ContainerState }>>;
   /** Starts a process inside a running container, with pipes for stdio. */
   exec(containerId: string, process: ProcessSpec): ChildProcessWithoutNullStreams;
-  /** Runs a process inside a running container to completion; rejects if it fails. */
-  run(containerId: string, process: ProcessSpec): Promise<void>;
+  /** Runs a process inside a running container to completion: its stdout; rejects if it fails or outlasts `timeoutMs`. */
+  run(containerId: string, process: ProcessSpec, timeoutMs?: number): Promise<string>;
   /** The host process that holds the container (gVisor: the sandbox's kernel) while it runs or is paused; 0 if none. */
   hostPid(containerId: string): Promise<number>;
   /** Freezes every process of the container (memory kept); `runsc pause`, `runc pause`. */
