@@ -182,12 +182,12 @@ export async function serve(
     metrics,
   });
   const limits = new SandboxLimits({ manager, store, disks, events, storageLimits: quotas });
-  const health = healthReporter({ store, manager, events });
+  const health = healthReporter({ store, manager, events, cgroupOf: (record) => manager.containers.cgroupOf(record) });
   const usageStore = new UsageStore(db);
   const meter = new Meter({
     sandboxes: store,
     usage: usageStore,
-    readCgroup: (record) => manager.cgroupOf(record).read(),
+    readCgroup: (record) => manager.containers.cgroupOf(record).read(),
     diskUsage: () => (quotas ? disks.usage() : Promise.resolve(new Map())),
     noticed: (record, finding) => void health(record.name, finding),
     tickDuration: (seconds) => metrics.meterTick(seconds),
@@ -298,7 +298,7 @@ export async function serve(
         const record = manager.byId(id);
         if (record?.status !== 'running') return [];
         const spec = { args: LISTENER_OWNERS_COMMAND, env: [`PATH=${DEFAULT_PATH}`], cwd: '/', uid: 0, gid: 0 };
-        return parseListenerOwners(await manager.runtimeOf(record).run(record.containerId, spec, PID_LOOKUP_TIMEOUT_MS));
+        return parseListenerOwners(await manager.containers.runtimeOf(record).run(record.containerId, spec, PID_LOOKUP_TIMEOUT_MS));
       },
     ),
     events,

@@ -11,8 +11,8 @@ function rig(opts: { dies: boolean; statusAfter: SandboxRecord['status']; oomKil
   const marked: string[] = [];
   const report = healthReporter({
     store: { byName: (name) => ({ id: 'a', name, status, ramMb: 256, runtime: 'gvisor', containerId: 'a-1' }) as SandboxRecord },
+    cgroupOf: () => ({ memoryFacts: async () => ({ limitBytes: 256 << 20, peakBytes: 256 << 20, failcnt: 42, oomKills: opts.oomKills ?? 1 }) }),
     manager: {
-      cgroupOf: () => ({ memoryFacts: async () => ({ limitBytes: 256 << 20, peakBytes: 256 << 20, failcnt: 42, oomKills: opts.oomKills ?? 1 }) }) as never,
       markDied: async (_name, type, reason) => {
         status = opts.statusAfter;
         if (opts.dies) marked.push(`${type}: ${reason}`);

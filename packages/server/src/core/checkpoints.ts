@@ -140,7 +140,7 @@ export class Checkpoints {
       const intent = store.beginRestore(record.id, id);
       crashPoint('checkpoint:restore:recorded');
       progress(`stopping sandbox '${name}' (running sessions end)`);
-      await manager.retireContainer(record);
+      await manager.containers.retire(record);
       crashPoint('checkpoint:restore:stopped');
       const t1 = performance.now();
       await snapshots.moveLiveAside(record.id, intent.autoId);
@@ -273,7 +273,7 @@ export class Checkpoints {
     progress: Progress,
   ): Promise<{ checkpoint: CheckpointRecord; live: boolean }> {
     const { store, snapshots, crashPoint } = this.deps;
-    const runtime = this.deps.manager.runtimeOf(record);
+    const runtime = this.deps.manager.containers.runtimeOf(record);
     const checkpoint = store.begin(record.id, opts);
     const started = performance.now();
     crashPoint('checkpoint:create:recorded');
@@ -295,13 +295,13 @@ export class Checkpoints {
         if (live) {
           if (runtime.kind === 'gvisor') progress(`flushed the sandbox's file data to disk in ${ms(performance.now() - t0)}`);
           const frozenAt = performance.now();
-          await this.deps.manager.freeze(record);
+          await this.deps.manager.containers.freeze(record);
           try {
             crashPoint('checkpoint:create:paused');
             await snapshots.take(record.id, checkpoint.id);
             crashPoint('checkpoint:create:snapshot');
           } finally {
-            await this.deps.manager.thaw(record);
+            await this.deps.manager.containers.thaw(record);
           }
           if (wasPaused) await runtime.pause(record.containerId);
           progress(`sandbox was frozen for ${ms(performance.now() - frozenAt)} while its disk was snapshotted`);
@@ -356,9 +356,9 @@ export class Checkpoints {
    * at its next boot.
    */
   private async refreshViews(record: SandboxRecord, knownRunning = false): Promise<void> {
-    if (!knownRunning && (await this.deps.manager.runtimeOf(record).state(record.containerId)) !== 'running') return;
+    if (!knownRunning && (await this.deps.manager.containers.runtimeOf(record).state(record.containerId)) !== 'running') return;
     try {
-      await this.deps.snapshots.mountViews(record.id, viewIds(this.deps.store, record.id), this.deps.manager.imagePath(record));
+      await this.deps.snapshots.mountViews(record.id, viewIds(this.deps.store, record.id), this.deps.manager.containers.imagePath(record));
     } catch (e) {
       this.deps.log(`refreshing the checkpoint views of '${record.name}' failed: ${(e as Error).message}`);
     }
@@ -416,7 +416,7 @@ export class Checkpoints {
         // A create interrupted while the sandbox was frozen must not leave it frozen.
         const record = byId.get(c.sandboxId);
         if (record?.status === 'running') {
-          const runtime = manager.runtimeOf(record);
+          const runtime = manager.containers.runtimeOf(record);
           if ((await runtime.state(record.containerId)) === 'paused') await runtime.resume(record.containerId);
         }
       } else if (c.status === 'deleting' || !(await snapshots.exists(c.sandboxId, c.id))) {

@@ -45,12 +45,12 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport &
 
   for (const record of store.all()) {
     if (record.status === 'creating' || record.status === 'destroying') {
-      await manager.teardown(record);
+      await manager.containers.teardown(record);
       store.delete(record.id);
       (record.status === 'creating' ? report.rolledBack : report.finishedDestroy).push(record.name);
       continue;
     }
-    await manager.thawAfterCrash(record);
+    await manager.containers.thawAfterCrash(record);
     const state = await runtimes[record.runtime].state(record.containerId);
     const gone = state !== 'running' && state !== 'paused';
     if (gone && (record.status === 'running' || record.status === 'warm')) {
@@ -58,7 +58,7 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport &
       report.markedCold.push(record.name);
     } else if (!gone && (record.status === 'cold' || record.status === 'failed')) {
       // Being stopped on purpose when the daemon died: finish it.
-      await manager.retireContainer(record);
+      await manager.containers.retire(record);
       report.markedCold.push(record.name);
     } else if (state === 'paused' && record.status === 'running') {
       store.setStatus(record.id, 'warm');

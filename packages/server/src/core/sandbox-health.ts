@@ -3,16 +3,18 @@
 // and keep running. A sandbox whose cgroup is left empty died underneath. Either way it is
 // marked failed with the reason, in words and numbers, and boots again on its next use.
 import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
+import type { Cgroup } from '../runtime/cgroup.js';
 import type { EventRecorder } from './events.js';
 import type { SandboxManager } from './sandbox-manager.js';
 
 export interface HealthDeps {
   store: Pick<SandboxStore, 'byName'>;
-  manager: Pick<SandboxManager, 'cgroupOf' | 'markDied'>;
+  manager: Pick<SandboxManager, 'markDied'>;
+  cgroupOf(record: SandboxRecord): Pick<Cgroup, 'memoryFacts'>;
   events: EventRecorder;
 }
 
-type MemoryFacts = Awaited<ReturnType<ReturnType<SandboxManager['cgroupOf']>['memoryFacts']>>;
+type MemoryFacts = Awaited<ReturnType<Cgroup['memoryFacts']>>;
 
 /**
  * Why a sandbox died, from its memory cgroup: `oom_killed` with the limit and the numbers when
@@ -49,7 +51,7 @@ export function healthReporter(deps: HealthDeps) {
   return async (name: string, finding: { oomKilled: boolean; stopped: boolean }): Promise<void> => {
     const record = deps.store.byName(name);
     if (!record) return;
-    const facts = await deps.manager.cgroupOf(record).memoryFacts();
+    const facts = await deps.cgroupOf(record).memoryFacts();
     const death = deathReason(record, facts);
     if (finding.oomKilled || finding.stopped) {
       const died = await deps.manager.markDied(name, death.type, death.reason, death.detail);

@@ -30,7 +30,7 @@ export class SandboxLimits {
     for (const record of this.deps.store.all()) {
       if (record.status !== 'running' && record.status !== 'warm') continue;
       try {
-        await this.deps.manager.cgroupOf(record).setLimits(record);
+        await this.deps.manager.containers.cgroupOf(record).setLimits(record);
         if (this.deps.storageLimits) await this.deps.disks.limitSize(record.id, record.storageGb * 2 ** 30);
       } catch (e) {
         failed.push(`${record.name} (${(e as Error).message})`);
@@ -54,7 +54,7 @@ export class SandboxLimits {
         pidsLimit: patch.pidsLimit ?? old.pidsLimit,
       };
       if (record.status === 'running' || record.status === 'warm') {
-        const cgroup = manager.cgroupOf(record);
+        const cgroup = manager.containers.cgroupOf(record);
         try {
           await cgroup.setLimits(next);
         } catch (e) {

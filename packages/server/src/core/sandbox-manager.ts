@@ -1,20 +1,15 @@
-// The sandbox manager owns every sandbox's state transitions. Each multi-step operation writes
-// its intent to the database first (`creating`, `destroying`) so that a crash at any step leaves
-// something the reconciler can finish or undo on the next start.
+// The sandbox manager owns every sandbox's state transitions: create, wake, sleep, death,
+// destroy. Each multi-step operation writes its intent to the database first (`creating`,
+// `destroying`) so that a crash at any step leaves something the reconciler can finish or undo
+// on the next start. How a boot itself runs (container, cgroup, mounts) is sandbox-containers.ts.
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
-import { join } from 'node:path';
 import type { ImageName, RuntimeKind } from '../config.js';
-import { DuplicateNameError, type SandboxRecord, type SandboxStore } from '../db/sandboxes.js';
-import type { SandboxNetworks } from '../network/sandbox-network.js';
+import { DuplicateNameError, type SandboxRecord } from '../db/sandboxes.js';
 import { AGENT, launch, type SandboxProcessHandle } from '../runtime/agent.js';
-import { bundleConfig, DEFAULT_PATH } from '../runtime/oci-bundle.js';
-import { Cgroup } from '../runtime/cgroup.js';
-import type { RuntimeSet } from '../runtime/runtimes.js';
-import type { ImageStore } from '../storage/images.js';
-import type { SandboxDisks } from '../storage/sandbox-disks.js';
+import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import type { Activity } from './activity.js';
+import { SandboxContainers, type ContainerDeps } from './sandbox-containers.js';
 import { combineHooks, type SandboxHooks } from './sandbox-hooks.js';
 import { ApiError, notFound } from './errors.js';
 import type { EventRecorder, EventType } from './events.js';
@@ -62,49 +57,30 @@ export interface ExecOptions {
   tty?: { rows: number; cols: number };
 }
 
-export interface ManagerDeps {
-  store: SandboxStore;
-  runtimes: RuntimeSet;
-  disks: SandboxDisks;
-  images: ImageStore;
-  network: SandboxNetworks;
-  /** Prefix of host-global names (cgroups) owned by this instance. */
-  instanceTag: string;
+export interface ManagerDeps extends ContainerDeps {
   /** Org-wide caps on running and warm sandboxes. */
   capacity: Capacity;
   events: EventRecorder;
   metrics: Pick<Metrics, 'execStarted' | 'woke'>;
-  /** Whether btrfs quota groups are on, so that storage_gb is enforced at each boot. */
-  storageLimits: boolean;
-  /** Test hook: called at each named step; kills the daemon when the step was asked for. */
-  crashPoint: (step: string) => void;
   hooks?: SandboxHooks;
   /** Every use of a sandbox through the manager counts as activity for the idle timer. */
   activity?: Activity;
 }
 
 export const SANDBOX_USER = { uid: 1000, gid: 1000, name: 'user', home: '/home/user' };
-const LIVENESS_TTL_MS = 2_000;
 
 export class SandboxManager {
+  /** How each boot runs: containers, cgroups, disks mounted, what was lately seen alive. */
+  readonly containers: SandboxContainers;
   private readonly locks = new KeyedMutex();
-  /**
-   * When each sandbox's container was last seen running. Asking the runtime costs a process
-   * launch (~25 ms under runsc), too much to pay on every exec; a container that died since is
-   * caught by the next check, at most LIVENESS_TTL_MS later.
-   */
-  private readonly seenRunning = new Map<string, number>();
-  /** Containers of earlier boots being killed and deleted in the background, by container id. */
-  private readonly retiring = new Map<string, Promise<void>>();
   /** The wake in progress per name: concurrent callers share it instead of queueing for the lock. */
   private readonly wakes = new Map<string, Promise<SandboxRecord>>();
-  /** Host process of each live container (by container id), so liveness checks cost a signal 0, not a runsc call. */
-  private readonly pids = new Map<string, number>();
 
   private hooks: SandboxHooks | undefined;
 
   constructor(private readonly deps: ManagerDeps) {
     this.hooks = deps.hooks;
+    this.containers = new SandboxContainers(deps, () => this.hooks);
   }
 
   /** Features built on the manager (services, the in-sandbox API) add their hooks once built. */
@@ -170,11 +146,6 @@ export class SandboxManager {
     return this.get(name);
   }
 
-  /** The sandbox's cgroup (the one path runtime, limits and metering agree on). */
-  cgroupOf(record: Pick<SandboxRecord, 'containerId'>): Cgroup {
-    return new Cgroup(this.cgroupPathOf(record.containerId));
-  }
-
   /**
    * The container of a sandbox marked running died underneath (found by metering or a failed
    * liveness check): mark it failed with the reason, so that the next use boots it again.
@@ -189,15 +160,11 @@ export class SandboxManager {
     return this.locks.run(name, async () => {
       const record = this.deps.store.byName(name);
       if (!record || (record.status !== 'running' && record.status !== 'warm')) return false;
-      const state = await this.runtimeOf(record).state(record.containerId);
+      const state = await this.containers.runtimeOf(record).state(record.containerId);
       if (state === 'running' || state === 'paused') return false;
       this.recordDeath(record, type, reason, detail);
       return true;
     });
-  }
-
-  runtimeOf(record: SandboxRecord) {
-    return this.deps.runtimes[record.runtime];
   }
 
   async create(opts: CreateOptions): Promise<SandboxRecord> {
@@ -249,9 +216,9 @@ export class SandboxManager {
         await this.deps.disks.create(record.id);
         crashPoint('create:subvolume');
         await this.hooks?.diskCreated(record);
-        await this.boot(record);
+        await this.containers.boot(record);
       } catch (e) {
-        await this.teardown(record).catch(() => {});
+        await this.containers.teardown(record).catch(() => {});
         store.delete(record.id);
         throw new ApiError('runtime_failed', `creating sandbox '${opts.name}' failed: ${(e as Error).message}`);
       }
@@ -274,7 +241,7 @@ export class SandboxManager {
       const record = this.get(name);
       this.deps.store.setStatus(record.id, 'destroying');
       this.deps.crashPoint('destroy:marked');
-      await this.teardown(record);
+      await this.containers.teardown(record);
       this.deps.store.delete(record.id);
       this.deps.events.record(record, 'destroyed', 'destroyed; its disk and checkpoints are deleted');
     });
@@ -291,7 +258,7 @@ export class SandboxManager {
     if (record.status === 'creating' || record.status === 'destroying') {
       throw new ApiError('sandbox_busy', `sandbox '${name}' is ${record.status}; try again when it is done`);
     }
-    if (record.status === 'running' && this.recentlySeenRunning(record.id)) return record;
+    if (record.status === 'running' && this.containers.recentlySeenRunning(record.id)) return record;
     const shared = this.wakes.get(name);
     if (shared) return shared;
     const wake = this.locks.run(name, () => this.wakeLocked(name)).finally(() => this.wakes.delete(name));
@@ -306,7 +273,7 @@ export class SandboxManager {
     if (current.status === 'destroying' || current.status === 'creating') {
       throw new ApiError('sandbox_busy', `sandbox '${name}' is ${current.status}`);
     }
-    const runtime = this.runtimeOf(current);
+    const runtime = this.containers.runtimeOf(current);
     const from = current.status;
     // Only a sandbox meant to be up has a container worth asking about: a cold one's container
     // may still be dying in the background, and its state file can say `paused` meanwhile.
@@ -321,7 +288,7 @@ export class SandboxManager {
       const state = await runtime.state(current.containerId);
       if (state === 'running') {
         if (from !== 'running') this.deps.store.setStatus(current.id, 'running');
-        this.seenRunning.set(current.id, Date.now());
+        this.containers.sawRunning(current.id);
         return this.get(name);
       }
       if (state === 'paused') {
@@ -333,7 +300,7 @@ export class SandboxManager {
     if (from !== 'running') await this.deps.capacity.runningSlot(name, true);
     const started = performance.now();
     try {
-      await this.boot(current);
+      await this.containers.boot(current);
     } catch (e) {
       const reason = `starting failed: ${(e as Error).message}`;
       this.deps.store.setStatus(current.id, 'failed', { failureReason: reason });
@@ -347,7 +314,7 @@ export class SandboxManager {
 
   private resumed(record: SandboxRecord, startedAt: number): SandboxRecord {
     this.deps.store.setStatus(record.id, 'running');
-    this.seenRunning.set(record.id, Date.now());
+    this.containers.sawRunning(record.id);
     this.recordWake(record, 'warm', startedAt);
     const woken = this.get(record.name);
     setImmediate(() => this.hooks?.resumed?.(woken));
@@ -378,7 +345,7 @@ export class SandboxManager {
       const asleep = current.status === 'cold' || current.status === 'failed' || (asked === 'warm' && current.status === 'warm');
       if (asleep || !stillIdle()) return current;
       const depth = asked === 'warm' && !this.deps.capacity.has('warm') ? 'cold' : asked;
-      const runtime = this.runtimeOf(current);
+      const runtime = this.containers.runtimeOf(current);
       const container = current.containerId;
       const started = performance.now();
       const state = await runtime.state(container);
@@ -386,14 +353,14 @@ export class SandboxManager {
         await this.markDead(current);
         return this.get(name);
       }
-      this.seenRunning.delete(current.id);
+      this.containers.forget(current);
       if (depth === 'warm') {
         if (state === 'running') await runtime.pause(container);
         this.deps.store.setStatus(current.id, 'warm');
       } else {
         this.hooks?.stopping?.(current);
         this.deps.crashPoint('sleep:cold');
-        await this.retireContainer(current);
+        await this.containers.retire(current);
         this.deps.store.setStatus(current.id, 'cold');
       }
       const ms = Math.round(performance.now() - started);
@@ -410,16 +377,11 @@ export class SandboxManager {
    */
   async checkAlive(record: SandboxRecord): Promise<boolean> {
     if (record.status !== 'running' && record.status !== 'warm') return true;
-    let pid = this.pids.get(record.containerId);
-    if (pid === undefined) {
-      pid = await this.runtimeOf(record).hostPid(record.containerId);
-      if (pid > 0) this.pids.set(record.containerId, pid);
-    }
-    if (pid > 0 && processExists(pid)) return true;
+    if (await this.containers.hostProcessLives(record)) return true;
     return this.locks.run(record.name, async () => {
       const current = this.deps.store.byName(record.name);
       if (!current || (current.status !== 'running' && current.status !== 'warm')) return true;
-      const state = await this.runtimeOf(current).state(current.containerId);
+      const state = await this.containers.runtimeOf(current).state(current.containerId);
       if (state === 'running' || state === 'paused') return true;
       await this.markDead(current);
       return false;
@@ -428,14 +390,13 @@ export class SandboxManager {
 
   /** The container died underneath (OOM kill, runtime crash): record why; the next wake boots it. Caller holds the lock. */
   private async markDead(record: SandboxRecord): Promise<void> {
-    const death = deathReason(record, await this.cgroupOf(record).memoryFacts());
+    const death = deathReason(record, await this.containers.cgroupOf(record).memoryFacts());
     this.recordDeath(record, death.type, death.reason, death.detail);
   }
 
   /** Marks a dead sandbox failed with the reason and records the event. Caller holds the lock. */
   private recordDeath(record: SandboxRecord, type: 'oom_killed' | 'failed', reason: string, detail?: Record<string, unknown>): void {
-    this.seenRunning.delete(record.id);
-    this.pids.delete(record.containerId);
+    this.containers.forget(record);
     this.hooks?.stopping?.(record);
     this.deps.store.setStatus(record.id, 'failed', { failureReason: reason });
     this.deps.events.record(record, type, reason, detail);
@@ -447,7 +408,7 @@ export class SandboxManager {
     const user = opts.asRoot ? { uid: 0, gid: 0 } : SANDBOX_USER;
     const env = this.environmentFor(record, opts.env, opts.envOverlay);
     if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm-256color');
-    return launch(this.runtimeOf(record), record.containerId, {
+    return launch(this.containers.runtimeOf(record), record.containerId, {
       args: opts.args,
       env,
       cwd: opts.cwd ?? (opts.asRoot ? '/root' : SANDBOX_USER.home),
@@ -475,7 +436,7 @@ export class SandboxManager {
   /** Signals a command by its agent token (one a previous daemon started, say). */
   async signalToken(name: string, token: string, signal: NodeJS.Signals): Promise<void> {
     const record = this.get(name);
-    await this.runtimeOf(record).run(record.containerId, {
+    await this.containers.runtimeOf(record).run(record.containerId, {
       args: [AGENT, 'signal', token, String(constants.signals[signal])],
       env: [],
       cwd: '/',
@@ -489,156 +450,10 @@ export class SandboxManager {
     return this.locks.run(name, fn);
   }
 
-  /**
-   * Stops every process of the sandbox now and unmounts its disk (subvolume and namespace stay),
-   * leaving the container's cleanup to the background: a killed gVisor sandbox takes 1-2 s to
-   * die on the ptrace platform, and the next boot runs in a container of its own id anyway.
-   * Caller holds the lock.
-   */
-  async retireContainer(record: SandboxRecord): Promise<void> {
-    this.seenRunning.delete(record.id);
-    this.pids.delete(record.containerId);
-    const runtime = this.runtimeOf(record);
-    const { containerId } = record;
-    if (containerId) {
-      await runtime.kill(containerId);
-      // A removal that fails here leaves a container no row names; the reconciler deletes it.
-      const removal = runtime
-        .remove(containerId)
-        .catch(() => {})
-        .finally(() => this.retiring.delete(containerId));
-      this.retiring.set(containerId, removal);
-    }
-    // Lazily: the dying sandbox's file server may still hold files open under the mount.
-    await this.deps.disks.unmount(record.id, { lazy: true });
-  }
-
-  private recentlySeenRunning(id: string): boolean {
-    const at = this.seenRunning.get(id);
-    return at !== undefined && Date.now() - at < LIVENESS_TTL_MS;
-  }
-
-  /** The read-only image subvolume under the sandbox's disk. */
-  imagePath(record: SandboxRecord): string {
-    return this.deps.images.pathOf(record.image);
-  }
-
   /** Boots the sandbox and marks it running. Caller holds the lock. */
   async startContainer(record: SandboxRecord): Promise<SandboxRecord> {
-    await this.boot(record);
+    await this.containers.boot(record);
     this.deps.store.setStatus(record.id, 'running', { failureReason: null });
     return this.get(record.name);
-  }
-
-  /**
-   * Network, disk mount, bundle, container: each step skips what already exists. Each boot runs
-   * in a new container, whose id is recorded before it starts.
-   */
-  private async boot(record: SandboxRecord): Promise<void> {
-    const { disks, network, images, store, crashPoint } = this.deps;
-    const runtime = this.runtimeOf(record);
-    const containerId = `${record.id}-${randomBytes(3).toString('hex')}`;
-    const net = await network.attach(record.id);
-    crashPoint('create:netns');
-    const rootfs = await disks.mount(record.id, images.pathOf(record.image));
-    crashPoint('create:mounted');
-    if (this.deps.storageLimits) await disks.limitSize(record.id, record.storageGb * 2 ** 30);
-    const mounts = { ...net.mounts, ...(await this.hooks?.bootMounts(record, images.pathOf(record.image))) };
-    const bundleDir = await this.writeBundle(record, containerId, rootfs, net.netnsPath, mounts);
-    crashPoint('create:bundle');
-    // The container of the previous boot, stopped or dead, unless it is already being retired.
-    const previous = store.byId(record.id)?.containerId;
-    if (previous && !this.retiring.has(previous)) await runtime.remove(previous);
-    store.setContainerId(record.id, containerId);
-    await runtime.start(containerId, bundleDir);
-    crashPoint('create:started');
-    const booted = this.deps.store.byName(record.name) ?? record;
-    this.seenRunning.set(record.id, Date.now());
-    setImmediate(() => this.hooks?.booted?.(booted));
-  }
-
-  private async writeBundle(
-    record: SandboxRecord,
-    containerId: string,
-    rootfs: string,
-    netnsPath: string,
-    mounts: Record<string, string>,
-  ): Promise<string> {
-    const dir = this.deps.disks.hostDir(record.id);
-    const etc = join(dir, 'etc');
-    const bundle = join(dir, 'bundle');
-    await mkdir(etc, { recursive: true });
-    await mkdir(bundle, { recursive: true });
-    await writeFile(join(etc, 'hostname'), `${record.name}\n`);
-    await writeFile(
-      join(etc, 'hosts'),
-      `127.0.0.1\tlocalhost\n127.0.1.1\t${record.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n`,
-    );
-    const config = bundleConfig({
-      runtime: record.runtime,
-      hostname: record.name,
-      rootfs,
-      netnsPath,
-      cgroupsPath: this.cgroupPathOf(containerId),
-      cpus: record.cpus,
-      ramMb: record.ramMb,
-      pidsLimit: record.pidsLimit,
-      files: { '/etc/hostname': join(etc, 'hostname'), '/etc/hosts': join(etc, 'hosts'), ...mounts },
-    });
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
-    return bundle;
-  }
-
-  /**
-   * Stops every process of the sandbox's running container, for a consistent snapshot of its
-   * disk: through the cgroup freezer when the host has one (about 1 ms), else the runtime's pause.
-   */
-  async freeze(record: SandboxRecord): Promise<void> {
-    const cgroup = this.cgroupOf(record);
-    if (await cgroup.hasFreezer()) await cgroup.freeze();
-    else await this.runtimeOf(record).pause(record.containerId);
-  }
-
-  /** Undoes `freeze`. */
-  async thaw(record: SandboxRecord): Promise<void> {
-    const cgroup = this.cgroupOf(record);
-    if (await cgroup.hasFreezer()) await cgroup.thaw();
-    else await this.runtimeOf(record).resume(record.containerId);
-  }
-
-  /**
-   * On start: thaws a container that a crashed daemon left frozen for a snapshot (runsc cannot
-   * even report the state of a frozen gVisor sandbox). A warm sandbox stays paused: the
-   * runtime's pause does not use the freezer cgroup.
-   */
-  async thawAfterCrash(record: SandboxRecord): Promise<void> {
-    if (record.containerId) await this.cgroupOf(record).thaw();
-  }
-
-  /** The cgroup (below each controller's root) that a container's processes are limited by. */
-  cgroupPathOf(containerId: string): string {
-    return `/burrow-${this.deps.instanceTag}-${containerId}`;
-  }
-
-  /** Removes containers, mount, network and subvolume. Idempotent, so a crash can repeat it. */
-  async teardown(record: Pick<SandboxRecord, 'id' | 'runtime' | 'containerId'>): Promise<void> {
-    this.seenRunning.delete(record.id);
-    this.pids.delete(record.containerId);
-    const containerId = this.deps.store.byId(record.id)?.containerId ?? record.containerId;
-    if (containerId) await this.deps.runtimes[record.runtime].remove(containerId);
-    const retiring = [...this.retiring].filter(([id]) => id.startsWith(`${record.id}-`));
-    await Promise.all(retiring.map(([, removal]) => removal));
-    await this.deps.disks.remove(record.id);
-    await this.deps.network.detach(record.id);
-    await this.hooks?.tornDown(record.id);
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
