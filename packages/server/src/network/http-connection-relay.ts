@@ -19,7 +19,8 @@ export interface Route {
   target: Target;
   /**
    * The head to send upstream for a request (the first one included), or undefined when the
-   * request needs the HTTP server instead.
+   * request needs the HTTP server instead. A string goes out as latin1, one byte per character,
+   * as heads are read (http-framing.ts), so bytes beyond ASCII pass through unchanged.
    */
   rewrite(head: RequestHead): Buffer | string | undefined;
   /** Called once, when the relay ends. */
@@ -122,7 +123,7 @@ class RelayedConnection {
         const head = this.route!.rewrite(event.head);
         if (head === undefined) return this.leave(Buffer.concat([event.head.raw, this.requests.rest()]));
         this.responses.expect(event.head.method);
-        if (!upstream!.write(head)) this.waitForUpstreamDrain();
+        if (!upstream!.write(head, 'latin1')) this.waitForUpstreamDrain();
       }
     } finally {
       upstream?.uncork();
@@ -161,7 +162,7 @@ class RelayedConnection {
     upstream.on('close', this.onUpstreamEnd);
     upstream.on('error', () => this.destroy());
     this.responses.expect(head.method);
-    upstream.write(rewritten);
+    upstream.write(rewritten, 'latin1');
     this.state = 'relaying';
     this.client.resume();
     this.pumpRequests();
