@@ -149,7 +149,7 @@ async function upstream(answer: (head: string) => string): Promise<{ port: numbe
  * The relay in front of a Node HTTP server that answers `fallback <method> <url> <body>`.
  * Requests with `X-Route: no` are declined by the route, so they reach that server.
  */
-async function relayTo(target: number, onDone = () => {}): Promise<number> {
+async function relayTo(target: number, onDone = () => {}, onBusy?: (busy: boolean) => void): Promise<number> {
   const server = createHttpServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
@@ -162,6 +162,7 @@ async function relayTo(target: number, onDone = () => {}): Promise<number> {
       const kept = head.headers.filter(([k]) => k.toLowerCase() !== 'authorization');
       return `${head.method} ${head.target} HTTP/1.1\r\n${kept.map(([k, v]) => `${k}: ${v}\r\n`).join('')}X-Relayed: yes\r\n\r\n`;
     },
+    busy: onBusy,
     done: onDone,
   });
   relayInFrontOf(server, (head) => (values(head, 'host')[0] === 'api' ? undefined : route()));
@@ -258,6 +259,28 @@ describe('the byte-level relay', () => {
     expect(answers).not.toContain('forged');
     expect(answers).not.toContain('fallback');
     expect(done).toBe(1);
+  });
+
+  it('reports the connection busy from a request until its whole answer, and idle between', async () => {
+    const slow = createServer((socket) => {
+      socket.on('data', () => {
+        socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nha');
+        setTimeout(() => socket.write('lf'), 100);
+      });
+    });
+    const seen: string[] = [];
+    const relay = await relayTo(await listening(slow), () => seen.push('done'), (busy) => seen.push(busy ? 'busy' : 'idle'));
+    const socket = connect(relay, '127.0.0.1');
+    let text = '';
+    socket.on('data', (c: Buffer) => (text += c.toString()));
+    const answered = (n: number) => expect.poll(() => text.split('half').length - 1).toBe(n);
+    socket.write('GET /1 HTTP/1.1\r\nHost: s\r\n\r\n');
+    await answered(1);
+    expect(seen).toEqual(['busy', 'idle']);
+    socket.write('GET /2 HTTP/1.1\r\nHost: s\r\n\r\n');
+    await answered(2);
+    socket.destroy();
+    await expect.poll(() => seen).toEqual(['busy', 'idle', 'busy', 'idle', 'done']);
   });
 
   it('passes a body that runs until close, then closes the client side too', async () => {

@@ -62,10 +62,16 @@ export class SandboxUrls {
     if (!record || record.status !== 'running') return undefined;
     const target = this.deps.targetOf(record);
     if (!target) return undefined;
-    const release = this.deps.activity?.hold(record.name);
+    // A request in flight keeps the sandbox awake; an idle keep-alive connection does not.
+    let release: (() => void) | undefined;
     return {
       target,
       rewrite: (head) => this.directHead(head, record.id, record.name, client.remoteAddress ?? ''),
+      busy: (busy) => {
+        if (busy) return void (release ??= this.deps.activity?.hold(record.name));
+        release?.();
+        release = undefined;
+      },
       done: () => release?.(),
     };
   }

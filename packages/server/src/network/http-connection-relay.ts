@@ -23,6 +23,12 @@ export interface Route {
    * as heads are read (http-framing.ts), so bytes beyond ASCII pass through unchanged.
    */
   rewrite(head: RequestHead): Buffer | string | undefined;
+  /**
+   * Called with true when a request goes out while none was waiting for its answer, and with
+   * false when every request sent has had its whole answer: an idle keep-alive connection is
+   * not a use of the sandbox.
+   */
+  busy?(busy: boolean): void;
   /** Called once, when the relay ends. */
   done(): void;
 }
@@ -77,6 +83,8 @@ class RelayedConnection {
   /** What the HTTP server is to read first, once the connection is handed off. */
   private leftover: Buffer | undefined;
   private waitingForDrain = false;
+  /** Whether a request sent upstream still waits for (the end of) its answer. */
+  private busy = false;
 
   constructor(
     private readonly client: Socket,
@@ -122,7 +130,7 @@ class RelayedConnection {
         if (this.state === 'reading') return void this.routeFirst(event.head);
         const head = this.route!.rewrite(event.head);
         if (head === undefined) return this.leave(Buffer.concat([event.head.raw, this.requests.rest()]));
-        this.responses.expect(event.head.method);
+        this.expectAnswer(event.head.method);
         if (!upstream!.write(head, 'latin1')) this.waitForUpstreamDrain();
       }
     } finally {
@@ -161,11 +169,22 @@ class RelayedConnection {
     upstream.on('end', this.onUpstreamEnd);
     upstream.on('close', this.onUpstreamEnd);
     upstream.on('error', () => this.destroy());
-    this.responses.expect(head.method);
+    this.expectAnswer(head.method);
     upstream.write(rewritten, 'latin1');
     this.state = 'relaying';
     this.client.resume();
     this.pumpRequests();
+  }
+
+  private expectAnswer(method: string): void {
+    this.responses.expect(method);
+    this.setBusy(true);
+  }
+
+  private setBusy(busy: boolean): void {
+    if (busy === this.busy) return;
+    this.busy = busy;
+    this.route?.busy?.(busy);
   }
 
   private waitForUpstreamDrain(): void {
@@ -199,7 +218,9 @@ class RelayedConnection {
       return this.destroy();
     }
     this.client.uncork();
-    if (this.state === 'handing-off' && this.responses.settled()) this.giveAway();
+    if (!this.responses.settled()) return;
+    this.setBusy(false);
+    if (this.state === 'handing-off') this.giveAway();
   };
 
   /** Gives the connection to the HTTP server, starting with `bytes`, once the upstream has answered all it was sent. */
