@@ -60,6 +60,15 @@ describe('the request framer', () => {
     expect(() => framer.next()).toThrow(FramingError);
   });
 
+  it('frames a large head that arrives a byte at a time, then what follows it', () => {
+    const big = `GET /big HTTP/1.1\r\nHost: x\r\nX-Pad: ${'p'.repeat(30_000)}\r\nContent-Length: 3\r\n\r\nabc`;
+    const framer = new RequestFramer();
+    const { heads, body } = frame(framer, big + 'GET /next HTTP/1.1\r\n\r\n', 1);
+    expect(heads.map((h) => h.target)).toEqual(['/big', '/next']);
+    expect(values(heads[0]!, 'x-pad')[0]).toHaveLength(30_000);
+    expect(body).toBe('abc');
+  });
+
   it('refuses a head that outgrows the limit before it ends', () => {
     const framer = new RequestFramer();
     framer.push(Buffer.from(`GET / HTTP/1.1\r\nX-Big: ${'a'.repeat(40_000)}`));

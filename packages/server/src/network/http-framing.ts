@@ -55,11 +55,36 @@ const NO_BODY: Body = { kind: 'none' };
 abstract class Framer<H extends Head> {
   private pending: Buffer = Buffer.alloc(0);
   private body: Body = NO_BODY;
+  /** Our own buffer behind `pending` once bytes had to be joined, with room to grow. */
+  private store: Buffer | undefined;
+  /** How far into `pending` the search for the end of a head has looked in vain. */
+  private searched = 0;
 
   constructor(private readonly maxHead: number) {}
 
+  /**
+   * Joins `chunk` to what is pending. A head that trickles in a byte at a time must cost linear
+   * time, not quadratic: bytes are appended into spare room that doubles as needed, and the
+   * search for the blank line resumes where it stopped.
+   */
   push(chunk: Buffer): void {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    if (!this.pending.length) {
+      this.pending = chunk;
+      return;
+    }
+    const store = this.store;
+    const offset = store && this.pending.buffer === store.buffer ? this.pending.byteOffset - store.byteOffset : -1;
+    const length = this.pending.length + chunk.length;
+    if (store && offset >= 0 && offset + length <= store.length) {
+      chunk.copy(store, offset + this.pending.length);
+      this.pending = store.subarray(offset, offset + length);
+      return;
+    }
+    const grown = Buffer.allocUnsafeSlow(Math.max(2 * length, 16 * 1024));
+    this.pending.copy(grown, 0);
+    chunk.copy(grown, this.pending.length);
+    this.store = grown;
+    this.pending = grown.subarray(0, length);
   }
 
   /** Bytes received and not yet returned by next(). */
@@ -102,11 +127,13 @@ abstract class Framer<H extends Head> {
     // A robust reader ignores empty lines before a message (RFC 9112 §2.2).
     let start = 0;
     while (this.pending.length >= start + 2 && this.pending[start] === 0x0d && this.pending[start + 1] === 0x0a) start += 2;
-    const end = this.pending.indexOf(BLANK_LINE, start);
+    const end = this.pending.indexOf(BLANK_LINE, Math.max(start, this.searched - 3));
     if (end < 0) {
       if (this.pending.length - start > this.maxHead) throw new FramingError('head too large');
+      this.searched = this.pending.length;
       return undefined;
     }
+    this.searched = 0;
     if (end + 4 - start > this.maxHead) throw new FramingError('head too large');
     const raw = this.pending.subarray(start, end + 4);
     const { head, body } = this.parse(raw.toString('latin1', 0, raw.length - 4).split('\r\n'), raw);
