@@ -63,26 +63,19 @@ export class PortWatchers {
         if (ticking) return;
         ticking = true;
         try {
-          await diff();
+          const now = await listeningPorts(this.netnsPathOf(sandboxId), this.members).catch(() => undefined);
+          if (!now) return; // the namespace is gone or the sandbox is stopping: try again next tick
+          const seen = new Map(now.map((p) => [keyOf(p), p]));
+          const opened = [...seen.keys()].filter((key) => !current.has(key));
+          if (opened.length) await this.namePids(sandboxId, opened.map((key) => seen.get(key)!));
+          for (const key of opened) emitter.emit('event', { ...seen.get(key)!, event: 'port_opened' });
+          for (const [key, p] of current) if (!seen.has(key)) emitter.emit('event', { ...p, event: 'port_closed' });
+          // A port that stays open keeps the pid found when it opened.
+          for (const [key, p] of seen) current.set(key, current.get(key) ?? p);
+          for (const key of current.keys()) if (!seen.has(key)) current.delete(key);
         } finally {
           ticking = false;
         }
-      };
-      const diff = async () => {
-        let now: ListeningPort[];
-        try {
-          now = await listeningPorts(this.netnsPathOf(sandboxId), this.members);
-        } catch {
-          return; // namespace gone or sandbox stopping: try again next tick
-        }
-        const seen = new Map(now.map((p) => [keyOf(p), p]));
-        const opened = [...seen.keys()].filter((key) => !current.has(key));
-        if (opened.length) await this.namePids(sandboxId, opened.map((key) => seen.get(key)!));
-        for (const key of opened) emitter.emit('event', { ...seen.get(key)!, event: 'port_opened' });
-        for (const [key, p] of current) if (!seen.has(key)) emitter.emit('event', { ...p, event: 'port_closed' });
-        // A port that stays open keeps the pid found when it opened.
-        for (const [key, p] of seen) current.set(key, current.get(key) ?? p);
-        for (const key of current.keys()) if (!seen.has(key)) current.delete(key);
       };
       const ready = tick();
       const timer = setInterval(() => void tick(), POLL_MS);
