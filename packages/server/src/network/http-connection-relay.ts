@@ -41,6 +41,8 @@ export type HandOff = (client: Socket, bytes: Buffer) => void;
 
 /** How long a new connection may take to send its first request head. */
 const FIRST_HEAD_TIMEOUT_MS = 60_000;
+/** How long connecting upstream may take before the HTTP server is left to try and explain. */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 export class HttpConnectionRelay {
   /** Connections not (yet) given to the HTTP server, which the server's own close would not end. */
@@ -273,11 +275,13 @@ class RelayedConnection {
   }
 }
 
-/** A TCP connection to `target`, or undefined if it was refused or failed. */
+/** A TCP connection to `target`, or undefined if it was refused, failed or took too long. */
 function connected(target: Target): Promise<Socket | undefined> {
   return new Promise((resolve) => {
     const socket = connect(target.port, target.host);
+    socket.setTimeout(CONNECT_TIMEOUT_MS, () => socket.destroy(new Error('connect timed out')));
     socket.once('connect', () => {
+      socket.setTimeout(0);
       socket.removeAllListeners('error');
       resolve(socket);
     });
