@@ -165,6 +165,29 @@ describe('a private sandbox URL (auth sprite, the default)', () => {
       agent.destroy();
     }
   });
+
+  it('stops opening to a token the moment it is revoked, even on a connection it opened', async () => {
+    const { port } = new URL(burrow.url);
+    const minted = await client.createToken({ description: 'url revoke test', caveats: [`sandbox = ${app}`] });
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const open = () =>
+      new Promise<number>((resolve, reject) => {
+        const headers = { host: `${app}.localhost:${port}`, authorization: `Bearer ${minted.token}` };
+        const req = request({ host: '127.0.0.1', port, path: '/', agent, headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    try {
+      expect(await open()).toBe(200);
+      await client.revokeToken(minted.id);
+      expect(await open()).toBe(401);
+    } finally {
+      agent.destroy();
+    }
+  });
 });
 
 describe('a public sandbox URL', () => {

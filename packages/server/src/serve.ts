@@ -267,6 +267,7 @@ export async function serve(
       return false;
     }
   });
+  tokens.onRevoke(() => urlAccess.forgetTokenChecks());
   const urls = new SandboxUrls({
     domain: config.network.urlDomain,
     manager,

@@ -52,7 +52,8 @@ export class UrlAccess {
   /**
    * Token checks are remembered for a few seconds: a browser or client sends the same token with
    * every request, and checking it (signature, database) costs more than relaying the request.
-   * A revoked token therefore still opens URLs for up to VERIFIED_TTL_MS.
+   * A revocation forgets them all (forgetTokenChecks); a token's own expiry caveat may be
+   * honoured up to VERIFIED_TTL_MS late.
    */
   private tokenAllows(token: string, sandbox: string): boolean {
     const key = `${sandbox}\0${token}`;
@@ -62,6 +63,11 @@ export class UrlAccess {
     if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
     this.verified.set(key, Date.now() + VERIFIED_TTL_MS);
     return true;
+  }
+
+  /** Forgets every remembered token check (a token was revoked). */
+  forgetTokenChecks(): void {
+    this.verified.clear();
   }
 
   /** The request's headers minus burrow's own credentials: the app inside never sees them. */

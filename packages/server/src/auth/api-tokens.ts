@@ -34,6 +34,8 @@ export interface Bearer {
 export class TokenRefused extends Error {}
 
 export class TokenAuthority {
+  private readonly revokeListeners: Array<() => void> = [];
+
   constructor(
     private readonly rootKey: Buffer,
     private readonly store: ApiTokenStore,
@@ -87,6 +89,12 @@ export class TokenAuthority {
 
   revoke(id: string): void {
     this.store.revoke(id, new Date(this.now()).toISOString());
+    for (const listener of this.revokeListeners) listener();
+  }
+
+  /** Calls `listener` after every revocation: whoever remembers token checks forgets them. */
+  onRevoke(listener: () => void): void {
+    this.revokeListeners.push(listener);
   }
 
   /**
