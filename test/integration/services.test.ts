@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, Sandbox, Service } from '@burrow/sdk';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { LOG_ROTATE_BYTES } from '@burrow/server';
 import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
 
 let burrow: BurrowInstance;
@@ -146,6 +147,22 @@ describe('a stopped service', () => {
     const deadline = Date.now() + 20_000;
     while ((await count()) !== '2' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 300));
     expect(await count()).toBe('2'); // db and api, once each
+  });
+
+  it('sets a log that outgrew its limit aside as <name>.log.1 when the service starts again', async () => {
+    const log = '/.burrow/logs/services/chatty.log';
+    await sandbox.services.put('chatty', { cmd: 'sh', args: ['-c', 'echo chatty started; exec sleep 1000'] });
+    expect(await linesOnce(log, 1)).toEqual(['chatty started']);
+    await sandbox.services.stop('chatty');
+    const grow = await sandbox.exec('sudo', ['sh', '-c', `head -c ${LOG_ROTATE_BYTES + 1} /dev/zero | tr '\\0' x >> ${log}`]);
+    expect(grow.exitCode).toBe(0);
+    await sandbox.services.start('chatty');
+    expect(await linesOnce(log, 1)).toEqual(['chatty started']);
+    const sizeOf = async (path: string) => Number((await sandbox.exec('stat', ['-c', '%s', path])).stdout);
+    expect(await sizeOf(`${log}.1`)).toBeGreaterThan(LOG_ROTATE_BYTES);
+    expect(await sizeOf(log)).toBeLessThan(100);
+    await sandbox.services.stop('chatty');
+    await sandbox.services.delete('chatty');
   });
 
   it('starts again on request, takes signals, and can be deleted', async () => {

@@ -34,3 +34,6 @@ export { EgressProxy } from './egress/proxy.js';
 export { Injector } from './egress/injector.js';
 export { Placeholders } from './egress/placeholders.js';
 export { TokenizerKeys } from './egress/tokenizer-secrets.js';
+
+/** When a service's log is set aside, for the test that fills one. */
+export { LOG_ROTATE_BYTES } from './core/services.js';

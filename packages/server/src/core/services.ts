@@ -17,14 +17,19 @@ export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 
 export const logFileOf = (service: string) => `${SERVICE_LOG_DIR}/${service}.log`;
 
+/** A log larger than this is set aside (one generation, `<name>.log.1`) when its service starts. */
+export const LOG_ROTATE_BYTES = 8 << 20;
+
 /**
  * Runs as root so the log stays the daemon's (the service cannot rewrite it), then becomes the
  * sandbox user. The first stderr line tells the daemon the service's pid ($$ survives `exec`).
+ * A service that crash-loops or chatters cannot fill the disk with one log across its restarts.
  */
 const WRAPPER = [
   'mkdir -p "$(dirname "$1")"',
   'echo "burrow-service-pid $$" >&2',
   'log=$1; shift',
+  `if [ "$(stat -c %s -- "$log" 2>/dev/null || echo 0)" -gt ${LOG_ROTATE_BYTES} ]; then mv -f -- "$log" "$log.1"; fi`,
   'exec > >(exec tee -a "$log") 2> >(exec tee -a "$log" >&2)',
   `exec setpriv --reuid=${SANDBOX_USER.uid} --regid=${SANDBOX_USER.gid} --init-groups -- "$@"`,
 ].join('\n');
