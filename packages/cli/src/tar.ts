@@ -6,7 +6,7 @@
  * set-id bits, so an archive can never write outside the destination.
  */
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, symlink, unlink, utimes } from 'node:fs/promises';
+import { lstat, lutimes, mkdir, open, readdir, readlink, symlink, unlink } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 
 const BLOCK = 512;
@@ -252,6 +252,8 @@ export async function extract(source: AsyncIterable<Buffer>, dest: string): Prom
       continue;
     }
     if (type === '5') {
+      // A link the archive planted earlier under this name is replaced, never created through.
+      await removeIfLink(target);
       await mkdir(target, { recursive: true, mode: mode | 0o700 });
       dirTimes.push([target, mtime]);
       result.directories++;
@@ -280,13 +282,14 @@ export async function extract(source: AsyncIterable<Buffer>, dest: string): Prom
         await file.close();
       }
       await reader.stream(padded - size, async () => {});
-      await utimes(target, mtime, mtime).catch(() => {});
+      await lutimes(target, mtime, mtime).catch(() => {});
       result.files++;
       result.bytes += size;
     }
   }
-  // Directory times last: writing into a directory changes its mtime.
-  for (const [path, mtime] of dirTimes.reverse()) await utimes(path, mtime, mtime).catch(() => {});
+  // Directory times last: writing into a directory changes its mtime. lutimes, like every
+  // metadata call here, acts on the name itself: a link in its place is never followed.
+  for (const [path, mtime] of dirTimes.reverse()) await lutimes(path, mtime, mtime).catch(() => {});
   return result;
 }
 

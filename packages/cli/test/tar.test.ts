@@ -119,6 +119,40 @@ describe('extract', () => {
     expect(result.skipped.join('\n')).toMatch(/suid-hard \(a hard link\)/);
   });
 
+  it('sets no time or mode outside the destination: a directory entry over a planted symlink', async () => {
+    const outside = join(dir, 'outside');
+    await mkdir(outside);
+    await writeFile(join(outside, 'victim'), 'untouched');
+    const before = { dir: await stat(outside), file: await stat(join(outside, 'victim')) };
+    const links = join(dir, 'links');
+    const dirs = join(dir, 'dirs');
+    await mkdir(links);
+    await mkdir(join(dirs, 'd'), { recursive: true });
+    await writeFile(join(dirs, 'f'), 'mine');
+    // First `d` and `f` as links to the outside, then a directory `d` and a file `f` from 2001:
+    // their times (and the directory's mode) must land on the new entries, not through the links.
+    await symlink(outside, join(links, 'd'));
+    await symlink(join(outside, 'victim'), join(links, 'f'));
+    await chmod(join(dirs, 'd'), 0o700);
+    const old = '2001-09-09T01:46:40Z';
+    tar(['-c', '-f', join(dir, 'evil.tar'), '-C', links, 'd', 'f']);
+    tar(['-r', '-f', join(dir, 'evil.tar'), '-C', dirs, `--mtime=${old}`, 'd', 'f']);
+
+    const dest = join(dir, 'dest');
+    await mkdir(dest);
+    await extract(createReadStream(join(dir, 'evil.tar')), dest);
+    const after = { dir: await stat(outside), file: await stat(join(outside, 'victim')) };
+    expect(after.dir.mtimeMs).toBe(before.dir.mtimeMs);
+    expect(after.dir.mode).toBe(before.dir.mode);
+    expect(after.file.mtimeMs).toBe(before.file.mtimeMs);
+    expect(await readFile(join(outside, 'victim'), 'utf8')).toBe('untouched');
+    const d = await lstat(join(dest, 'd'));
+    expect(d.isDirectory()).toBe(true);
+    expect(d.mtime.toISOString()).toBe('2001-09-09T01:46:40.000Z');
+    expect(await readFile(join(dest, 'f'), 'utf8')).toBe('mine');
+    expect((await lstat(join(dest, 'f'))).mtime.toISOString()).toBe('2001-09-09T01:46:40.000Z');
+  });
+
   it('fails loudly on a damaged or truncated archive', async () => {
     const src = await makeSource();
     const chunks: Buffer[] = [];
