@@ -124,6 +124,47 @@ describe('bad input', () => {
     expect((await sandbox.exec('ls', ['/tmp/pwned'])).exitCode).not.toBe(0);
   });
 
+  it.each(['api', 'www', 'admin', 'localhost'])('refuses the reserved name %s, which would collide with the API\'s host names', async (name) => {
+    const r = await call('POST', '/v1/sprites', JSON.stringify({ name }));
+    expect(r.status).toBe(400);
+    expectFlatError(r.body, 'invalid_request');
+    expect(r.body.message).toMatch(/reserved/);
+  });
+
+  it('refuses a NUL byte in the environment, in exec env, dir and arguments, and in a service, with 400', async () => {
+    const create = await call('POST', '/v1/sprites', JSON.stringify({ name: sandboxName('nul'), environment: { A: 'x\u0000y' } }));
+    expect(create.status).toBe(400);
+    expectFlatError(create.body, 'invalid_request');
+    expect(create.body.message).toMatch(/NUL/);
+    const update = await call('PUT', `/v1/sprites/${existing}`, JSON.stringify({ environment: { A: 'x\u0000y' } }));
+    expect(update.status).toBe(400);
+    for (const query of ['cmd=env&env=A%3Dx%00y', 'cmd=pwd&dir=%2Ftmp%00x', 'cmd=echo&cmd=a%00b', 'cmd=true&path=%2Fbin%2Ftrue%00']) {
+      const r = await call('POST', `/v1/sprites/${existing}/exec?${query}`);
+      expect(r.status, query).toBe(400);
+      expectFlatError(r.body, 'invalid_request');
+    }
+    const service = await call('PUT', `/v1/sprites/${existing}/services/nul`, JSON.stringify({ cmd: 'sleep', args: ['1\u00002'] }));
+    expect(service.status).toBe(400);
+    // Nothing was stored: commands still run.
+    expect((await burrow.client().sandbox(existing).exec('true')).exitCode).toBe(0);
+  });
+
+  it('changes the environment of later commands with PUT', async () => {
+    const sandbox = burrow.client().sandbox(existing);
+    const r = await call('PUT', `/v1/sprites/${existing}`, JSON.stringify({ environment: { GREETING: 'hello there' } }));
+    expect(r.status).toBe(200);
+    expect(r.body.environment).toEqual({ GREETING: 'hello there' });
+    expect((await sandbox.exec('sh', ['-c', 'echo "$GREETING"'])).stdout).toBe('hello there\n');
+    await call('PUT', `/v1/sprites/${existing}`, JSON.stringify({ environment: {} }));
+    expect((await sandbox.exec('sh', ['-c', 'echo "[$GREETING]"'])).stdout).toBe('[]\n');
+  });
+
+  it('answers a request head over 16 KiB with 431 in the usual error shape', async () => {
+    const r = await call('POST', `/v1/sprites/${existing}/exec?cmd=echo&cmd=${'a'.repeat(32 * 1024)}`);
+    expect(r.status).toBe(431);
+    expectFlatError(r.body, 'headers_too_large');
+  });
+
   it('changed nothing: only the one sandbox exists', async () => {
     const state = hostState(burrow.config);
     expect(state.rows).toEqual([existing]);

@@ -20,6 +20,8 @@ export const ErrorCodes = {
   checkpoint_in_use: 409,
   gone: 410,
   payload_too_large: 413,
+  /** The request's head (its URL and headers) is over the server's 16 KiB. */
+  headers_too_large: 431,
   rate_limited: 429,
   /** The server's org-wide limit of running sandboxes is reached (the Sprites code). */
   concurrent_sprite_limit_exceeded: 429,

@@ -1,7 +1,8 @@
 // The HTTP/WebSocket API: Sprites v1 wire protocol (shared/spec/sprites-api.md) plus burrow's
 // extras under the same /v1 tree. Every error leaves as `{"error": code, "message": text}`.
 import { EventEmitter } from 'node:events';
-import { createServer } from 'node:http';
+import { createServer, maxHeaderSize, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ZodError } from 'zod';
@@ -99,6 +100,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     bodyLimit: 1 << 20,
+    clientErrorHandler: answerClientError,
     serverFactory: (handler) => {
       const server = createServer((req, res) => {
         const sandbox = deps.urls.sandboxNameOf(req);
@@ -249,6 +251,22 @@ export function toErrorBody(err: FastifyError | ApiError | ZodError): { status: 
     return { status: 400, body: { error: 'invalid_request', message } };
   }
   return { status: 500, body: { error: 'internal', message: `internal error: ${err.message}` } };
+}
+
+/**
+ * A request the HTTP parser refused before any route saw it (a head over Node's 16 KiB, bytes
+ * that are not HTTP) still gets the API's error shape, so clients can say what went wrong.
+ */
+function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return;
+  const [status, body] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, { error: 'headers_too_large', message: `the request's URL and headers are over ${maxHeaderSize >> 10} KiB; an exec's command travels in the URL, so pass long input on stdin or in a file instead` }]
+      : [400, { error: 'invalid_request', message: `the request is not valid HTTP (${err.code ?? err.message})` }];
+  const json = JSON.stringify(body);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: close\r\n\r\n${json}`,
+  );
 }
 
 function refusal(tokens: TokenAuthority, token: string): string | null {

@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Activity } from '../core/activity.js';
 import { ApiError } from '../core/errors.js';
-import { NAME_PATTERN } from '../core/names.js';
+import { newNameProblem } from '../core/names.js';
 import type { SandboxManager } from '../core/sandbox-manager.js';
 import type { SandboxRecord } from '../db/sandboxes.js';
 import type { Route } from '../network/http-connection-relay.js';
@@ -47,7 +47,7 @@ export class SandboxUrls {
     const suffix = `.${this.deps.domain}`;
     if (!host.endsWith(suffix)) return undefined;
     const label = host.slice(0, -suffix.length);
-    return NAME_PATTERN.test(label) ? label : undefined;
+    return newNameProblem(label) === null ? label : undefined;
   }
 
   /**

@@ -3,7 +3,7 @@ import { TOKEN_OPS } from '@burrow/sdk';
 import { z } from 'zod';
 import { listValue, parseCaveat, parseRfc3339 } from '../auth/caveats.js';
 import { MAX_COMMENT_LENGTH } from '../core/checkpoints.js';
-import { NAME_PATTERN } from '../core/names.js';
+import { checkNewName } from '../core/names.js';
 
 /**
  * An idle timeout: a Go-style duration (`30s`, `10m`), a number of seconds, `off` (never), or
@@ -28,11 +28,18 @@ const sleepSettings = z
   .object({ warm_after: sleepTimeout.optional(), cold_after: sleepTimeout.optional() })
   .strict();
 
+/**
+ * A string that reaches a process as an argument, an environment value or a path. C strings end
+ * at the first NUL, so such a value can never arrive intact: it is refused at the door, never
+ * stored for every later exec to trip on.
+ */
+export const withoutNul = <T extends z.ZodString>(s: T) => s.refine((v) => !v.includes('\0'), 'must not contain a NUL byte (\\0)');
+
 const envKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variable names are letters, digits and _');
 
 export const createSpriteBody = z
   .object({
-    name: z.string().regex(NAME_PATTERN, 'a sandbox name is a DNS label: 1-63 of a-z 0-9 -, not starting or ending with -'),
+    name: z.string().superRefine(checkNewName),
     config: z
       .object({
         ram_mb: z.number().int().min(128).max(262_144).optional(),
@@ -44,7 +51,7 @@ export const createSpriteBody = z
       })
       .strict()
       .optional(),
-    environment: z.record(envKey, z.string().max(65_536)).optional(),
+    environment: z.record(envKey, withoutNul(z.string().max(65_536))).optional(),
     url_settings: z
       .object({ auth: z.enum(['sprite', 'public']).optional(), private_access: z.string().max(64).optional() })
       .strict()
@@ -67,6 +74,8 @@ export const updateSpriteBody = z
     config: limitsPatch.optional(),
     url_settings: createSpriteBody.shape.url_settings,
     labels: createSpriteBody.shape.labels,
+    /** Replaces the environment of the commands started from now on. */
+    environment: createSpriteBody.shape.environment,
     clear_labels: z.boolean().optional(),
     sleep: sleepSettings.optional(),
   })
@@ -83,10 +92,10 @@ const repeated = z.preprocess((v) => (v === undefined ? [] : Array.isArray(v) ? 
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 export const execQuery = z.object({
-  cmd: repeated,
-  path: z.string().min(1).optional(),
-  env: repeated.pipe(z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*=/, 'env entries are KEY=VALUE'))),
-  dir: z.string().min(1).max(4096).optional(),
+  cmd: repeated.pipe(z.array(withoutNul(z.string()))),
+  path: withoutNul(z.string().min(1)).optional(),
+  env: repeated.pipe(z.array(withoutNul(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*=/, 'env entries are KEY=VALUE')))),
+  dir: withoutNul(z.string().min(1).max(4096)).optional(),
   stdin: flag.optional(),
   tty: flag.optional(),
   rows: z.coerce.number().int().min(1).max(1000).optional(),
@@ -232,10 +241,10 @@ const serviceName = z.string().regex(SERVICE_NAME, 'a service name is 1-63 of le
 /** `PUT /services/{svc}` (spec §7). */
 export const serviceBody = z
   .object({
-    cmd: z.string().min(1).max(4096),
-    args: z.array(z.string().max(65_536)).max(4096).optional(),
-    env: z.record(envKey, z.string().max(65_536)).optional(),
-    dir: z.string().min(1).max(4096).startsWith('/', 'dir is an absolute path').optional(),
+    cmd: withoutNul(z.string().min(1).max(4096)),
+    args: z.array(withoutNul(z.string().max(65_536))).max(4096).optional(),
+    env: z.record(envKey, withoutNul(z.string().max(65_536))).optional(),
+    dir: withoutNul(z.string().min(1).max(4096).startsWith('/', 'dir is an absolute path')).optional(),
     needs: z.array(serviceName).max(64).optional(),
     http_port: z.number().int().min(1).max(65_535).nullable().optional(),
   })

@@ -133,6 +133,8 @@ export class SandboxManager {
     patch: {
       urlSettings?: { auth?: string; private_access?: string };
       labels?: string[];
+      /** Replaces the sandbox's environment for the commands started from now on. */
+      environment?: Record<string, string>;
       sleep?: { warmAfterMs?: number | null; coldAfterMs?: number | null };
     },
   ): SandboxRecord {
@@ -140,6 +142,7 @@ export class SandboxManager {
     this.deps.store.update(record.id, {
       urlSettings: patch.urlSettings ? { ...record.urlSettings, ...patch.urlSettings } : undefined,
       labels: patch.labels,
+      environment: patch.environment,
       warmAfterMs: patch.sleep?.warmAfterMs,
       coldAfterMs: patch.sleep?.coldAfterMs,
     });

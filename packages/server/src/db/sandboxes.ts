@@ -174,6 +174,7 @@ export class SandboxStore {
     patch: {
       urlSettings?: SandboxRecord['urlSettings'];
       labels?: string[];
+      environment?: Record<string, string>;
       /** undefined keeps the value; null goes back to the server's default. */
       warmAfterMs?: number | null;
       coldAfterMs?: number | null;
@@ -183,6 +184,7 @@ export class SandboxStore {
       .prepare(
         `UPDATE sandboxes SET updated_at = @now,
            url_settings = COALESCE(@urlSettings, url_settings), labels = COALESCE(@labels, labels),
+           environment = COALESCE(@environment, environment),
            warm_after_ms = CASE WHEN @setWarm THEN @warm ELSE warm_after_ms END,
            cold_after_ms = CASE WHEN @setCold THEN @cold ELSE cold_after_ms END
          WHERE id = @id`,
@@ -192,6 +194,7 @@ export class SandboxStore {
         now: new Date().toISOString(),
         urlSettings: patch.urlSettings ? JSON.stringify(patch.urlSettings) : null,
         labels: patch.labels ? JSON.stringify(patch.labels) : null,
+        environment: patch.environment ? JSON.stringify(patch.environment) : null,
         setWarm: patch.warmAfterMs !== undefined ? 1 : 0,
         warm: patch.warmAfterMs ?? null,
         setCold: patch.coldAfterMs !== undefined ? 1 : 0,

@@ -71,6 +71,7 @@ export function spriteRoutes(deps: ApiDeps): FastifyPluginAsync {
       const record = manager.update(name, {
         urlSettings: body.url_settings,
         labels: body.clear_labels ? [] : body.labels,
+        environment: body.environment,
         sleep: body.sleep && { warmAfterMs: body.sleep.warm_after, coldAfterMs: body.sleep.cold_after },
       });
       return spriteView(record, view);
