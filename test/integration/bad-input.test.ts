@@ -1,7 +1,9 @@
 // Bad input gets a clear error in the protocol's flat shape and changes nothing.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
 import { hostState } from '../support/host-state.js';
 
 let burrow: BurrowInstance;
@@ -163,6 +165,18 @@ describe('bad input', () => {
     const r = await call('POST', `/v1/sprites/${existing}/exec?cmd=echo&cmd=${'a'.repeat(32 * 1024)}`);
     expect(r.status).toBe(431);
     expectFlatError(r.body, 'headers_too_large');
+  });
+
+  it('says why when `burrow exec` gets a 256 KiB command line, and exits 1', async () => {
+    const args = Array.from({ length: 256 }, () => 'a'.repeat(1024));
+    const run = await promisify(execFile)(process.execPath, [CLI, 'exec', existing, '--', 'echo', ...args], {
+      env: { ...process.env, ...burrow.cliEnv() },
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/over 16 KiB.*stdin/);
   });
 
   it('changed nothing: only the one sandbox exists', async () => {
