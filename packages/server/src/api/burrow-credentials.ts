@@ -1,0 +1,80 @@
+// What of a request to a sandbox URL is burrow's own and never reaches the app inside: an
+// Authorization that carries a burrow API token (for this sandbox, another one, valid or not),
+// and every cookie named burrow_* (the dashboard's session, the URL's login). The app's own
+// credentials (its Basic auth, its own bearer tokens, its cookies) pass byte for byte. Both
+// relays (the byte-level one and Node's HTTP server) strip through these functions.
+import type { IncomingHttpHeaders } from 'node:http';
+import { parseMacaroon } from '@burrow/sdk';
+
+export const BURROW_COOKIE_PREFIX = 'burrow_';
+
+/** The token of a `Bearer` Authorization value, or undefined. */
+export function bearerToken(value: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(value ?? '')?.[1];
+}
+
+/**
+ * Whether an Authorization (or Proxy-Authorization) value carries a burrow token: any Bearer
+ * that parses as a macaroon. Its location is not looked at, since it is not signed: burrow
+ * accepts its tokens whatever location they name.
+ */
+export function isBurrowAuthorization(value: string): boolean {
+  const token = bearerToken(value);
+  if (token === undefined) return false;
+  try {
+    parseMacaroon(token);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The values of the cookies named `name` in a Cookie header. */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  const values: string[] = [];
+  for (const pair of (header ?? '').split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0 && pair.slice(0, eq).trim() === name) values.push(pair.slice(eq + 1).trim());
+  }
+  return values;
+}
+
+/**
+ * A Cookie header's value without burrow's cookies, the others exactly as they came; undefined
+ * when nothing is left, so that the header is dropped.
+ */
+export function withoutBurrowCookies(value: string): string | undefined {
+  if (!value.includes(BURROW_COOKIE_PREFIX)) return value;
+  const kept = value
+    .split(';')
+    .filter((pair) => !pair.trimStart().startsWith(BURROW_COOKIE_PREFIX))
+    .join(';')
+    .trimStart();
+  return kept.trim() ? kept : undefined;
+}
+
+/** The value a header of a request reaches the app with, or undefined when it is dropped. */
+export function appHeaderValue(name: string, value: string): string | undefined {
+  switch (name.toLowerCase()) {
+    case 'authorization':
+    case 'proxy-authorization':
+      return isBurrowAuthorization(value) ? undefined : value;
+    case 'cookie':
+      return withoutBurrowCookies(value);
+    default:
+      return value;
+  }
+}
+
+/** The request's headers as the app may see them (for the path through Node's HTTP server). */
+export function appHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const out = { ...headers };
+  for (const name of ['authorization', 'proxy-authorization', 'cookie'] as const) {
+    const value = out[name];
+    if (value === undefined) continue;
+    const kept = appHeaderValue(name, value);
+    if (kept === undefined) delete out[name];
+    else out[name] = kept;
+  }
+  return out;
+}
