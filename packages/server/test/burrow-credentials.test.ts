@@ -12,10 +12,13 @@ describe('an Authorization header', () => {
     expect(isBurrowAuthorization(`bearer  ${attenuateToken(token, ['ops = read'])}`)).toBe(true);
     const elsewhere = serializeMacaroon(mintMacaroon(Buffer.alloc(32, 1), 'tok_y', 'somewhere'));
     expect(isBurrowAuthorization(`Bearer ${elsewhere}`)).toBe(true);
+    // Malformed values burrow itself would refuse must not carry a token past it either.
+    expect(isBurrowAuthorization(`Token ${token}`)).toBe(true);
+    expect(isBurrowAuthorization(`Bearer ${token}, Basic YXBwOnNlY3JldA==`)).toBe(true);
   });
 
   it('is the app\'s when it is anything else', () => {
-    for (const value of ['Basic YXBwOnNlY3JldA==', 'Bearer the-apps-own-token', 'Bearer eyJhbGciOiJIUzI1NiJ9.e30.x', `Token ${token}`, '']) {
+    for (const value of ['Basic YXBwOnNlY3JldA==', 'Bearer the-apps-own-token', 'Bearer eyJhbGciOiJIUzI1NiJ9.e30.x', 'Digest username="app", nonce="abc"', '']) {
       expect(isBurrowAuthorization(value)).toBe(false);
       expect(appHeaderValue('Authorization', value)).toBe(value);
     }

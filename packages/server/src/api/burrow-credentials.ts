@@ -14,19 +14,21 @@ export function bearerToken(value: string | undefined): string | undefined {
 }
 
 /**
- * Whether an Authorization (or Proxy-Authorization) value carries a burrow token: any Bearer
- * that parses as a macaroon. Its location is not looked at, since it is not signed: burrow
- * accepts its tokens whatever location they name.
+ * Whether an Authorization (or Proxy-Authorization) value carries a burrow token: any word of it
+ * that parses as a macaroon (`Bearer <token>`, and malformed values that burrow would refuse but
+ * that still hold a token). Its location is not looked at, since it is not signed: burrow accepts
+ * its tokens whatever location they name.
  */
 export function isBurrowAuthorization(value: string): boolean {
-  const token = bearerToken(value);
-  if (token === undefined) return false;
-  try {
-    parseMacaroon(token);
-    return true;
-  } catch {
-    return false;
-  }
+  return value.split(/[\s,]+/).some((word) => {
+    if (!word) return false;
+    try {
+      parseMacaroon(word);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** The values of the cookies named `name` in a Cookie header. */

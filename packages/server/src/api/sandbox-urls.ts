@@ -108,9 +108,8 @@ export class SandboxUrls {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
-    const admitted = await this.admit(req, name, (status, title, text, headers) => page(res, status, title, text, headers));
-    if (!admitted) return;
-    const record = admitted;
+    const record = await this.admit(req, name, (status, title, text, headers) => page(res, status, title, text, headers));
+    if (!record) return;
     const path = pathOf(req.url ?? '/');
     if (path === LOGIN_PATH) return this.login(req, res, record);
     if (path === LOGOUT_PATH) return this.logout(req, res, record);
@@ -129,9 +128,8 @@ export class SandboxUrls {
       socket.end(`HTTP/1.1 ${status} ${title}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${text}\n`);
     };
     socket.on('error', () => {});
-    const admitted = await this.admit(req, name, fail);
-    if (!admitted) return;
-    const record = admitted;
+    const record = await this.admit(req, name, fail);
+    if (!record) return;
     const release = this.deps.activity?.hold(name);
     if (release) socket.once('close', release);
     const target = await this.wake(record, fail);
