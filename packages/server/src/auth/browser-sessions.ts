@@ -14,8 +14,16 @@ export interface BrowserSession {
 
 /** base64url of 32 random bytes. */
 const ID_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+const KNOWN_MAX = 1_000;
 
 export class BrowserSessions {
+  /**
+   * Sessions found, by id: a URL login is looked up with every request it makes, and the table
+   * costs several times what relaying a request does. Every change to a session goes through
+   * this object, so what it remembers never disagrees with the table.
+   */
+  private readonly known = new Map<string, BrowserSession & { kind: BrowserSessionKind }>();
+
   constructor(
     private readonly store: BrowserSessionStore,
     private readonly now: () => number = Date.now,
@@ -34,17 +42,29 @@ export class BrowserSessions {
   /** The live session of this kind with this id, or undefined. */
   find(kind: BrowserSessionKind, id: string): BrowserSession | undefined {
     if (!ID_PATTERN.test(id)) return undefined;
-    const record = this.store.find(hashOf(id), kind, this.now());
-    return record && { sandboxId: record.sandboxId, token: record.token, expiresAt: record.expiresAt };
+    const now = this.now();
+    let session = this.known.get(id);
+    if (!session) {
+      const record = this.store.find(hashOf(id), kind, now);
+      if (!record) return undefined;
+      session = { kind, sandboxId: record.sandboxId, token: record.token, expiresAt: record.expiresAt };
+      if (this.known.size >= KNOWN_MAX) this.known.clear();
+      this.known.set(id, session);
+    }
+    if (session.kind !== kind || session.expiresAt <= now) return undefined;
+    return { sandboxId: session.sandboxId, token: session.token, expiresAt: session.expiresAt };
   }
 
   close(id: string): void {
-    if (ID_PATTERN.test(id)) this.store.delete(hashOf(id));
+    if (!ID_PATTERN.test(id)) return;
+    this.known.delete(id);
+    this.store.delete(hashOf(id));
   }
 
   /** From now on, a revocation deletes the sessions of every token the authority then refuses. */
   endWithRevokedTokens(tokens: Pick<TokenAuthority, 'onRevoke' | 'authenticate'>): void {
     tokens.onRevoke(() => {
+      this.known.clear();
       for (const token of this.store.tokens()) if (!accepts(tokens, token)) this.store.deleteByToken(token);
     });
   }
