@@ -14,17 +14,17 @@ export function bearerToken(value: string | undefined): string | undefined {
 }
 
 /**
- * Whether an Authorization (or Proxy-Authorization) value carries a burrow token: any word of it
- * that parses as a macaroon (`Bearer <token>`, and malformed values that burrow would refuse but
- * that still hold a token). Its location is not looked at, since it is not signed: burrow accepts
- * its tokens whatever location they name.
- */
-/**
  * A version 2 macaroon starts with the byte 2, which base64 writes as `A` and one of `g`-`v`:
  * other words (JWTs, Basic credentials) are told apart without the cost of a parse that throws.
  */
 const MAYBE_MACAROON = /^A[g-v][A-Za-z0-9+/_-]*={0,2}$/;
 
+/**
+ * Whether an Authorization (or Proxy-Authorization) value carries a burrow token: any word of it
+ * that parses as a macaroon (`Bearer <token>`, and malformed values that burrow would refuse but
+ * that still hold a token). Its location is not looked at, since it is not signed: burrow accepts
+ * its tokens whatever location they name.
+ */
 export function isBurrowAuthorization(value: string): boolean {
   return value.split(/[\s,]+/).some((word) => {
     if (!MAYBE_MACAROON.test(word)) return false;
