@@ -78,7 +78,9 @@ describe('the dashboard', () => {
     await page.getByRole('heading', { name: 'Sandboxes' }).waitFor(WAIT);
     const cookie = (await context.cookies()).find((c) => c.name === 'burrow_session');
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
-    // Page scripts cannot read the token.
+    // The cookie is a session id: the token stays on the server.
+    expect(cookie!.value).not.toContain(burrow.token);
+    // Page scripts cannot read the cookie.
     expect(await page.evaluate(() => document.cookie)).not.toContain('burrow_');
   });
 
@@ -244,9 +246,13 @@ describe('the dashboard login cookie', () => {
   it('leaves Bearer tokens working as before, and logging out forgets the cookie', async () => {
     const list = await fetch(`${burrow.url}/v1/sprites`, { headers: { Authorization: `Bearer ${burrow.token}` } });
     expect(list.status).toBe(200);
+    const session = (await context.cookies()).find((c) => c.name === 'burrow_session')!;
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByLabel('API token').waitFor(WAIT);
     expect((await context.cookies()).find((c) => c.name === 'burrow_session')).toBeUndefined();
+    // A copy of the cookie kept elsewhere opens nothing either: the session ended on the server.
+    const replayed = await fetch(`${burrow.url}/v1/sprites`, { headers: { Cookie: `burrow_session=${session.value}` } });
+    expect(replayed.status).toBe(401);
     expect(pageErrors).toEqual([]);
   });
 

@@ -6,9 +6,11 @@ import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { BurrowClient, PortEvent } from '@burrow/sdk';
+import { BurrowClient, type PortEvent } from '@burrow/sdk';
 import { APP_SERVER } from '../support/app-server.js';
 import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
+
+const LOGIN_PATH = '/__burrow/login';
 
 let burrow: BurrowInstance;
 let client: BurrowClient;
@@ -189,6 +191,141 @@ describe('a private sandbox URL (auth sprite, the default)', () => {
     }
   });
 });
+
+describe('burrow credentials on the way to the app', () => {
+  it('never reach the app on a keep-alive connection, relayed byte for byte or by the HTTP server; the app keeps its own', async () => {
+    const { port } = new URL(burrow.url);
+    const site = `${app}.localhost:${port}`;
+    const forOther = await client.createToken({ description: 'a token for another sandbox', caveats: [`sandbox = ${empty}`] });
+    const forThis = await client.createToken({ description: 'a token for this sandbox', caveats: [`sandbox = ${app}`] });
+    const login = await loginCookie(app);
+    const dashboard = await dashboardCookie();
+    // The app's cookies around burrow's, in the spacing a client chose: they must arrive as they were.
+    const cookie = `theme=dark; ${login}; sid=abc;${dashboard};  burrow_other=1; lang=en`;
+    const appCookies = 'theme=dark; sid=abc; lang=en';
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const on = (path: string, headers: Record<string, string>) =>
+      new Promise<Answer & { socket: number }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port, path, agent, headers: { host: site, ...headers } }, (res) => {
+          const socket = res.socket.localPort ?? 0;
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, socket }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const round = async () => [
+      await on('/', { Authorization: `Bearer ${forOther.token}`, Cookie: cookie }),
+      await on('/', { Authorization: `Bearer ${forThis.token}`, Cookie: cookie }),
+      await on('/', { Authorization: 'Basic YXBwOnNlY3JldA==', Cookie: cookie }),
+      await on('/', { Authorization: 'Bearer the-apps-own-token', Cookie: cookie }),
+      await on('/', { Authorization: `bearer ${forThis.token}`, Cookie: `${dashboard}; burrow_other=1` }),
+    ];
+    const expected = [
+      `page of ${app} auth=- cookie=${appCookies}\n`,
+      `page of ${app} auth=- cookie=${appCookies}\n`,
+      `page of ${app} auth=Basic YXBwOnNlY3JldA== cookie=${appCookies}\n`,
+      `page of ${app} auth=Bearer the-apps-own-token cookie=${appCookies}\n`,
+      `page of ${app} auth=- cookie=-\n`,
+    ];
+    try {
+      // The first round is relayed byte for byte; a login page (which burrow answers itself) hands
+      // the connection to the HTTP server, which relays the second round.
+      const direct = await round();
+      const handOff = await on(`${LOGIN_PATH}?ticket=nope`, { Cookie: cookie });
+      const served = await round();
+      expect(direct.map((a) => a.body)).toEqual(expected);
+      expect(handOff.status).toBe(403);
+      expect(served.map((a) => a.body)).toEqual(expected);
+      expect(new Set([...direct, handOff, ...served].map((a) => a.socket)).size).toBe(1);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('never reach the app through a WebSocket; the app keeps its own', async () => {
+    const forOther = await client.createToken({ description: 'a token for another sandbox', caveats: [`sandbox = ${empty}`] });
+    const login = await loginCookie(app);
+    const dashboard = await dashboardCookie();
+    const seen = (headers: Record<string, string>) => {
+      const { port } = new URL(burrow.url);
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { Host: `${app}.localhost:${port}`, ...headers } });
+      return new Promise<{ authorization: string; cookie: string }>((resolve, reject) => {
+        ws.on('upgrade', (res) => {
+          resolve({
+            authorization: decodeURIComponent(String(res.headers['x-seen-authorization'])),
+            cookie: decodeURIComponent(String(res.headers['x-seen-cookie'])),
+          });
+          ws.terminate();
+        });
+        ws.on('error', reject);
+      });
+    };
+    expect(await seen({ Authorization: `Bearer ${burrow.token}`, Cookie: `${dashboard}; theme=dark` })).toEqual({ authorization: '-', cookie: 'theme=dark' });
+    expect(await seen({ Authorization: `Bearer ${forOther.token}`, Cookie: `a=1; ${login}` })).toEqual({ authorization: '-', cookie: 'a=1' });
+    expect(await seen({ Authorization: 'Basic YXBwOnNlY3JldA==', Cookie: `${login};a=1;${dashboard}` })).toEqual({
+      authorization: 'Basic YXBwOnNlY3JldA==',
+      cookie: 'a=1',
+    });
+  });
+});
+
+describe('a login to a sandbox URL', () => {
+  it('is a new cookie for every login, good for a day', async () => {
+    const { login_url } = await client.sandbox(app).urlLogin();
+    const link = new URL(login_url);
+    const first = await get(app, `${link.pathname}${link.search}`);
+    const second = await get(app, `${link.pathname}${link.search}`);
+    expect(first.headers['set-cookie']).toEqual([expect.stringMatching(/^burrow_url_auth=[\w-]{43}; Path=\/; HttpOnly; SameSite=Lax; Max-Age=86400$/)]);
+    const cookies = [first, second].map((r) => String(r.headers['set-cookie']).split(';')[0]!);
+    expect(cookies[0]).not.toBe(cookies[1]);
+    for (const cookie of cookies) expect((await get(app, '/', { Cookie: cookie })).status).toBe(200);
+  });
+
+  it('ends at logout, that login only', async () => {
+    const [leaving, staying] = [await loginCookie(app), await loginCookie(app)];
+    const out = await get(app, '/__burrow/logout', { Cookie: leaving });
+    expect(out.status).toBe(200);
+    expect(String(out.headers['set-cookie'])).toMatch(/^burrow_url_auth=; .*Max-Age=0$/);
+    expect((await get(app, '/', { Cookie: leaving })).status).toBe(401);
+    expect((await get(app, '/', { Cookie: staying })).status).toBe(200);
+  });
+
+  it('ends when the token that asked for the login link is revoked, and so does the link', async () => {
+    const minted = await client.createToken({ description: 'url login revoke test', caveats: [`sandbox = ${app}`] });
+    const limited = new BurrowClient({ baseURL: burrow.url, token: minted.token });
+    const { login_url } = await limited.sandbox(app).urlLogin();
+    const link = new URL(login_url);
+    const cookie = String((await get(app, `${link.pathname}${link.search}`)).headers['set-cookie']).split(';')[0]!;
+    const other = await loginCookie(app);
+    expect((await get(app, '/', { Cookie: cookie })).status).toBe(200);
+    await client.revokeToken(minted.id);
+    expect((await get(app, '/', { Cookie: cookie })).status).toBe(401);
+    expect((await get(app, `${link.pathname}${link.search}`)).status).toBe(403);
+    // Logins made with other tokens stay.
+    expect((await get(app, '/', { Cookie: other })).status).toBe(200);
+  });
+});
+
+/** Logs in to a sandbox URL with a fresh login link; the cookie as a browser would send it. */
+async function loginCookie(name: string): Promise<string> {
+  const link = new URL((await client.sandbox(name).urlLogin()).login_url);
+  const answer = await get(name, `${link.pathname}${link.search}`);
+  expect(answer.status).toBe(302);
+  return String(answer.headers['set-cookie']).split(';')[0]!;
+}
+
+/** Logs in to the dashboard with the admin token; the cookie as a browser would send it. */
+async function dashboardCookie(): Promise<string> {
+  const r = await fetch(`${burrow.url}/v1/dashboard/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-burrow-csrf': '1' },
+    body: JSON.stringify({ token: burrow.token }),
+  });
+  expect(r.status).toBe(204);
+  return r.headers.get('set-cookie')!.split(';')[0]!;
+}
 
 describe('a public sandbox URL', () => {
   it('opens without credentials after `burrow url update --auth public`', async () => {

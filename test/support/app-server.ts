@@ -1,6 +1,7 @@
 // A small web app to run inside a sandbox (node is in the dev image): a page, a slow stream, an
 // upload echo and a WebSocket echo written out by hand (the image has no npm modules), bound to
-// 127.0.0.1 only, as development servers often are.
+// 127.0.0.1 only, as development servers often are. The page and the WebSocket's answer
+// (X-Seen-Authorization, X-Seen-Cookie) say which Authorization and Cookie the app received.
 export const APP_SERVER = String.raw`
 const http = require('http'), crypto = require('crypto');
 const port = Number(process.env.PORT || 8080);
@@ -17,7 +18,9 @@ const server = http.createServer((req, res) => {
 });
 server.on('upgrade', (req, socket) => {
   const accept = crypto.createHash('sha1').update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
-  socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ' + accept + '\r\n\r\n');
+  const seen = (name) => encodeURIComponent(req.headers[name] || '-');
+  socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ' + accept +
+    '\r\nX-Seen-Authorization: ' + seen('authorization') + '\r\nX-Seen-Cookie: ' + seen('cookie') + '\r\n\r\n');
   let buf = Buffer.alloc(0);
   socket.on('data', (d) => {
     buf = Buffer.concat([buf, d]);

@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { buildApi } from './api/app.js';
 import { DEFAULT_HTTP_PORT, SandboxUrls } from './api/sandbox-urls.js';
 import { UrlAccess } from './api/url-access.js';
+import { DashboardLogins } from './api/dashboard-auth.js';
+import { BrowserSessions } from './auth/browser-sessions.js';
+import { BrowserSessionStore } from './db/browser-sessions.js';
 import { DashboardAssets } from './api/dashboard-assets.js';
 import { TokenAuthority } from './auth/api-tokens.js';
 import { ensureKeyFile } from './auth/root-key.js';
@@ -259,7 +262,10 @@ export async function serve(
   if (dashboard.missing) log(`dashboard: ${dashboard.missing}`);
   const { host, port } = config.listen;
   // Opening a sandbox's URL reaches into it like a proxy does: the token needs `exec` on it.
-  const urlAccess = new UrlAccess(tokenKey, (token, sandbox) => {
+  // Browser sessions (the dashboard's, URL logins) stand for a token: revoking it ends them.
+  const browserSessions = new BrowserSessions(new BrowserSessionStore(db));
+  browserSessions.endWithRevokedTokens(tokens);
+  const urlAccess = new UrlAccess(browserSessions, (token, sandbox) => {
     try {
       tokens.authorize(tokens.authenticate(token), { op: 'exec', sandbox });
       return true;
@@ -289,6 +295,7 @@ export async function serve(
     tokens,
     secrets: { secrets, tokenizerPublicKey: tokenizer.publicKeyHex, caCertificate: ca.certPem },
     dashboard,
+    dashboardLogins: new DashboardLogins(browserSessions),
     egress,
     urls,
     urlAccess,

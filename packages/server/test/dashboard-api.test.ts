@@ -1,5 +1,6 @@
 // The dashboard's side of the API with a fake sandbox manager: assets served without a token,
-// the login cookie and its CSRF and Origin rules, Bearer tokens unchanged, and the live NDJSON list.
+// the login cookie (a server-side session) and its CSRF and Origin rules, Bearer tokens
+// unchanged, and the live NDJSON list.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +8,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi, type ApiDeps } from '../src/api/app.js';
 import { DashboardAssets } from '../src/api/dashboard-assets.js';
+import { DashboardLogins } from '../src/api/dashboard-auth.js';
+import { BrowserSessions } from '../src/auth/browser-sessions.js';
+import { BrowserSessionStore } from '../src/db/browser-sessions.js';
 import { Activity } from '../src/core/activity.js';
 import { TokenAuthority } from '../src/auth/api-tokens.js';
 import { ensureKeyFile } from '../src/auth/root-key.js';
@@ -20,6 +24,9 @@ let dir: string;
 let db: Db;
 let app: FastifyInstance;
 let token: string;
+let tokens: TokenAuthority;
+/** How far the sessions' clock is ahead of the real one. */
+let clockAhead = 0;
 const records = new Map<string, SandboxRecord>();
 
 function record(name: string, status: SandboxRecord['status']): SandboxRecord {
@@ -47,13 +54,16 @@ beforeAll(async () => {
   writeFileSync(join(web, 'assets', 'app-1a2b.js'), 'console.log(1)');
   writeFileSync(join(dir, 'secret.txt'), 'not for the web');
   db = openDatabase(join(dir, 'db.sqlite'));
-  const tokens = new TokenAuthority(await ensureKeyFile(join(dir, 'token.key')), new ApiTokenStore(db));
+  tokens = new TokenAuthority(await ensureKeyFile(join(dir, 'token.key')), new ApiTokenStore(db));
   token = await tokens.ensureAdminToken(join(dir, 'admin.token'));
   records.set('alpha', record('alpha', 'running'));
+  const sessions = new BrowserSessions(new BrowserSessionStore(db), () => Date.now() + clockAhead);
+  sessions.endWithRevokedTokens(tokens);
   app = await buildApi({
     manager,
     tokens,
     dashboard: await DashboardAssets.load(web),
+    dashboardLogins: new DashboardLogins(sessions),
     // No Host names a sandbox here, so every request reaches the API.
     urls: { sandboxNameOf: () => undefined },
     view: { urlFor: (n) => `http://${n}.localhost:7070`, isolationOf: () => 'runc', sleepDefaults: { warmAfterMs: 30_000, coldAfterMs: 600_000 } },
@@ -73,8 +83,9 @@ afterAll(async () => {
 const login = (headers: Record<string, string>, body: object = { token }) =>
   app.inject({ method: 'POST', url: '/v1/dashboard/login', headers: { 'content-type': 'application/json', ...headers }, payload: body });
 
-async function sessionCookie(): Promise<string> {
-  const r = await login({ 'x-burrow-csrf': '1' });
+async function sessionCookie(body: object = { token }): Promise<string> {
+  const r = await login({ 'x-burrow-csrf': '1' }, body);
+  expect(r.statusCode).toBe(204);
   return String(r.headers['set-cookie']).split(';')[0]!;
 }
 
@@ -131,10 +142,48 @@ describe('the login cookie', () => {
     expect((await app.inject({ url: '/v1/sprites' })).statusCode).toBe(401);
   });
 
-  it('is cleared by logging out', async () => {
-    const r = await app.inject({ method: 'POST', url: '/v1/dashboard/logout', headers: { 'x-burrow-csrf': '1' } });
+  it('holds a new random session id for every login, never the token', async () => {
+    const cookies = [await sessionCookie(), await sessionCookie()];
+    for (const cookie of cookies) {
+      expect(cookie).toMatch(/^burrow_session=[\w-]{43}$/);
+      expect(cookie).not.toContain(token);
+      expect(cookie).not.toContain(encodeURIComponent(token));
+    }
+    expect(cookies[0]).not.toBe(cookies[1]);
+    // A cookie holding the token itself opens nothing.
+    expect((await app.inject({ url: '/v1/sprites', headers: { cookie: `burrow_session=${token}` } })).statusCode).toBe(401);
+  });
+
+  it('is cleared by logging out, and its session ends on the server', async () => {
+    const cookie = await sessionCookie();
+    const other = await sessionCookie();
+    const r = await app.inject({ method: 'POST', url: '/v1/dashboard/logout', headers: { cookie, 'x-burrow-csrf': '1' } });
     expect(r.statusCode).toBe(204);
     expect(r.headers['set-cookie']).toContain('Max-Age=0');
+    expect((await app.inject({ url: '/v1/sprites', headers: { cookie } })).statusCode).toBe(401);
+    expect((await app.inject({ url: '/v1/sprites', headers: { cookie: other } })).statusCode).toBe(200);
+  });
+
+  it('stops working when its token is revoked', async () => {
+    const minted = tokens.mint({ description: 'dashboard revoke test', caveats: [] });
+    const cookie = await sessionCookie({ token: minted.token });
+    expect((await app.inject({ url: '/v1/sprites', headers: { cookie } })).statusCode).toBe(200);
+    tokens.revoke(minted.record.id);
+    const refused = await app.inject({ url: '/v1/sprites', headers: { cookie } });
+    expect(refused.statusCode).toBe(401);
+    expect(db.prepare('SELECT COUNT(*) AS n FROM browser_sessions WHERE token = ?').get(minted.token)).toEqual({ n: 0 });
+  });
+
+  it('expires on the server after a week, whatever the browser keeps', async () => {
+    const cookie = await sessionCookie();
+    try {
+      clockAhead = 7 * 24 * 3600_000 - 60_000;
+      expect((await app.inject({ url: '/v1/sprites', headers: { cookie } })).statusCode).toBe(200);
+      clockAhead = 7 * 24 * 3600_000;
+      expect((await app.inject({ url: '/v1/sprites', headers: { cookie } })).statusCode).toBe(401);
+    } finally {
+      clockAhead = 0;
+    }
   });
 });
 

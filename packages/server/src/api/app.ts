@@ -12,6 +12,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated token (caveats judged in preHandler); null on public paths. */
     bearer: Bearer | null;
+    /** That token as presented (header or dashboard session), for what acts with it later: URL login links. */
+    token: string | null;
   }
 }
 import { ApiError } from '../core/errors.js';
@@ -29,7 +31,8 @@ import type { SandboxManager } from '../core/sandbox-manager.js';
 import type { SessionRegistry } from '../core/sessions.js';
 import type { ViewContext } from './sprite-view.js';
 import type { DashboardAssets } from './dashboard-assets.js';
-import { assertSameSite, cookieToken } from './dashboard-auth.js';
+import { bearerToken } from './burrow-credentials.js';
+import { assertSameSite, type DashboardLogins } from './dashboard-auth.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
 import { eventRoutes } from './routes/events.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -90,6 +93,7 @@ export interface ApiDeps {
   secrets: SecretRouteDeps;
   view: ViewContext;
   dashboard: DashboardAssets;
+  dashboardLogins: DashboardLogins;
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -120,6 +124,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   // The HTTP server's close waits for every connection: relayed ones end when it begins.
   app.addHook('preClose', async () => relay?.closeAll());
   app.decorateRequest('bearer', null);
+  app.decorateRequest('token', null);
   const isPublic = (path: string) => PUBLIC_PATHS.has(path) || isDashboardPublic(deps.dashboard, path);
 
   await app.register(websocket, { options: { maxPayload: 16 << 20, server: apiUpgrades as never } });
@@ -133,13 +138,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (isPublic(path)) return;
     const header = req.headers.authorization;
     // The dashboard's cookie counts only when no Authorization header is sent at all.
-    const token = header === undefined ? cookieToken(req) : /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+    const token = header === undefined ? deps.dashboardLogins.tokenOf(req) : bearerToken(header);
     if (token === undefined) {
       throw new ApiError('unauthorized', 'send `Authorization: Bearer <token>` (the admin token is in $BURROW_HOME/admin.token)');
     }
     if (header === undefined) assertSameSite(req);
     try {
       req.bearer = deps.tokens.authenticate(token);
+      req.token = token;
     } catch (e) {
       if (e instanceof TokenRefused) throw new ApiError('unauthorized', e.message);
       throw e;
@@ -202,7 +208,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(metricsRoutes(deps));
   await app.register(secretRoutes(deps));
   await app.register(openapiRoutes());
-  await app.register(dashboardRoutes({ assets: deps.dashboard, refusal: (token) => refusal(deps.tokens, token) }));
+  await app.register(dashboardRoutes({ assets: deps.dashboard, logins: deps.dashboardLogins, refusal: (token) => refusal(deps.tokens, token) }));
   return app;
 }
 

@@ -18,7 +18,8 @@ import type { SandboxRecord } from '../db/sandboxes.js';
 import type { Route } from '../network/http-connection-relay.js';
 import { forwardRequest, forwardUpgrade, waitForListener, type Target } from '../network/http-forward.js';
 import { values, type RequestHead } from '../network/http-framing.js';
-import { LOGIN_PATH, withoutBurrowCookie, type UrlAccess } from './url-access.js';
+import { appHeaders, appHeaderValue } from './burrow-credentials.js';
+import { LOGIN_PATH, LOGOUT_PATH, type UrlAccess } from './url-access.js';
 
 export const DEFAULT_HTTP_PORT = 8080;
 /** After a wake, how long a request waits for the app to listen before the 502 page. */
@@ -80,27 +81,18 @@ export class SandboxUrls {
   private directHead(head: RequestHead, sandboxId: string, name: string, from: string): string | undefined {
     const hosts = values(head, 'host');
     if (hosts.length !== 1 || this.sandboxNamed(hosts[0]!) !== name) return undefined;
-    if (head.method === 'CONNECT' || values(head, 'upgrade').length || pathOf(head.target) === LOGIN_PATH) return undefined;
+    if (head.method === 'CONNECT' || values(head, 'upgrade').length || isBurrowPath(pathOf(head.target))) return undefined;
     const record = this.deps.manager.find(name);
     if (!record || record.id !== sandboxId || record.status !== 'running') return undefined;
-    const authorization = values(head, 'authorization');
-    const cookie = values(head, 'cookie').join('; ');
-    const credential = this.deps.access.credential(record, { authorization: authorization[0], cookie });
-    if (!credential && record.urlSettings.auth !== 'public') return undefined;
+    if (record.urlSettings.auth !== 'public') {
+      const cookie = values(head, 'cookie').join('; ');
+      if (!this.deps.access.opens(record, { authorization: values(head, 'authorization')[0], cookie })) return undefined;
+    }
     this.deps.activity?.touch(name);
     let out = `${head.method} ${head.target} HTTP/1.1\r\n`;
     const forwardedFor: string[] = [];
     for (const [key, value] of head.headers) {
       switch (key.toLowerCase()) {
-        case 'authorization':
-          if (credential === 'token') continue;
-          break;
-        case 'cookie': {
-          const kept = withoutBurrowCookie(value);
-          if (!kept) continue;
-          out += `${key}: ${kept}\r\n`;
-          continue;
-        }
         case 'x-forwarded-for':
           forwardedFor.push(value);
           continue;
@@ -108,23 +100,25 @@ export class SandboxUrls {
         case 'x-forwarded-proto':
           continue;
       }
-      out += `${key}: ${value}\r\n`;
+      const kept = appHeaderValue(key, value);
+      if (kept !== undefined) out += `${key}: ${kept}\r\n`;
     }
     forwardedFor.push(from);
     return `${out}X-Forwarded-For: ${forwardedFor.join(', ')}\r\nX-Forwarded-Host: ${hosts[0]}\r\nX-Forwarded-Proto: http\r\n\r\n`;
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
-    const admitted = await this.admit(req, name, (status, title, text, headers) => page(res, status, title, text, headers));
-    if (!admitted) return;
-    const { record, credential } = admitted;
-    if (pathOf(req.url ?? '/') === LOGIN_PATH) return this.login(req, res, record);
+    const record = await this.admit(req, name, (status, title, text, headers) => page(res, status, title, text, headers));
+    if (!record) return;
+    const path = pathOf(req.url ?? '/');
+    if (path === LOGIN_PATH) return this.login(req, res, record);
+    if (path === LOGOUT_PATH) return this.logout(req, res, record);
     const release = this.deps.activity?.hold(name);
     if (release) res.once('close', release);
     const target = await this.wake(record, (status, title, text) => page(res, status, title, text));
     if (!target) return;
     forwardRequest(req, res, target, {
-      headers: this.headersFor(req, credential),
+      headers: this.headersFor(req),
       onUnreachable: (r, err) => page(r, 502, 'Nothing is listening', nothingListening(record, target, err)),
     });
   }
@@ -134,15 +128,14 @@ export class SandboxUrls {
       socket.end(`HTTP/1.1 ${status} ${title}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${text}\n`);
     };
     socket.on('error', () => {});
-    const admitted = await this.admit(req, name, fail);
-    if (!admitted) return;
-    const { record, credential } = admitted;
+    const record = await this.admit(req, name, fail);
+    if (!record) return;
     const release = this.deps.activity?.hold(name);
     if (release) socket.once('close', release);
     const target = await this.wake(record, fail);
     if (!target) return;
     forwardUpgrade(req, socket, head, target, {
-      headers: this.headersFor(req, credential, true),
+      headers: this.headersFor(req, true),
       onUnreachable: (err) => fail(502, 'Bad Gateway', nothingListening(record, target, err)),
     });
   }
@@ -151,7 +144,7 @@ export class SandboxUrls {
     req: IncomingMessage,
     name: string,
     fail: (status: number, title: string, text: string, headers?: Record<string, string>) => void,
-  ): Promise<{ record: SandboxRecord; credential: 'token' | 'cookie' | null } | undefined> {
+  ): Promise<SandboxRecord | undefined> {
     let record: SandboxRecord;
     try {
       record = this.deps.manager.get(name);
@@ -159,8 +152,7 @@ export class SandboxUrls {
       fail(404, 'No such sandbox', `There is no sandbox named '${name}' here.`);
       return undefined;
     }
-    const credential = this.deps.access.credential(record, req.headers);
-    if (credential || record.urlSettings.auth === 'public' || pathOf(req.url ?? '/') === LOGIN_PATH) return { record, credential };
+    if (record.urlSettings.auth === 'public' || isBurrowPath(pathOf(req.url ?? '/')) || this.deps.access.opens(record, req.headers)) return record;
     fail(
       401,
       'Log in to open this sandbox',
@@ -173,11 +165,17 @@ export class SandboxUrls {
 
   private login(req: IncomingMessage, res: ServerResponse, record: SandboxRecord): void {
     const ticket = new URL(req.url ?? '/', 'http://x').searchParams.get('ticket') ?? '';
-    if (!this.deps.access.ticketValid(record.id, ticket)) {
-      return page(res, 403, 'This login link is not valid', `The link has expired or is not for '${record.name}'. Run \`burrow url ${record.name}\` for a new one.`);
+    const cookie = this.deps.access.login(record, ticket);
+    if (cookie === undefined) {
+      return page(res, 403, 'This login link is not valid', `The link has expired, its token was revoked, or it is not for '${record.name}'. Run \`burrow url ${record.name}\` for a new one.`);
     }
-    res.writeHead(302, { Location: '/', 'Set-Cookie': this.deps.access.setCookie(record.id), 'Cache-Control': 'no-store' });
+    res.writeHead(302, { Location: '/', 'Set-Cookie': cookie, 'Cache-Control': 'no-store' });
     res.end();
+  }
+
+  private logout(req: IncomingMessage, res: ServerResponse, record: SandboxRecord): void {
+    const cleared = this.deps.access.logout(req.headers);
+    page(res, 200, 'Logged out', `This browser is no longer logged in to '${record.name}'.`, { 'Set-Cookie': cleared });
   }
 
   private async wake(record: SandboxRecord, fail: (status: number, title: string, text: string) => void): Promise<Target | undefined> {
@@ -195,8 +193,8 @@ export class SandboxUrls {
     return undefined;
   }
 
-  private headersFor(req: IncomingMessage, credential: 'token' | 'cookie' | null, upgrade = false) {
-    const headers = this.deps.access.stripCredentials(req.headers, credential);
+  private headersFor(req: IncomingMessage, upgrade = false) {
+    const headers = appHeaders(req.headers);
     const from = req.socket.remoteAddress ?? '';
     headers['x-forwarded-for'] = headers['x-forwarded-for'] ? `${headers['x-forwarded-for']}, ${from}` : from;
     headers['x-forwarded-host'] = req.headers.host ?? '';
@@ -207,6 +205,11 @@ export class SandboxUrls {
     }
     return headers;
   }
+}
+
+/** Paths burrow answers itself on every sandbox URL: the app never sees them. */
+function isBurrowPath(path: string): boolean {
+  return path === LOGIN_PATH || path === LOGOUT_PATH;
 }
 
 function pathOf(target: string): string {

@@ -1,52 +1,62 @@
-// Who may open a sandbox's URL when its auth is `sprite`: a request with the API token as a
-// Bearer header, or a browser holding the cookie that a login link set. Cookies and login
-// tickets are HMACs keyed by the token root key and bound to the sandbox's id, so a cookie for one
-// sandbox (or for an earlier sandbox of the same name) opens nothing else.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+// Who may open a sandbox's URL when its auth is `sprite`: a request with an API token as a
+// Bearer header, or a browser logged in through a login link. The link carries a ticket and the
+// browser's cookie a login id: both random, kept server-side (auth/browser-sessions.ts) with the
+// sandbox's id and the token that asked for the link, and both good only while that token still
+// opens the sandbox. A login thus ends after LOGIN_LIFETIME_MS, at logout (LOGOUT_PATH), or
+// when its token is revoked; a login for one sandbox (or for an earlier sandbox of the same
+// name) opens nothing else.
 import type { IncomingHttpHeaders } from 'node:http';
+import type { BrowserSessions } from '../auth/browser-sessions.js';
+import { bearerToken, cookieValues } from './burrow-credentials.js';
 
 export const COOKIE_NAME = 'burrow_url_auth';
 export const LOGIN_PATH = '/__burrow/login';
-const TICKET_LIFETIME_S = 600;
+export const LOGOUT_PATH = '/__burrow/logout';
+const TICKET_LIFETIME_MS = 10 * 60_000;
+/** A browser stays logged in to a sandbox URL for a day (and no longer than its token lives). */
+export const LOGIN_LIFETIME_MS = 24 * 3600_000;
 const VERIFIED_TTL_MS = 5_000;
 const VERIFIED_MAX = 1_000;
+
+type Headers = Pick<IncomingHttpHeaders, 'authorization' | 'cookie'>;
 
 export class UrlAccess {
   private readonly verified = new Map<string, number>();
 
   constructor(
-    private readonly key: Buffer,
+    private readonly sessions: BrowserSessions,
     /** Whether an API token may reach into the named sandbox. */
     private readonly verifyToken: (token: string, sandbox: string) => boolean,
   ) {}
 
-  /** A login ticket for `sandboxId`, valid for ten minutes. */
-  ticket(sandboxId: string, now = Date.now()): { ticket: string; expiresAt: Date } {
-    const expiry = Math.floor(now / 1000) + TICKET_LIFETIME_S;
-    return { ticket: `${expiry}.${this.mac(`login\0${sandboxId}\0${expiry}`)}`, expiresAt: new Date(expiry * 1000) };
+  /** A login ticket for `sandboxId`, valid for ten minutes, acting with `token`. */
+  ticket(sandboxId: string, token: string): { ticket: string; expiresAt: Date } {
+    const { id, expiresAt } = this.sessions.open('url-ticket', token, TICKET_LIFETIME_MS, sandboxId);
+    return { ticket: id, expiresAt: new Date(expiresAt) };
   }
 
-  ticketValid(sandboxId: string, ticket: string, now = Date.now()): boolean {
-    const m = /^(\d{1,12})\.([A-Za-z0-9_-]{43})$/.exec(ticket);
-    if (!m || Number(m[1]) * 1000 < now) return false;
-    return same(m[2]!, this.mac(`login\0${sandboxId}\0${m[1]}`));
+  /** Logs a browser in with a ticket: the Set-Cookie of a new login, or undefined if the ticket does not open this sandbox. */
+  login(sandbox: { id: string; name: string }, ticket: string): string | undefined {
+    const found = this.sessions.find('url-ticket', ticket);
+    if (found?.sandboxId !== sandbox.id || !this.tokenAllows(found.token, sandbox.name)) return undefined;
+    const login = this.sessions.open('url-login', found.token, LOGIN_LIFETIME_MS, sandbox.id);
+    return cookie(login.id, LOGIN_LIFETIME_MS / 1000);
   }
 
-  cookieValue(sandboxId: string): string {
-    return this.mac(`cookie\0${sandboxId}`);
+  /** Ends the request's logins; the Set-Cookie that clears the browser's. */
+  logout(headers: Headers): string {
+    for (const id of cookieValues(headers.cookie, COOKIE_NAME)) this.sessions.close(id);
+    return cookie('', 0);
   }
 
-  /** Set-Cookie for a sandbox host: HttpOnly, host-only (no Domain), a week. */
-  setCookie(sandboxId: string): string {
-    return `${COOKIE_NAME}=${this.cookieValue(sandboxId)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=604800`;
-  }
-
-  /** How the request proved it may open the sandbox's URL, or null. */
-  credential(sandbox: { id: string; name: string }, headers: Pick<IncomingHttpHeaders, 'authorization' | 'cookie'>): 'token' | 'cookie' | null {
-    const bearer = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '');
-    if (bearer && this.tokenAllows(bearer[1]!, sandbox.name)) return 'token';
-    const cookie = cookiesOf(headers)[COOKIE_NAME];
-    return cookie !== undefined && same(cookie, this.cookieValue(sandbox.id)) ? 'cookie' : null;
+  /** Whether the request carries a token or a login that opens the sandbox's URL. */
+  opens(sandbox: { id: string; name: string }, headers: Headers): boolean {
+    const token = bearerToken(headers.authorization);
+    if (token !== undefined && this.tokenAllows(token, sandbox.name)) return true;
+    return cookieValues(headers.cookie, COOKIE_NAME).some((id) => {
+      const login = this.sessions.find('url-login', id);
+      return login?.sandboxId === sandbox.id && this.tokenAllows(login.token, sandbox.name);
+    });
   }
 
   /**
@@ -69,44 +79,9 @@ export class UrlAccess {
   forgetTokenChecks(): void {
     this.verified.clear();
   }
-
-  /** The request's headers minus burrow's own credentials: the app inside never sees them. */
-  stripCredentials(headers: IncomingHttpHeaders, credential: 'token' | 'cookie' | null): IncomingHttpHeaders {
-    const out = { ...headers };
-    if (credential === 'token') delete out.authorization;
-    if (headers.cookie) {
-      const kept = withoutBurrowCookie(headers.cookie);
-      if (kept) out.cookie = kept;
-      else delete out.cookie;
-    }
-    return out;
-  }
-
-  private mac(message: string): string {
-    return createHmac('sha256', this.key).update(`burrow-url\0${message}`).digest('base64url');
-  }
 }
 
-/** A Cookie header's value without burrow's own cookie, which the app inside never sees. */
-export function withoutBurrowCookie(value: string): string {
-  return value
-    .split(';')
-    .map((c) => c.trim())
-    .filter((c) => c && !c.startsWith(`${COOKIE_NAME}=`))
-    .join('; ');
-}
-
-function cookiesOf(headers: Pick<IncomingHttpHeaders, 'cookie'>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const part of (headers.cookie ?? '').split(';')) {
-    const i = part.indexOf('=');
-    if (i > 0) out[part.slice(0, i).trim()] = part.slice(i + 1).trim();
-  }
-  return out;
-}
-
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+/** The login cookie: HttpOnly, host-only (no Domain), sent on top-level navigation from elsewhere. */
+function cookie(value: string, maxAgeS: number): string {
+  return `${COOKIE_NAME}=${value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${maxAgeS}`;
 }

@@ -147,6 +147,16 @@ const MIGRATIONS: string[] = [
      created_at  TEXT NOT NULL,
      PRIMARY KEY (sandbox_id, id)
    )`,
+  // Browser sessions: the cookies a browser holds are random ids whose SHA-256 is kept here with
+  // the token they stand for, so that they expire, can be logged out and die with their token.
+  `CREATE TABLE browser_sessions (
+     id_hash    TEXT PRIMARY KEY,
+     kind       TEXT NOT NULL,
+     sandbox_id TEXT,
+     token      TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX browser_sessions_expiry ON browser_sessions (expires_at)`,
 ];
 
 export type Db = Database.Database;

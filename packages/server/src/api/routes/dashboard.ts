@@ -1,9 +1,9 @@
 // The web dashboard on the API's own listener: its page and assets (public: they hold no data)
-// and the login that turns an API token into the session cookie (see dashboard-auth.ts).
+// and the login that turns an API token into a session cookie (see dashboard-auth.ts).
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.js';
 import type { DashboardAssets } from '../dashboard-assets.js';
-import { assertSameSite, clearedSessionCookie, sessionCookie } from '../dashboard-auth.js';
+import { assertSameSite, type DashboardLogins } from '../dashboard-auth.js';
 import { dashboardLoginBody } from '../schemas.js';
 
 export const LOGIN_PATH = '/v1/dashboard/login';
@@ -20,6 +20,7 @@ const PAGE_HEADERS = {
 
 export interface DashboardDeps {
   assets: DashboardAssets;
+  logins: DashboardLogins;
   /** Why the API would refuse this token as `Authorization: Bearer`; null if it accepts it. */
   refusal: (token: string) => string | null;
 }
@@ -55,13 +56,13 @@ export function dashboardRoutes(deps: DashboardDeps): FastifyPluginAsync {
       if (why !== null) {
         throw new ApiError('unauthorized', `${why}; copy the token again from $BURROW_HOME/admin.token on the host, or make one with \`burrow token create\``);
       }
-      return reply.header('Set-Cookie', sessionCookie(token.trim(), req.protocol === 'https')).code(204).send();
+      return reply.header('Set-Cookie', deps.logins.login(token.trim(), req.protocol === 'https')).code(204).send();
     });
 
     app.post(LOGOUT_PATH, async (req, reply) => {
       // Logging in and out change the browser's credential: another site must not trigger them.
       assertSameSite(req);
-      return reply.header('Set-Cookie', clearedSessionCookie(req.protocol === 'https')).code(204).send();
+      return reply.header('Set-Cookie', deps.logins.logout(req, req.protocol === 'https')).code(204).send();
     });
   };
 }

@@ -117,7 +117,7 @@ export function openapiDocument(): object {
       '/v1/sprites/{name}/url/login': {
         parameters: [nameParam],
         post: {
-          summary: 'A login link for the private sandbox URL: {url, login_url, expires_at}; opening it sets a cookie for that sandbox only (valid 10 minutes)',
+          summary: 'A login link for the private sandbox URL: {url, login_url, expires_at}; the link (valid 10 minutes) logs a browser in to that sandbox only, for 24 hours or until the token that asked for it is revoked',
           responses: { '200': { description: 'the link' }, ...errors },
         },
       },

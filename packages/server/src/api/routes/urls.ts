@@ -1,5 +1,5 @@
 // Login links for private sandbox URLs: POST /v1/sprites/{name}/url/login answers a link that
-// sets the sandbox's URL cookie in a browser (valid ten minutes, for that sandbox only).
+// logs a browser in to the sandbox's URL (valid ten minutes, for that sandbox only).
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiDeps } from '../app.js';
 import { validName } from '../../core/names.js';
@@ -9,7 +9,8 @@ export function urlRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (app) => {
     app.post<{ Params: { name: string } }>('/v1/sprites/:name/url/login', async (req) => {
       const record = deps.manager.get(validName(req.params.name));
-      const { ticket, expiresAt } = deps.urlAccess.ticket(record.id);
+      // The login acts with the token that asked for it, and ends when that token is revoked.
+      const { ticket, expiresAt } = deps.urlAccess.ticket(record.id, req.token!);
       return {
         url: deps.view.urlFor(record.name),
         login_url: `${deps.view.urlFor(record.name)}${LOGIN_PATH}?ticket=${ticket}`,
