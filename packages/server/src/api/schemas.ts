@@ -3,6 +3,7 @@ import { TOKEN_OPS } from '@burrow/sdk';
 import { z } from 'zod';
 import { listValue, parseCaveat, parseRfc3339 } from '../auth/caveats.js';
 import { MAX_COMMENT_LENGTH } from '../core/checkpoints.js';
+import { PRIVILEGE_PROFILES } from '../core/privileges.js';
 import { NAME_PATTERN } from '../core/names.js';
 
 /**
@@ -159,6 +160,15 @@ function validApiCaveat(caveat: string): boolean {
 export const dashboardLoginBody = z.strictObject({ token: z.string().min(1).max(8192) });
 
 /** `POST /v1/sprites/{name}/policy/resources` (spec section 8): the memory limit. */
+/** The Sprites JS SDK's privileges policy, in its own casing (spec section 8); fields left out keep their value. */
+export const privilegesPolicyBody = z
+  .object({
+    profile: z.enum(PRIVILEGE_PROFILES).optional(),
+    devices: z.array(z.string().min(1).max(256)).max(64).optional(),
+    noNewPrivileges: z.boolean().optional(),
+  })
+  .strict();
+
 export const resourcePolicyBody = z
   .object({
     memory: z

@@ -147,6 +147,14 @@ const MIGRATIONS: string[] = [
      created_at  TEXT NOT NULL,
      PRIMARY KEY (sandbox_id, id)
    )`,
+  // Privileges policy per sandbox (no row: the defaults), applied at each boot.
+  `CREATE TABLE sandbox_privileges (
+     sandbox_id        TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,
+     profile           TEXT NOT NULL,
+     devices           TEXT NOT NULL,
+     no_new_privileges INTEGER NOT NULL,
+     updated_at        TEXT NOT NULL
+   )`,
 ];
 
 export type Db = Database.Database;
