@@ -1,9 +1,8 @@
 // Request shapes, parsed at the boundary: past these schemas, handlers trust their input.
-import { TOKEN_OPS } from '@burrow/sdk';
+import { PRIVILEGE_PROFILES, TOKEN_OPS } from '@burrow/sdk';
 import { z } from 'zod';
 import { listValue, parseCaveat, parseRfc3339 } from '../auth/caveats.js';
 import { MAX_COMMENT_LENGTH } from '../core/checkpoints.js';
-import { PRIVILEGE_PROFILES } from '../core/privileges.js';
 import { NAME_PATTERN } from '../core/names.js';
 
 /**

@@ -3,14 +3,12 @@
 // (a restart, a restore, a cold wake): with `noNewPrivileges` or the `minimal` profile every
 // process runs with no_new_privs and PID 1's socket is root's alone, so neither the real sudo
 // nor the agent's makes anyone root. What burrow cannot give is refused and nothing is stored.
+import { refusesNewPrivileges, type PrivilegesProfile } from '@burrow/sdk';
 import type { PrivilegesRecord, PrivilegesStore } from '../db/privileges.js';
 import type { SandboxStore } from '../db/sandboxes.js';
 import { ApiError, notFound } from './errors.js';
 import type { EventRecorder } from './events.js';
 
-/** The Sprites SDK's profiles; `''` is the default, `standard`. */
-export const PRIVILEGE_PROFILES = ['', 'standard', 'minimal', 'privileged'] as const;
-export type PrivilegesProfile = (typeof PRIVILEGE_PROFILES)[number];
 
 /** Device nodes every sandbox has anyway: naming them is allowed and changes nothing. */
 export const STANDARD_DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'ptmx'];
@@ -32,11 +30,6 @@ export interface PrivilegesDeps {
   store: PrivilegesStore;
   sandboxes: Pick<SandboxStore, 'byName'>;
   events: EventRecorder;
-}
-
-/** The `minimal` profile implies noNewPrivileges. */
-function deniesNewPrivileges(p: PrivilegesRecord): boolean {
-  return p.noNewPrivileges || p.profile === 'minimal';
 }
 
 export class Privileges {
@@ -85,7 +78,7 @@ export class Privileges {
 
   /** What the sandbox's next boot grants. */
   forBoot(sandboxId: string): BootPrivileges {
-    return { noNewPrivileges: deniesNewPrivileges(this.deps.store.get(sandboxId) ?? DEFAULT_PRIVILEGES) };
+    return { noNewPrivileges: refusesNewPrivileges(this.deps.store.get(sandboxId) ?? DEFAULT_PRIVILEGES) };
   }
 
   private sandbox(name: string): { id: string; name: string } {
@@ -95,7 +88,7 @@ export class Privileges {
   }
 
   private recordChange(sandbox: { id: string; name: string }, p: PrivilegesRecord): void {
-    const sudo = deniesNewPrivileges(p) ? 'no new privileges, sudo refused' : 'sudo allowed';
+    const sudo = refusesNewPrivileges(p) ? 'no new privileges, sudo refused' : 'sudo allowed';
     this.deps.events.record(sandbox, 'privileges_changed', `privileges set to profile ${p.profile} (${sudo}); applies from the next boot`, {
       profile: p.profile,
       devices: p.devices,

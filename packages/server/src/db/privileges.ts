@@ -1,15 +1,16 @@
 // The sandbox_privileges table: each sandbox's privileges policy; a sandbox without a row has
 // the defaults.
+import type { PrivilegesProfile } from '@burrow/sdk';
 import type { Db } from './database.js';
 
 export interface PrivilegesRecord {
-  profile: string;
+  profile: PrivilegesProfile;
   devices: string[];
   noNewPrivileges: boolean;
 }
 
 interface Row {
-  profile: string;
+  profile: PrivilegesProfile;
   devices: string;
   no_new_privileges: number;
 }

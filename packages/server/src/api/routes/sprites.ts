@@ -1,5 +1,6 @@
 // Sandbox lifecycle: POST/GET /v1/sprites, GET/PUT/DELETE /v1/sprites/{name}, restart and check
 // (spec section 2), and burrow's sleep and wake.
+import type { RestartResult, SandboxCheck as SandboxCheckWire } from '@burrow/sdk';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiDeps } from '../app.js';
 import { validName } from '../../core/names.js';
@@ -91,7 +92,7 @@ export function spriteRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     // Sprites' restart (spec section 2): a new boot on the same disk; every process and session ends.
-    app.post<{ Params: { name: string } }>('/v1/sprites/:name/restart', async (req) => {
+    app.post<{ Params: { name: string } }>('/v1/sprites/:name/restart', async (req): Promise<RestartResult> => {
       const name = validName(req.params.name);
       const before = manager.get(name).status;
       deps.sessions.closeAll(name, 'the sandbox is restarting');
@@ -102,7 +103,7 @@ export function spriteRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     // Sprites' check (spec section 2): probes a running sandbox, never wakes a sleeping one.
-    app.get<{ Params: { name: string } }>('/v1/sprites/:name/check', async (req) => {
+    app.get<{ Params: { name: string } }>('/v1/sprites/:name/check', async (req): Promise<SandboxCheckWire> => {
       const check = await checkSandbox(manager, validName(req.params.name));
       return {
         sprite_name: check.sandbox.name,
