@@ -176,6 +176,13 @@ describe('what cannot be applied, or is not a policy', () => {
     expect((await refusal(client.sandbox('Bad_Name').check())).code).toBe('invalid_name');
   });
 
+  it('describes the three routes in /v1/openapi.json', async () => {
+    const doc = (await (await fetch(`${burrow.url}/v1/openapi.json`)).json()) as { paths: Record<string, object> };
+    expect(Object.keys(doc.paths['/v1/sprites/{name}/policy/privileges']!)).toEqual(expect.arrayContaining(['get', 'post', 'delete']));
+    expect(doc.paths['/v1/sprites/{name}/restart']).toHaveProperty('post');
+    expect(doc.paths['/v1/sprites/{name}/check']).toHaveProperty('get');
+  });
+
   it('needs exec to restart, read to check, admin to change privileges', async () => {
     const as = (ops: Array<'read' | 'exec' | 'admin'>) => new BurrowClient({ baseURL: burrow.url, token: attenuateToken(burrow.token, { ops }) }).sandbox(box.name);
     const reader = as(['read']);
