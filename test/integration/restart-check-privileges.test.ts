@@ -71,10 +71,14 @@ describe.each(['gvisor', 'runc'] as const)('a %s sandbox', (runtime) => {
     await box.services.delete('ticker');
   });
 
-  it('wakes a cold sandbox by restarting it', async () => {
-    await box.sleep({ cold: true });
+  it.each([
+    ['warm', false],
+    ['cold', true],
+  ] as const)('wakes a %s sandbox by restarting it', async (depth, cold) => {
+    await box.sleep({ cold });
+    expect((await box.refresh()).status).toBe(depth);
     const result = await box.restart();
-    expect(result.message).toMatch(/restarted from cold/);
+    expect(result.message).toMatch(new RegExp(`restarted from ${depth}`));
     expect((await box.refresh()).status).toBe('running');
     expect((await box.exec('cat', ['/home/user/kept'])).stdout).toBe('kept\n');
   });
