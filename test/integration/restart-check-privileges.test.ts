@@ -3,7 +3,9 @@
 // wakes a sleeping one, and no-new-privileges takes sudo away from the next boot on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attenuateToken, BurrowClient, BurrowError, type Sandbox, type Service } from '@burrow/sdk';
-import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
 
 let burrow: BurrowInstance;
 let client: BurrowClient;
@@ -198,6 +200,28 @@ describe('what cannot be applied, or is not a policy', () => {
     expect((await refusal(executor.setPrivileges({ noNewPrivileges: true }))).status).toBe(403);
     expect((await refusal(executor.resetPrivileges())).status).toBe(403);
     expect((await box.getPrivileges()).noNewPrivileges).toBe(false);
+  });
+});
+
+describe('the CLI', () => {
+  const cli = async (...args: string[]) =>
+    promisify(execFile)(process.execPath, [CLI, ...args], { env: { ...process.env, ...burrow.cliEnv() } }).then(
+      ({ stdout }) => ({ stdout, code: 0 }),
+      (e: { stdout: string; code: number }) => ({ stdout: e.stdout, code: e.code }),
+    );
+
+  it('sets privileges, restarts and checks', async () => {
+    const box = await client.createSandbox(sandboxName('rcp-cli'), { runtime: 'runc' });
+    expect((await cli('privileges', 'set', box.name, '--no-new-privileges')).stdout).toMatch(/profile standard \(no new privileges, sudo refused\); applies from its next boot/);
+    expect(JSON.parse((await cli('privileges', 'get', box.name)).stdout)).toEqual({ profile: 'standard', devices: [], noNewPrivileges: true });
+    expect(await cli('restart', box.name)).toMatchObject({ stdout: expect.stringMatching(/restarted/), code: 0 });
+    expect((await box.exec('sudo', ['true'])).exitCode).not.toBe(0);
+    expect((await cli('privileges', 'set', box.name, '--new-privileges')).stdout).toMatch(/sudo works/);
+    expect(await cli('check', box.name)).toMatchObject({ stdout: expect.stringMatching(/: ok \(probe [\d.]+ ms\)/), code: 0 });
+    await box.sleep({ cold: true });
+    expect(JSON.parse((await cli('check', box.name, '--json')).stdout)).toMatchObject({ status: 'cold' });
+    expect((await cli('privileges', 'reset', box.name)).stdout).toMatch(/sudo works/);
+    expect((await box.refresh()).status).toBe('cold');
   });
 });
 
