@@ -48,6 +48,7 @@ export {
 } from './macaroon.js';
 export { attenuateToken, caveatsFor, inspectToken, TOKEN_OPS, type TokenOp, type TokenRestrictions } from './tokens.js';
 export { durationMs } from './duration.js';
+export { PRIVILEGE_PROFILES, refusesNewPrivileges, type PrivilegesPolicy, type PrivilegesProfile } from './privileges.js';
 export {
   SandboxServices,
   type Service,

@@ -22,6 +22,7 @@ import { BurrowError } from './errors.js';
 import { readEvents } from './ndjson.js';
 import { openTcpProxy, PortWatcher, type PortEvent } from './network.js';
 import type { Duplex } from 'node:stream';
+import type { PrivilegesPolicy } from './privileges.js';
 import { followEvents, listEvents, type EventsOptions } from './events.js';
 import type {
   Checkpoint,
@@ -29,6 +30,8 @@ import type {
   ExecSessionSummary,
   ForkRequest,
   NetworkPolicy,
+  RestartResult,
+  SandboxCheck,
   SandboxEventWire,
   SleepSettings,
   Sprite,
@@ -196,6 +199,19 @@ export class Sandbox {
     return this.info;
   }
 
+  /**
+   * Reboots the sandbox on its disk and resolves once it runs again: every process and session
+   * ends, services start again, a changed privileges policy applies. Wakes a sleeping sandbox.
+   */
+  async restart(): Promise<RestartResult> {
+    return this.api.json<RestartResult>('POST', `${this.path()}/restart`, { timeoutMs: 60_000 });
+  }
+
+  /** Probes a running sandbox (`ok` with `elapsed` ms); a sleeping one is reported, not woken. */
+  async check(): Promise<SandboxCheck> {
+    return this.api.json<SandboxCheck>('GET', `${this.path()}/check`);
+  }
+
   /** Changes the idle timeouts of this sandbox (see {@link SleepSettings}). */
   async setSleep(settings: SleepSettings): Promise<Sprite> {
     this.info = await this.api.json<Sprite>('PUT', this.path(), { body: { sleep: settings } });
@@ -268,6 +284,25 @@ export class Sandbox {
   async setNetworkPolicy(policy: NetworkPolicy): Promise<void> {
     const response = await this.api.send('POST', `${this.path()}/policy/network`, { body: policy, expect: [204] });
     await response.body?.cancel();
+  }
+
+  /** The privileges policy; the defaults (`standard`, sudo allowed) when none was set. */
+  async getPrivileges(): Promise<Required<PrivilegesPolicy>> {
+    return this.api.json<Required<PrivilegesPolicy>>('GET', `${this.path()}/policy/privileges`);
+  }
+
+  /**
+   * Changes the privileges policy (fields left out keep their value); it applies from the next
+   * boot, so {@link restart} to apply it now. Rejects with `invalid_policy` (400) for what burrow
+   * cannot apply (host devices, the `privileged` profile), and nothing changes.
+   */
+  async setPrivileges(policy: PrivilegesPolicy): Promise<Required<PrivilegesPolicy>> {
+    return this.api.json<Required<PrivilegesPolicy>>('POST', `${this.path()}/policy/privileges`, { body: policy });
+  }
+
+  /** Back to the default privileges (sudo works again from the next boot). */
+  async resetPrivileges(): Promise<Required<PrivilegesPolicy>> {
+    return this.api.json<Required<PrivilegesPolicy>>('DELETE', `${this.path()}/policy/privileges`);
   }
 
   /** A TCP connection to `port` on the sandbox's localhost, through the proxy WebSocket (spec §9). */

@@ -196,6 +196,28 @@ export interface NetworkPolicy {
   rules: NetworkPolicyRule[];
 }
 
+/** The answer to a restart (spec section 2): `machine_id` is the runtime container of the new boot. */
+export interface RestartResult {
+  sprite_name: string;
+  machine_id: string;
+  message: string;
+}
+
+/**
+ * A sandbox's health (spec section 2). `status`: `ok` (running, the probe answered), `unhealthy`
+ * (running, the probe failed), `failed` (its container died), `warm`, `cold` (asleep: not
+ * probed, not woken), `creating`, `destroying`.
+ */
+export interface SandboxCheck {
+  sprite_name: string;
+  sprite_id: string;
+  status: 'ok' | 'unhealthy' | 'failed' | 'warm' | 'cold' | 'creating' | 'destroying' | (string & {});
+  reason?: string;
+  checked_at: string;
+  /** Milliseconds the probe took, when one ran. */
+  elapsed?: number;
+}
+
 /** One entry of a sandbox's event log (`GET /v1/sprites/{name}/events`, a burrow extra). */
 export interface SandboxEventWire {
   /** Increasing across the server: `after=<id>` continues from an event. */

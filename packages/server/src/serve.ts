@@ -34,6 +34,8 @@ import { SandboxFs } from './core/sandbox-fs.js';
 import { EgressPolicies } from './core/egress-policies.js';
 import { combineHooks } from './core/sandbox-hooks.js';
 import { SandboxManager } from './core/sandbox-manager.js';
+import { Privileges } from './core/privileges.js';
+import { PrivilegesStore } from './db/privileges.js';
 import { Secrets } from './core/secrets.js';
 import { SessionRegistry } from './core/sessions.js';
 import { CheckpointStore } from './db/checkpoints.js';
@@ -158,6 +160,7 @@ export async function serve(
   };
 
   const activity = new Activity();
+  const privileges = new Privileges({ store: new PrivilegesStore(db), sandboxes: store, events });
   const manager = new SandboxManager({
     store,
     runtimes,
@@ -172,6 +175,7 @@ export async function serve(
     crashPoint,
     hooks: combineHooks(checkpointHooks({ store: checkpointStore, snapshots, crashPoint }), egressHooks(secrets, trust, proxyUrlOf)),
     activity,
+    privileges: (sandboxId) => privileges.forBoot(sandboxId),
   });
   const checkpoints = new Checkpoints({
     manager,
@@ -313,6 +317,7 @@ export async function serve(
     metrics,
     logError: (message, detail) => logger.error(detail, message),
     limits,
+    privileges,
     usage,
     activity,
     services,

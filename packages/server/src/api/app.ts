@@ -18,6 +18,7 @@ declare module 'fastify' {
 }
 import { ApiError } from '../core/errors.js';
 import type { Activity } from '../core/activity.js';
+import type { Privileges } from '../core/privileges.js';
 import type { Checkpoints } from '../core/checkpoints.js';
 import type { EgressPolicies } from '../core/egress-policies.js';
 import type { EventLog } from '../core/events.js';
@@ -44,6 +45,7 @@ import { dashboardRoutes, isDashboardPublic } from './routes/dashboard.js';
 import { serviceRoutes } from './routes/services.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { policyRoutes } from './routes/policy.js';
+import { privilegesRoutes } from './routes/privileges.js';
 import { portRoutes } from './routes/ports.js';
 import { proxyRoutes } from './routes/proxy.js';
 import { urlRoutes } from './routes/urls.js';
@@ -81,6 +83,7 @@ export interface ApiDeps {
   /** Server-side failures (5xx) go to the daemon's log with the route and the stack. */
   logError?: (message: string, detail: Record<string, unknown>) => void;
   limits: SandboxLimits;
+  privileges: Privileges;
   usage: Usage;
   defaults: {
     runtime: 'gvisor' | 'runc';
@@ -205,6 +208,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(eventRoutes(deps));
   await app.register(usageRoutes(deps));
   await app.register(resourceRoutes(deps));
+  await app.register(privilegesRoutes(deps.privileges));
   await app.register(metricsRoutes(deps));
   await app.register(secretRoutes(deps));
   await app.register(openapiRoutes());
@@ -215,12 +219,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 /**
  * Every request on a sandbox's own resources (exec, console, fs, checkpoints, services, proxy)
  * keeps it awake until the response ends or the WebSocket closes. Reading the sandbox's record
- * (`GET /v1/sprites/{name}`, the list) does not: watching a sandbox must not stop it sleeping.
+ * (`GET /v1/sprites/{name}`, the list) or its health check does not: watching a sandbox must
+ * not stop it sleeping.
  */
 function holdWhileInFlight(app: FastifyInstance, deps: ApiDeps): void {
   app.addHook('onRequest', async (req, reply) => {
-    const m = /^\/v1\/sprites\/([^/?]+)\/[^?]/.exec(req.url);
-    if (!m) return;
+    const m = /^\/v1\/sprites\/([^/?]+)\/([^?]*)/.exec(req.url);
+    if (!m || !m[2] || m[2] === 'check') return; // a health check reads, like the record
     let name: string;
     try {
       name = decodeURIComponent(m[1]!);

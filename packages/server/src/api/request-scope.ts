@@ -46,6 +46,8 @@ function sandboxOp(rest: string, reads: boolean, upgrade: boolean): RequestScope
   // Egress policy and secret grants widen what the sandbox can reach: not the sandbox's own to change.
   if (first === 'policy' || first === 'secrets') return reads ? 'read' : 'admin';
   if (first === 'fs') return reads ? 'read' : 'write';
+  // A restart ends every process and starts the sandbox's own programs again.
+  if (first === 'restart') return 'exec';
   // Any other WebSocket (a port proxy, say) reaches into the running sandbox.
   if (upgrade) return 'exec';
   return reads ? 'read' : 'write';

@@ -1,5 +1,5 @@
 // Request shapes, parsed at the boundary: past these schemas, handlers trust their input.
-import { TOKEN_OPS } from '@burrow/sdk';
+import { PRIVILEGE_PROFILES, TOKEN_OPS } from '@burrow/sdk';
 import { z } from 'zod';
 import { listValue, parseCaveat, parseRfc3339 } from '../auth/caveats.js';
 import { MAX_COMMENT_LENGTH } from '../core/checkpoints.js';
@@ -168,6 +168,15 @@ function validApiCaveat(caveat: string): boolean {
 export const dashboardLoginBody = z.strictObject({ token: z.string().min(1).max(8192) });
 
 /** `POST /v1/sprites/{name}/policy/resources` (spec section 8): the memory limit. */
+/** The Sprites JS SDK's privileges policy, in its own casing (spec section 8); fields left out keep their value. */
+export const privilegesPolicyBody = z
+  .object({
+    profile: z.enum(PRIVILEGE_PROFILES).optional(),
+    devices: z.array(z.string().min(1).max(256)).max(64).optional(),
+    noNewPrivileges: z.boolean().optional(),
+  })
+  .strict();
+
 export const resourcePolicyBody = z
   .object({
     memory: z

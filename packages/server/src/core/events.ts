@@ -15,6 +15,8 @@ export const EVENT_TYPES = [
   'failed',
   'destroyed',
   'limits_changed',
+  'restarted',
+  'privileges_changed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -9,11 +9,13 @@ import { join } from 'node:path';
 import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
 import type { SandboxNetworks } from '../network/sandbox-network.js';
 import { Cgroup } from '../runtime/cgroup.js';
+import { AGENT_SOCKET, runAsRoot } from '../runtime/agent.js';
 import { bundleConfig } from '../runtime/oci-bundle.js';
 import type { RuntimeSet } from '../runtime/runtimes.js';
 import type { ImageStore } from '../storage/images.js';
 import type { SandboxDisks } from '../storage/sandbox-disks.js';
 import type { SandboxHooks } from './sandbox-hooks.js';
+import type { BootPrivileges } from './privileges.js';
 
 export interface ContainerDeps {
   store: SandboxStore;
@@ -27,7 +29,12 @@ export interface ContainerDeps {
   storageLimits: boolean;
   /** Test hook: called at each named step; kills the daemon when the step was asked for. */
   crashPoint: (step: string) => void;
+  /** What each boot grants the processes inside (the sandbox's privileges policy); none: the defaults. */
+  privileges?: (sandboxId: string) => BootPrivileges;
 }
+
+/** How long closing PID 1's socket to all but root may take before the boot fails. */
+const CLOSE_SUDO_TIMEOUT_MS = 30_000;
 
 /**
  * How long a container seen running is taken to still run. Asking the runtime costs a process
@@ -109,7 +116,8 @@ export class SandboxContainers {
     crashPoint('create:mounted');
     if (this.deps.storageLimits) await disks.limitSize(record.id, record.storageGb * 2 ** 30);
     const mounts = { ...net.mounts, ...(await this.hooks()?.bootMounts(record, images.pathOf(record.image))) };
-    const bundleDir = await this.writeBundle(record, containerId, rootfs, net.netnsPath, mounts);
+    const privileges = this.deps.privileges?.(record.id) ?? { noNewPrivileges: false };
+    const bundleDir = await this.writeBundle(record, containerId, rootfs, net.netnsPath, mounts, privileges);
     crashPoint('create:bundle');
     // The container of the previous boot, stopped or dead, unless it is already being retired.
     const previous = store.byId(record.id)?.containerId;
@@ -117,9 +125,25 @@ export class SandboxContainers {
     store.setContainerId(record.id, containerId);
     await runtime.start(containerId, bundleDir);
     crashPoint('create:started');
+    if (privileges.noNewPrivileges) await this.closeSudo(record, containerId);
     const booted = store.byName(record.name) ?? record;
     this.sawRunning(record.id);
     setImmediate(() => this.hooks()?.booted?.(booted));
+  }
+
+  /**
+   * No new privileges stops the real sudo (set-user-ID) but not the agent's, which asks PID 1
+   * over its socket: that socket is made root's alone before anything else runs in this boot.
+   * If that fails the boot fails, and the container is killed rather than left with sudo open.
+   */
+  private async closeSudo(record: SandboxRecord, containerId: string): Promise<void> {
+    const runtime = this.runtimeOf(record);
+    try {
+      await runAsRoot(runtime, containerId, ['/bin/chmod', '0600', AGENT_SOCKET], CLOSE_SUDO_TIMEOUT_MS);
+    } catch (e) {
+      await runtime.kill(containerId);
+      throw new Error(`closing sudo for its no-new-privileges policy failed: ${(e as Error).message}`);
+    }
   }
 
   private async writeBundle(
@@ -128,6 +152,7 @@ export class SandboxContainers {
     rootfs: string,
     netnsPath: string,
     mounts: Record<string, string>,
+    privileges: BootPrivileges,
   ): Promise<string> {
     const dir = this.deps.disks.hostDir(record.id);
     const etc = join(dir, 'etc');
@@ -148,6 +173,7 @@ export class SandboxContainers {
       cpus: record.cpus,
       ramMb: record.ramMb,
       pidsLimit: record.pidsLimit,
+      noNewPrivileges: privileges.noNewPrivileges,
       files: { '/etc/hostname': join(etc, 'hostname'), '/etc/hosts': join(etc, 'hosts'), ...mounts },
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));

@@ -375,6 +375,43 @@ export class SandboxManager {
   }
 
   /**
+   * Reboots the sandbox on its disk: the container of this boot is killed (every process ends)
+   * and a new one boots, so services start again and a new privileges policy applies. A warm or
+   * cold sandbox is booted the same way (it needs a running slot).
+   */
+  async restart(name: string): Promise<SandboxRecord> {
+    return this.locks.run(name, async () => {
+      const current = this.get(name);
+      if (current.status === 'creating' || current.status === 'destroying') {
+        throw new ApiError('sandbox_busy', `sandbox '${name}' is ${current.status}; try again when it is done`);
+      }
+      if (current.status !== 'running') await this.deps.capacity.runningSlot(name, true);
+      const started = performance.now();
+      if (current.status === 'running' || current.status === 'warm') {
+        this.hooks?.stopping?.(current);
+        await this.containers.retire(current);
+      }
+      try {
+        await this.containers.boot(current);
+      } catch (e) {
+        const reason = `restarting failed: ${(e as Error).message}`;
+        this.deps.store.setStatus(current.id, 'failed', { failureReason: reason });
+        this.deps.events.record(current, 'failed', reason);
+        throw new ApiError('runtime_failed', `sandbox '${name}' could not be restarted: ${reason}`);
+      }
+      this.deps.store.setStatus(current.id, 'running', { failureReason: null });
+      this.deps.activity?.touch(name);
+      const ms = Math.round(performance.now() - started);
+      const restarted = this.get(name);
+      this.deps.events.record(restarted, 'restarted', `restarted from ${current.status} in ${ms} ms: disk kept, every process started again`, {
+        from: current.status,
+        duration_ms: ms,
+      });
+      return restarted;
+    });
+  }
+
+  /**
    * Cheap liveness check for the idle timer: false (and the sandbox marked failed, with the
    * reason) when a running or warm sandbox's container is gone.
    */

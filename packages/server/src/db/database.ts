@@ -157,6 +157,14 @@ const MIGRATIONS: string[] = [
      expires_at INTEGER NOT NULL
    );
    CREATE INDEX browser_sessions_expiry ON browser_sessions (expires_at)`,
+  // Privileges policy per sandbox (no row: the defaults), applied at each boot.
+  `CREATE TABLE sandbox_privileges (
+     sandbox_id        TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,
+     profile           TEXT NOT NULL,
+     devices           TEXT NOT NULL,
+     no_new_privileges INTEGER NOT NULL,
+     updated_at        TEXT NOT NULL
+   )`,
 ];
 
 export type Db = Database.Database;

@@ -8,6 +8,8 @@ import { constants } from 'node:os';
 import type { SandboxRuntime } from './runtime.js';
 
 export const AGENT = '/usr/local/sbin/burrow-agent';
+/** PID 1's socket: its file mode decides who may ask PID 1 for a command (and so for `sudo`). */
+export const AGENT_SOCKET = '/run/burrow/agent.sock';
 
 export interface AgentCommand {
   args: string[];
@@ -25,6 +27,20 @@ export interface SandboxProcessHandle {
   readonly child: ChildProcessWithoutNullStreams;
   signal(signal: NodeJS.Signals): Promise<void>;
   resize(rows: number, cols: number): Promise<void>;
+}
+
+/**
+ * Runs `args` (argv[0] an absolute path: no PATH is set) as root through PID 1 and resolves
+ * once it exited 0 (rejects otherwise, or after `timeoutMs`). Right after a boot the agent's
+ * client waits for PID 1 to listen.
+ */
+export async function runAsRoot(runtime: SandboxRuntime, containerId: string, args: string[], timeoutMs: number): Promise<void> {
+  const token = randomBytes(12).toString('hex');
+  await runtime.run(
+    containerId,
+    { args: [AGENT, 'exec', token, '0', '0', '/', '0', '0', '0', '--', ...args], env: [], cwd: '/', uid: 0, gid: 0 },
+    timeoutMs,
+  );
 }
 
 export function launch(runtime: SandboxRuntime, containerId: string, cmd: AgentCommand): SandboxProcessHandle {

@@ -12,6 +12,8 @@ export interface BundleSpec {
   cpus: number;
   ramMb: number;
   pidsLimit: number;
+  /** No process may gain privileges (set-user-ID, file capabilities): the real sudo fails. */
+  noNewPrivileges?: boolean;
   /** Host files bind-mounted read-only over the image's, keyed by their path inside. */
   files: Record<string, string>;
 }
@@ -86,7 +88,8 @@ export function bundleConfig(spec: BundleSpec): object {
       env: [`PATH=${DEFAULT_PATH}`],
       cwd: '/',
       capabilities: caps,
-      noNewPrivileges: false, // sudo inside the sandbox is part of the product
+      // sudo inside the sandbox is part of the product, unless its privileges policy says otherwise.
+      noNewPrivileges: spec.noNewPrivileges ?? false,
     },
     root: { path: spec.rootfs, readonly: false },
     hostname: spec.hostname,

@@ -13,6 +13,7 @@ import {
   eventsQuery,
   forkBody,
   grantSecretBody,
+  privilegesPolicyBody,
   serviceBody,
   updateSpriteBody,
   usageQuery,
@@ -52,6 +53,7 @@ export function openapiDocument(): object {
         AddSecret: z.toJSONSchema(addSecretBody, { io: 'input' }),
         GrantSecret: z.toJSONSchema(grantSecretBody, { io: 'input' }),
         NetworkPolicy: z.toJSONSchema(networkPolicySchema, { io: 'input' }),
+        PrivilegesPolicy: z.toJSONSchema(privilegesPolicyBody, { io: 'input' }),
         Service: z.toJSONSchema(serviceBody, { io: 'input' }),
         Checkpoint: {
           type: 'object',
@@ -112,6 +114,35 @@ export function openapiDocument(): object {
           summary: 'Replace the egress policy, live: names no rule allows get DNS REFUSED, addresses not learned from allowed answers are dropped; {"rules":[]} removes it',
           requestBody: json({ $ref: '#/components/schemas/NetworkPolicy' }),
           responses: { '204': { description: 'applied' }, ...errors },
+        },
+      },
+      '/v1/sprites/{name}/policy/privileges': {
+        parameters: [nameParam],
+        get: {
+          summary: 'The privileges policy {profile, devices, noNewPrivileges} (defaults: standard, [], false)',
+          responses: { '200': json({ $ref: '#/components/schemas/PrivilegesPolicy' }), ...errors },
+        },
+        post: {
+          summary:
+            'Change the privileges policy (fields left out keep their value); applies from the next boot. noNewPrivileges (or profile minimal): no process may gain privileges, sudo is refused. Host devices and profile privileged are refused (400 invalid_policy)',
+          requestBody: json({ $ref: '#/components/schemas/PrivilegesPolicy' }),
+          responses: { '200': json({ $ref: '#/components/schemas/PrivilegesPolicy' }), ...errors },
+        },
+        delete: { summary: 'Back to the default privileges from the next boot', responses: { '200': json({ $ref: '#/components/schemas/PrivilegesPolicy' }), ...errors } },
+      },
+      '/v1/sprites/{name}/restart': {
+        parameters: [nameParam],
+        post: {
+          summary: 'Reboot the sandbox on its disk (wakes a sleeping one): every process and session ends, services start again; {sprite_name, machine_id, message}',
+          responses: { '200': { description: 'restarted' }, '409': json(error), ...errors },
+        },
+      },
+      '/v1/sprites/{name}/check': {
+        parameters: [nameParam],
+        get: {
+          summary:
+            'Health: {sprite_name, sprite_id, status, reason?, checked_at, elapsed?}. A running sandbox is probed (status ok or unhealthy, elapsed in ms); a warm or cold one is reported, never woken',
+          responses: { '200': { description: 'the check' }, ...errors },
         },
       },
       '/v1/sprites/{name}/url/login': {

@@ -1,7 +1,10 @@
-// Sandbox lifecycle: POST/GET /v1/sprites, GET/PUT/DELETE /v1/sprites/{name} (spec section 2).
+// Sandbox lifecycle: POST/GET /v1/sprites, GET/PUT/DELETE /v1/sprites/{name}, restart and check
+// (spec section 2), and burrow's sleep and wake.
+import type { RestartResult, SandboxCheck as SandboxCheckWire } from '@burrow/sdk';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiDeps } from '../app.js';
 import { validName } from '../../core/names.js';
+import { checkSandbox } from '../../core/sandbox-check.js';
 import { createSpriteBody, listSpritesQuery, sleepQuery, updateSpriteBody } from '../schemas.js';
 import { ORGANIZATION, spriteView } from '../sprite-view.js';
 import { watchSprites } from '../sprite-watch.js';
@@ -87,6 +90,30 @@ export function spriteRoutes(deps: ApiDeps): FastifyPluginAsync {
 
     app.post<{ Params: { name: string } }>('/v1/sprites/:name/wake', async (req) => {
       return spriteView(await manager.ensureRunning(validName(req.params.name)), view);
+    });
+
+    // Sprites' restart (spec section 2): a new boot on the same disk; every process and session ends.
+    app.post<{ Params: { name: string } }>('/v1/sprites/:name/restart', async (req): Promise<RestartResult> => {
+      const name = validName(req.params.name);
+      const before = manager.get(name).status;
+      deps.sessions.closeAll(name, 'the sandbox is restarting');
+      const started = performance.now();
+      const record = await manager.restart(name);
+      const ms = Math.round(performance.now() - started);
+      return { sprite_name: record.name, machine_id: record.containerId, message: `restarted from ${before} in ${ms} ms; disk kept, processes started again` };
+    });
+
+    // Sprites' check (spec section 2): probes a running sandbox, never wakes a sleeping one.
+    app.get<{ Params: { name: string } }>('/v1/sprites/:name/check', async (req): Promise<SandboxCheckWire> => {
+      const check = await checkSandbox(manager, validName(req.params.name));
+      return {
+        sprite_name: check.sandbox.name,
+        sprite_id: check.sandbox.id,
+        status: check.status,
+        ...(check.reason === undefined ? {} : { reason: check.reason }),
+        checked_at: check.checkedAt.toISOString(),
+        ...(check.elapsedMs === undefined ? {} : { elapsed: check.elapsedMs }),
+      };
     });
 
     app.delete<{ Params: { name: string } }>('/v1/sprites/:name', async (req, reply) => {
