@@ -118,6 +118,33 @@ describe('API tokens', () => {
     expect(await response.json()).toEqual({ error: 'forbidden', message: expect.stringContaining("needs 'exec'") });
   });
 
+  it('a write token cannot start code through a service; an exec token can', async () => {
+    const put = (token: string, svc: string) =>
+      fetch(`${burrow.url}/v1/sprites/${dev}/services/${svc}?duration=0`, {
+        method: 'PUT',
+        headers: { Authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ cmd: 'sleep', args: ['600'] }),
+      });
+    const write = await burrow.client().createToken({ restrictions: { ops: ['read', 'write'] } });
+    const refused = await put(write.token, 'by-write');
+    expect(refused.status).toBe(403);
+    expect(await refused.json()).toEqual({ error: 'forbidden', message: expect.stringContaining("needs 'exec'") });
+    for (const action of ['start', 'restart']) {
+      const r = await fetch(`${burrow.url}/v1/sprites/${dev}/services/by-write/${action}`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${write.token}` },
+      });
+      expect(r.status, action).toBe(403);
+    }
+    expect((await burrow.client().sandbox(dev).services.list()).map((s) => s.name)).not.toContain('by-write');
+
+    const exec = await burrow.client().createToken({ restrictions: { ops: ['read', 'exec', 'write'] } });
+    const allowed = await put(exec.token, 'by-exec');
+    expect(allowed.status).toBe(200);
+    await allowed.text();
+    expect(await statusOf(clientWith(write.token).sandbox(dev).services.delete('by-exec'))).toBe('ok');
+  });
+
   it('a token minted by a restricted token inherits its caveats', async () => {
     const { token } = await burrow.client().createToken({ restrictions: { ops: ['admin', 'read'] } });
     const child = await clientWith(token).createToken({ description: 'child', restrictions: { sandbox: dev } });

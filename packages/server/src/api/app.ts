@@ -12,6 +12,10 @@ declare module 'fastify' {
     /** The authenticated token (caveats judged in preHandler); null on public paths. */
     bearer: Bearer | null;
   }
+  interface FastifyInstance {
+    /** Every route registered, as its ROUTE_OPS key (`GET /v1/sprites`, `WS .../exec`). */
+    routeKeys: Set<string>;
+  }
 }
 import { ApiError } from '../core/errors.js';
 import type { Activity } from '../core/activity.js';
@@ -51,7 +55,7 @@ import type { PortWatchers } from '../network/port-watcher.js';
 import { spriteRoutes } from './routes/sprites.js';
 import { secretRoutes, type SecretRouteDeps } from './routes/secrets.js';
 import { tokenRoutes } from './routes/tokens.js';
-import { requestScopes } from './request-scope.js';
+import { requestScopes, routeKey, routeOp } from './request-scope.js';
 
 export const SPRITE_VERSION = '1.0.0';
 
@@ -121,6 +125,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const isPublic = (path: string) => PUBLIC_PATHS.has(path) || isDashboardPublic(deps.dashboard, path);
 
   await app.register(websocket, { options: { maxPayload: 16 << 20, server: apiUpgrades as never } });
+  declareEveryRoute(app);
 
   // Authentication first, before any body is read; the caveats are judged once the route has
   // matched and the body is parsed (a create names its sandbox in the body). Both hooks run
@@ -202,6 +207,21 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(openapiRoutes());
   await app.register(dashboardRoutes({ assets: deps.dashboard, refusal: (token) => refusal(deps.tokens, token) }));
   return app;
+}
+
+/** A route whose op ROUTE_OPS does not declare is a startup error, not a hole in the token checks. */
+function declareEveryRoute(app: FastifyInstance): void {
+  app.decorate('routeKeys', new Set<string>());
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      const keys = [routeKey(method, route.url, false)];
+      if (route.wsHandler && method.toUpperCase() === 'GET') keys.push(routeKey(method, route.url, true));
+      for (const key of keys) {
+        if (routeOp(key) === undefined) throw new Error(`route ${key} has no op in ROUTE_OPS (api/request-scope.ts)`);
+        app.routeKeys.add(key);
+      }
+    }
+  });
 }
 
 /**
