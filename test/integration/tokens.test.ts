@@ -179,6 +179,27 @@ describe('API tokens', () => {
     expect(entry?.revoked_at).toBeTruthy();
   });
 
+  it('revoking a token revokes the tokens minted with it, and `token list` shows the tree', async () => {
+    const parent = await burrow.client().createToken({ description: 'parent' });
+    const child = await clientWith(parent.token).createToken({ description: 'child' });
+    const grandchild = await clientWith(child.token).createToken({ description: 'grandchild' });
+    const listed = await burrow.client().listTokens();
+    expect(listed.find((t) => t.id === child.id)?.parent_id).toBe(parent.id);
+    expect(listed.find((t) => t.id === grandchild.id)?.parent_id).toBe(child.id);
+
+    const tree = (await cli(['token', 'list'])).stdout.split('\n');
+    const row = (id: string) => tree.findIndex((line) => line.includes(id));
+    expect(row(child.id)).toBe(row(parent.id) + 1);
+    expect(tree[row(child.id)]).toContain(`└─ ${child.id}`);
+    expect(tree[row(grandchild.id)]).toContain(`   └─ ${grandchild.id}`);
+
+    expect((await cli(['token', 'revoke', parent.id])).code).toBe(0);
+    expect(await statusOf(clientWith(grandchild.token).getSandbox(dev))).toBe(401);
+    expect(await upgradeStatus(child.token, dev)).toBe(401);
+    const after = await burrow.client().listTokens();
+    for (const id of [parent.id, child.id, grandchild.id]) expect(after.find((t) => t.id === id)?.revoked_at).toBeTruthy();
+  });
+
   it('refuses an expired token and keeps the admin token unrevokable', async () => {
     const { token } = await burrow.client().createToken({ restrictions: { expires: new Date(Date.now() + 1000) } });
     await new Promise((r) => setTimeout(r, 1500));

@@ -108,6 +108,27 @@ describe('API tokens', () => {
     expect(authority.list().find((t) => t.id === record.id)?.revokedAt).toBeTruthy();
   });
 
+  it('revoking a token revokes every token minted from it, however deep, and nothing else', () => {
+    const parent = authority.mint({ description: 'parent', caveats: [] });
+    const child = authority.mint({ description: 'child', caveats: [], parentId: parent.record.id });
+    const grandchild = authority.mint({ description: 'grandchild', caveats: [], parentId: child.record.id });
+    const sibling = authority.mint({ description: 'sibling', caveats: [] });
+    const heard: string[][] = [];
+    authority.onRevoke((ids) => heard.push([...ids].sort()));
+
+    expect(authority.revoke(child.record.id).sort()).toEqual([child.record.id, grandchild.record.id].sort());
+    expect(() => authority.authenticate(grandchild.token)).toThrow(/revoked/);
+    expect(() => authority.authenticate(attenuateToken(grandchild.token, { ops: ['read'] }))).toThrow(/revoked/);
+    expect(authority.authenticate(parent.token).id).toBe(parent.record.id);
+
+    now += 1000;
+    expect(authority.revoke(parent.record.id)).toEqual([parent.record.id]);
+    expect(authority.get(grandchild.record.id)?.revokedAt).toBe(new Date(now - 1000).toISOString());
+    expect(authority.authenticate(sibling.token).id).toBe(sibling.record.id);
+    expect(heard).toEqual([[child.record.id, grandchild.record.id].sort(), [parent.record.id]]);
+    expect(authority.get(child.record.id)?.parentId).toBe(parent.record.id);
+  });
+
   it('writes a 0600 admin token, keeps it across starts and replaces a stale one', async () => {
     const file = join(dir, 'admin.token');
     const first = await authority.ensureAdminToken(file);

@@ -34,7 +34,7 @@ export interface Bearer {
 export class TokenRefused extends Error {}
 
 export class TokenAuthority {
-  private readonly revokeListeners: Array<() => void> = [];
+  private readonly revokeListeners: Array<(ids: ReadonlySet<string>) => void> = [];
 
   constructor(
     private readonly rootKey: Buffer,
@@ -42,12 +42,14 @@ export class TokenAuthority {
     private readonly now: () => number = Date.now,
   ) {}
 
-  mint(opts: { description: string; caveats: string[]; isAdmin?: boolean }): { token: string; record: ApiTokenRecord } {
+  /** `parentId`: the token that asked for this one, whose revocation revokes this one too. */
+  mint(opts: { description: string; caveats: string[]; isAdmin?: boolean; parentId?: string }): { token: string; record: ApiTokenRecord } {
     const record: ApiTokenRecord = {
       id: `tok_${randomBytes(12).toString('base64url')}`,
       description: opts.description,
       caveats: opts.caveats,
       isAdmin: opts.isAdmin ?? false,
+      parentId: opts.parentId ?? null,
       createdAt: new Date(this.now()).toISOString(),
       revokedAt: null,
     };
@@ -87,13 +89,19 @@ export class TokenAuthority {
     return this.store.get(id);
   }
 
-  revoke(id: string): void {
-    this.store.revoke(id, new Date(this.now()).toISOString());
-    for (const listener of this.revokeListeners) listener();
+  /** Revokes the token and every token minted from it, however deep; answers the ids revoked now. */
+  revoke(id: string): string[] {
+    const ids = this.store.revokeWithDescendants(id, new Date(this.now()).toISOString());
+    const revoked = new Set(ids);
+    for (const listener of this.revokeListeners) listener(revoked);
+    return ids;
   }
 
-  /** Calls `listener` after every revocation: whoever remembers token checks forgets them. */
-  onRevoke(listener: () => void): void {
+  /**
+   * Calls `listener` with the ids of every revocation: whoever remembers token checks forgets
+   * them, whoever holds a connection a token opened closes it.
+   */
+  onRevoke(listener: (ids: ReadonlySet<string>) => void): void {
     this.revokeListeners.push(listener);
   }
 
