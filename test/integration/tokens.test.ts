@@ -1,7 +1,7 @@
 // API tokens are macaroons: attenuated tokens never exceed their caveats, over HTTP and over
 // WebSocket upgrades; tampered and revoked tokens are refused; the CLI attenuates offline.
 import { spawn } from 'node:child_process';
-import { BurrowClient, isBurrowError, parseMacaroon, serializeMacaroon } from '@burrow/sdk';
+import { attenuateToken, BurrowClient, isBurrowError, parseMacaroon, serializeMacaroon } from '@burrow/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
@@ -62,6 +62,31 @@ function upgradeStatus(token: string, name: string): Promise<number> {
       ws.terminate();
     });
     ws.on('error', reject);
+  });
+}
+
+/** An exec WebSocket running `sleep 600`, open once the server has upgraded it. */
+function openExec(token: string, name: string): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const url = `${burrow.url.replace(/^http/, 'ws')}/v1/sprites/${name}/exec?cmd=sleep&cmd=600`;
+    const ws = new WebSocket(url, { headers: { Authorization: `Bearer ${token}` } });
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    ws.once('error', reject);
+  });
+}
+
+/** How the server closed the socket; fails if it is still open after `withinMs`. */
+function closeOf(ws: WebSocket, withinMs: number): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error(`the socket was still open after ${withinMs} ms`));
+    }, withinMs);
+    ws.once('close', (code, reason) => {
+      clearTimeout(timer);
+      resolve({ code, reason: reason.toString() });
+    });
   });
 }
 
@@ -198,6 +223,34 @@ describe('API tokens', () => {
     expect(await upgradeStatus(child.token, dev)).toBe(401);
     const after = await burrow.client().listTokens();
     for (const id of [parent.id, child.id, grandchild.id]) expect(after.find((t) => t.id === id)?.revoked_at).toBeTruthy();
+  });
+
+  it('revoking a token closes the WebSockets and streams it opened', async () => {
+    const parent = await burrow.client().createToken({ description: 'opens sockets' });
+    const minted = await clientWith(parent.token).createToken({ description: 'minted' });
+    const exec = await openExec(minted.token, dev);
+    const attenuated = await openExec(attenuateToken(parent.token, { ops: ['exec'] }), dev);
+    const bystander = await openExec(burrow.token, dev);
+    const list = await fetch(`${burrow.url}/v1/sprites`, {
+      headers: { Authorization: `Bearer ${minted.token}`, Accept: 'application/x-ndjson' },
+    });
+    const listEnded = list.body!.pipeTo(new WritableStream()).then(
+      () => 'ended',
+      () => 'cut',
+    );
+
+    await burrow.client().revokeToken(parent.id);
+    expect(await closeOf(exec, 10_000)).toEqual({ code: 1008, reason: 'token revoked' });
+    expect(await closeOf(attenuated, 10_000)).toEqual({ code: 1008, reason: 'token revoked' });
+    expect(await Promise.race([listEnded, new Promise((r) => setTimeout(() => r('still open'), 10_000))])).toBe('cut');
+    expect(bystander.readyState).toBe(WebSocket.OPEN);
+    bystander.close();
+  });
+
+  it('a WebSocket closes when the token that opened it expires', async () => {
+    const { token } = await burrow.client().createToken({ restrictions: { expires: new Date(Date.now() + 3000) } });
+    const exec = await openExec(token, dev);
+    expect(await closeOf(exec, 15_000)).toEqual({ code: 1008, reason: 'token expired' });
   });
 
   it('refuses an expired token and keeps the admin token unrevokable', async () => {
