@@ -173,7 +173,7 @@ describe('API tokens', () => {
   it('a token minted by a restricted token inherits its caveats', async () => {
     const { token } = await burrow.client().createToken({ restrictions: { ops: ['admin', 'read'] } });
     const child = await clientWith(token).createToken({ description: 'child', restrictions: { sandbox: dev } });
-    expect(child.caveats).toEqual(['ops = admin,read', `sandbox = ${dev}`]);
+    expect(child.caveats).toEqual(['ops = admin,read', `sandbox = ${dev}`, `sandbox-id = ${(await burrow.client().sandbox(dev).refresh()).id}`]);
     expect(await statusOf(clientWith(child.token).getSandbox(other))).toBe(403);
     expect(await upgradeStatus(child.token, dev)).toBe(403);
     // Minting and listing tokens concern every sandbox: a sandbox-bound token attenuates offline instead.
@@ -251,6 +251,29 @@ describe('API tokens', () => {
     const { token } = await burrow.client().createToken({ restrictions: { expires: new Date(Date.now() + 3000) } });
     const exec = await openExec(token, dev);
     expect(await closeOf(exec, 15_000)).toEqual({ code: 1008, reason: 'token expired' });
+  });
+
+  it('a token for a sandbox does not open a new sandbox re-created under its name', async () => {
+    const name = sandboxName('tok-again');
+    const admin = burrow.client();
+    await admin.createSandbox(name, { runtime: 'runc' });
+    try {
+      const minted = await admin.createToken({ restrictions: { sandbox: name } });
+      const offline = (await cli(['token', 'attenuate', '--sandbox', name])).stdout.trim();
+      for (const token of [minted.token, offline]) expect((await clientWith(token).getSandbox(name)).name).toBe(name);
+
+      await admin.sandbox(name).delete();
+      await admin.createSandbox(name, { runtime: 'runc' });
+      for (const token of [minted.token, offline]) {
+        const response = await fetch(`${burrow.url}/v1/sprites/${name}`, { headers: { Authorization: `Bearer ${token}` } });
+        expect(response.status).toBe(403);
+        expect(await response.json()).toEqual({ error: 'forbidden', message: expect.stringContaining('another sandbox of that name') });
+        expect(await upgradeStatus(token, name)).toBe(403);
+      }
+      expect(await statusOf(admin.createToken({ restrictions: { sandbox: sandboxName('tok-nowhere') } }))).toBe(404);
+    } finally {
+      await admin.sandbox(name).delete().catch(() => {});
+    }
   });
 
   it('refuses an expired token and keeps the admin token unrevokable', async () => {

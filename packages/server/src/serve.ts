@@ -251,7 +251,7 @@ export async function serve(
   await sandboxApi.start();
 
   const tokenKey = await ensureKeyFile(paths.tokenKey);
-  const tokens = new TokenAuthority(tokenKey, new ApiTokenStore(db));
+  const tokens = new TokenAuthority(tokenKey, new ApiTokenStore(db), Date.now, (name) => manager.find(name));
 
   await tokens.ensureAdminToken(paths.adminToken);
   // The dashboard is built by Vite into dist/web, beside this file once compiled.
