@@ -29,7 +29,10 @@ export interface TokenRestrictions {
  * sandbox from a later one re-created under its name.
  */
 export function sandboxCaveatValue(name: string, existedAt?: Date): string {
-  return existedAt === undefined ? name : `${name} @ ${rfc3339(existedAt)}`;
+  // Milliseconds kept: a sandbox created earlier in the same second is still the one named.
+  if (existedAt === undefined) return name;
+  if (Number.isNaN(existedAt.getTime())) throw new RangeError('invalid date');
+  return `${name} @ ${existedAt.toISOString()}`;
 }
 
 export function parseSandboxCaveatValue(value: string): { name: string; existedAt: string | null } {
