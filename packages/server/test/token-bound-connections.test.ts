@@ -5,7 +5,11 @@ import { TokenBoundConnections, type TokenEnd } from '../src/api/token-bound-con
 
 let revoke: (ids: ReadonlySet<string>) => void;
 let connections: TokenBoundConnections;
-const tokens = { onRevoke: (listener: (ids: ReadonlySet<string>) => void) => (revoke = listener) } as unknown as TokenAuthority;
+const revokedBefore = new Set<string>();
+const tokens = {
+  onRevoke: (listener: (ids: ReadonlySet<string>) => void) => (revoke = listener),
+  get: (id: string) => ({ revokedAt: revokedBefore.has(id) ? '2029-12-31T00:00:00Z' : null }),
+} as unknown as TokenAuthority;
 
 beforeEach(() => {
   vi.useFakeTimers({ now: Date.parse('2030-01-01T00:00:00Z') });
@@ -37,6 +41,13 @@ describe('connections bound to the token that opened them', () => {
     expect(ends).toEqual([]);
     vi.advanceTimersByTime(1000);
     expect(ends).toEqual(['token expired']);
+  });
+
+  it('end at once when their token was revoked between its check and the hold', () => {
+    const ends: TokenEnd[] = [];
+    revokedBefore.add('late');
+    connections.hold(bearer('late'), (why) => ends.push(why));
+    expect(ends).toEqual(['token revoked']);
   });
 
   it('leave a connection alone once it closed by itself', () => {

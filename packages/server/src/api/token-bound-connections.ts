@@ -21,7 +21,7 @@ export class TokenBoundConnections {
   private readonly byToken = new Map<string, Set<(why: TokenEnd) => void>>();
 
   constructor(
-    tokens: TokenAuthority,
+    private readonly tokens: TokenAuthority,
     private readonly now: () => number = Date.now,
   ) {
     tokens.onRevoke((ids) => {
@@ -31,7 +31,8 @@ export class TokenBoundConnections {
 
   /**
    * Calls `end` once, when the bearer's token is revoked or expires, unless the returned
-   * release is called first (the connection closed on its own).
+   * release is called first (the connection closed on its own). A token revoked since it was
+   * checked (a WebSocket's route may take a while to wake its sandbox) ends it at once.
    */
   hold(bearer: Bearer, end: (why: TokenEnd) => void): () => void {
     let timer: NodeJS.Timeout | undefined;
@@ -49,6 +50,10 @@ export class TokenBoundConnections {
     held.add(once);
     this.byToken.set(bearer.id, held);
 
+    if (this.tokens.get(bearer.id)?.revokedAt) {
+      once('token revoked');
+      return release;
+    }
     const expiry = expiryOf(bearer.caveats);
     const arm = () => {
       if (expiry === null) return;
