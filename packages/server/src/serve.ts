@@ -6,8 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { buildApi } from './api/app.js';
 import { DEFAULT_HTTP_PORT, SandboxUrls } from './api/sandbox-urls.js';
 import { UrlAccess } from './api/url-access.js';
+import { TokenBoundConnections } from './api/token-bound-connections.js';
 import { DashboardAssets } from './api/dashboard-assets.js';
-import { TokenAuthority } from './auth/api-tokens.js';
+import { TokenAuthority, TokenRefused } from './auth/api-tokens.js';
 import { ensureKeyFile } from './auth/root-key.js';
 import { homePaths, type BurrowConfig } from './config.js';
 import { Activity } from './core/activity.js';
@@ -268,11 +269,23 @@ export async function serve(
     }
   });
   tokens.onRevoke(() => urlAccess.forgetTokenChecks());
+  const urlConnections = new TokenBoundConnections(tokens);
   const urls = new SandboxUrls({
     domain: config.network.urlDomain,
     manager,
     access: urlAccess,
     activity,
+    // A URL's WebSocket is relayed byte for byte: ending it is dropping the connection.
+    holdWhileTokenValid: (authorization, socket) => {
+      const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+      if (token === undefined) return;
+      try {
+        socket.once('close', urlConnections.hold(tokens.authenticate(token), () => socket.destroy()));
+      } catch (e) {
+        if (!(e instanceof TokenRefused)) throw e;
+        socket.destroy();
+      }
+    },
     // The URL serves the first service that declares an http_port, else port 8080.
     targetOf: (record) => targetIn(record.id, serviceStore.forSandbox(record.id).find((s) => s.httpPort)?.httpPort ?? DEFAULT_HTTP_PORT),
   });

@@ -32,6 +32,8 @@ export interface SandboxUrlDeps {
   targetOf(record: SandboxRecord): Target | undefined;
   /** A request or WebSocket in flight keeps its sandbox awake. */
   activity?: Activity;
+  /** Ends a WebSocket opened with an API token when that token is revoked or expires. */
+  holdWhileTokenValid?(authorization: string | undefined, socket: Duplex): void;
 }
 
 export class SandboxUrls {
@@ -137,6 +139,7 @@ export class SandboxUrls {
     const admitted = await this.admit(req, name, fail);
     if (!admitted) return;
     const { record, credential } = admitted;
+    if (credential === 'token') this.deps.holdWhileTokenValid?.(req.headers.authorization, socket);
     const release = this.deps.activity?.hold(name);
     if (release) socket.once('close', release);
     const target = await this.wake(record, fail);
