@@ -168,6 +168,21 @@ describe('a private sandbox URL (auth sprite, the default)', () => {
     }
   });
 
+  it('drops a WebSocket opened with a token when the token is revoked', async () => {
+    const { port } = new URL(burrow.url);
+    const minted = await client.createToken({ description: 'url websocket', caveats: [`sandbox = ${app}`] });
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { Host: `${app}.localhost:${port}`, Authorization: `Bearer ${minted.token}` } });
+    const echoed = await new Promise<string>((resolve, reject) => {
+      ws.on('open', () => ws.send('before'));
+      ws.once('message', (d) => resolve(d.toString()));
+      ws.on('error', reject);
+    });
+    expect(echoed).toBe('echo:before');
+    const closed = new Promise<string>((resolve) => ws.once('close', () => resolve('closed')));
+    await client.revokeToken(minted.id);
+    expect(await Promise.race([closed, new Promise((r) => setTimeout(() => r('still open'), 10_000))])).toBe('closed');
+  });
+
   it('stops opening to a token the moment it is revoked, even on a connection it opened', async () => {
     const { port } = new URL(burrow.url);
     const minted = await client.createToken({ description: 'url revoke test', caveats: [`sandbox = ${app}`] });

@@ -113,7 +113,7 @@ export class BurrowClient {
     return tokens;
   }
 
-  /** Revokes the token with this id and every token attenuated from it. */
+  /** Revokes the token with this id, every token attenuated from it and every token minted from those. */
   async revokeToken(id: string): Promise<ApiToken> {
     return this.api.json('DELETE', `/v1/tokens/${encodeURIComponent(id)}`);
   }

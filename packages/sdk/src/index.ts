@@ -46,7 +46,16 @@ export {
   signatureValid,
   type Macaroon,
 } from './macaroon.js';
-export { attenuateToken, caveatsFor, inspectToken, TOKEN_OPS, type TokenOp, type TokenRestrictions } from './tokens.js';
+export {
+  attenuateToken,
+  caveatsFor,
+  inspectToken,
+  parseSandboxCaveatValue,
+  sandboxCaveatValue,
+  TOKEN_OPS,
+  type TokenOp,
+  type TokenRestrictions,
+} from './tokens.js';
 export { durationMs } from './duration.js';
 export { PRIVILEGE_PROFILES, refusesNewPrivileges, type PrivilegesPolicy, type PrivilegesProfile } from './privileges.js';
 export {

@@ -22,10 +22,32 @@ export interface TokenRestrictions {
   notBefore?: Date;
 }
 
-/** `key = value` predicates in the order the restrictions name them. */
-export function caveatsFor(r: TokenRestrictions): string[] {
+/**
+ * The value of a `sandbox` caveat: `NAME`, or `NAME @ TIME` for the sandbox of that name that
+ * existed at TIME. A name alone means the sandbox that existed when the server minted the token
+ * (the server binds what it mints to the sandbox's id as well); offline, only the time can tell a
+ * sandbox from a later one re-created under its name.
+ */
+export function sandboxCaveatValue(name: string, existedAt?: Date): string {
+  // Milliseconds kept: a sandbox created earlier in the same second is still the one named.
+  if (existedAt === undefined) return name;
+  if (Number.isNaN(existedAt.getTime())) throw new RangeError('invalid date');
+  return `${name} @ ${existedAt.toISOString()}`;
+}
+
+export function parseSandboxCaveatValue(value: string): { name: string; existedAt: string | null } {
+  const at = value.indexOf('@');
+  if (at < 0) return { name: value.trim(), existedAt: null };
+  return { name: value.slice(0, at).trim(), existedAt: value.slice(at + 1).trim() };
+}
+
+/**
+ * `key = value` predicates in the order the restrictions name them. With `boundAt` (offline
+ * attenuation), a `sandbox` restriction names the sandbox of that name that exists then.
+ */
+export function caveatsFor(r: TokenRestrictions, boundAt?: Date): string[] {
   const caveats: string[] = [];
-  if (r.sandbox !== undefined) caveats.push(`sandbox = ${r.sandbox}`);
+  if (r.sandbox !== undefined) caveats.push(`sandbox = ${sandboxCaveatValue(r.sandbox, boundAt)}`);
   if (r.sandboxPrefix !== undefined) caveats.push(`sandbox-prefix = ${r.sandboxPrefix}`);
   if (r.ops !== undefined) {
     const unknown = r.ops.filter((op) => !(TOKEN_OPS as readonly string[]).includes(op));
@@ -38,8 +60,8 @@ export function caveatsFor(r: TokenRestrictions): string[] {
 }
 
 /** A weaker token, made without the server: the holder of `token` can always do this. */
-export function attenuateToken(token: string, restrictions: TokenRestrictions | string[]): string {
-  const caveats = Array.isArray(restrictions) ? restrictions : caveatsFor(restrictions);
+export function attenuateToken(token: string, restrictions: TokenRestrictions | string[], now = new Date()): string {
+  const caveats = Array.isArray(restrictions) ? restrictions : caveatsFor(restrictions, now);
   let m: Macaroon = parseMacaroon(token);
   for (const caveat of caveats) m = attenuate(m, caveat);
   return serializeMacaroon(m);

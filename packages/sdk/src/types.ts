@@ -184,6 +184,8 @@ export interface ApiToken {
   caveats: string[];
   /** The admin token in $BURROW_HOME/admin.token. */
   admin: boolean;
+  /** The token that minted this one through the API (revoking it revokes this one). */
+  parent_id: string | null;
   created_at: string;
   revoked_at: string | null;
 }

@@ -9,8 +9,9 @@ import { UrlAccess } from './api/url-access.js';
 import { DashboardLogins } from './api/dashboard-auth.js';
 import { BrowserSessions } from './auth/browser-sessions.js';
 import { BrowserSessionStore } from './db/browser-sessions.js';
+import { TokenBoundConnections } from './api/token-bound-connections.js';
 import { DashboardAssets } from './api/dashboard-assets.js';
-import { TokenAuthority } from './auth/api-tokens.js';
+import { TokenAuthority, TokenRefused } from './auth/api-tokens.js';
 import { ensureKeyFile } from './auth/root-key.js';
 import { homePaths, type BurrowConfig } from './config.js';
 import { Activity } from './core/activity.js';
@@ -258,7 +259,7 @@ export async function serve(
   await sandboxApi.start();
 
   const tokenKey = await ensureKeyFile(paths.tokenKey);
-  const tokens = new TokenAuthority(tokenKey, new ApiTokenStore(db));
+  const tokens = new TokenAuthority(tokenKey, new ApiTokenStore(db), Date.now, (name) => manager.find(name));
 
   await tokens.ensureAdminToken(paths.adminToken);
   // The dashboard is built by Vite into dist/web, beside this file once compiled.
@@ -278,11 +279,23 @@ export async function serve(
     }
   });
   tokens.onRevoke(() => urlAccess.forgetTokenChecks());
+  const urlConnections = new TokenBoundConnections(tokens);
   const urls = new SandboxUrls({
     domain: config.network.urlDomain,
     manager,
     access: urlAccess,
     activity,
+    // A URL's WebSocket is relayed byte for byte: ending it is dropping the connection.
+    holdWhileTokenValid: (authorization, socket) => {
+      const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+      if (token === undefined) return;
+      try {
+        socket.once('close', urlConnections.hold(tokens.authenticate(token), () => socket.destroy()));
+      } catch (e) {
+        // Not a live burrow token: the app's own, on a connection a login or public URL opened.
+        if (!(e instanceof TokenRefused)) throw e;
+      }
+    },
     // The URL serves the first service that declares an http_port, else port 8080.
     targetOf: (record) => targetIn(record.id, serviceStore.forSandbox(record.id).find((s) => s.httpPort)?.httpPort ?? DEFAULT_HTTP_PORT),
   });

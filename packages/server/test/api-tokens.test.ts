@@ -108,6 +108,94 @@ describe('API tokens', () => {
     expect(authority.list().find((t) => t.id === record.id)?.revokedAt).toBeTruthy();
   });
 
+  it('revoking a token revokes every token minted from it, however deep, and nothing else', () => {
+    const parent = authority.mint({ description: 'parent', caveats: [] });
+    const child = authority.mint({ description: 'child', caveats: [], parentId: parent.record.id });
+    const grandchild = authority.mint({ description: 'grandchild', caveats: [], parentId: child.record.id });
+    const sibling = authority.mint({ description: 'sibling', caveats: [] });
+    const heard: string[][] = [];
+    authority.onRevoke((ids) => heard.push([...ids].sort()));
+
+    expect(authority.revoke(child.record.id).sort()).toEqual([child.record.id, grandchild.record.id].sort());
+    expect(() => authority.authenticate(grandchild.token)).toThrow(/revoked/);
+    expect(() => authority.authenticate(attenuateToken(grandchild.token, { ops: ['read'] }))).toThrow(/revoked/);
+    expect(authority.authenticate(parent.token).id).toBe(parent.record.id);
+
+    now += 1000;
+    expect(authority.revoke(parent.record.id)).toEqual([parent.record.id]);
+    expect(authority.get(grandchild.record.id)?.revokedAt).toBe(new Date(now - 1000).toISOString());
+    expect(authority.authenticate(sibling.token).id).toBe(sibling.record.id);
+    expect(heard).toEqual([[child.record.id, grandchild.record.id].sort(), [parent.record.id]]);
+    expect(authority.get(child.record.id)?.parentId).toBe(parent.record.id);
+  });
+
+  describe('a sandbox re-created under the name of the one a token names is another sandbox', () => {
+    const sandboxes = new Map<string, { id: string; createdAt: string }>();
+    const create = (name: string) => sandboxes.set(name, { id: `sbx-${sandboxes.size}-${now}`, createdAt: new Date(now).toISOString() });
+    const recreate = (name: string) => {
+      sandboxes.delete(name);
+      now += 60_000;
+      create(name);
+    };
+    let bound: TokenAuthority;
+    const allows = (token: string, scope: RequestScope) => {
+      try {
+        bound.authorize(bound.authenticate(token), scope);
+        return true;
+      } catch (e) {
+        if (e instanceof TokenRefused) return false;
+        throw e;
+      }
+    };
+    beforeEach(async () => {
+      sandboxes.clear();
+      bound = new TokenAuthority(await ensureKeyFile(join(dir, 'token.key')), new ApiTokenStore(db), () => now, (n) => sandboxes.get(n));
+    });
+
+    it('a minted token is bound to the sandbox id', () => {
+      create('dev');
+      now += 1000;
+      const caveats = bound.bindSandboxes(['ops = exec', 'sandbox = dev']);
+      expect(caveats).toEqual(['ops = exec', 'sandbox = dev', `sandbox-id = ${sandboxes.get('dev')!.id}`]);
+      const { token } = bound.mint({ description: '', caveats });
+      expect(allows(token, { op: 'exec', sandbox: 'dev' })).toBe(true);
+      recreate('dev');
+      expect(allows(token, { op: 'exec', sandbox: 'dev' })).toBe(false);
+      expect(() => bound.authorize(bound.authenticate(token), { op: 'exec', sandbox: 'dev' })).toThrow(/another sandbox of that name/);
+    });
+
+    it('minting for a sandbox that does not exist is refused', () => {
+      expect(() => bound.bindSandboxes(['sandbox = nowhere'])).toThrow(/no sandbox 'nowhere'/);
+    });
+
+    it('an offline attenuation names the sandbox that existed when it was made', () => {
+      const { token } = bound.mint({ description: 'old', caveats: [] });
+      now += 3_600_000;
+      create('dev');
+      now += 1000;
+      const scoped = attenuateToken(token, { sandbox: 'dev' }, new Date(now));
+      expect(allows(scoped, { op: 'exec', sandbox: 'dev' })).toBe(true);
+      recreate('dev');
+      expect(allows(scoped, { op: 'exec', sandbox: 'dev' })).toBe(false);
+    });
+
+    it('a bare name is the sandbox of the time the token was minted, and no caveat can move that time', () => {
+      create('early');
+      now += 1000;
+      const { token } = bound.mint({ description: '', caveats: [] });
+      now += 1000;
+      create('late');
+      const early = attenuateToken(token, ['sandbox = early']);
+      const late = attenuateToken(token, ['sandbox = late']);
+      expect(allows(early, { op: 'read', sandbox: 'early' })).toBe(true);
+      expect(allows(late, { op: 'read', sandbox: 'late' })).toBe(false);
+      expect(allows(attenuateToken(late, ['sandbox = late @ 2100-01-01T00:00:00Z']), { op: 'read', sandbox: 'late' })).toBe(false);
+      // A create names a sandbox that does not exist yet.
+      sandboxes.delete('late');
+      expect(allows(late, { op: 'write', sandbox: 'late' })).toBe(true);
+    });
+  });
+
   it('writes a 0600 admin token, keeps it across starts and replaces a stale one', async () => {
     const file = join(dir, 'admin.token');
     const first = await authority.ensureAdminToken(file);

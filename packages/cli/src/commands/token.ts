@@ -8,6 +8,7 @@ import {
   inspectToken,
   resolveCredentials,
   TOKEN_OPS,
+  type ApiToken,
   type TokenOp,
   type TokenRestrictions,
 } from '@burrow/sdk';
@@ -121,8 +122,8 @@ export function registerToken(program: Command): void {
       process.stdout.write(
         renderTable(
           ['ID', 'CREATED', 'STATE', 'DESCRIPTION', 'CAVEATS'],
-          list.map((t) => [
-            t.id,
+          asTree(list).map(({ token: t, depth }) => [
+            depth ? `${'   '.repeat(depth - 1)}└─ ${t.id}` : t.id,
             formatAge(t.created_at),
             t.revoked_at ? 'revoked' : t.admin ? 'admin' : 'active',
             t.description || '-',
@@ -134,12 +135,31 @@ export function registerToken(program: Command): void {
 
   token
     .command('revoke')
-    .description('revoke a token and every token attenuated from it')
+    .description('revoke a token and every token made from it (attenuated, or minted with it, however deep)')
     .argument('<id>', 'the token id (see `burrow token list` or `burrow token inspect`)')
     .action(async (id: string, _options: object, command: Command) => {
       await clientFor(command).revokeToken(id);
       process.stdout.write(`revoked ${id}\n`);
     });
+}
+
+/** Tokens in tree order: each one followed by the tokens minted with it, one level deeper. */
+export function asTree(tokens: ApiToken[]): Array<{ token: ApiToken; depth: number }> {
+  const ids = new Set(tokens.map((t) => t.id));
+  const children = new Map<string | null, ApiToken[]>();
+  for (const t of tokens) {
+    const parent = t.parent_id !== null && ids.has(t.parent_id) ? t.parent_id : null;
+    children.set(parent, [...(children.get(parent) ?? []), t]);
+  }
+  const out: Array<{ token: ApiToken; depth: number }> = [];
+  const visit = (parent: string | null, depth: number) => {
+    for (const token of children.get(parent) ?? []) {
+      out.push({ token, depth });
+      visit(token.id, depth + 1);
+    }
+  };
+  visit(null, 0);
+  return out;
 }
 
 function tokenOption(command: Command): { token?: string } {

@@ -1,10 +1,11 @@
 // The HTTP/WebSocket API: Sprites v1 wire protocol (shared/spec/sprites-api.md) plus burrow's
 // extras under the same /v1 tree. Every error leaves as `{"error": code, "message": text}`.
 import { EventEmitter } from 'node:events';
-import { createServer, maxHeaderSize, STATUS_CODES } from 'node:http';
+import { createServer, maxHeaderSize, STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import websocket from '@fastify/websocket';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
 import { ZodError } from 'zod';
 import { TokenRefused, type Bearer, type TokenAuthority } from '../auth/api-tokens.js';
 
@@ -14,6 +15,10 @@ declare module 'fastify' {
     bearer: Bearer | null;
     /** That token as presented (header or dashboard session), for what acts with it later: URL login links. */
     token: string | null;
+  }
+  interface FastifyInstance {
+    /** Every route registered, as its ROUTE_OPS key (`GET /v1/sprites`, `WS .../exec`). */
+    routeKeys: Set<string>;
   }
 }
 import { ApiError } from '../core/errors.js';
@@ -57,7 +62,8 @@ import type { PortWatchers } from '../network/port-watcher.js';
 import { spriteRoutes } from './routes/sprites.js';
 import { secretRoutes, type SecretRouteDeps } from './routes/secrets.js';
 import { tokenRoutes } from './routes/tokens.js';
-import { requestScopes } from './request-scope.js';
+import { requestScopes, routeKey, routeOp } from './request-scope.js';
+import { TOKEN_END_CLOSE_CODE, TokenBoundConnections } from './token-bound-connections.js';
 
 export const SPRITE_VERSION = '1.0.0';
 
@@ -131,6 +137,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const isPublic = (path: string) => PUBLIC_PATHS.has(path) || isDashboardPublic(deps.dashboard, path);
 
   await app.register(websocket, { options: { maxPayload: 16 << 20, server: apiUpgrades as never } });
+  declareEveryRoute(app);
+  const holdUntilTokenEnds = tokenBoundConnections(app, deps.tokens);
 
   // Authentication first, before any body is read; the caveats are judged once the route has
   // matched and the body is parsed (a create names its sandbox in the body). Both hooks run
@@ -154,7 +162,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       throw e;
     }
   });
-  app.addHook('preHandler', async (req) => {
+  app.addHook('preHandler', async (req, reply) => {
     const bearer = req.bearer;
     if (!bearer) {
       if (isPublic(req.url.split('?')[0]!)) return;
@@ -166,6 +174,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       if (e instanceof TokenRefused) throw new ApiError('forbidden', e.message);
       throw e;
     }
+    holdUntilTokenEnds(req, reply, bearer);
   });
 
   // Latency by route pattern (never the concrete path: names would explode the label set).
@@ -214,6 +223,46 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(openapiRoutes());
   await app.register(dashboardRoutes({ assets: deps.dashboard, logins: deps.dashboardLogins, refusal: (token) => refusal(deps.tokens, token) }));
   return app;
+}
+
+/**
+ * WebSockets close (1008, "token revoked" / "token expired") and streaming responses are cut
+ * when the token that opened them is revoked or expires. A response not streaming yet is left
+ * to finish: it is the answer to a request the token was allowed to make (the revocation of
+ * the token itself, say).
+ */
+function tokenBoundConnections(app: FastifyInstance, tokens: TokenAuthority) {
+  const connections = new TokenBoundConnections(tokens);
+  const upgrading = new WeakMap<IncomingMessage, Bearer>();
+  app.websocketServer.on('connection', (socket: WebSocket, raw: IncomingMessage) => {
+    const bearer = upgrading.get(raw);
+    if (!bearer) return;
+    upgrading.delete(raw);
+    const release = connections.hold(bearer, (why) => socket.close(TOKEN_END_CLOSE_CODE, why));
+    socket.once('close', release);
+  });
+  return (req: FastifyRequest, reply: FastifyReply, bearer: Bearer) => {
+    if (req.ws) return void upgrading.set(req.raw, bearer);
+    const release = connections.hold(bearer, () => {
+      if (reply.raw.headersSent) reply.raw.destroy();
+    });
+    reply.raw.once('close', release);
+  };
+}
+
+/** A route whose op ROUTE_OPS does not declare is a startup error, not a hole in the token checks. */
+function declareEveryRoute(app: FastifyInstance): void {
+  app.decorate('routeKeys', new Set<string>());
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      const keys = [routeKey(method, route.url, false)];
+      if (route.wsHandler && method.toUpperCase() === 'GET') keys.push(routeKey(method, route.url, true));
+      for (const key of keys) {
+        if (routeOp(key) === undefined) throw new Error(`route ${key} has no op in ROUTE_OPS (api/request-scope.ts)`);
+        app.routeKeys.add(key);
+      }
+    }
+  });
 }
 
 /**

@@ -33,6 +33,8 @@ export interface SandboxUrlDeps {
   targetOf(record: SandboxRecord): Target | undefined;
   /** A request or WebSocket in flight keeps its sandbox awake. */
   activity?: Activity;
+  /** Ends a WebSocket opened with an API token when that token is revoked or expires. */
+  holdWhileTokenValid?(authorization: string | undefined, socket: Duplex): void;
 }
 
 export class SandboxUrls {
@@ -130,6 +132,8 @@ export class SandboxUrls {
     socket.on('error', () => {});
     const record = await this.admit(req, name, fail);
     if (!record) return;
+    // A WebSocket that a burrow token opened lives no longer than that token.
+    if (req.headers.authorization !== undefined) this.deps.holdWhileTokenValid?.(req.headers.authorization, socket);
     const release = this.deps.activity?.hold(name);
     if (release) socket.once('close', release);
     const target = await this.wake(record, fail);

@@ -53,3 +53,14 @@ export function listValue(value: string): string[] {
     .map((s) => s.trim())
     .filter(Boolean);
 }
+
+/** When the earliest well-formed `expires` caveat ends the token's validity, or null if none does. */
+export function expiryOf(caveats: string[]): number | null {
+  let earliest: number | null = null;
+  for (const caveat of caveats) {
+    const parsed = parseCaveat(caveat);
+    const at = parsed?.key === 'expires' ? parseRfc3339(parsed.value) : null;
+    if (at !== null && (earliest === null || at < earliest)) earliest = at;
+  }
+  return earliest;
+}

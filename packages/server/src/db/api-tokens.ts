@@ -1,4 +1,5 @@
-// The api_tokens table: which macaroon ids burrow minted, with what caveats, and which are revoked.
+// The api_tokens table: which macaroon ids burrow minted, with what caveats, from which token,
+// and which are revoked.
 import type { Db } from './database.js';
 
 export interface ApiTokenRecord {
@@ -7,6 +8,8 @@ export interface ApiTokenRecord {
   /** The caveats the token was minted with (holders may have added more offline). */
   caveats: string[];
   isAdmin: boolean;
+  /** The token whose holder minted this one through the API; null for the admin token. */
+  parentId: string | null;
   createdAt: string;
   revokedAt: string | null;
 }
@@ -16,6 +19,7 @@ interface Row {
   description: string;
   caveats: string;
   is_admin: number;
+  parent_id: string | null;
   created_at: string;
   revoked_at: string | null;
 }
@@ -26,6 +30,7 @@ function fromRow(r: Row): ApiTokenRecord {
     description: r.description,
     caveats: JSON.parse(r.caveats) as string[],
     isAdmin: r.is_admin === 1,
+    parentId: r.parent_id,
     createdAt: r.created_at,
     revokedAt: r.revoked_at,
   };
@@ -36,8 +41,8 @@ export class ApiTokenStore {
 
   insert(record: Omit<ApiTokenRecord, 'revokedAt'>): void {
     this.db
-      .prepare('INSERT INTO api_tokens (id, description, caveats, is_admin, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(record.id, record.description, JSON.stringify(record.caveats), record.isAdmin ? 1 : 0, record.createdAt);
+      .prepare('INSERT INTO api_tokens (id, description, caveats, is_admin, parent_id, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(record.id, record.description, JSON.stringify(record.caveats), record.isAdmin ? 1 : 0, record.parentId, record.createdAt);
   }
 
   get(id: string): ApiTokenRecord | undefined {
@@ -49,7 +54,21 @@ export class ApiTokenStore {
     return (this.db.prepare('SELECT * FROM api_tokens ORDER BY created_at, rowid').all() as Row[]).map(fromRow);
   }
 
-  revoke(id: string, at: string): void {
-    this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id);
+  /**
+   * Revokes the token and every token minted from it or from those, in one statement; tokens
+   * already revoked keep their time. Answers the ids revoked now.
+   */
+  revokeWithDescendants(id: string, at: string): string[] {
+    const rows = this.db
+      .prepare(
+        `WITH RECURSIVE family(id) AS (
+           SELECT id FROM api_tokens WHERE id = ?
+           UNION SELECT t.id FROM api_tokens t JOIN family f ON t.parent_id = f.id
+         )
+         UPDATE api_tokens SET revoked_at = ? WHERE id IN (SELECT id FROM family) AND revoked_at IS NULL
+         RETURNING id`,
+      )
+      .all(id, at) as Array<{ id: string }>;
+    return rows.map((r) => r.id);
   }
 }

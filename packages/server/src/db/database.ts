@@ -165,6 +165,10 @@ const MIGRATIONS: string[] = [
      no_new_privileges INTEGER NOT NULL,
      updated_at        TEXT NOT NULL
    )`,
+  // A token minted through the API records the token that asked for it: revoking a token
+  // revokes every token minted from it, however deep.
+  `ALTER TABLE api_tokens ADD COLUMN parent_id TEXT REFERENCES api_tokens(id);
+   CREATE INDEX api_tokens_parent ON api_tokens (parent_id)`,
 ];
 
 export type Db = Database.Database;

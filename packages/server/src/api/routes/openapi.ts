@@ -280,16 +280,16 @@ export function openapiDocument(): object {
       '/v1/tokens': {
         post: {
           summary:
-            'Mint an API token (a macaroon). It carries the caveats of the token that asks plus the given ones; needs the admin operation and no sandbox caveat',
+            'Mint an API token (a macaroon). It carries the caveats of the token that asks plus the given ones (each `sandbox = NAME` followed by `sandbox-id = ID`; 404 when no sandbox has the name), and is revoked with the token that asks; needs the admin operation and no sandbox caveat',
           requestBody: json({ $ref: '#/components/schemas/CreateToken' }),
-          responses: { '201': { description: '{id, description, caveats, admin, created_at, revoked_at, token}' }, '403': json(error), ...errors },
+          responses: { '201': { description: '{id, description, caveats, admin, parent_id, created_at, revoked_at, token}' }, '403': json(error), ...errors },
         },
         get: { summary: 'List minted tokens (never their text)', responses: { '200': { description: '{tokens}' }, ...errors } },
       },
       '/v1/tokens/{id}': {
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         delete: {
-          summary: 'Revoke a token and every token attenuated from it; 409 for the admin token',
+          summary: 'Revoke a token, every token attenuated from it and every token minted from those, however deep; 409 for the admin token',
           responses: { '200': { description: 'the revoked token' }, '409': json(error), ...errors },
         },
       },

@@ -1,6 +1,8 @@
 // API tokens (a burrow extra): mint, list, revoke. A token minted through the API carries the
-// caveats of the token that asked for it, so no token can mint a stronger one.
+// caveats of the token that asked for it, so no token can mint a stronger one, and records it as
+// its parent, so that revoking the parent revokes it too.
 import type { FastifyPluginAsync } from 'fastify';
+import { TokenRefused } from '../../auth/api-tokens.js';
 import { ApiError } from '../../core/errors.js';
 import type { ApiTokenRecord } from '../../db/api-tokens.js';
 import type { ApiDeps } from '../app.js';
@@ -12,7 +14,18 @@ export function tokenRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.post('/v1/tokens', async (req, reply) => {
       const body = createTokenBody.parse(req.body ?? {});
       const inherited = req.bearer?.caveats ?? [];
-      const { token, record } = tokens.mint({ description: body.description ?? '', caveats: [...inherited, ...(body.caveats ?? [])] });
+      let added: string[];
+      try {
+        added = tokens.bindSandboxes(body.caveats ?? []);
+      } catch (e) {
+        if (e instanceof TokenRefused) throw new ApiError('not_found', e.message);
+        throw e;
+      }
+      const { token, record } = tokens.mint({
+        description: body.description ?? '',
+        caveats: [...inherited, ...added],
+        ...(req.bearer ? { parentId: req.bearer.id } : {}),
+      });
       return reply.code(201).send({ ...tokenView(record), token });
     });
 
@@ -39,6 +52,7 @@ function tokenView(r: ApiTokenRecord) {
     description: r.description,
     caveats: r.caveats,
     admin: r.isAdmin,
+    parent_id: r.parentId,
     created_at: r.createdAt,
     revoked_at: r.revokedAt,
   };
