@@ -7,7 +7,8 @@ describe('error registry', () => {
     expect(statusFor('sandbox_busy')).toBe(409);
     expect(statusFor('unavailable')).toBe(503);
     expect(statusFor('gone')).toBe(410);
-    expect(Object.keys(ErrorCodes)).toHaveLength(20);
+    expect(statusFor('headers_too_large')).toBe(431);
+    for (const status of Object.values(ErrorCodes)) expect(status >= 400 && status < 600).toBe(true);
     expect(statusFor('concurrent_sprite_limit_exceeded')).toBe(429);
   });
 
