@@ -230,6 +230,11 @@ export interface UsageReport {
   prices: { cpu_hour: number; ram_gb_hour: number; storage_gb_month: number };
   total: UsageFigures & { cost: UsageCost };
   sprites: Array<UsageFigures & { name: string; id: string; cost: UsageCost }>;
+  /**
+   * Points `step_seconds` apart from `from`, one per step with anything metered: each holds the
+   * amounts metered in its step (CPU-seconds, GB-seconds of memory, GB-hours of disk), so an
+   * amount over the step is the step's average rate, and the points add up to `total`.
+   */
   series: { step_seconds: number; points: Array<UsageFigures & { start: string }> };
 }
 
