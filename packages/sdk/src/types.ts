@@ -168,7 +168,8 @@ export interface Checkpoint {
 export type CheckpointEvent =
   | { type: 'info'; data: string; time: string }
   | { type: 'complete'; data: string; time: string }
-  | { type: 'error'; error: string; time: string }
+  /** `code`, when the server sends one, is the registry's code for the failure (e.g. `quota_exceeded`). */
+  | { type: 'error'; error: string; code?: string; time: string }
   | { type: 'stdout' | 'stderr'; data: string; time: string };
 
 /** The body of `POST /v1/sprites/{name}/checkpoints/{id}/fork`. */

@@ -36,6 +36,8 @@ const fileSchema = z
     aptMirror: z.string(),
     autoCheckpointInterval: z.string(),
     autoCheckpointKeep: z.number().int().min(1),
+    checkpointBudget: z.number().min(1),
+    poolReserve: z.string(),
     netPool: z.string(),
     dnsUpstream: z.string(),
     urlDomain: z.string(),
@@ -74,6 +76,13 @@ export interface BurrowConfig {
   instanceTag: string;
   /** Automatic checkpoints of running sandboxes: every `intervalMs` (null: off), `keep` kept. */
   autoCheckpoint: { intervalMs: number | null; keep: number };
+  /** The space a sandbox's checkpoints may hold, as a multiple of its `storage_gb`. */
+  checkpointBudget: number;
+  /**
+   * Free bytes of the pool below which no checkpoint, sandbox or fork is made; null: 5% of the
+   * pool, at least 1 GiB.
+   */
+  poolReserveBytes: number | null;
   network: {
     /** IPv4 CIDR the sandboxes' /30s are cut from. */
     pool: string;
@@ -231,6 +240,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
       intervalMs: parseInterval(pick('BURROW_AUTO_CHECKPOINT_INTERVAL', file.autoCheckpointInterval, 'off'), 'BURROW_AUTO_CHECKPOINT_INTERVAL'),
       keep: number('BURROW_AUTO_CHECKPOINT_KEEP', file.autoCheckpointKeep, 5),
     },
+    checkpointBudget: number('BURROW_CHECKPOINT_BUDGET', file.checkpointBudget, 4, 1),
+    poolReserveBytes: env.BURROW_POOL_RESERVE || file.poolReserve ? parseSize(pick('BURROW_POOL_RESERVE', file.poolReserve, '')) : null,
     network: {
       pool: pick('BURROW_NET_POOL', file.netPool, '10.222.0.0/16'),
       dnsUpstream: env.BURROW_DNS_UPSTREAM || file.dnsUpstream,

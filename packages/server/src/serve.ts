@@ -12,6 +12,7 @@ import { ensureKeyFile } from './auth/root-key.js';
 import { homePaths, type BurrowConfig } from './config.js';
 import { Activity } from './core/activity.js';
 import { checkpointHooks, Checkpoints } from './core/checkpoints.js';
+import { StorageRoom } from './core/storage-room.js';
 import { Capacity } from './core/capacity.js';
 import { EventLog } from './core/events.js';
 import { Meter } from './core/meter.js';
@@ -63,7 +64,7 @@ import { VethPairs, vethPrefix } from './network/veth.js';
 import { DEFAULT_PATH } from './runtime/oci-bundle.js';
 import { createRuntimes } from './runtime/runtimes.js';
 import { ImageStore } from './storage/images.js';
-import { ensurePool } from './storage/pool.js';
+import { ensurePool, poolSpace } from './storage/pool.js';
 import { SandboxDisks } from './storage/sandbox-disks.js';
 import { Snapshots } from './storage/snapshots.js';
 
@@ -154,6 +155,13 @@ export async function serve(
     return subnet && proxyPort ? `http://${subnet.gateway}:${proxyPort}` : undefined;
   };
 
+  const storageRoom = new StorageRoom({
+    poolSpace: () => poolSpace(pool),
+    reserveBytes: config.poolReserveBytes,
+    spaceOf: (sandboxId) => snapshots.space(sandboxId),
+    settle: () => snapshots.settle(),
+    budgetPerStorageGb: config.checkpointBudget,
+  });
   const activity = new Activity();
   const manager = new SandboxManager({
     store,
@@ -163,6 +171,7 @@ export async function serve(
     network: networks,
     instanceTag: config.instanceTag,
     capacity: new Capacity(store, { running: config.limits.running, warm: config.limits.warm }, config.limits.capacityWaitMs),
+    storageRoom,
     events,
     metrics,
     storageLimits: quotas,
@@ -176,6 +185,7 @@ export async function serve(
     store: checkpointStore,
     snapshots,
     autoKeep: config.autoCheckpoint.keep,
+    room: storageRoom,
     crashPoint,
     log,
     events,

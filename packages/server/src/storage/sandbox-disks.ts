@@ -4,9 +4,17 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../util/run.js';
-import { createSubvolume, deleteSubvolume, isSubvolume, limitReferenced, qgroupUsage } from './btrfs.js';
+import { type QgroupUsage, createGroupOf, createSubvolume, deleteSubvolume, isSubvolume, limitReferenced, qgroupUsage, subvolumeId } from './btrfs.js';
 import { isMountPoint, mountsUnder, unmount } from './mounts.js';
 import type { PoolLayout } from './pool.js';
+
+/** A sandbox's disk in `btrfs qgroup show`, relative to the filesystem's top (the pool root only for a loop pool). */
+const LIVE_PATH = /(?:^|\/)sandboxes\/([^/]+)$/;
+
+/** The quota group row of sandbox `id`'s disk. */
+export function liveRow(groups: QgroupUsage[], id: string): QgroupUsage | undefined {
+  return groups.find((g) => LIVE_PATH.exec(g.path)?.[1] === id);
+}
 
 export class SandboxDisks {
   /**
@@ -31,9 +39,18 @@ export class SandboxDisks {
     return join(this.hostDir(id), 'rootfs');
   }
 
+  /**
+   * A new, empty subvolume in a quota group of its own (see `groupOf`). A fork's disk is already
+   * there, a snapshot of another sandbox's checkpoint: btrfs cannot put it in a group of its own
+   * without a rescan of the whole pool, so it has none.
+   */
   async create(id: string): Promise<void> {
     const volume = this.subvolume(id);
-    if (!(await isSubvolume(volume))) await createSubvolume(volume);
+    if (!(await isSubvolume(volume))) {
+      await createSubvolume(volume);
+      // Only accounting rides on the group: without quotas there is none, and that is no failure.
+      await createGroupOf(volume, await subvolumeId(volume), this.pool.root).catch(() => {});
+    }
     await mkdir(join(volume, 'upper'), { recursive: true });
     await mkdir(join(volume, 'work'), { recursive: true });
   }
@@ -59,7 +76,7 @@ export class SandboxDisks {
     const add = (id: string, n: number) => bytes.set(id, (bytes.get(id) ?? 0) + n);
     for (const group of await qgroupUsage(this.pool.root, { sync: true })) {
       // Paths are relative to the filesystem's top, which is the pool root only for a loop pool.
-      const live = /(?:^|\/)sandboxes\/([^/]+)$/.exec(group.path);
+      const live = LIVE_PATH.exec(group.path);
       if (live) add(live[1]!, group.referenced);
       const checkpoint = /(?:^|\/)checkpoints\/([^/]+)\/[^/]+$/.exec(group.path);
       if (checkpoint) add(checkpoint[1]!, group.exclusive);
@@ -79,6 +96,17 @@ export class SandboxDisks {
 
   async unmount(id: string, opts: { lazy?: boolean } = {}): Promise<void> {
     for (const m of await mountsUnder(this.hostDir(id))) await unmount(m, opts);
+  }
+
+  /**
+   * The level-1 quota group of the sandbox's disk and checkpoints, when it has one: its
+   * exclusive bytes are what the sandbox alone holds in the pool, extents shared between its
+   * checkpoints counted once. Snapshots join it as they are taken, and a restore's new disk
+   * (a snapshot of a member) too, so btrfs keeps its numbers exact.
+   */
+  async groupOf(id: string): Promise<string | undefined> {
+    const live = liveRow(await qgroupUsage(this.pool.root).catch(() => []), id);
+    return live?.parents.length === 1 ? live.parents[0] : undefined;
   }
 
   /** Unmounts and deletes everything of this sandbox. Safe to repeat; missing parts are skipped. */

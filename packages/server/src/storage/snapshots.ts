@@ -6,13 +6,31 @@
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../util/run.js';
-import { deleteSubvolume, enableQuotas, isSubvolume, qgroupUsage, setReadonly, snapshot, type QgroupUsage } from './btrfs.js';
+import {
+  deleteSubvolume,
+  destroyQgroup,
+  enableQuotas,
+  isSubvolume,
+  qgroupUsage,
+  setReadonly,
+  snapshot,
+  waitForDeletedSubvolumes,
+  type QgroupUsage,
+} from './btrfs.js';
 import { isMountPoint } from './mounts.js';
 import type { PoolLayout } from './pool.js';
-import type { SandboxDisks } from './sandbox-disks.js';
+import { liveRow, type SandboxDisks } from './sandbox-disks.js';
 
 /** Where the views appear inside a sandbox. */
 export const VIEWS_INSIDE = '/.burrow/checkpoints';
+
+/** What a sandbox holds in the pool, from btrfs quota groups after a commit. */
+export interface SandboxSpace {
+  /** Bytes the sandbox's disk references (what `storage_gb` caps). */
+  liveBytes: number;
+  /** Bytes only its checkpoints hold: what deleting every one of them would give back. */
+  checkpointBytes: number;
+}
 
 export class Snapshots {
   constructor(
@@ -43,7 +61,8 @@ export class Snapshots {
   /** A read-only snapshot of the sandbox's live subvolume. The caller makes the disk consistent. */
   async take(sandboxId: string, checkpointId: string): Promise<void> {
     await mkdir(this.dir(sandboxId), { recursive: true });
-    await snapshot(this.disks.subvolume(sandboxId), this.path(sandboxId, checkpointId), { readonly: true });
+    const group = await this.disks.groupOf(sandboxId);
+    await snapshot(this.disks.subvolume(sandboxId), this.path(sandboxId, checkpointId), { readonly: true, group });
   }
 
   async remove(sandboxId: string, checkpointId: string): Promise<void> {
@@ -93,10 +112,15 @@ export class Snapshots {
   async restoreLive(sandboxId: string, checkpointId: string): Promise<void> {
     const live = this.disks.subvolume(sandboxId);
     if (await isSubvolume(live)) return;
-    await snapshot(this.path(sandboxId, checkpointId), live, { readonly: false });
+    const source = this.row(await qgroupUsage(this.pool.root), sandboxId, checkpointId);
+    const group = source?.parents.length === 1 ? source.parents[0] : undefined;
+    await snapshot(this.path(sandboxId, checkpointId), live, { readonly: false, group });
   }
 
-  /** Fork: a writable snapshot of a checkpoint becomes another sandbox's live subvolume. */
+  /**
+   * Fork: a writable snapshot of a checkpoint becomes another sandbox's live subvolume. It joins
+   * no quota group: the source's would count the fork's writes as the source's.
+   */
   async forkInto(sandboxId: string, checkpointId: string, newSandboxId: string): Promise<void> {
     const live = this.disks.subvolume(newSandboxId);
     if (await isSubvolume(live)) return;
@@ -125,6 +149,56 @@ export class Snapshots {
       if (id && !id.includes('/')) sizes.set(id, group.exclusive);
     }
     return sizes;
+  }
+
+  /**
+   * What the sandbox holds: its disk, and what only its checkpoints hold. With the sandbox's
+   * quota group (see SandboxDisks.groupOf) the latter counts extents that several checkpoints
+   * share, but the disk not, once; without one (a fork) it is the sum of each checkpoint's own
+   * extents, which misses those. Either way, extents the disk shares outside the sandbox (a
+   * fork's source, the image when overlayfs copies a file up by reflink) are missed, so the
+   * figure is at most that much low. Null when quotas are off or being rescanned.
+   */
+  async space(sandboxId: string): Promise<SandboxSpace | null> {
+    let groups: QgroupUsage[];
+    try {
+      groups = await qgroupUsage(this.pool.root, { sync: true });
+    } catch {
+      return null;
+    }
+    const live = liveRow(groups, sandboxId);
+    if (!live) return null;
+    const marker = `checkpoints/${sandboxId}/`;
+    const own = groups.filter((g) => g.path.startsWith(marker) || g.path.includes(`/${marker}`));
+    const eachAlone = own.reduce((sum, g) => sum + g.exclusive, 0);
+    const group = live.parents.length === 1 ? groups.find((g) => g.id === live.parents[0]) : undefined;
+    const together = group ? group.exclusive - live.referenced : 0;
+    return { liveBytes: live.referenced, checkpointBytes: Math.max(eachAlone, together) };
+  }
+
+  /** Waits until deleted snapshots have given their space back, so that `space` counts them out. */
+  async settle(): Promise<void> {
+    await waitForDeletedSubvolumes(this.pool.root);
+  }
+
+  /**
+   * Deletes the quota groups of destroyed sandboxes. btrfs refuses while deleted members are
+   * still being cleaned, so this runs at start, when they long are.
+   */
+  async dropEmptyGroups(): Promise<string[]> {
+    const groups = await qgroupUsage(this.pool.root).catch(() => [] as QgroupUsage[]);
+    const withMembers = new Set(groups.flatMap((g) => g.parents));
+    const empty = groups.filter((g) => g.id.startsWith('1/') && !withMembers.has(g.id) && g.referenced === 0);
+    const dropped: string[] = [];
+    for (const g of empty) {
+      if (await destroyQgroup(g.id, this.pool.root).then(() => true, () => false)) dropped.push(g.id);
+    }
+    return dropped;
+  }
+
+  private row(groups: QgroupUsage[], sandboxId: string, checkpointId: string): QgroupUsage | undefined {
+    const path = `checkpoints/${sandboxId}/${checkpointId}`;
+    return groups.find((g) => g.path === path || g.path.endsWith(`/${path}`));
   }
 
   // Read-only views.
