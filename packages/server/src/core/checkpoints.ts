@@ -63,7 +63,7 @@ export function checkpointHooks(deps: Pick<CheckpointDeps, 'store' | 'snapshots'
     // The new disk is written by nothing yet, so v0 needs no freeze.
     diskCreated: async (record) => {
       const cp = deps.store.begin(record.id, { comment: '', isAuto: false });
-      await deps.snapshots.take(record.id, cp.id);
+      await deps.snapshots.take(record.id, cp.id, await deps.snapshots.groupOf(record.id));
       deps.crashPoint('checkpoint:v0');
       deps.store.complete(record.id, cp.id, { becomesSource: true });
     },
@@ -292,6 +292,7 @@ export class Checkpoints {
     const checkpoint = store.begin(record.id, opts);
     const started = performance.now();
     crashPoint('checkpoint:create:recorded');
+    const group = await snapshots.groupOf(record.id);
     let live = record.status === 'running' || record.status === 'warm';
     try {
       // The record says whether a container runs; `runsc state` (30 ms) is asked only when in doubt.
@@ -313,7 +314,7 @@ export class Checkpoints {
           await this.deps.manager.containers.freeze(record);
           try {
             crashPoint('checkpoint:create:paused');
-            await snapshots.take(record.id, checkpoint.id);
+            await snapshots.take(record.id, checkpoint.id, group);
             crashPoint('checkpoint:create:snapshot');
           } finally {
             await this.deps.manager.containers.thaw(record);
@@ -324,7 +325,7 @@ export class Checkpoints {
       }
       if (!live) {
         // No container: nothing writes to the disk, so it is consistent as it is.
-        await snapshots.take(record.id, checkpoint.id);
+        await snapshots.take(record.id, checkpoint.id, group);
         crashPoint('checkpoint:create:snapshot');
         progress('sandbox is not running; snapshotted its disk as it is');
       }

@@ -58,11 +58,17 @@ export class Snapshots {
     return isSubvolume(this.path(sandboxId, checkpointId));
   }
 
-  /** A read-only snapshot of the sandbox's live subvolume. The caller makes the disk consistent. */
-  async take(sandboxId: string, checkpointId: string): Promise<void> {
+  /**
+   * A read-only snapshot of the sandbox's live subvolume, in the sandbox's quota `group` (from
+   * `groupOf`, asked before the caller freezes the sandbox). The caller makes the disk consistent.
+   */
+  async take(sandboxId: string, checkpointId: string, group: string | undefined): Promise<void> {
     await mkdir(this.dir(sandboxId), { recursive: true });
-    const group = await this.disks.groupOf(sandboxId);
     await snapshot(this.disks.subvolume(sandboxId), this.path(sandboxId, checkpointId), { readonly: true, group });
+  }
+
+  groupOf(sandboxId: string): Promise<string | undefined> {
+    return this.disks.groupOf(sandboxId);
   }
 
   async remove(sandboxId: string, checkpointId: string): Promise<void> {
