@@ -126,7 +126,10 @@ export async function serve(
   // Quota groups give checkpoint sizes, storage limits and disk metering: without them sizes
   // read null, storage_gb is not enforced and disks are not metered; nothing else changes.
   const quotas = await snapshots.enableQuotas().then(
-    () => true,
+    (rescanning) => {
+      if (rescanning) logger.warn('btrfs quota numbers were inconsistent: a rescan of the pool runs; sizes and budgets read low until it is done');
+      return true;
+    },
     (e: Error) => {
       logger.warn(`btrfs quotas could not be enabled; storage limits are not enforced and checkpoint sizes are unknown: ${e.message}`);
       return false;

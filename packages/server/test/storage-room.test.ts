@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { StorageRoom, type StorageRoomDeps } from '../src/core/storage-room.js';
 import type { SandboxRecord } from '../src/db/sandboxes.js';
-import type { SandboxSpace } from '../src/storage/snapshots.js';
+import type { SandboxSpace } from '../src/storage/sandbox-space.js';
 
 const GIB = 2 ** 30;
 const box = { id: 'a', name: 'dev', storageGb: 1 } as SandboxRecord;

@@ -3,7 +3,7 @@
 // each sandbox's checkpoints stay within a budget proportional to its `storage_gb`, which a
 // write-checkpoint-delete loop inside the sandbox would otherwise grow without bound.
 import type { SandboxRecord } from '../db/sandboxes.js';
-import type { SandboxSpace } from '../storage/snapshots.js';
+import type { SandboxSpace } from '../storage/sandbox-space.js';
 import { ApiError } from './errors.js';
 
 const GIB = 2 ** 30;

@@ -78,6 +78,18 @@ export async function enableQuotas(path: string): Promise<void> {
   await run('btrfs', ['quota', 'enable', path]);
 }
 
+/**
+ * Starts a rescan when btrfs says its quota numbers are inconsistent (a snapshot or assignment
+ * it could not account for); they are exact again once the rescan, which walks the whole
+ * filesystem in the kernel, is done. True when one was started.
+ */
+export async function rescanIfInconsistent(path: string): Promise<boolean> {
+  const { stderr } = await run('btrfs', ['qgroup', 'show', path], { timeoutMs: 30_000 });
+  if (!/inconsistent/i.test(stderr)) return false;
+  await run('btrfs', ['quota', 'rescan', path]);
+  return true;
+}
+
 /** Caps the bytes a subvolume references (its whole content, shared extents included). */
 export async function limitReferenced(path: string, bytes: number | 'none'): Promise<void> {
   await run('btrfs', ['qgroup', 'limit', String(bytes), path]);
@@ -104,6 +116,11 @@ export interface QgroupUsage {
 export async function qgroupUsage(path: string, opts: { sync?: boolean } = {}): Promise<QgroupUsage[]> {
   const args = ['qgroup', 'show', '--raw', '-p', ...(opts.sync ? ['--sync'] : []), path];
   const { stdout } = await run('btrfs', args, { timeoutMs: 30_000 });
+  return parseQgroupShow(stdout);
+}
+
+/** The table of `btrfs qgroup show --raw -p`. */
+export function parseQgroupShow(stdout: string): QgroupUsage[] {
   const groups: QgroupUsage[] = [];
   for (const line of stdout.split('\n')) {
     // Qgroupid  Referenced  Exclusive  Parent (`-` or `1/5,1/7`)  Path

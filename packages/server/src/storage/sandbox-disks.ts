@@ -4,17 +4,10 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../util/run.js';
-import { type QgroupUsage, createGroupOf, createSubvolume, deleteSubvolume, isSubvolume, limitReferenced, qgroupUsage, subvolumeId } from './btrfs.js';
+import { createGroupOf, createSubvolume, deleteSubvolume, isSubvolume, limitReferenced, qgroupUsage, subvolumeId } from './btrfs.js';
 import { isMountPoint, mountsUnder, unmount } from './mounts.js';
 import type { PoolLayout } from './pool.js';
-
-/** A sandbox's disk in `btrfs qgroup show`, relative to the filesystem's top (the pool root only for a loop pool). */
-const LIVE_PATH = /(?:^|\/)sandboxes\/([^/]+)$/;
-
-/** The quota group row of sandbox `id`'s disk. */
-export function liveRow(groups: QgroupUsage[], id: string): QgroupUsage | undefined {
-  return groups.find((g) => LIVE_PATH.exec(g.path)?.[1] === id);
-}
+import { liveRow, spaceBySandbox } from './sandbox-space.js';
 
 export class SandboxDisks {
   /**
@@ -67,19 +60,14 @@ export class SandboxDisks {
 
   /**
    * Bytes on disk per sandbox id: its live subvolume (everything it references) plus what only
-   * each of its checkpoints holds, so extents shared between them count once. Commits the
-   * running transaction first (quota numbers only move at commits, which btrfs makes every
-   * 30 s anyway), so what was written since is counted.
+   * its checkpoints hold, so extents shared between them count once. Commits the running
+   * transaction first (quota numbers only move at commits, which btrfs makes every 30 s anyway),
+   * so what was written since is counted.
    */
   async usage(): Promise<Map<string, number>> {
     const bytes = new Map<string, number>();
-    const add = (id: string, n: number) => bytes.set(id, (bytes.get(id) ?? 0) + n);
-    for (const group of await qgroupUsage(this.pool.root, { sync: true })) {
-      // Paths are relative to the filesystem's top, which is the pool root only for a loop pool.
-      const live = LIVE_PATH.exec(group.path);
-      if (live) add(live[1]!, group.referenced);
-      const checkpoint = /(?:^|\/)checkpoints\/([^/]+)\/[^/]+$/.exec(group.path);
-      if (checkpoint) add(checkpoint[1]!, group.exclusive);
+    for (const [id, space] of spaceBySandbox(await qgroupUsage(this.pool.root, { sync: true }))) {
+      bytes.set(id, space.liveBytes + space.checkpointBytes);
     }
     return bytes;
   }

@@ -12,6 +12,7 @@ import {
   enableQuotas,
   isSubvolume,
   qgroupUsage,
+  rescanIfInconsistent,
   setReadonly,
   snapshot,
   waitForDeletedSubvolumes,
@@ -19,18 +20,11 @@ import {
 } from './btrfs.js';
 import { isMountPoint } from './mounts.js';
 import type { PoolLayout } from './pool.js';
-import { liveRow, type SandboxDisks } from './sandbox-disks.js';
+import type { SandboxDisks } from './sandbox-disks.js';
+import { checkpointRows, spaceBySandbox, type SandboxSpace } from './sandbox-space.js';
 
 /** Where the views appear inside a sandbox. */
 export const VIEWS_INSIDE = '/.burrow/checkpoints';
-
-/** What a sandbox holds in the pool, from btrfs quota groups after a commit. */
-export interface SandboxSpace {
-  /** Bytes the sandbox's disk references (what `storage_gb` caps). */
-  liveBytes: number;
-  /** Bytes only its checkpoints hold: what deleting every one of them would give back. */
-  checkpointBytes: number;
-}
 
 export class Snapshots {
   constructor(
@@ -40,10 +34,12 @@ export class Snapshots {
 
   /**
    * Turns btrfs quota groups on for the pool's filesystem (a no-op when they are on): they are
-   * what tells how many bytes each snapshot alone holds.
+   * what tells how many bytes each snapshot alone holds. Numbers left inconsistent (by a tool
+   * outside burrow, or an older burrow) are rescanned; true when a rescan was started.
    */
-  async enableQuotas(): Promise<void> {
+  async enableQuotas(): Promise<boolean> {
     await enableQuotas(this.pool.root);
+    return rescanIfInconsistent(this.pool.root);
   }
 
   dir(sandboxId: string): string {
@@ -118,19 +114,27 @@ export class Snapshots {
   async restoreLive(sandboxId: string, checkpointId: string): Promise<void> {
     const live = this.disks.subvolume(sandboxId);
     if (await isSubvolume(live)) return;
-    const source = this.row(await qgroupUsage(this.pool.root), sandboxId, checkpointId);
-    const group = source?.parents.length === 1 ? source.parents[0] : undefined;
-    await snapshot(this.path(sandboxId, checkpointId), live, { readonly: false, group });
+    await snapshot(this.path(sandboxId, checkpointId), live, { readonly: false, group: await this.groupOfCheckpoint(sandboxId, checkpointId) });
   }
 
   /**
    * Fork: a writable snapshot of a checkpoint becomes another sandbox's live subvolume. It joins
-   * no quota group: the source's would count the fork's writes as the source's.
+   * the source's quota group: a snapshot of a group's member that joins no group, or another
+   * one, leaves btrfs's numbers wrong for the whole pool until a rescan. The group then holds
+   * two sandboxes, and each is measured checkpoint by checkpoint (see spaceBySandbox).
    */
   async forkInto(sandboxId: string, checkpointId: string, newSandboxId: string): Promise<void> {
     const live = this.disks.subvolume(newSandboxId);
     if (await isSubvolume(live)) return;
-    await snapshot(this.path(sandboxId, checkpointId), live, { readonly: false });
+    const group = await this.groupOfCheckpoint(sandboxId, checkpointId);
+    await snapshot(this.path(sandboxId, checkpointId), live, { readonly: false, group });
+  }
+
+  /** The quota group a checkpoint is a member of, which every snapshot of it must join. */
+  private async groupOfCheckpoint(sandboxId: string, checkpointId: string): Promise<string | undefined> {
+    const groups = await qgroupUsage(this.pool.root).catch(() => [] as QgroupUsage[]);
+    const row = checkpointRows(groups, sandboxId).get(checkpointId);
+    return row?.parents.length === 1 ? row.parents[0] : undefined;
   }
 
   /**
@@ -139,47 +143,22 @@ export class Snapshots {
    * at commit, and that costs milliseconds where a rescan costs a walk of the whole pool.
    */
   async sizes(sandboxId: string): Promise<Map<string, number>> {
-    const sizes = new Map<string, number>();
     let groups: QgroupUsage[];
     try {
       groups = await qgroupUsage(this.pool.root, { sync: true });
     } catch {
-      return sizes; // quotas off or being rescanned: sizes are unknown, not an error
+      return new Map(); // quotas off or being rescanned: sizes are unknown, not an error
     }
-    // Paths are relative to the filesystem's top, which is the pool root only for a loop pool.
-    const marker = `checkpoints/${sandboxId}/`;
-    for (const group of groups) {
-      const at = group.path.lastIndexOf(marker);
-      if (at < 0 || (at > 0 && group.path[at - 1] !== '/')) continue;
-      const id = group.path.slice(at + marker.length);
-      if (id && !id.includes('/')) sizes.set(id, group.exclusive);
-    }
-    return sizes;
+    return new Map([...checkpointRows(groups, sandboxId)].map(([id, row]) => [id, row.exclusive]));
   }
 
-  /**
-   * What the sandbox holds: its disk, and what only its checkpoints hold. With the sandbox's
-   * quota group (see SandboxDisks.groupOf) the latter counts extents that several checkpoints
-   * share, but the disk not, once; without one (a fork) it is the sum of each checkpoint's own
-   * extents, which misses those. Either way, extents the disk shares outside the sandbox (a
-   * fork's source, the image when overlayfs copies a file up by reflink) are missed, so the
-   * figure is at most that much low. Null when quotas are off or being rescanned.
-   */
+  /** What the sandbox holds (see spaceBySandbox); null when quotas are off or being rescanned. */
   async space(sandboxId: string): Promise<SandboxSpace | null> {
-    let groups: QgroupUsage[];
     try {
-      groups = await qgroupUsage(this.pool.root, { sync: true });
+      return spaceBySandbox(await qgroupUsage(this.pool.root, { sync: true })).get(sandboxId) ?? null;
     } catch {
       return null;
     }
-    const live = liveRow(groups, sandboxId);
-    if (!live) return null;
-    const marker = `checkpoints/${sandboxId}/`;
-    const own = groups.filter((g) => g.path.startsWith(marker) || g.path.includes(`/${marker}`));
-    const eachAlone = own.reduce((sum, g) => sum + g.exclusive, 0);
-    const group = live.parents.length === 1 ? groups.find((g) => g.id === live.parents[0]) : undefined;
-    const together = group ? group.exclusive - live.referenced : 0;
-    return { liveBytes: live.referenced, checkpointBytes: Math.max(eachAlone, together) };
   }
 
   /** Waits until deleted snapshots have given their space back, so that `space` counts them out. */
@@ -200,11 +179,6 @@ export class Snapshots {
       if (await destroyQgroup(g.id, this.pool.root).then(() => true, () => false)) dropped.push(g.id);
     }
     return dropped;
-  }
-
-  private row(groups: QgroupUsage[], sandboxId: string, checkpointId: string): QgroupUsage | undefined {
-    const path = `checkpoints/${sandboxId}/${checkpointId}`;
-    return groups.find((g) => g.path === path || g.path.endsWith(`/${path}`));
   }
 
   // Read-only views.
