@@ -119,7 +119,7 @@ export class Checkpoints {
     const record = this.deps.manager.get(name);
     assertNotBusy(record);
     if (id !== undefined) this.ready(record, id);
-    const what = id === undefined ? `a checkpoint of '${name}'` : `restoring ${id} of '${name}' (which keeps the disk as a checkpoint)`;
+    const what = id === undefined ? `a checkpoint of '${name}'` : restoring(name, id);
     await this.deps.room.assertPoolRoom(what);
     if (this.prunable(record, id).length > 0) return;
     const room = await this.deps.room.checkpointRoom(record);
@@ -149,7 +149,7 @@ export class Checkpoints {
       const record = manager.get(name);
       assertNotBusy(record);
       this.ready(record, id);
-      await this.makeRoom(record, `restoring ${id} of '${name}' (which keeps the disk as a checkpoint)`, progress, id);
+      await this.makeRoom(record, restoring(name, id), progress, id);
       const t0 = performance.now();
       const intent = store.beginRestore(record.id, id);
       crashPoint('checkpoint:restore:recorded');
@@ -540,6 +540,11 @@ function syncInside(runtime: SandboxRuntime, containerId: string): Promise<void>
       else reject(new Error(`sync inside the sandbox ${signal ? `was killed by ${signal}` : `exited ${code}`}: ${Buffer.concat(stderr).toString().trim()}`));
     });
   });
+}
+
+/** A restore, as the room checks name it: it keeps the disk as an automatic checkpoint. */
+function restoring(name: string, id: string): string {
+  return `restoring ${id} of '${name}' (which keeps the disk as a checkpoint)`;
 }
 
 function ms(value: number): string {
