@@ -46,12 +46,17 @@ export async function subvolumeId(path: string): Promise<number> {
 }
 
 /**
- * A level-1 quota group `1/<n>` that `child`'s quota group joins. Meant for a subvolume that
- * holds nothing yet: btrfs then adds it to the group's numbers exactly, without a rescan.
+ * A level-1 quota group `1/<n>` that subvolume `n`'s own quota group (`0/<n>`) joins. Meant for
+ * a subvolume that holds nothing yet: btrfs then adds it to the group's numbers exactly,
+ * without a rescan.
  */
-export async function createGroupOf(child: string, n: number, fsPath: string): Promise<string> {
+export async function createGroupFor(n: number, fsPath: string): Promise<string> {
   const group = `1/${n}`;
-  await run('btrfs', ['qgroup', 'create', group, fsPath]);
+  // btrfs may give a new subvolume the id of one deleted before a remount, whose group is
+  // then still there (empty): it is taken over.
+  await run('btrfs', ['qgroup', 'create', group, fsPath]).catch((e: Error) => {
+    if (!/exists/i.test(e.message)) throw e;
+  });
   await run('btrfs', ['qgroup', 'assign', '--no-rescan', `0/${n}`, group, fsPath]);
   return group;
 }

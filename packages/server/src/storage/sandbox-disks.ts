@@ -4,7 +4,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../util/run.js';
-import { createGroupOf, createSubvolume, deleteSubvolume, isSubvolume, limitReferenced, qgroupUsage, subvolumeId } from './btrfs.js';
+import { createGroupFor, createSubvolume, deleteSubvolume, isSubvolume, limitReferenced, qgroupUsage, subvolumeId } from './btrfs.js';
 import { isMountPoint, mountsUnder, unmount } from './mounts.js';
 import type { PoolLayout } from './pool.js';
 import { liveRow, spaceBySandbox } from './sandbox-space.js';
@@ -42,7 +42,7 @@ export class SandboxDisks {
     if (!(await isSubvolume(volume))) {
       await createSubvolume(volume);
       // Only accounting rides on the group: without quotas there is none, and that is no failure.
-      await createGroupOf(volume, await subvolumeId(volume), this.pool.root).catch(() => {});
+      await createGroupFor(await subvolumeId(volume), this.pool.root).catch(() => {});
     }
     await mkdir(join(volume, 'upper'), { recursive: true });
     await mkdir(join(volume, 'work'), { recursive: true });
