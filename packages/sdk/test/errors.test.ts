@@ -7,8 +7,10 @@ describe('error registry', () => {
     expect(statusFor('sandbox_busy')).toBe(409);
     expect(statusFor('unavailable')).toBe(503);
     expect(statusFor('gone')).toBe(410);
-    expect(Object.keys(ErrorCodes)).toHaveLength(20);
+    expect(Object.keys(ErrorCodes)).toHaveLength(22);
     expect(statusFor('concurrent_sprite_limit_exceeded')).toBe(429);
+    expect(statusFor('quota_exceeded')).toBe(409);
+    expect(statusFor('pool_full')).toBe(507);
   });
 
   it('picks the generic code for a status that came without one', () => {
