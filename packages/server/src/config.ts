@@ -183,7 +183,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
   const number = (name: string, fromFile: number | undefined, fallback: number, min = Number.MIN_VALUE): number => {
     const value = env[name] !== undefined && env[name] !== '' ? Number(env[name]) : (fromFile ?? fallback);
     if (!Number.isFinite(value) || value < min) {
-      throw new ConfigError(`${name} must be a ${min === 0 ? 'non-negative' : 'positive'} number`);
+      const bound = min === 0 ? 'a non-negative number' : min === Number.MIN_VALUE ? 'a positive number' : `a number of at least ${min}`;
+      throw new ConfigError(`${name} must be ${bound}`);
     }
     return value;
   };
@@ -191,6 +192,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
     const value = number(name, fromFile, fallback, min);
     if (!Number.isInteger(value)) throw new ConfigError(`${name} must be a whole number`);
     return value;
+  };
+  const size = (name: string, value: string): number => {
+    try {
+      return parseSize(value);
+    } catch (e) {
+      throw new ConfigError(`${name}: ${(e as Error).message}`);
+    }
   };
   const flag = (name: string, fromFile: boolean | undefined, fallback: boolean): boolean => {
     const value = env[name];
@@ -241,7 +249,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
       keep: number('BURROW_AUTO_CHECKPOINT_KEEP', file.autoCheckpointKeep, 5),
     },
     checkpointBudget: number('BURROW_CHECKPOINT_BUDGET', file.checkpointBudget, 4, 1),
-    poolReserveBytes: env.BURROW_POOL_RESERVE || file.poolReserve ? parseSize(pick('BURROW_POOL_RESERVE', file.poolReserve, '')) : null,
+    poolReserveBytes: env.BURROW_POOL_RESERVE || file.poolReserve ? size('BURROW_POOL_RESERVE', pick('BURROW_POOL_RESERVE', file.poolReserve, '')) : null,
     network: {
       pool: pick('BURROW_NET_POOL', file.netPool, '10.222.0.0/16'),
       dnsUpstream: env.BURROW_DNS_UPSTREAM || file.dnsUpstream,
