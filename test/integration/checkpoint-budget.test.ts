@@ -3,12 +3,13 @@
 // loses its oldest automatic checkpoint first and is then refused with `quota_exceeded`, so the
 // pool holds at most its budget; and a pool below its reserve refuses every checkpoint, restore,
 // fork and create with `pool_full`, making nothing.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { statfsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient } from '@burrow/sdk';
 import { hostState } from '../support/host-state.js';
-import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
 
 const GIB = 2 ** 30;
 /** Checkpoints may hold 3 x storage_gb: 3 GiB for the 1 GB sandbox here. */
@@ -93,6 +94,11 @@ describe('the checkpoint budget', () => {
       },
     });
     expect((created.body as { checkpoint_bytes: number }).checkpoint_bytes).toBeGreaterThan((BUDGET_PER_GB - 1) * GIB);
+    const cli = await promisify(execFile)(process.execPath, [CLI, 'checkpoint', 'create', name], { env: { ...process.env, ...burrow.cliEnv() } }).then(
+      () => ({ failed: false, stderr: '' }),
+      (e: { stderr: string }) => ({ failed: true, stderr: e.stderr }),
+    );
+    expect(cli).toEqual({ failed: true, stderr: expect.stringContaining('BURROW_CHECKPOINT_BUDGET') });
     // A restore keeps the disk as an automatic checkpoint: the same budget applies.
     const restored = await call('POST', `/v1/sprites/${name}/checkpoints/v1/restore`);
     expect(restored).toMatchObject({ status: 409, body: { error: 'quota_exceeded' } });
