@@ -1,7 +1,8 @@
 // Room for checkpoints against a real `burrow serve` and a real runc sandbox on btrfs: a
 // sandbox that writes, checkpoints and deletes in a loop (from inside, through `burrow-env`)
-// loses its oldest automatic checkpoint first and is then refused with `quota_exceeded`, so the
-// pool holds at most its budget; and a pool below its reserve refuses every checkpoint, restore,
+// loses its oldest automatic checkpoint first and is then refused with `quota_exceeded` (as a
+// 409, or as the error event of an NDJSON stream already under way), so the pool holds at most
+// its budget; and a pool below its reserve refuses every checkpoint, restore,
 // fork and create with `pool_full`, making nothing.
 import { execFile, execFileSync } from 'node:child_process';
 import { statfsSync } from 'node:fs';
@@ -110,6 +111,26 @@ describe('the checkpoint budget', () => {
     // Deleting a checkpoint makes room again.
     await client.sandbox(name).deleteCheckpoint('v1');
     expect((await inside('burrow-env checkpoint create')).stdout.trim()).toBe('v4');
+  });
+});
+
+describe('the checkpoint budget in an NDJSON stream', () => {
+  it('reports quota_exceeded as the stream\'s error event, with its code, when pruning does not make room', async () => {
+    // auto-2 keeps a disk that holds nothing v4 does not: deleting it frees nothing.
+    await client.sandbox(name).restoreCheckpoint('v4');
+    expect((await inside('head -c 750M /dev/zero > ~/f && sync')).exitCode).toBe(0);
+    expect((await inside('burrow-env checkpoint create')).stdout.trim()).toBe('v5');
+    expect((await inside('rm ~/f && sync')).exitCode).toBe(0);
+    expect(await ids()).toEqual(['v5', 'auto-2', 'v4', 'v3', 'v2', 'v0']);
+
+    // With an automatic checkpoint to prune, the refusal can only come once the stream runs.
+    const r = await call('POST', `/v1/sprites/${name}/checkpoint`, {});
+    expect(r.status).toBe(200);
+    const events = String(r.body).trim().split('\n').map((l) => JSON.parse(l) as { type: string; data?: string; error?: string; code?: string });
+    expect(events.some((e) => e.type === 'info' && /deleted automatic checkpoint auto-2/.test(e.data ?? ''))).toBe(true);
+    expect(events.at(-1)).toEqual({ type: 'error', error: expect.stringContaining('BURROW_CHECKPOINT_BUDGET'), code: 'quota_exceeded', time: expect.any(String) });
+    // The pruned automatic checkpoint stays deleted; nothing else changed.
+    expect(await ids()).toEqual(['v5', 'v4', 'v3', 'v2', 'v0']);
   });
 });
 
