@@ -34,8 +34,8 @@ export class SandboxDisks {
 
   /**
    * A new, empty subvolume in a quota group of its own (see `groupOf`). A fork's disk is already
-   * there, a snapshot of another sandbox's checkpoint: btrfs cannot put it in a group of its own
-   * without a rescan of the whole pool, so it has none.
+   * there: a snapshot of another sandbox's checkpoint, in that sandbox's group (btrfs cannot put
+   * it in a group of its own without a rescan of the whole pool; see Snapshots.forkInto).
    */
   async create(id: string): Promise<void> {
     const volume = this.subvolume(id);
