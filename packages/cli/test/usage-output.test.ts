@@ -58,6 +58,24 @@ describe('burrow usage', () => {
     expect(text).toContain('prices: $0.07/vCPU-hour, $0.04375/GB-hour RAM, $0.5/GB-month disk');
   });
 
+  it('draws one column per step, each the total of its points, and the peak of those totals', () => {
+    const step = 1800;
+    const from = Date.parse('2025-01-01T00:00:00.000Z');
+    // Points 10 s apart in the third column, as a server that did not bucket them would send.
+    const points = Array.from({ length: 6 }, (_, i) => ({
+      start: new Date(from + (2 * step + i * 10) * 1000).toISOString(),
+      cpu_seconds: 0.5,
+      memory_gb_seconds: 1,
+      disk_gb_hours: 0,
+    }));
+    points.push({ start: new Date(from + 5 * step * 1000).toISOString(), cpu_seconds: 1, memory_gb_seconds: 0, disk_gb_hours: 0 });
+    const text = renderUsage({ ...report(), to: new Date(from + 6 * step * 1000).toISOString(), series: { step_seconds: step, points } });
+    const cpu = /^cpu\s+\|(.*)\|\s+peak (\S+) CPU-s$/m.exec(text)!;
+    expect(cpu[1]).toBe('  █  ▃');
+    expect(cpu[2]).toBe('3.00');
+    expect(text).toContain('one column per 30 min');
+  });
+
   it('says so when nothing was metered', () => {
     expect(renderUsage({ ...report(), sprites: [] })).toContain('nothing metered in this range');
   });

@@ -18,6 +18,8 @@ export const ErrorCodes = {
   sandbox_exists: 409,
   sandbox_busy: 409,
   checkpoint_in_use: 409,
+  /** A sandbox's checkpoints hold their budget (BURROW_CHECKPOINT_BUDGET x storage_gb). */
+  quota_exceeded: 409,
   gone: 410,
   payload_too_large: 413,
   /** The request's head (its URL and headers) is over the server's 16 KiB. */
@@ -28,6 +30,8 @@ export const ErrorCodes = {
   internal: 500,
   runtime_failed: 500,
   unavailable: 503,
+  /** The storage pool's free space is below its reserve: nothing new is written to it. */
+  pool_full: 507,
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

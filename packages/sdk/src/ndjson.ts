@@ -2,7 +2,7 @@
  * Reading the NDJSON streams of checkpoint create and restore (spec §5): one JSON object per
  * line, blank and malformed lines skipped (as the Sprites JS SDK does), delivered as they come.
  */
-import { BurrowError } from './errors.js';
+import { BurrowError, isErrorCode, statusFor } from './errors.js';
 import type { CheckpointEvent } from './types.js';
 
 /**
@@ -16,7 +16,7 @@ export async function readEvents(
   onEvent: (event: CheckpointEvent) => void = () => {},
 ): Promise<Extract<CheckpointEvent, { type: 'complete' }>> {
   let complete: Extract<CheckpointEvent, { type: 'complete' }> | undefined;
-  let failure: string | undefined;
+  let failure: Extract<CheckpointEvent, { type: 'error' }> | undefined;
   const decoder = new TextDecoder();
   let buffered = '';
   const take = (line: string) => {
@@ -24,7 +24,7 @@ export async function readEvents(
     if (!event) return;
     onEvent(event);
     if (event.type === 'complete') complete = event;
-    if (event.type === 'error') failure = event.error;
+    if (event.type === 'error') failure = event;
   };
   if (response.body) {
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
@@ -37,7 +37,11 @@ export async function readEvents(
     }
   }
   take(buffered + decoder.decode());
-  if (failure !== undefined) throw new BurrowError('runtime_failed', `${what} failed: ${failure}`, { status: response.status });
+  if (failure !== undefined) {
+    throw new BurrowError(failure.code ?? 'runtime_failed', `${what} failed: ${failure.error}`, {
+      status: failure.code && isErrorCode(failure.code) ? statusFor(failure.code) : response.status,
+    });
+  }
   if (!complete) throw new BurrowError('internal', `${what}: the stream ended without a result; check the state before retrying`);
   return complete;
 }

@@ -168,7 +168,8 @@ export interface Checkpoint {
 export type CheckpointEvent =
   | { type: 'info'; data: string; time: string }
   | { type: 'complete'; data: string; time: string }
-  | { type: 'error'; error: string; time: string }
+  /** `code`, when the server sends one, is the registry's code for the failure (e.g. `quota_exceeded`). */
+  | { type: 'error'; error: string; code?: string; time: string }
   | { type: 'stdout' | 'stderr'; data: string; time: string };
 
 /** The body of `POST /v1/sprites/{name}/checkpoints/{id}/fork`. */
@@ -254,6 +255,11 @@ export interface UsageReport {
   prices: { cpu_hour: number; ram_gb_hour: number; storage_gb_month: number };
   total: UsageFigures & { cost: UsageCost };
   sprites: Array<UsageFigures & { name: string; id: string; cost: UsageCost }>;
+  /**
+   * Points `step_seconds` apart from `from`, one per step with anything metered: each holds the
+   * amounts metered in its step (CPU-seconds, GB-seconds of memory, GB-hours of disk), so an
+   * amount over the step is the step's average rate, and the points add up to `total`.
+   */
   series: { step_seconds: number; points: Array<UsageFigures & { start: string }> };
 }
 

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BurrowClient } from '../src/client.js';
+import { readEvents } from '../src/ndjson.js';
 import type { CheckpointEvent } from '../src/types.js';
 import { FakeBurrow } from './fake-burrow.js';
 
@@ -50,6 +51,19 @@ describe('checkpoints through the SDK', () => {
     expect(restore?.headers['content-type']).toBeUndefined();
     fake.checkpoints.get('dev')!.push({ ...(await sandbox.getCheckpoint('v0')), id: 'v666' });
     await expect(sandbox.restoreCheckpoint('v666')).rejects.toThrow(/the disk is on fire/);
+  });
+
+  it('rejects with the code and status of an error event that carries a code', async () => {
+    const lines = [
+      { type: 'info', data: 'deleted automatic checkpoint auto-1', time: '' },
+      { type: 'error', error: 'the checkpoints hold their budget', code: 'quota_exceeded', time: '' },
+    ];
+    const response = new Response(lines.map((l) => JSON.stringify(l)).join('\n'));
+    await expect(readEvents(response, 'checkpoint of dev')).rejects.toMatchObject({
+      code: 'quota_exceeded',
+      status: 409,
+      message: 'checkpoint of dev failed: the checkpoints hold their budget',
+    });
   });
 
   it('deletes a checkpoint, and surfaces the refusal to delete the current one', async () => {

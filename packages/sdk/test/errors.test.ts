@@ -10,6 +10,8 @@ describe('error registry', () => {
     expect(statusFor('headers_too_large')).toBe(431);
     for (const status of Object.values(ErrorCodes)) expect(status >= 400 && status < 600).toBe(true);
     expect(statusFor('concurrent_sprite_limit_exceeded')).toBe(429);
+    expect(statusFor('quota_exceeded')).toBe(409);
+    expect(statusFor('pool_full')).toBe(507);
   });
 
   it('picks the generic code for a status that came without one', () => {

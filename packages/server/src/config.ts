@@ -36,6 +36,8 @@ const fileSchema = z
     aptMirror: z.string(),
     autoCheckpointInterval: z.string(),
     autoCheckpointKeep: z.number().int().min(1),
+    checkpointBudget: z.number().min(1),
+    poolReserve: z.string(),
     netPool: z.string(),
     dnsUpstream: z.string(),
     urlDomain: z.string(),
@@ -74,6 +76,13 @@ export interface BurrowConfig {
   instanceTag: string;
   /** Automatic checkpoints of running sandboxes: every `intervalMs` (null: off), `keep` kept. */
   autoCheckpoint: { intervalMs: number | null; keep: number };
+  /** The space a sandbox's checkpoints may hold, as a multiple of its `storage_gb`. */
+  checkpointBudget: number;
+  /**
+   * Free bytes of the pool below which no checkpoint, sandbox or fork is made; null: 5% of the
+   * pool, at least 1 GiB.
+   */
+  poolReserveBytes: number | null;
   network: {
     /** IPv4 CIDR the sandboxes' /30s are cut from. */
     pool: string;
@@ -174,7 +183,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
   const number = (name: string, fromFile: number | undefined, fallback: number, min = Number.MIN_VALUE): number => {
     const value = env[name] !== undefined && env[name] !== '' ? Number(env[name]) : (fromFile ?? fallback);
     if (!Number.isFinite(value) || value < min) {
-      throw new ConfigError(`${name} must be a ${min === 0 ? 'non-negative' : 'positive'} number`);
+      const bound = min === 0 ? 'a non-negative number' : min === Number.MIN_VALUE ? 'a positive number' : `a number of at least ${min}`;
+      throw new ConfigError(`${name} must be ${bound}`);
     }
     return value;
   };
@@ -182,6 +192,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
     const value = number(name, fromFile, fallback, min);
     if (!Number.isInteger(value)) throw new ConfigError(`${name} must be a whole number`);
     return value;
+  };
+  const size = (name: string, value: string): number => {
+    try {
+      return parseSize(value);
+    } catch (e) {
+      throw new ConfigError(`${name}: ${(e as Error).message}`);
+    }
   };
   const flag = (name: string, fromFile: boolean | undefined, fallback: boolean): boolean => {
     const value = env[name];
@@ -231,6 +248,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
       intervalMs: parseInterval(pick('BURROW_AUTO_CHECKPOINT_INTERVAL', file.autoCheckpointInterval, 'off'), 'BURROW_AUTO_CHECKPOINT_INTERVAL'),
       keep: number('BURROW_AUTO_CHECKPOINT_KEEP', file.autoCheckpointKeep, 5),
     },
+    checkpointBudget: number('BURROW_CHECKPOINT_BUDGET', file.checkpointBudget, 4, 1),
+    poolReserveBytes: env.BURROW_POOL_RESERVE || file.poolReserve ? size('BURROW_POOL_RESERVE', pick('BURROW_POOL_RESERVE', file.poolReserve, '')) : null,
     network: {
       pool: pick('BURROW_NET_POOL', file.netPool, '10.222.0.0/16'),
       dnsUpstream: env.BURROW_DNS_UPSTREAM || file.dnsUpstream,

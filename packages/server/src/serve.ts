@@ -16,6 +16,7 @@ import { ensureKeyFile } from './auth/root-key.js';
 import { homePaths, type BurrowConfig } from './config.js';
 import { Activity } from './core/activity.js';
 import { checkpointHooks, Checkpoints } from './core/checkpoints.js';
+import { StorageRoom } from './core/storage-room.js';
 import { Capacity } from './core/capacity.js';
 import { EventLog } from './core/events.js';
 import { Meter } from './core/meter.js';
@@ -69,7 +70,7 @@ import { VethPairs, vethPrefix } from './network/veth.js';
 import { DEFAULT_PATH } from './runtime/oci-bundle.js';
 import { createRuntimes } from './runtime/runtimes.js';
 import { ImageStore } from './storage/images.js';
-import { ensurePool } from './storage/pool.js';
+import { ensurePool, poolSpace } from './storage/pool.js';
 import { SandboxDisks } from './storage/sandbox-disks.js';
 import { Snapshots } from './storage/snapshots.js';
 
@@ -131,7 +132,10 @@ export async function serve(
   // Quota groups give checkpoint sizes, storage limits and disk metering: without them sizes
   // read null, storage_gb is not enforced and disks are not metered; nothing else changes.
   const quotas = await snapshots.enableQuotas().then(
-    () => true,
+    (rescanning) => {
+      if (rescanning) logger.warn('btrfs quota numbers were inconsistent: a rescan of the pool runs; sizes and budgets read low until it is done');
+      return true;
+    },
     (e: Error) => {
       logger.warn(`btrfs quotas could not be enabled; storage limits are not enforced and checkpoint sizes are unknown: ${e.message}`);
       return false;
@@ -160,6 +164,13 @@ export async function serve(
     return subnet && proxyPort ? `http://${subnet.gateway}:${proxyPort}` : undefined;
   };
 
+  const storageRoom = new StorageRoom({
+    poolSpace: () => poolSpace(pool),
+    reserveBytes: config.poolReserveBytes,
+    spaceOf: (sandboxId) => snapshots.space(sandboxId),
+    settle: () => snapshots.settle(),
+    budgetPerStorageGb: config.checkpointBudget,
+  });
   const activity = new Activity();
   const privileges = new Privileges({ store: new PrivilegesStore(db), sandboxes: store, events });
   const manager = new SandboxManager({
@@ -170,6 +181,7 @@ export async function serve(
     network: networks,
     instanceTag: config.instanceTag,
     capacity: new Capacity(store, { running: config.limits.running, warm: config.limits.warm }, config.limits.capacityWaitMs),
+    storageRoom,
     events,
     metrics,
     storageLimits: quotas,
@@ -184,6 +196,7 @@ export async function serve(
     store: checkpointStore,
     snapshots,
     autoKeep: config.autoCheckpoint.keep,
+    room: storageRoom,
     crashPoint,
     log,
     events,

@@ -27,6 +27,17 @@ describe('configuration', () => {
     expect(() => loadConfig({ BURROW_CONFIG: '/nonexistent/config.json' })).toThrow(/cannot read config file/);
   });
 
+  it('takes the checkpoint budget as a multiple of storage_gb and the pool reserve as a size', () => {
+    const defaults = loadConfig({ BURROW_CONFIG: '' });
+    expect(defaults.checkpointBudget).toBe(4);
+    expect(defaults.poolReserveBytes).toBeNull();
+    const set = loadConfig({ BURROW_CHECKPOINT_BUDGET: '2.5', BURROW_POOL_RESERVE: '2G' });
+    expect(set.checkpointBudget).toBe(2.5);
+    expect(set.poolReserveBytes).toBe(2 * 2 ** 30);
+    expect(() => loadConfig({ BURROW_CHECKPOINT_BUDGET: '0.5' })).toThrow(/BURROW_CHECKPOINT_BUDGET/);
+    expect(() => loadConfig({ BURROW_POOL_RESERVE: 'plenty' })).toThrow(/BURROW_POOL_RESERVE/);
+  });
+
   it('parses sizes', () => {
     expect(parseSize('512M')).toBe(512 * 2 ** 20);
     expect(parseSize('1.5G')).toBe(1.5 * 2 ** 30);

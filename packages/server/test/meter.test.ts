@@ -110,4 +110,28 @@ describe('usage reports', () => {
     const one = await usage.report({ from: new Date(t0 * 1000), to: new Date((t0 + 3600) * 1000) }, 'two');
     expect(one.sprites.map((s) => s.name)).toEqual(['two']);
   });
+
+  it('buckets 10 s amounts into the step the series declares, counted from `from`, summing each bucket', async () => {
+    const store = new UsageStore(openDatabase(':memory:'));
+    const t0 = 1_700_000_000 - (1_700_000_000 % 3600);
+    // A day of 10 s buckets, 0.1 CPU-s and 0.5 GB-s each, and a range that starts off the 10 s grid.
+    store.add(
+      Array.from({ length: 8640 }, (_, i) => ({
+        sandboxId: 'a', sandboxName: 'one', start: t0 + i * 10, seconds: 10, cpuSeconds: 0.1, memoryGbSeconds: 0.5, diskGbSeconds: 0,
+      })),
+    );
+    const usage = new Usage({ store, flush: async () => {}, prices: DEFAULT_PRICES });
+    const from = t0 + 7;
+    const report = await usage.report({ from: new Date(from * 1000), to: new Date((from + 86_400) * 1000) });
+    const step = report.series.step_seconds;
+    expect(step).toBe(1800);
+    const starts = report.series.points.map((p) => Date.parse(p.start) / 1000);
+    expect(starts).toHaveLength(48);
+    starts.forEach((start, i) => expect(start).toBe(from + i * step));
+    // 180 buckets of 10 s start in each step; the metered day ends 7 s before the last step does.
+    expect(report.series.points[0]).toMatchObject({ cpu_seconds: 18, memory_gb_seconds: 90 });
+    expect(report.series.points[47]).toMatchObject({ cpu_seconds: 17.9, memory_gb_seconds: 89.5 });
+    const sum = report.series.points.reduce((a, p) => a + p.cpu_seconds, 0);
+    expect(sum).toBeCloseTo(report.total.cpu_seconds, 6);
+  });
 });

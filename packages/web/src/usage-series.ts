@@ -24,19 +24,36 @@ export function usageSeries(answer: unknown): Series[] {
   if (!samples.length) return [];
   // The newest step is still running: its amount covers only the part up to `to`.
   const to = Date.parse(String((answer as { to?: unknown } | null)?.to ?? ''));
+  const from = Date.parse(String((answer as { from?: unknown } | null)?.from ?? ''));
   const out: Series[] = [];
   for (const [name, pattern] of METRICS) {
     const key = Object.keys(samples[0]!).find((k) => pattern.test(k) && typeof samples[0]![k] === 'number');
     if (!key) continue;
     const { divisor, unit } = rateOf(key, stepSeconds);
     const elapsed = (t: number) => (stepSeconds && Number.isFinite(to) ? Math.min(1, Math.max((to - t) / 1000 / stepSeconds, 1 / stepSeconds)) : 1);
-    const points = samples
-      .map((s) => ({ t: timeOf(s), v: (s[key] as number) / divisor / elapsed(timeOf(s)) }))
+    const amounts = samples.map((s) => ({ t: timeOf(s), amount: s[key] as number }));
+    const points = (stepSeconds && Number.isFinite(from) ? intoSteps(amounts, from, stepSeconds) : amounts)
+      .map((p) => ({ t: p.t, v: p.amount / divisor / elapsed(p.t) }))
       .filter((p) => Number.isFinite(p.t) && Number.isFinite(p.v))
       .sort((a, b) => a.t - b.t);
     if (points.length) out.push({ label: name, unit, points });
   }
   return out;
+}
+
+/**
+ * Amounts summed per step counted from `from` (ms), as `burrow usage` draws its columns: a rate
+ * is an amount over the step it was metered in, so points closer together than the step the
+ * answer declares must be added up first.
+ */
+function intoSteps(amounts: Array<{ t: number; amount: number }>, from: number, stepSeconds: number): Array<{ t: number; amount: number }> {
+  const stepMs = stepSeconds * 1000;
+  const sums = new Map<number, number>();
+  for (const { t, amount } of amounts) {
+    const start = from + Math.floor((t - from) / stepMs) * stepMs;
+    sums.set(start, (sums.get(start) ?? 0) + amount);
+  }
+  return [...sums].map(([t, amount]) => ({ t, amount }));
 }
 
 /** An amount per step divided by the step is a rate: CPU-seconds per second are CPUs. */

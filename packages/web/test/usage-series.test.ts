@@ -21,6 +21,25 @@ describe('usageSeries', () => {
     expect(series[2]!.points[0]!.v).toBeCloseTo(0.5);
   });
 
+  it('adds up points closer together than the declared step before turning them into rates', () => {
+    const answer = {
+      from: '2030-01-01T00:00:00Z',
+      to: '2030-01-01T01:00:00Z',
+      series: {
+        step_seconds: 1800,
+        points: [
+          { start: '2030-01-01T00:00:00Z', cpu_seconds: 900 },
+          { start: '2030-01-01T00:00:10Z', cpu_seconds: 900 },
+          { start: '2030-01-01T00:30:00Z', cpu_seconds: 450 },
+        ],
+      },
+    };
+    expect(usageSeries(answer)[0]!.points).toEqual([
+      { t: Date.parse('2030-01-01T00:00:00Z'), v: 1 },
+      { t: Date.parse('2030-01-01T00:30:00Z'), v: 0.25 },
+    ]);
+  });
+
   it('measures the step still running over the part of it that has passed', () => {
     const answer = {
       to: '2030-01-01T00:01:30Z',

@@ -44,13 +44,15 @@ export function renderUsage(report: UsageReport): string {
   const p = report.prices;
   const prices = `prices: $${p.cpu_hour}/vCPU-hour, $${p.ram_gb_hour}/GB-hour RAM, $${p.storage_gb_month}/GB-month disk\n`;
   const points = report.series.points;
-  // Every step of the range, zero where nothing was metered, so gaps show as gaps.
-  const steps = Math.max(1, Math.round((Date.parse(report.to) - Date.parse(report.from)) / 1000 / report.series.step_seconds));
+  // One column per step of the range, zero where nothing was metered, so gaps show as gaps.
+  // A column holds the total of every point that starts in it, so its height and the peak
+  // are what the step metered, whatever the points' own spacing.
+  const steps = Math.max(1, Math.ceil((Date.parse(report.to) - Date.parse(report.from)) / 1000 / report.series.step_seconds));
   const values = (pick: (p: (typeof points)[number]) => number) => {
     const out = new Array<number>(steps).fill(0);
     for (const point of points) {
       const i = Math.floor((Date.parse(point.start) - Date.parse(report.from)) / 1000 / report.series.step_seconds);
-      if (i >= 0 && i < steps) out[i] = pick(point);
+      if (i >= 0 && i < steps) out[i] = (out[i] ?? 0) + pick(point);
     }
     return out;
   };

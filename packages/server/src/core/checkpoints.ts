@@ -13,6 +13,7 @@ import type { EventRecorder } from './events.js';
 import type { Metrics } from './metrics.js';
 import type { SandboxHooks } from './sandbox-hooks.js';
 import type { CreateOptions, SandboxManager } from './sandbox-manager.js';
+import { StorageRoom } from './storage-room.js';
 
 /** How many of the newest checkpoints a sandbox sees under /.burrow/checkpoints. */
 export const VISIBLE_VIEWS = 5;
@@ -34,6 +35,8 @@ export interface CheckpointDeps {
   snapshots: Snapshots;
   /** Automatic checkpoints kept per sandbox; older ones are deleted. */
   autoKeep: number;
+  /** The pool's reserve and each sandbox's checkpoint budget, checked before every checkpoint. */
+  room: StorageRoom;
   crashPoint: (step: string) => void;
   log: (line: string) => void;
   events: EventRecorder;
@@ -60,7 +63,7 @@ export function checkpointHooks(deps: Pick<CheckpointDeps, 'store' | 'snapshots'
     // The new disk is written by nothing yet, so v0 needs no freeze.
     diskCreated: async (record) => {
       const cp = deps.store.begin(record.id, { comment: '', isAuto: false });
-      await deps.snapshots.take(record.id, cp.id);
+      await deps.snapshots.take(record.id, cp.id, await deps.snapshots.groupOf(record.id));
       deps.crashPoint('checkpoint:v0');
       deps.store.complete(record.id, cp.id, { becomesSource: true });
     },
@@ -107,11 +110,20 @@ export class Checkpoints {
     return this.info(checkpoint, all, await this.deps.snapshots.sizes(record.id));
   }
 
-  /** Refuses early (before a stream starts) what would fail anyway: a missing or busy sandbox or checkpoint. */
-  precheck(name: string, id?: string): void {
+  /**
+   * Refuses early (before a stream starts) what would fail anyway: a missing or busy sandbox or
+   * checkpoint, a pool below its reserve, a checkpoint budget that no pruning can make room in.
+   * `id` is the checkpoint a restore goes back to.
+   */
+  async precheck(name: string, id?: string): Promise<void> {
     const record = this.deps.manager.get(name);
     assertNotBusy(record);
     if (id !== undefined) this.ready(record, id);
+    const what = id === undefined ? `a checkpoint of '${name}'` : restoring(name, id);
+    await this.deps.room.assertPoolRoom(what);
+    if (this.prunable(record, id).length > 0) return;
+    const room = await this.deps.room.checkpointRoom(record);
+    if (!room.fits) throw StorageRoom.budgetExceeded(record, room, what);
   }
 
   async create(name: string, opts: { comment?: string } = {}, progress: Progress = () => {}): Promise<CheckpointRecord> {
@@ -119,6 +131,7 @@ export class Checkpoints {
     return this.deps.manager.withLock(name, async () => {
       const record = this.deps.manager.get(name);
       assertNotBusy(record);
+      await this.makeRoom(record, `a checkpoint of '${name}'`, progress);
       const { checkpoint, live } = await this.take(record, { comment: opts.comment ?? '', isAuto: false }, progress);
       if (live) await this.refreshViews(record, true);
       return checkpoint;
@@ -136,6 +149,7 @@ export class Checkpoints {
       const record = manager.get(name);
       assertNotBusy(record);
       this.ready(record, id);
+      await this.makeRoom(record, restoring(name, id), progress, id);
       const t0 = performance.now();
       const intent = store.beginRestore(record.id, id);
       crashPoint('checkpoint:restore:recorded');
@@ -251,6 +265,7 @@ export class Checkpoints {
         await this.deps.manager.withLock(listed.name, async () => {
           const record = this.deps.sandboxes.byName(listed.name);
           if (!record || record.status !== 'running') return;
+          await this.makeRoom(record, `an automatic checkpoint of '${record.name}'`, () => {});
           await this.take(record, { comment: 'automatic', isAuto: true }, () => {});
           await this.prune(record);
         });
@@ -277,6 +292,7 @@ export class Checkpoints {
     const checkpoint = store.begin(record.id, opts);
     const started = performance.now();
     crashPoint('checkpoint:create:recorded');
+    const group = await snapshots.groupOf(record.id);
     let live = record.status === 'running' || record.status === 'warm';
     try {
       // The record says whether a container runs; `runsc state` (30 ms) is asked only when in doubt.
@@ -298,7 +314,7 @@ export class Checkpoints {
           await this.deps.manager.containers.freeze(record);
           try {
             crashPoint('checkpoint:create:paused');
-            await snapshots.take(record.id, checkpoint.id);
+            await snapshots.take(record.id, checkpoint.id, group);
             crashPoint('checkpoint:create:snapshot');
           } finally {
             await this.deps.manager.containers.thaw(record);
@@ -309,7 +325,7 @@ export class Checkpoints {
       }
       if (!live) {
         // No container: nothing writes to the disk, so it is consistent as it is.
-        await snapshots.take(record.id, checkpoint.id);
+        await snapshots.take(record.id, checkpoint.id, group);
         crashPoint('checkpoint:create:snapshot');
         progress('sandbox is not running; snapshotted its disk as it is');
       }
@@ -331,6 +347,37 @@ export class Checkpoints {
       ...(opts.comment ? { comment: opts.comment } : {}),
     });
     return { checkpoint: { ...checkpoint, status: 'ready' }, live };
+  }
+
+  /**
+   * Makes room for one more checkpoint, or refuses (`pool_full`, `quota_exceeded`) with nothing
+   * made. Past the sandbox's budget, its oldest automatic checkpoints go first, one at a time
+   * until the next fits (see `prunable`); the user's own are never deleted here.
+   */
+  private async makeRoom(record: SandboxRecord, what: string, progress: Progress, restoring?: string): Promise<void> {
+    const { room } = this.deps;
+    await room.assertPoolRoom(what);
+    let standing = await room.checkpointRoom(record);
+    for (const old of this.prunable(record, restoring)) {
+      if (standing.fits) break;
+      await this.remove(record, old.id);
+      progress(`deleted automatic checkpoint ${old.id} to stay within the checkpoint budget of '${record.name}'`);
+      this.deps.log(`deleted automatic checkpoint ${old.id} of '${record.name}' to stay within its checkpoint budget`);
+      standing = await room.checkpointRoom(record);
+    }
+    if (!standing.fits) throw StorageRoom.budgetExceeded(record, standing, what);
+  }
+
+  /**
+   * Automatic checkpoints that may go to make room, oldest first: never the one the sandbox
+   * stands on, nor the one a restore goes back to.
+   */
+  private prunable(record: SandboxRecord, restoring?: string): CheckpointRecord[] {
+    const source = this.deps.store.sourceOf(record.id);
+    return this.deps.store
+      .forSandbox(record.id)
+      .filter((c) => c.isAuto && c.status === 'ready' && c.id !== source && c.id !== restoring)
+      .reverse();
   }
 
   /** Deletes automatic checkpoints beyond the newest `autoKeep` (never the one the sandbox stands on). */
@@ -430,6 +477,8 @@ export class Checkpoints {
     // Sandboxes keep running while the daemon is down: bring their views up to date.
     for (const record of byId.values()) await this.refreshViews(record);
 
+    await snapshots.dropEmptyGroups();
+
     const listed = new Set(store.all().map((c) => `${c.sandboxId}/${c.id}`));
     for (const sandboxId of await snapshots.sandboxIds()) {
       if (!byId.has(sandboxId)) {
@@ -491,6 +540,11 @@ function syncInside(runtime: SandboxRuntime, containerId: string): Promise<void>
       else reject(new Error(`sync inside the sandbox ${signal ? `was killed by ${signal}` : `exited ${code}`}: ${Buffer.concat(stderr).toString().trim()}`));
     });
   });
+}
+
+/** A restore, as the room checks name it: it keeps the disk as an automatic checkpoint. */
+function restoring(name: string, id: string): string {
+  return `restoring ${id} of '${name}' (which keeps the disk as a checkpoint)`;
 }
 
 function ms(value: number): string {

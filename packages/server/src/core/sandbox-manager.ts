@@ -17,6 +17,7 @@ import { deathReason } from './sandbox-health.js';
 import type { Capacity } from './capacity.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { Metrics } from './metrics.js';
+import type { StorageRoom } from './storage-room.js';
 
 export interface CreateOptions {
   name: string;
@@ -60,6 +61,8 @@ export interface ExecOptions {
 export interface ManagerDeps extends ContainerDeps {
   /** Org-wide caps on running and warm sandboxes. */
   capacity: Capacity;
+  /** A new sandbox (or fork) is refused while the pool is below its reserve. */
+  storageRoom: Pick<StorageRoom, 'assertPoolRoom'>;
   events: EventRecorder;
   metrics: Pick<Metrics, 'execStarted' | 'woke'>;
   hooks?: SandboxHooks;
@@ -204,6 +207,7 @@ export class SandboxManager {
       if (store.byName(opts.name)) {
         throw new ApiError('sandbox_exists', `a sandbox named '${opts.name}' already exists`);
       }
+      await this.deps.storageRoom.assertPoolRoom(opts.from ? `forking into '${opts.name}'` : `creating sandbox '${opts.name}'`);
       await this.deps.capacity.runningSlot(opts.name, opts.waitForCapacity ?? false);
       try {
         store.insert(record); // no await since the slot was found: the slot is ours

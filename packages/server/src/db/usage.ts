@@ -52,11 +52,16 @@ export class UsageStore {
       .all({ from, to, name: name ?? null }) as UsageTotal[];
   }
 
-  /** Sums over [from, to) in steps of `step` seconds (a bucket counts in the step it starts in). */
+  /**
+   * Sums over [from, to) in steps of `step` seconds counted from `from` (a bucket counts in the
+   * step it starts in): one row per step that has any amount. The step's start is taken with
+   * `%`, which works in integers; `/` would not round down, as better-sqlite3 binds JavaScript
+   * numbers as REAL.
+   */
   series(from: number, to: number, step: number, name?: string): Array<UsageAmounts & { start: number }> {
     return this.db
       .prepare(
-        `SELECT @from + ((start - @from) / @step) * @step AS start, SUM(cpu_seconds) AS cpuSeconds,
+        `SELECT start - (start - @from) % @step AS start, SUM(cpu_seconds) AS cpuSeconds,
            SUM(memory_gb_seconds) AS memoryGbSeconds, SUM(disk_gb_seconds) AS diskGbSeconds
          FROM usage WHERE start >= @from AND start < @to AND (@name IS NULL OR sandbox_name = @name)
          GROUP BY 1 ORDER BY 1`,

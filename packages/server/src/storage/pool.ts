@@ -1,6 +1,6 @@
 // The storage pool: one btrfs filesystem holding images and sandbox disks. By default a sparse
 // loop file inside BURROW_HOME; or any btrfs directory the operator names with BURROW_POOL.
-import { mkdir, open, stat } from 'node:fs/promises';
+import { mkdir, open, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BurrowConfig } from '../config.js';
 import { run } from '../util/run.js';
@@ -43,6 +43,12 @@ export async function ensurePool(config: BurrowConfig, log: (line: string) => vo
   await mkdir(layout.sandboxes, { recursive: true });
   await mkdir(layout.checkpoints, { recursive: true });
   return layout;
+}
+
+/** The pool filesystem's size and the bytes still free for new data, as `df` shows them. */
+export async function poolSpace(layout: PoolLayout): Promise<{ sizeBytes: number; freeBytes: number }> {
+  const s = await statfs(layout.root);
+  return { sizeBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize };
 }
 
 /** Unmounts a loop pool (the loop device goes with it); a directory pool is left alone. */

@@ -4,9 +4,10 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../util/run.js';
-import { createSubvolume, deleteSubvolume, isSubvolume, limitReferenced, qgroupUsage } from './btrfs.js';
+import { createGroupFor, createSubvolume, deleteSubvolume, isSubvolume, limitReferenced, qgroupUsage, subvolumeId } from './btrfs.js';
 import { isMountPoint, mountsUnder, unmount } from './mounts.js';
 import type { PoolLayout } from './pool.js';
+import { liveRow, spaceBySandbox } from './sandbox-space.js';
 
 export class SandboxDisks {
   /**
@@ -31,9 +32,18 @@ export class SandboxDisks {
     return join(this.hostDir(id), 'rootfs');
   }
 
+  /**
+   * A new, empty subvolume in a quota group of its own (see `groupOf`). A fork's disk is already
+   * there: a snapshot of another sandbox's checkpoint, in that sandbox's group (btrfs cannot put
+   * it in a group of its own without a rescan of the whole pool; see Snapshots.forkInto).
+   */
   async create(id: string): Promise<void> {
     const volume = this.subvolume(id);
-    if (!(await isSubvolume(volume))) await createSubvolume(volume);
+    if (!(await isSubvolume(volume))) {
+      await createSubvolume(volume);
+      // Only accounting rides on the group: without quotas there is none, and that is no failure.
+      await createGroupFor(await subvolumeId(volume), this.pool.root).catch(() => {});
+    }
     await mkdir(join(volume, 'upper'), { recursive: true });
     await mkdir(join(volume, 'work'), { recursive: true });
   }
@@ -50,19 +60,14 @@ export class SandboxDisks {
 
   /**
    * Bytes on disk per sandbox id: its live subvolume (everything it references) plus what only
-   * each of its checkpoints holds, so extents shared between them count once. Commits the
-   * running transaction first (quota numbers only move at commits, which btrfs makes every
-   * 30 s anyway), so what was written since is counted.
+   * its checkpoints hold, so extents shared between them count once. Commits the running
+   * transaction first (quota numbers only move at commits, which btrfs makes every 30 s anyway),
+   * so what was written since is counted.
    */
   async usage(): Promise<Map<string, number>> {
     const bytes = new Map<string, number>();
-    const add = (id: string, n: number) => bytes.set(id, (bytes.get(id) ?? 0) + n);
-    for (const group of await qgroupUsage(this.pool.root, { sync: true })) {
-      // Paths are relative to the filesystem's top, which is the pool root only for a loop pool.
-      const live = /(?:^|\/)sandboxes\/([^/]+)$/.exec(group.path);
-      if (live) add(live[1]!, group.referenced);
-      const checkpoint = /(?:^|\/)checkpoints\/([^/]+)\/[^/]+$/.exec(group.path);
-      if (checkpoint) add(checkpoint[1]!, group.exclusive);
+    for (const [id, space] of spaceBySandbox(await qgroupUsage(this.pool.root, { sync: true }))) {
+      bytes.set(id, space.liveBytes + space.checkpointBytes);
     }
     return bytes;
   }
@@ -79,6 +84,17 @@ export class SandboxDisks {
 
   async unmount(id: string, opts: { lazy?: boolean } = {}): Promise<void> {
     for (const m of await mountsUnder(this.hostDir(id))) await unmount(m, opts);
+  }
+
+  /**
+   * The level-1 quota group of the sandbox's disk and checkpoints, when it has one: its
+   * exclusive bytes are what the sandbox alone holds in the pool, extents shared between its
+   * checkpoints counted once. Snapshots join it as they are taken, and a restore's new disk
+   * (a snapshot of a member) too, so btrfs keeps its numbers exact.
+   */
+  async groupOf(id: string): Promise<string | undefined> {
+    const live = liveRow(await qgroupUsage(this.pool.root).catch(() => []), id);
+    return live?.parents.length === 1 ? live.parents[0] : undefined;
   }
 
   /** Unmounts and deletes everything of this sandbox. Safe to repeat; missing parts are skipped. */

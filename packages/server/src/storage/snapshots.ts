@@ -6,10 +6,22 @@
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../util/run.js';
-import { deleteSubvolume, enableQuotas, isSubvolume, qgroupUsage, setReadonly, snapshot, type QgroupUsage } from './btrfs.js';
+import {
+  deleteSubvolume,
+  destroyQgroup,
+  enableQuotas,
+  isSubvolume,
+  qgroupUsage,
+  rescanIfInconsistent,
+  setReadonly,
+  snapshot,
+  waitForDeletedSubvolumes,
+  type QgroupUsage,
+} from './btrfs.js';
 import { isMountPoint } from './mounts.js';
 import type { PoolLayout } from './pool.js';
 import type { SandboxDisks } from './sandbox-disks.js';
+import { checkpointRows, spaceBySandbox, type SandboxSpace } from './sandbox-space.js';
 
 /** Where the views appear inside a sandbox. */
 export const VIEWS_INSIDE = '/.burrow/checkpoints';
@@ -22,10 +34,12 @@ export class Snapshots {
 
   /**
    * Turns btrfs quota groups on for the pool's filesystem (a no-op when they are on): they are
-   * what tells how many bytes each snapshot alone holds.
+   * what tells how many bytes each snapshot alone holds. Numbers left inconsistent (by a tool
+   * outside burrow, or an older burrow) are rescanned; true when a rescan was started.
    */
-  async enableQuotas(): Promise<void> {
+  async enableQuotas(): Promise<boolean> {
     await enableQuotas(this.pool.root);
+    return rescanIfInconsistent(this.pool.root);
   }
 
   dir(sandboxId: string): string {
@@ -40,10 +54,17 @@ export class Snapshots {
     return isSubvolume(this.path(sandboxId, checkpointId));
   }
 
-  /** A read-only snapshot of the sandbox's live subvolume. The caller makes the disk consistent. */
-  async take(sandboxId: string, checkpointId: string): Promise<void> {
+  /**
+   * A read-only snapshot of the sandbox's live subvolume, in the sandbox's quota `group` (from
+   * `groupOf`, asked before the caller freezes the sandbox). The caller makes the disk consistent.
+   */
+  async take(sandboxId: string, checkpointId: string, group: string | undefined): Promise<void> {
     await mkdir(this.dir(sandboxId), { recursive: true });
-    await snapshot(this.disks.subvolume(sandboxId), this.path(sandboxId, checkpointId), { readonly: true });
+    await snapshot(this.disks.subvolume(sandboxId), this.path(sandboxId, checkpointId), { readonly: true, group });
+  }
+
+  groupOf(sandboxId: string): Promise<string | undefined> {
+    return this.disks.groupOf(sandboxId);
   }
 
   async remove(sandboxId: string, checkpointId: string): Promise<void> {
@@ -93,14 +114,27 @@ export class Snapshots {
   async restoreLive(sandboxId: string, checkpointId: string): Promise<void> {
     const live = this.disks.subvolume(sandboxId);
     if (await isSubvolume(live)) return;
-    await snapshot(this.path(sandboxId, checkpointId), live, { readonly: false });
+    await snapshot(this.path(sandboxId, checkpointId), live, { readonly: false, group: await this.groupOfCheckpoint(sandboxId, checkpointId) });
   }
 
-  /** Fork: a writable snapshot of a checkpoint becomes another sandbox's live subvolume. */
+  /**
+   * Fork: a writable snapshot of a checkpoint becomes another sandbox's live subvolume. It joins
+   * the source's quota group: a snapshot of a group's member that joins no group, or another
+   * one, leaves btrfs's numbers wrong for the whole pool until a rescan. The group then holds
+   * two sandboxes, and each is measured checkpoint by checkpoint (see spaceBySandbox).
+   */
   async forkInto(sandboxId: string, checkpointId: string, newSandboxId: string): Promise<void> {
     const live = this.disks.subvolume(newSandboxId);
     if (await isSubvolume(live)) return;
-    await snapshot(this.path(sandboxId, checkpointId), live, { readonly: false });
+    const group = await this.groupOfCheckpoint(sandboxId, checkpointId);
+    await snapshot(this.path(sandboxId, checkpointId), live, { readonly: false, group });
+  }
+
+  /** The quota group a checkpoint is a member of, which every snapshot of it must join. */
+  private async groupOfCheckpoint(sandboxId: string, checkpointId: string): Promise<string | undefined> {
+    const groups = await qgroupUsage(this.pool.root).catch(() => [] as QgroupUsage[]);
+    const row = checkpointRows(groups, sandboxId).get(checkpointId);
+    return row?.parents.length === 1 ? row.parents[0] : undefined;
   }
 
   /**
@@ -109,22 +143,42 @@ export class Snapshots {
    * at commit, and that costs milliseconds where a rescan costs a walk of the whole pool.
    */
   async sizes(sandboxId: string): Promise<Map<string, number>> {
-    const sizes = new Map<string, number>();
     let groups: QgroupUsage[];
     try {
       groups = await qgroupUsage(this.pool.root, { sync: true });
     } catch {
-      return sizes; // quotas off or being rescanned: sizes are unknown, not an error
+      return new Map(); // quotas off or being rescanned: sizes are unknown, not an error
     }
-    // Paths are relative to the filesystem's top, which is the pool root only for a loop pool.
-    const marker = `checkpoints/${sandboxId}/`;
-    for (const group of groups) {
-      const at = group.path.lastIndexOf(marker);
-      if (at < 0 || (at > 0 && group.path[at - 1] !== '/')) continue;
-      const id = group.path.slice(at + marker.length);
-      if (id && !id.includes('/')) sizes.set(id, group.exclusive);
+    return new Map([...checkpointRows(groups, sandboxId)].map(([id, row]) => [id, row.exclusive]));
+  }
+
+  /** What the sandbox holds (see spaceBySandbox); null when quotas are off or being rescanned. */
+  async space(sandboxId: string): Promise<SandboxSpace | null> {
+    try {
+      return spaceBySandbox(await qgroupUsage(this.pool.root, { sync: true })).get(sandboxId) ?? null;
+    } catch {
+      return null;
     }
-    return sizes;
+  }
+
+  /** Waits until deleted snapshots have given their space back, so that `space` counts them out. */
+  async settle(): Promise<void> {
+    await waitForDeletedSubvolumes(this.pool.root);
+  }
+
+  /**
+   * Deletes the quota groups of destroyed sandboxes. btrfs refuses while deleted members are
+   * still being cleaned, so this runs at start, when they long are.
+   */
+  async dropEmptyGroups(): Promise<string[]> {
+    const groups = await qgroupUsage(this.pool.root).catch(() => [] as QgroupUsage[]);
+    const withMembers = new Set(groups.flatMap((g) => g.parents));
+    const empty = groups.filter((g) => g.id.startsWith('1/') && !withMembers.has(g.id) && g.referenced === 0);
+    const dropped: string[] = [];
+    for (const g of empty) {
+      if (await destroyQgroup(g.id, this.pool.root).then(() => true, () => false)) dropped.push(g.id);
+    }
+    return dropped;
   }
 
   // Read-only views.

@@ -3,6 +3,7 @@
 import type { Checkpoint, CheckpointEvent } from '@burrow/sdk';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { CheckpointInfo } from '../../core/checkpoints.js';
+import { ApiError } from '../../core/errors.js';
 import { validName } from '../../core/names.js';
 import type { ApiDeps } from '../app.js';
 import { createCheckpointBody, forkBody, listCheckpointsQuery } from '../schemas.js';
@@ -17,7 +18,7 @@ export function checkpointRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.post<NameParams>('/v1/sprites/:name/checkpoint', async (req, reply) => {
       const name = validName(req.params.name);
       const body = createCheckpointBody.parse(req.body ?? {});
-      checkpoints.precheck(name);
+      await checkpoints.precheck(name);
       await streamEvents(reply, async (info) => {
         const started = performance.now();
         const checkpoint = await checkpoints.create(name, { comment: body.comment }, info);
@@ -40,7 +41,7 @@ export function checkpointRoutes(deps: ApiDeps): FastifyPluginAsync {
     app.post<IdParams>('/v1/sprites/:name/checkpoints/:id/restore', async (req, reply) => {
       const { id } = req.params;
       const name = validName(req.params.name);
-      checkpoints.precheck(name, id);
+      await checkpoints.precheck(name, id);
       await streamEvents(reply, async (info) => {
         const started = performance.now();
         const { autoId } = await checkpoints.restore(name, id, info);
@@ -93,7 +94,7 @@ async function streamEvents(reply: FastifyReply, work: (info: (line: string) => 
     const done = await work((data) => send({ type: 'info', data, time: time() }));
     send({ type: 'complete', data: done, time: time() });
   } catch (e) {
-    send({ type: 'error', error: (e as Error).message, time: time() });
+    send({ type: 'error', error: (e as Error).message, ...(e instanceof ApiError ? { code: e.code } : {}), time: time() });
   } finally {
     res.end();
   }

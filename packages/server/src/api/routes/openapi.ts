@@ -24,6 +24,8 @@ const json = (schema: object) => ({ content: { 'application/json': { schema } } 
 const nameParam = { name: 'name', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' } };
 const svcParam = { name: 'svc', in: 'path', required: true, schema: { type: 'string' } };
 const errors = { '400': json(error), '401': json(error), '404': json(error) };
+/** Refusals of what would write new state to the pool: `quota_exceeded` (409), `pool_full` (507). */
+const roomErrors = { '409': json(error), '507': json(error) };
 /** Query parameters from an object schema's keys (all optional strings on the wire). */
 const query = (schema: z.ZodObject) =>
   Object.keys(schema.shape).map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } }));
@@ -77,7 +79,7 @@ export function openapiDocument(): object {
         post: {
           summary: 'Create a sandbox',
           requestBody: json({ $ref: '#/components/schemas/CreateSprite' }),
-          responses: { '201': { description: 'the new sandbox (Sprite object)' }, '409': json(error), ...errors },
+          responses: { '201': { description: 'the new sandbox (Sprite object)' }, ...roomErrors, ...errors },
         },
         get: {
           summary: 'List sandboxes, paged by name; with `Accept: application/x-ndjson`, the live list (a line per sandbox, then one per change)',
@@ -215,9 +217,9 @@ export function openapiDocument(): object {
         parameters: [nameParam],
         post: {
           summary:
-            'Checkpoint the disk (the sandbox keeps running; it is frozen for milliseconds). 200 with NDJSON: {"type":"info","data",...} lines, then {"type":"complete","data":"Checkpoint v3 created"} once it is durable, or {"type":"error","error"}',
+            'Checkpoint the disk (the sandbox keeps running; it is frozen for milliseconds). 200 with NDJSON: {"type":"info","data",...} lines, then {"type":"complete","data":"Checkpoint v3 created"} once it is durable, or {"type":"error","error","code"}; 409 quota_exceeded past the checkpoint budget, 507 pool_full below the pool reserve',
           requestBody: json({ $ref: '#/components/schemas/CreateCheckpoint' }),
-          responses: { '200': { description: 'application/x-ndjson progress' }, '409': json(error), ...errors },
+          responses: { '200': { description: 'application/x-ndjson progress' }, ...roomErrors, ...errors },
         },
       },
       '/v1/sprites/{name}/checkpoints': {
@@ -241,7 +243,7 @@ export function openapiDocument(): object {
         post: {
           summary:
             'Put the disk back as it was at the checkpoint (the sandbox restarts; the state before is kept as an automatic checkpoint). 200 with NDJSON; complete once the sandbox runs again',
-          responses: { '200': { description: 'application/x-ndjson progress' }, '409': json(error), ...errors },
+          responses: { '200': { description: 'application/x-ndjson progress' }, ...roomErrors, ...errors },
         },
       },
       '/v1/sprites/{name}/checkpoints/{id}/fork': {
@@ -249,7 +251,7 @@ export function openapiDocument(): object {
         post: {
           summary: 'A new sandbox whose disk starts as this checkpoint (a writable snapshot, O(1))',
           requestBody: json({ $ref: '#/components/schemas/Fork' }),
-          responses: { '201': { description: 'the new sandbox (Sprite object)' }, '409': json(error), ...errors },
+          responses: { '201': { description: 'the new sandbox (Sprite object)' }, ...roomErrors, ...errors },
         },
       },
       ...fsOpenapiPaths(nameParam),
