@@ -7,6 +7,8 @@ export interface BundleSpec {
   runtime: RuntimeKind;
   hostname: string;
   rootfs: string;
+  /** The host directory bound at `/tmp`: the sandbox's own, on its disk (see SandboxDisks.tmpDir). */
+  tmpDir: string;
   netnsPath: string;
   cgroupsPath: string;
   cpus: number;
@@ -96,6 +98,9 @@ export function bundleConfig(spec: BundleSpec): object {
       { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
       { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      // Without a mount at /tmp, runsc mounts a tmpfs there: lost at every stop, restore and
+      // cold sleep, absent from checkpoints, held in RAM. The disk's own /tmp keeps it all.
+      { destination: '/tmp', type: 'bind', source: spec.tmpDir, options: ['rbind', 'rw'] },
       ...Object.entries(spec.files).map(([destination, source]) => ({
         destination,
         type: 'bind',
