@@ -187,6 +187,21 @@ describe.each(['gvisor', 'runc'] as const)('/tmp of a %s sandbox', (runtime) => 
   });
 });
 
+describe.each(['gvisor', 'runc'] as const)('/dev/shm of a %s sandbox', (runtime) => {
+  it('holds half its RAM limit, not a fixed 64 MiB', async () => {
+    const name = sandboxName(`shm-${runtime}`);
+    const sandbox = await client.createSandbox(name, { runtime, config: { ram_mb: 1024 } });
+    try {
+      const size = await sandbox.exec('df', ['-B1', '--output=size', '/dev/shm']);
+      expect(Number(size.stdout.split('\n')[1])).toBe(512 * 2 ** 20);
+      const fill = await sandbox.exec('sh', ['-c', 'head -c 100M /dev/zero > /dev/shm/big && stat -c %s /dev/shm/big']);
+      expect(fill).toMatchObject({ stdout: `${100 * 2 ** 20}\n`, exitCode: 0 });
+    } finally {
+      await client.deleteSandbox(name);
+    }
+  });
+});
+
 describe('destroy', () => {
   it('leaves no mount, subvolume, namespace, container, cgroup or row behind', async () => {
     const names = [sandboxName('life'), sandboxName('runc')];
