@@ -74,8 +74,11 @@ describe('a memory hog', () => {
     const name = sandboxName('hog');
     const sandbox = await client.createSandbox(name, { config: { ram_mb: 256 } });
     const hog = 'b = []\nfor i in range(64): b.append(bytearray(32 << 20))\nprint("survived")';
-    const result = await sandbox.exec('python3', ['-c', hog]).catch((e: Error) => ({ stdout: '', stderr: e.message, exitCode: -1 }));
+    const result = await sandbox.exec('python3', ['-c', hog]);
     expect(result.stdout).not.toContain('survived');
+    // The caller learns what happened in burrow's words, not only runsc's ("urpc ... EOF", exit 128).
+    expect(result.exitCode).toBe(137);
+    expect(result.stderr).toContain(`burrow: sandbox ${name} ran out of memory (ram_mb=256); the process was killed`);
     const killed = await until('the oom_killed event', async () =>
       (await sandbox.events()).find((e: SandboxEventWire) => e.type === 'oom_killed'),
     );
@@ -90,6 +93,22 @@ describe('a memory hog', () => {
     expect((await sandbox.refresh()).status).toBe('running');
     const woke = (await sandbox.events()).filter((e) => e.type === 'woke').at(-1);
     expect(woke?.message).toMatch(/woke from failed .*out of memory/);
+    await client.deleteSandbox(name);
+  });
+
+  it('in a runc sandbox loses only the greedy process: exit 137, said so, and an oom_killed event', async () => {
+    const name = sandboxName('runchog');
+    const sandbox = await client.createSandbox(name, { runtime: 'runc', config: { ram_mb: 256 } });
+    const hog = await sandbox.exec('python3', ['-c', 'b = []\nfor i in range(64): b.append(bytearray(32 << 20))\nprint("survived")']);
+    expect(hog.exitCode).toBe(137);
+    expect(hog.stdout).not.toContain('survived');
+    expect(hog.stderr).toContain(`burrow: sandbox ${name} ran out of memory (ram_mb=256); the process was killed`);
+    const killed = await until('the oom_killed event', async () =>
+      (await sandbox.events()).find((e: SandboxEventWire) => e.type === 'oom_killed'),
+    );
+    expect(killed.message).toMatch(/a process was killed out of memory.*the sandbox keeps running/);
+    expect((await sandbox.refresh()).status).toBe('running');
+    expect((await sandbox.exec('echo', ['still here'])).stdout).toBe('still here\n');
     await client.deleteSandbox(name);
   });
 });

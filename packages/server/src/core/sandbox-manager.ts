@@ -16,6 +16,7 @@ import type { EventRecorder, EventType } from './events.js';
 import { deathReason } from './sandbox-health.js';
 import type { Capacity } from './capacity.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { processExit, type ProcessExit } from './process-exit.js';
 import type { Metrics } from './metrics.js';
 
 export interface CreateOptions {
@@ -65,6 +66,11 @@ export interface ManagerDeps extends ContainerDeps {
   hooks?: SandboxHooks;
   /** Every use of a sandbox through the manager counts as activity for the idle timer. */
   activity?: Activity;
+}
+
+/** A command started by `exec`: its process, and how it ended as its caller is to be told. */
+export interface ExecHandle extends SandboxProcessHandle {
+  readonly exited: Promise<ProcessExit>;
 }
 
 export const SANDBOX_USER = { uid: 1000, gid: 1000, name: 'user', home: '/home/user' };
@@ -402,13 +408,14 @@ export class SandboxManager {
     this.deps.events.record(record, type, reason, detail);
   }
 
-  async exec(name: string, opts: ExecOptions): Promise<SandboxProcessHandle> {
+  async exec(name: string, opts: ExecOptions): Promise<ExecHandle> {
     const record = await this.ensureRunning(name);
     this.deps.metrics.execStarted();
     const user = opts.asRoot ? { uid: 0, gid: 0 } : SANDBOX_USER;
     const env = this.environmentFor(record, opts.env, opts.envOverlay);
     if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm-256color');
-    return launch(this.containers.runtimeOf(record), record.containerId, {
+    const cgroup = this.containers.cgroupOf(record);
+    const handle = launch(this.containers.runtimeOf(record), record.containerId, {
       args: opts.args,
       env,
       cwd: opts.cwd ?? (opts.asRoot ? '/root' : SANDBOX_USER.home),
@@ -416,6 +423,8 @@ export class SandboxManager {
       gid: user.gid,
       tty: opts.tty,
     });
+    const exited = processExit(handle.child, { sandbox: record, oomKills: () => cgroup.read()?.oomKills ?? null });
+    return Object.assign(handle, { exited });
   }
 
   private environmentFor(record: SandboxRecord, replacement?: Record<string, string>, overlay?: Record<string, string>): string[] {
