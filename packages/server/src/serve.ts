@@ -64,6 +64,7 @@ import { DEFAULT_PATH } from './runtime/oci-bundle.js';
 import { createRuntimes } from './runtime/runtimes.js';
 import { ImageStore } from './storage/images.js';
 import { ensurePool } from './storage/pool.js';
+import { measureHost } from './core/host-size.js';
 import { SandboxDisks } from './storage/sandbox-disks.js';
 import { Snapshots } from './storage/snapshots.js';
 
@@ -155,6 +156,12 @@ export async function serve(
   };
 
   const activity = new Activity();
+  const capacity = new Capacity(
+    store,
+    { running: config.limits.running, warm: config.limits.warm },
+    config.limits.capacityWaitMs,
+    () => measureHost(pool.root),
+  );
   const manager = new SandboxManager({
     store,
     runtimes,
@@ -162,7 +169,7 @@ export async function serve(
     images,
     network: networks,
     instanceTag: config.instanceTag,
-    capacity: new Capacity(store, { running: config.limits.running, warm: config.limits.warm }, config.limits.capacityWaitMs),
+    capacity,
     events,
     metrics,
     storageLimits: quotas,
@@ -181,7 +188,7 @@ export async function serve(
     events,
     metrics,
   });
-  const limits = new SandboxLimits({ manager, store, disks, events, storageLimits: quotas });
+  const limits = new SandboxLimits({ manager, store, disks, events, capacity, storageLimits: quotas });
   const health = healthReporter({ store, manager, events, cgroupOf: (record) => manager.containers.cgroupOf(record) });
   const usageStore = new UsageStore(db);
   const meter = new Meter({

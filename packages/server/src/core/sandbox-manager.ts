@@ -174,6 +174,7 @@ export class SandboxManager {
   }
 
   async create(opts: CreateOptions): Promise<SandboxRecord> {
+    this.deps.capacity.refuseBeyondHost(opts);
     return this.locks.run(opts.name, async () => {
       const { store, crashPoint } = this.deps;
       const imageId = opts.from?.image ?? this.deps.images.idFor(opts.image);
