@@ -140,6 +140,35 @@ describe('filling the disk', () => {
   });
 });
 
+describe.each(['gvisor', 'runc'] as const)('the disk of a %s sandbox, seen from inside', (runtime) => {
+  it('has the size of its storage_gb limit in df, and filling it records one disk_full event', async () => {
+    const name = sandboxName(`df-${runtime}`);
+    const sandbox = await client.createSandbox(name, { runtime, config: { storage_gb: 1 } });
+    try {
+      const df = async (path: string) => {
+        const [size, used] = (await sandbox.exec('df', ['-B1', '--output=size,used', path])).stdout.split('\n')[1]!.trim().split(/\s+/);
+        return { size: Number(size), used: Number(used) };
+      };
+      expect((await df('/')).size).toBe(2 ** 30);
+      expect((await df('/tmp')).size).toBe(2 ** 30);
+      const python = await sandbox.exec('python3', ['-c', 'import os; s = os.statvfs("/home/user"); print(s.f_blocks * s.f_frsize)']);
+      expect(python.stdout).toBe(`${2 ** 30}\n`);
+      await sandbox.exec('sh', ['-c', 'dd if=/dev/zero of=/home/user/fill bs=1M count=1500 2>&1; sync']);
+      const full = await until('the disk_full event', async () =>
+        (await sandbox.events()).find((e: SandboxEventWire) => e.type === 'disk_full'),
+      60_000);
+      expect(full.message).toMatch(/disk full: it holds \d+ MB of its storage_gb limit of 1 GB/);
+      const seen = await df('/');
+      expect(seen.used).toBeGreaterThan(0.9 * 2 ** 30);
+      // Still full a while later: still one event for this episode.
+      await new Promise((r) => setTimeout(r, 6_000));
+      expect((await sandbox.events()).filter((e: SandboxEventWire) => e.type === 'disk_full')).toHaveLength(1);
+    } finally {
+      await client.deleteSandbox(name);
+    }
+  });
+});
+
 describe('limits', () => {
   it('change on a running sandbox at once, and a memory limit below its use is refused', async () => {
     const name = sandboxName('lim');

@@ -65,6 +65,7 @@ import { createRuntimes } from './runtime/runtimes.js';
 import { ImageStore } from './storage/images.js';
 import { ensurePool } from './storage/pool.js';
 import { measureHost } from './core/host-size.js';
+import { DiskGauge, DISK_GAUGE_INTERVAL_MS } from './core/disk-gauge.js';
 import { SandboxDisks } from './storage/sandbox-disks.js';
 import { Snapshots } from './storage/snapshots.js';
 
@@ -244,6 +245,9 @@ export async function serve(
   const tasks = new Tasks(new TaskStore(db));
   const sandboxApi = new SandboxApi({ manager, tasks, checkpoints, services, activity, hostDirOf: (id) => disks.hostDir(id), log });
   manager.addHooks(sandboxApi.hooks());
+  // Without quota groups there is no usage to show: `df` then shows the pool, as it would anyway.
+  const diskGauge = quotas ? new DiskGauge({ sandboxes: store, disks, events, intervalMs: DISK_GAUGE_INTERVAL_MS, log }) : undefined;
+  if (diskGauge) manager.addHooks(diskGauge.hooks());
 
   const sessions = new SessionRegistry(activity);
   const repaired = await reconcile({ store, manager, runtimes, disks, network: networks, images, checkpoints });
@@ -340,6 +344,7 @@ export async function serve(
   const { intervalMs } = config.autoCheckpoint;
   const stopAutoCheckpoints = intervalMs ? checkpoints.startAutoTimer(intervalMs) : () => {};
   if (config.meter) meter.start();
+  diskGauge?.start();
   const idle = new IdleTimer({ manager, activity, defaults: config.sleep, holds: [tasks.holds], log });
   const stopIdle = idle.start();
   services.restartAfterDaemonStart();
@@ -355,6 +360,7 @@ export async function serve(
       await app.close();
       await resolver.close();
       await meter.stop();
+      diskGauge?.stop();
       await proxy.close();
       db.close();
     },

@@ -15,6 +15,7 @@ export const EVENT_TYPES = [
   'failed',
   'destroyed',
   'limits_changed',
+  'disk_full',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -68,6 +68,19 @@ export class SandboxDisks {
     return bytes;
   }
 
+  /**
+   * Bytes each sandbox's live subvolume references (what storage_gb caps), by sandbox id, as of
+   * btrfs's last commit (at most 30 s ago): cheap enough to read every few seconds.
+   */
+  async liveUsage(): Promise<Map<string, number>> {
+    const bytes = new Map<string, number>();
+    for (const group of await qgroupUsage(this.pool.root)) {
+      const live = /(?:^|\/)sandboxes\/([^/]+)$/.exec(group.path);
+      if (live) bytes.set(live[1]!, group.referenced);
+    }
+    return bytes;
+  }
+
   async mount(id: string, imagePath: string): Promise<string> {
     const rootfs = this.rootfs(id);
     await mkdir(rootfs, { recursive: true });
