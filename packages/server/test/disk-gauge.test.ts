@@ -20,7 +20,7 @@ async function gauge() {
   const usage = { bytes: 0 };
   const events: string[] = [];
   const g = new DiskGauge({
-    sandboxes: { all: () => [record], byId: () => record },
+    sandboxes: { all: () => [record] },
     disks: { hostDir: (id) => join(dir, id), liveUsage: async () => new Map([['sb1', usage.bytes]]) },
     events: { record: (_sandbox, type) => events.push(type) },
     intervalMs: 1000,

@@ -27,7 +27,7 @@ const FULL_AT = 0.99;
 const ROOMY_BELOW = 0.95;
 
 export interface DiskGaugeDeps {
-  sandboxes: Pick<SandboxStore, 'all' | 'byId'>;
+  sandboxes: Pick<SandboxStore, 'all'>;
   disks: Pick<SandboxDisks, 'hostDir' | 'liveUsage'>;
   events: EventRecorder;
   intervalMs: number;

@@ -4,7 +4,6 @@
 // biggest process of the cgroup), and `runsc exec` then fails with a raw "urpc ... WaitPID
 // failed: EOF" and exit 128; under runc it kills one process, whose status is 137 already.
 import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import type { RuntimeKind } from '../config.js';
 import { exitCodeOf } from './exit-codes.js';
 
@@ -28,7 +27,10 @@ const KILLED = 137; // 128 + SIGKILL
  */
 export async function processExit(child: ChildProcess, watch: OutOfMemoryWatch): Promise<ProcessExit> {
   const before = watch.oomKills() ?? 0;
-  const [code, signal] = (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+  // Only 'close': a launch that fails emits 'error' (reported by the caller) and then 'close'.
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once('close', (c: number | null, s: NodeJS.Signals | null) => resolve([c, s])),
+  );
   const exitCode = exitCodeOf(code, signal);
   const killedSince = (watch.oomKills() ?? before) > before;
   // A gVisor sandbox dies whole, this command with it; under runc another process may have
