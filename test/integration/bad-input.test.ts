@@ -1,6 +1,7 @@
 // Bad input gets a clear error in the protocol's flat shape and changes nothing.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { availableParallelism, totalmem } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
@@ -177,6 +178,31 @@ describe('bad input', () => {
     );
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/over 16 KiB.*stdin/);
+  });
+
+  it('refuses limits beyond the host (cores, memory, pool) at create and on change, with the host\'s figures', async () => {
+    const hostCpus = availableParallelism();
+    const hostRamMb = Math.floor(totalmem() / 2 ** 20);
+    const tooBig = { cpus: 256, ram_mb: 262_144, storage_gb: 16_384 };
+    const created = await call('POST', '/v1/sprites', JSON.stringify({ name: sandboxName('huge'), config: tooBig }));
+    expect(created.status).toBe(400);
+    expectFlatError(created.body, 'invalid_limits');
+    expect(created.body.message).toContain(`cpus 256 (this host has ${hostCpus} cores)`);
+    expect(created.body.message).toContain(`ram_mb 262144 (this host has ${hostRamMb} MB of memory)`);
+    expect(created.body.message).toMatch(/storage_gb 16384 \(the storage pool holds \d+ GB\)/);
+    const before = (await call('GET', `/v1/sprites/${existing}`)).body;
+    for (const config of [{ cpus: hostCpus + 1 }, { ram_mb: hostRamMb + 1 }, { storage_gb: 16_384 }]) {
+      const changed = await call('PUT', `/v1/sprites/${existing}`, JSON.stringify({ config }));
+      expect(changed.status).toBe(400);
+      expectFlatError(changed.body, 'invalid_limits');
+    }
+    const memory = await call('POST', `/v1/sprites/${existing}/policy/resources`, JSON.stringify({ memory: { limit_mb: hostRamMb + 1 } }));
+    expect(memory.status).toBe(400);
+    expectFlatError(memory.body, 'invalid_limits');
+    expect((await call('GET', `/v1/sprites/${existing}`)).body.config).toEqual(before.config);
+    // What the host has is still accepted.
+    const fits = await call('PUT', `/v1/sprites/${existing}`, JSON.stringify({ config: { cpus: hostCpus } }));
+    expect(fits.status).toBe(200);
   });
 
   it('changed nothing: only the one sandbox exists', async () => {

@@ -161,7 +161,7 @@ describe('the fs endpoints', () => {
     expect(await sh(`ls -A ${HOME}/del`)).toBe('');
   });
 
-  it('renames, also onto another filesystem (/tmp is a tmpfs)', async () => {
+  it('renames, also onto another mount (/tmp is bound on its own)', async () => {
     await fs.writeFile(`${HOME}/mv-src`, 'moving');
     expect((await call('POST', 'rename', {}, { source: 'mv-src', dest: 'mv-dst', workingDir: HOME })).status).toBe(200);
     await fs.rename(`${HOME}/mv-dst`, '/tmp/mv-across');

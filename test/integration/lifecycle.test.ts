@@ -1,5 +1,8 @@
 // The foundation end to end, through the SDK against a real `burrow serve`: real runsc and runc
 // sandboxes on a real btrfs pool, surviving daemon restarts, and leaving nothing behind.
+import { existsSync } from 'node:fs';
+import { mkdir, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient } from '@burrow/sdk';
 import { BurrowInstance, sandboxName } from '../support/instance.js';
@@ -138,6 +141,64 @@ describe('a runc sandbox', () => {
     expect(mount.exitCode).not.toBe(0);
     expect((await sandbox.exec('sudo', ['cat', '/proc/kcore'])).stdout).toBe('');
     expect((await sandbox.exec('sudo', ['id', '-u'])).stdout).toBe('0\n');
+  });
+});
+
+describe.each(['gvisor', 'runc'] as const)('/tmp of a %s sandbox', (runtime) => {
+  it('is on its disk: kept across cold sleep, in checkpoints, restores and forks', async () => {
+    const name = sandboxName(`tmp-${runtime}`);
+    const sandbox = await client.createSandbox(name, { runtime });
+    const forkName = `${name}-fork`;
+    try {
+      const mounts = await sandbox.exec('sh', ['-c', 'echo kept > /tmp/x; stat -c %a /tmp; grep " /tmp " /proc/mounts']);
+      expect(mounts.stdout).toMatch(/^1777\n/);
+      expect(mounts.stdout).not.toMatch(/tmpfs/);
+      await sandbox.sleep({ cold: true });
+      expect((await sandbox.exec('cat', ['/tmp/x'])).stdout).toBe('kept\n');
+      const checkpoint = await sandbox.createCheckpoint('with /tmp/x');
+      await sandbox.exec('sh', ['-c', 'echo changed > /tmp/x']);
+      await sandbox.restoreCheckpoint(checkpoint.id);
+      expect((await sandbox.exec('cat', ['/tmp/x'])).stdout).toBe('kept\n');
+      const fork = await sandbox.fork(checkpoint.id, forkName);
+      expect((await fork.exec('cat', ['/tmp/x'])).stdout).toBe('kept\n');
+    } finally {
+      await client.deleteSandbox(forkName).catch(() => {});
+      await client.deleteSandbox(name);
+    }
+  });
+
+  it('is never bound from where a symlink planted at /tmp on its disk points', async () => {
+    const name = sandboxName(`tmplink-${runtime}`);
+    const sandbox = await client.createSandbox(name, { runtime });
+    const target = join(burrow.home, `planted-target-${runtime}`);
+    try {
+      await sandbox.sleep({ cold: true });
+      const upper = join(burrow.config.pool.mountpoint, 'sandboxes', String(sandbox.info?.id), 'upper');
+      await mkdir(target, { recursive: true });
+      await rm(join(upper, 'tmp'), { recursive: true, force: true });
+      await symlink(target, join(upper, 'tmp'));
+      const inside = await sandbox.exec('sh', ['-c', 'echo mine > /tmp/probe && stat -c %a /tmp && ls -d /tmp.displaced-*']);
+      expect(inside.stdout).toMatch(/^1777\n\/tmp\.displaced-\d+\n$/);
+      expect(existsSync(join(target, 'probe'))).toBe(false);
+    } finally {
+      await client.deleteSandbox(name);
+      await rm(target, { recursive: true, force: true });
+    }
+  });
+});
+
+describe.each(['gvisor', 'runc'] as const)('/dev/shm of a %s sandbox', (runtime) => {
+  it('holds half its RAM limit, not a fixed 64 MiB', async () => {
+    const name = sandboxName(`shm-${runtime}`);
+    const sandbox = await client.createSandbox(name, { runtime, config: { ram_mb: 1024 } });
+    try {
+      const size = await sandbox.exec('df', ['-B1', '--output=size', '/dev/shm']);
+      expect(Number(size.stdout.split('\n')[1])).toBe(512 * 2 ** 20);
+      const fill = await sandbox.exec('sh', ['-c', 'head -c 100M /dev/zero > /dev/shm/big && stat -c %s /dev/shm/big']);
+      expect(fill).toMatchObject({ stdout: `${100 * 2 ** 20}\n`, exitCode: 0 });
+    } finally {
+      await client.deleteSandbox(name);
+    }
   });
 });
 

@@ -74,8 +74,11 @@ describe('a memory hog', () => {
     const name = sandboxName('hog');
     const sandbox = await client.createSandbox(name, { config: { ram_mb: 256 } });
     const hog = 'b = []\nfor i in range(64): b.append(bytearray(32 << 20))\nprint("survived")';
-    const result = await sandbox.exec('python3', ['-c', hog]).catch((e: Error) => ({ stdout: '', stderr: e.message, exitCode: -1 }));
+    const result = await sandbox.exec('python3', ['-c', hog]);
     expect(result.stdout).not.toContain('survived');
+    // The caller learns what happened in burrow's words, not only runsc's ("urpc ... EOF", exit 128).
+    expect(result.exitCode).toBe(137);
+    expect(result.stderr).toContain(`burrow: sandbox ${name} ran out of memory (ram_mb=256); the process was killed`);
     const killed = await until('the oom_killed event', async () =>
       (await sandbox.events()).find((e: SandboxEventWire) => e.type === 'oom_killed'),
     );
@@ -90,6 +93,22 @@ describe('a memory hog', () => {
     expect((await sandbox.refresh()).status).toBe('running');
     const woke = (await sandbox.events()).filter((e) => e.type === 'woke').at(-1);
     expect(woke?.message).toMatch(/woke from failed .*out of memory/);
+    await client.deleteSandbox(name);
+  });
+
+  it('in a runc sandbox loses only the greedy process: exit 137, said so, and an oom_killed event', async () => {
+    const name = sandboxName('runchog');
+    const sandbox = await client.createSandbox(name, { runtime: 'runc', config: { ram_mb: 256 } });
+    const hog = await sandbox.exec('python3', ['-c', 'b = []\nfor i in range(64): b.append(bytearray(32 << 20))\nprint("survived")']);
+    expect(hog.exitCode).toBe(137);
+    expect(hog.stdout).not.toContain('survived');
+    expect(hog.stderr).toContain(`burrow: sandbox ${name} ran out of memory (ram_mb=256); the process was killed`);
+    const killed = await until('the oom_killed event', async () =>
+      (await sandbox.events()).find((e: SandboxEventWire) => e.type === 'oom_killed'),
+    );
+    expect(killed.message).toMatch(/a process was killed out of memory.*the sandbox keeps running/);
+    expect((await sandbox.refresh()).status).toBe('running');
+    expect((await sandbox.exec('echo', ['still here'])).stdout).toBe('still here\n');
     await client.deleteSandbox(name);
   });
 });
@@ -118,6 +137,35 @@ describe('filling the disk', () => {
     expect((await sandbox.exec('sh', ['-c', 'rm /home/user/fill && sync && echo more > /home/user/more && cat /home/user/more'])).stdout).toBe('more\n');
     await client.deleteSandbox(name);
     await client.deleteSandbox(neighbour);
+  });
+});
+
+describe.each(['gvisor', 'runc'] as const)('the disk of a %s sandbox, seen from inside', (runtime) => {
+  it('has the size of its storage_gb limit in df, and filling it records one disk_full event', async () => {
+    const name = sandboxName(`df-${runtime}`);
+    const sandbox = await client.createSandbox(name, { runtime, config: { storage_gb: 1 } });
+    try {
+      const df = async (path: string) => {
+        const [size, used] = (await sandbox.exec('df', ['-B1', '--output=size,used', path])).stdout.split('\n')[1]!.trim().split(/\s+/);
+        return { size: Number(size), used: Number(used) };
+      };
+      expect((await df('/')).size).toBe(2 ** 30);
+      expect((await df('/tmp')).size).toBe(2 ** 30);
+      const python = await sandbox.exec('python3', ['-c', 'import os; s = os.statvfs("/home/user"); print(s.f_blocks * s.f_frsize)']);
+      expect(python.stdout).toBe(`${2 ** 30}\n`);
+      await sandbox.exec('sh', ['-c', 'dd if=/dev/zero of=/home/user/fill bs=1M count=1500 2>&1; sync']);
+      const full = await until('the disk_full event', async () =>
+        (await sandbox.events()).find((e: SandboxEventWire) => e.type === 'disk_full'),
+      60_000);
+      expect(full.message).toMatch(/disk full: it holds \d+ MB of its storage_gb limit of 1 GB/);
+      const seen = await df('/');
+      expect(seen.used).toBeGreaterThan(0.9 * 2 ** 30);
+      // Still full a while later: still one event for this episode.
+      await new Promise((r) => setTimeout(r, 6_000));
+      expect((await sandbox.events()).filter((e: SandboxEventWire) => e.type === 'disk_full')).toHaveLength(1);
+    } finally {
+      await client.deleteSandbox(name);
+    }
   });
 });
 

@@ -227,7 +227,7 @@ export interface SandboxEventWire {
   id: number;
   sprite: string;
   sprite_id: string;
-  /** created, woke, slept, checkpointed, restored, forked, oom_killed, failed, destroyed, limits_changed */
+  /** created, woke, slept, checkpointed, restored, forked, oom_killed, failed, destroyed, limits_changed, disk_full */
   type: string;
   message: string;
   time: string;

@@ -71,6 +71,8 @@ import { DEFAULT_PATH } from './runtime/oci-bundle.js';
 import { createRuntimes } from './runtime/runtimes.js';
 import { ImageStore } from './storage/images.js';
 import { ensurePool, poolSpace } from './storage/pool.js';
+import { measureHost } from './core/host-size.js';
+import { DiskGauge, DISK_GAUGE_INTERVAL_MS } from './core/disk-gauge.js';
 import { SandboxDisks } from './storage/sandbox-disks.js';
 import { Snapshots } from './storage/snapshots.js';
 
@@ -173,6 +175,12 @@ export async function serve(
   });
   const activity = new Activity();
   const privileges = new Privileges({ store: new PrivilegesStore(db), sandboxes: store, events });
+  const capacity = new Capacity(
+    store,
+    { running: config.limits.running, warm: config.limits.warm },
+    config.limits.capacityWaitMs,
+    () => measureHost(pool.root),
+  );
   const manager = new SandboxManager({
     store,
     runtimes,
@@ -180,7 +188,7 @@ export async function serve(
     images,
     network: networks,
     instanceTag: config.instanceTag,
-    capacity: new Capacity(store, { running: config.limits.running, warm: config.limits.warm }, config.limits.capacityWaitMs),
+    capacity,
     storageRoom,
     events,
     metrics,
@@ -202,7 +210,7 @@ export async function serve(
     events,
     metrics,
   });
-  const limits = new SandboxLimits({ manager, store, disks, events, storageLimits: quotas });
+  const limits = new SandboxLimits({ manager, store, disks, events, capacity, storageLimits: quotas });
   const health = healthReporter({ store, manager, events, cgroupOf: (record) => manager.containers.cgroupOf(record) });
   const usageStore = new UsageStore(db);
   const meter = new Meter({
@@ -258,6 +266,9 @@ export async function serve(
   const tasks = new Tasks(new TaskStore(db));
   const sandboxApi = new SandboxApi({ manager, tasks, checkpoints, services, activity, hostDirOf: (id) => disks.hostDir(id), log });
   manager.addHooks(sandboxApi.hooks());
+  // Without quota groups there is no usage to show: `df` then shows the pool, as it would anyway.
+  const diskGauge = quotas ? new DiskGauge({ sandboxes: store, disks, events, intervalMs: DISK_GAUGE_INTERVAL_MS, log }) : undefined;
+  if (diskGauge) manager.addHooks(diskGauge.hooks());
 
   const sessions = new SessionRegistry(activity);
   const repaired = await reconcile({ store, manager, runtimes, disks, network: networks, images, checkpoints });
@@ -371,6 +382,7 @@ export async function serve(
   const { intervalMs } = config.autoCheckpoint;
   const stopAutoCheckpoints = intervalMs ? checkpoints.startAutoTimer(intervalMs) : () => {};
   if (config.meter) meter.start();
+  diskGauge?.start();
   const idle = new IdleTimer({ manager, activity, defaults: config.sleep, holds: [tasks.holds], log });
   const stopIdle = idle.start();
   services.restartAfterDaemonStart();
@@ -386,6 +398,7 @@ export async function serve(
       await app.close();
       await resolver.close();
       await meter.stop();
+      diskGauge?.stop();
       await proxy.close();
       db.close();
     },

@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
-import type { SandboxProcessHandle } from '../src/runtime/agent.js';
+import type { ExecHandle } from '../src/core/sandbox-manager.js';
 import { Scrollback, type OutputChunk } from '../src/core/scrollback.js';
 import { SessionRegistry, type SessionClient } from '../src/core/sessions.js';
 
@@ -20,7 +20,8 @@ function fakeProcess() {
       signals.push(s);
     },
     resize: async () => {},
-  } as unknown as SandboxProcessHandle;
+    exited: new Promise((resolve) => child.once('close', (exitCode: number) => resolve({ exitCode }))),
+  } as unknown as ExecHandle;
   return { child, handle, signals };
 }
 
@@ -48,6 +49,7 @@ describe('a session', () => {
     expect(early.seen.map((c) => c.data.toString())).toEqual(['one', 'two']);
     expect(late.seen.map((c) => c.data.toString())).toEqual(['one', 'two']);
     child.emit('close', 3, null);
+    await new Promise((r) => setImmediate(r));
     expect(early.exitCode()).toBe(3);
     const afterEnd = recorder();
     session.attach(afterEnd.client);

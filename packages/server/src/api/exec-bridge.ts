@@ -3,8 +3,8 @@
 // pauses the process's pipes instead of growing server memory), every stdout/stderr frame goes
 // before the exit frame, and silence is broken by empty frames so JS clients don't time out.
 import type { WebSocket } from 'ws';
-import type { SandboxProcessHandle } from '../runtime/agent.js';
-import { exitCodeOf, signalFromMessage } from '../core/exit-codes.js';
+import { signalFromMessage } from '../core/exit-codes.js';
+import type { ExecHandle } from '../core/sandbox-manager.js';
 
 export const STREAM = { stdin: 0, stdout: 1, stderr: 2, exit: 3, stdinEof: 4 } as const;
 
@@ -24,7 +24,7 @@ export interface BridgeOptions {
  */
 export function bridgeExecSocket(
   socket: WebSocket,
-  starting: Promise<SandboxProcessHandle>,
+  starting: Promise<ExecHandle>,
   opts: BridgeOptions,
 ): void {
   const early: Array<[Buffer, boolean]> = [];
@@ -46,7 +46,7 @@ export function bridgeExecSocket(
 
 function attach(
   socket: WebSocket,
-  handle: SandboxProcessHandle,
+  handle: ExecHandle,
   opts: BridgeOptions,
   early: Array<[Buffer, boolean]>,
 ): void {
@@ -107,11 +107,12 @@ function attach(
     disconnectTimer = setTimeout(() => void handle.signal('SIGKILL').catch(() => {}), opts.maxRunAfterDisconnectMs);
   });
 
-  // 'close' fires after the process exited and its stdout/stderr ended: all output is sent.
-  child.on('close', (code, signal) => {
+  // `exited` settles after the process exited and its stdout/stderr ended: all output is sent.
+  void handle.exited.then(({ exitCode, notice }) => {
     clearInterval(keepalive);
     clearTimeout(disconnectTimer);
-    send(Buffer.of(STREAM.exit, exitCodeOf(code, signal)));
+    if (notice) send(Buffer.concat([Buffer.of(STREAM.stderr), Buffer.from(notice)]));
+    send(Buffer.of(STREAM.exit, exitCode));
     if (socket.readyState === socket.OPEN) socket.close(1000);
   });
   child.on('error', (e) => {

@@ -1,8 +1,10 @@
 // Org-wide caps on how many sandboxes run and stay warm at once (reported as the Sprites
 // `running_limit` and `warm_limit`). Over the running cap, create and wake answer 429 with
-// `concurrent_sprite_limit_exceeded`, or wait for a slot when asked to.
-import type { SandboxStore } from '../db/sandboxes.js';
+// `concurrent_sprite_limit_exceeded`, or wait for a slot when asked to. One sandbox's limits
+// may not exceed the host (host-size.ts).
+import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
 import { ApiError } from './errors.js';
+import { refuseBeyondHost, type HostSize } from './host-size.js';
 
 const POLL_MS = 250;
 const RETRY_AFTER_SECONDS = 5;
@@ -13,7 +15,14 @@ export class Capacity {
     readonly limits: { running: number; warm: number },
     /** How long a caller that asked to wait is kept waiting before the 429. */
     private readonly waitMs: number,
+    /** What the host can give one sandbox, measured when asked. */
+    private readonly host: () => HostSize,
   ) {}
+
+  /** Throws `invalid_limits` for limits one sandbox cannot get on this host. */
+  refuseBeyondHost(limits: Partial<Pick<SandboxRecord, 'cpus' | 'ramMb' | 'storageGb'>>): void {
+    refuseBeyondHost(limits, this.host());
+  }
 
   /** Whether one more sandbox may run (`creating` ones count) or be warm. */
   has(kind: 'running' | 'warm'): boolean {

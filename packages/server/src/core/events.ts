@@ -17,6 +17,7 @@ export const EVENT_TYPES = [
   'limits_changed',
   'restarted',
   'privileges_changed',
+  'disk_full',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

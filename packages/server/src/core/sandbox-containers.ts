@@ -168,6 +168,7 @@ export class SandboxContainers {
       runtime: record.runtime,
       hostname: record.name,
       rootfs,
+      tmpDir: await this.deps.disks.tmpDir(record.id),
       netnsPath,
       cgroupsPath: this.cgroupPathOf(containerId),
       cpus: record.cpus,

@@ -3,6 +3,7 @@
 import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
 import type { SandboxDisks } from '../storage/sandbox-disks.js';
 import { ApiError } from './errors.js';
+import type { Capacity } from './capacity.js';
 import type { EventRecorder } from './events.js';
 import type { SandboxManager } from './sandbox-manager.js';
 
@@ -13,6 +14,7 @@ export interface SandboxLimitsDeps {
   store: SandboxStore;
   disks: SandboxDisks;
   events: EventRecorder;
+  capacity: Pick<Capacity, 'refuseBeyondHost'>;
   /** Whether btrfs quota groups are on, so that storage_gb can be enforced. */
   storageLimits: boolean;
 }
@@ -41,6 +43,7 @@ export class SandboxLimits {
 
   async update(name: string, patch: Partial<Limits>): Promise<SandboxRecord> {
     const { manager } = this.deps;
+    this.deps.capacity.refuseBeyondHost(patch);
     return manager.withLock(name, async () => {
       const record = manager.get(name);
       if (record.status === 'creating' || record.status === 'destroying') {

@@ -16,6 +16,7 @@ import type { EventRecorder, EventType } from './events.js';
 import { deathReason } from './sandbox-health.js';
 import type { Capacity } from './capacity.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { processExit, type ProcessExit } from './process-exit.js';
 import type { Metrics } from './metrics.js';
 import type { StorageRoom } from './storage-room.js';
 
@@ -68,6 +69,11 @@ export interface ManagerDeps extends ContainerDeps {
   hooks?: SandboxHooks;
   /** Every use of a sandbox through the manager counts as activity for the idle timer. */
   activity?: Activity;
+}
+
+/** A command started by `exec`: its process, and how it ended as its caller is to be told. */
+export interface ExecHandle extends SandboxProcessHandle {
+  readonly exited: Promise<ProcessExit>;
 }
 
 export const SANDBOX_USER = { uid: 1000, gid: 1000, name: 'user', home: '/home/user' };
@@ -174,6 +180,7 @@ export class SandboxManager {
   }
 
   async create(opts: CreateOptions): Promise<SandboxRecord> {
+    this.deps.capacity.refuseBeyondHost(opts);
     return this.locks.run(opts.name, async () => {
       const { store, crashPoint } = this.deps;
       const imageId = opts.from?.image ?? this.deps.images.idFor(opts.image);
@@ -446,13 +453,14 @@ export class SandboxManager {
     this.deps.events.record(record, type, reason, detail);
   }
 
-  async exec(name: string, opts: ExecOptions): Promise<SandboxProcessHandle> {
+  async exec(name: string, opts: ExecOptions): Promise<ExecHandle> {
     const record = await this.ensureRunning(name);
     this.deps.metrics.execStarted();
     const user = opts.asRoot ? { uid: 0, gid: 0 } : SANDBOX_USER;
     const env = this.environmentFor(record, opts.env, opts.envOverlay);
     if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm-256color');
-    return launch(this.containers.runtimeOf(record), record.containerId, {
+    const cgroup = this.containers.cgroupOf(record);
+    const handle = launch(this.containers.runtimeOf(record), record.containerId, {
       args: opts.args,
       env,
       cwd: opts.cwd ?? (opts.asRoot ? '/root' : SANDBOX_USER.home),
@@ -460,6 +468,8 @@ export class SandboxManager {
       gid: user.gid,
       tty: opts.tty,
     });
+    const exited = processExit(handle.child, { sandbox: record, oomKills: () => cgroup.read()?.oomKills ?? null });
+    return Object.assign(handle, { exited });
   }
 
   private environmentFor(record: SandboxRecord, replacement?: Record<string, string>, overlay?: Record<string, string>): string[] {

@@ -4,9 +4,8 @@
 // passes. Ended sessions stay readable for a while so a late attach still gets the output and
 // the exit code.
 import { EventEmitter } from 'node:events';
-import type { SandboxProcessHandle } from '../runtime/agent.js';
 import type { Activity } from './activity.js';
-import { exitCodeOf } from './exit-codes.js';
+import type { ExecHandle } from './sandbox-manager.js';
 import { Scrollback, type OutputChunk } from './scrollback.js';
 
 export const SCROLLBACK_BYTES = 1 << 20;
@@ -42,7 +41,7 @@ export class Session extends EventEmitter<{ drained: [] }> {
 
   constructor(
     readonly info: SessionInfo,
-    readonly handle: SandboxProcessHandle,
+    readonly handle: ExecHandle,
     /** How long the command may run with nobody attached; 0 means forever. */
     private readonly maxRunAfterDisconnectMs: number,
   ) {
@@ -52,7 +51,10 @@ export class Session extends EventEmitter<{ drained: [] }> {
     child.stdin.on('error', () => {});
     child.stdout.on('data', (data: Buffer) => this.output({ stream: 1, data }));
     child.stderr.on('data', (data: Buffer) => this.output({ stream: 2, data }));
-    child.on('close', (code, signal) => this.end(exitCodeOf(code, signal)));
+    void handle.exited.then(({ exitCode, notice }) => {
+      if (notice) this.output({ stream: 2, data: Buffer.from(notice) });
+      this.end(exitCode);
+    });
     child.on('error', (e) => this.output({ stream: 2, data: Buffer.from(`burrow: ${e.message}\n`) }));
   }
 
@@ -65,7 +67,7 @@ export class Session extends EventEmitter<{ drained: [] }> {
     if (!this.active) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), ms);
-      this.handle.child.once('close', () => {
+      void this.handle.exited.then(() => {
         clearTimeout(timer);
         resolve(true);
       });
@@ -134,7 +136,7 @@ export class SessionRegistry {
   /** @param activity a running session keeps its sandbox awake, attached or not */
   constructor(private readonly activity?: Activity) {}
 
-  add(info: Omit<SessionInfo, 'id' | 'created'>, handle: SandboxProcessHandle, maxRunAfterDisconnectMs: number): Session {
+  add(info: Omit<SessionInfo, 'id' | 'created'>, handle: ExecHandle, maxRunAfterDisconnectMs: number): Session {
     this.prune();
     const release = this.activity?.hold(info.sandbox);
     if (release) handle.child.once('close', release);

@@ -7,6 +7,8 @@ export interface BundleSpec {
   runtime: RuntimeKind;
   hostname: string;
   rootfs: string;
+  /** The host directory bound at `/tmp`: the sandbox's own, on its disk (see SandboxDisks.tmpDir). */
+  tmpDir: string;
   netnsPath: string;
   cgroupsPath: string;
   cpus: number;
@@ -76,6 +78,11 @@ function seccompProfile() {
   };
 }
 
+/** The size of a sandbox's /dev/shm: half its RAM limit. */
+function shmSizeKib(ramMb: number): number {
+  return Math.floor((ramMb * 1024) / 2);
+}
+
 export function bundleConfig(spec: BundleSpec): object {
   const hardened = spec.runtime === 'runc';
   const caps = { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES };
@@ -97,8 +104,12 @@ export function bundleConfig(spec: BundleSpec): object {
       { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
       { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
-      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      // Half the RAM, as a VM's /dev/shm gets: shared memory counts against the memory limit anyway.
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shmSizeKib(spec.ramMb)}k`] },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      // Without a mount at /tmp, runsc mounts a tmpfs there: lost at every stop, restore and
+      // cold sleep, absent from checkpoints, held in RAM. The disk's own /tmp keeps it all.
+      { destination: '/tmp', type: 'bind', source: spec.tmpDir, options: ['rbind', 'rw'] },
       ...Object.entries(spec.files).map(([destination, source]) => ({
         destination,
         type: 'bind',

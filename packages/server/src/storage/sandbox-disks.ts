@@ -1,7 +1,8 @@
 // A sandbox's disk: its own btrfs subvolume (overlay upper + work dirs) stacked over the
 // read-only image subvolume. Everything it writes lands in the subvolume, which is what
 // checkpoints snapshot and what destroy deletes; the image underneath is never written.
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../util/run.js';
 import { createGroupFor, createSubvolume, deleteSubvolume, isSubvolume, limitReferenced, qgroupUsage, subvolumeId } from './btrfs.js';
@@ -72,6 +73,19 @@ export class SandboxDisks {
     return bytes;
   }
 
+  /**
+   * Bytes each sandbox's live subvolume references (what storage_gb caps), by sandbox id, as of
+   * btrfs's last commit (at most 30 s ago): cheap enough to read every few seconds.
+   */
+  async liveUsage(): Promise<Map<string, number>> {
+    const bytes = new Map<string, number>();
+    for (const group of await qgroupUsage(this.pool.root)) {
+      const live = /(?:^|\/)sandboxes\/([^/]+)$/.exec(group.path);
+      if (live) bytes.set(live[1]!, group.referenced);
+    }
+    return bytes;
+  }
+
   async mount(id: string, imagePath: string): Promise<string> {
     const rootfs = this.rootfs(id);
     await mkdir(rootfs, { recursive: true });
@@ -80,6 +94,35 @@ export class SandboxDisks {
     const options = `lowerdir=${imagePath},upperdir=${join(volume, 'upper')},workdir=${join(volume, 'work')}`;
     await run('mount', ['-t', 'overlay', 'overlay', '-o', options, rootfs]);
     return rootfs;
+  }
+
+  /**
+   * The host path of the sandbox's own `/tmp` on its disk, made sure to be a real directory:
+   * the runtime binds it at `/tmp` (gVisor would otherwise mount a tmpfs there, lost at every
+   * stop and missing from checkpoints). The runtime resolves a bind source on the host, so a
+   * sandbox that put a symlink (or anything but a directory) at `/tmp` must not steer it: such
+   * an entry is renamed aside (rename neither follows nor loses it) and a fresh directory made.
+   * Nothing of the sandbox runs while it boots, so nothing can swap it back in between.
+   */
+  async tmpDir(id: string): Promise<string> {
+    const tmp = join(this.rootfs(id), 'tmp');
+    const entry = await lstat(tmp).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null;
+      throw e;
+    });
+    if (entry && !entry.isDirectory()) await rename(tmp, `${tmp}.displaced-${Date.now()}`);
+    if (!entry || !entry.isDirectory()) {
+      await mkdir(tmp);
+      // mkdir's mode passes through the umask; the sticky, world-writable mode is set on the
+      // directory itself (opened without following links), never on whatever a path names.
+      const dir = await open(tmp, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+      try {
+        await dir.chmod(0o1777);
+      } finally {
+        await dir.close();
+      }
+    }
+    return tmp;
   }
 
   async unmount(id: string, opts: { lazy?: boolean } = {}): Promise<void> {

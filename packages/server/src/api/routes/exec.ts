@@ -3,14 +3,12 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.js';
 import { validName } from '../../core/names.js';
-import type { SandboxProcessHandle } from '../../runtime/agent.js';
 import type { ApiDeps } from '../app.js';
 import { bridgeExecSocket, STREAM } from '../exec-bridge.js';
-import { exitCodeOf } from '../../core/exit-codes.js';
 import { execQuery, killQuery, parseDuration, type ExecQuery } from '../schemas.js';
 import type { WebSocket } from 'ws';
 import { normalizeSignal } from '../../core/exit-codes.js';
-import { SANDBOX_USER } from '../../core/sandbox-manager.js';
+import { SANDBOX_USER, type ExecHandle } from '../../core/sandbox-manager.js';
 import type { Session } from '../../core/sessions.js';
 import { NdjsonStream } from '../ndjson.js';
 import { prepareSessionSocket } from '../session-socket.js';
@@ -199,7 +197,7 @@ function envOf(q: ExecQuery): Record<string, string> | undefined {
  */
 function streamHttpExec(
   reply: FastifyReply,
-  handle: SandboxProcessHandle,
+  handle: ExecHandle,
   body: NodeJS.ReadableStream | undefined,
   withStdin: boolean,
 ): void {
@@ -223,7 +221,8 @@ function streamHttpExec(
   res.on('close', () => {
     if (child.exitCode === null && child.signalCode === null) void handle.signal('SIGKILL').catch(() => {});
   });
-  child.on('close', (code, signal) => {
-    res.end(Buffer.of(STREAM.exit, exitCodeOf(code, signal)));
+  void handle.exited.then(({ exitCode, notice }) => {
+    if (notice) res.write(Buffer.concat([Buffer.of(STREAM.stderr), Buffer.from(notice)]));
+    res.end(Buffer.of(STREAM.exit, exitCode));
   });
 }
