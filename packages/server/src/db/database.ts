@@ -147,6 +147,10 @@ const MIGRATIONS: string[] = [
      created_at  TEXT NOT NULL,
      PRIMARY KEY (sandbox_id, id)
    )`,
+  // The host id range of a runc sandbox's user namespace (NULL: none yet, or not runc); two
+  // sandboxes never share one.
+  `ALTER TABLE sandboxes ADD COLUMN id_base INTEGER;
+   CREATE UNIQUE INDEX sandboxes_id_base ON sandboxes (id_base) WHERE id_base IS NOT NULL`,
 ];
 
 export type Db = Database.Database;

@@ -12,6 +12,8 @@ export interface BundleSpec {
   cpus: number;
   ramMb: number;
   pidsLimit: number;
+  /** A user namespace of its own: ids 0..size-1 inside are base..base+size-1 on the host. */
+  idMapping?: { base: number; size: number };
   /** Host files bind-mounted read-only over the image's, keyed by their path inside. */
   files: Record<string, string>;
 }
@@ -49,6 +51,8 @@ const DENIED_SYSCALLS = [
   'pivot_root', 'process_vm_readv', 'process_vm_writev', 'ptrace', 'query_module', 'quotactl',
   'reboot', 'request_key', 'set_mempolicy', 'setns', 'settimeofday', 'stime', 'swapoff', 'swapon',
   'syslog', 'umount', 'umount2', 'unshare', 'uselib', 'userfaultfd', 'ustat', 'vm86', 'vm86old',
+  // io_uring reaches kernel code that most of its exploits came through (Docker refuses it too).
+  'io_uring_setup', 'io_uring_enter', 'io_uring_register',
 ];
 const EPERM = 1;
 const ENOSYS = 38;
@@ -74,9 +78,20 @@ function seccompProfile() {
   };
 }
 
+/**
+ * sysfs may only be mounted by the user namespace that owns the network namespace, and the
+ * sandbox's network namespace belongs to the host's: a user-namespaced sandbox gets the host's
+ * /sys read-only instead, as Docker does in the same case.
+ */
+const SYSFS = { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] };
+/** What the host's /sys carries beyond a fresh sysfs: its cgroups, debug and security files. */
+const HOST_SYSFS_MASKED = ['/sys/fs/cgroup', '/sys/kernel/debug', '/sys/kernel/security', '/sys/kernel/tracing', '/sys/fs/bpf'];
+const SYSFS_BOUND = { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
+
 export function bundleConfig(spec: BundleSpec): object {
   const hardened = spec.runtime === 'runc';
   const caps = { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES };
+  const ids = spec.idMapping && [{ containerID: 0, hostID: spec.idMapping.base, size: spec.idMapping.size }];
   return {
     ociVersion: '1.0.2',
     process: {
@@ -95,7 +110,7 @@ export function bundleConfig(spec: BundleSpec): object {
       { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
       { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
       { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
-      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      ids ? SYSFS_BOUND : SYSFS,
       ...Object.entries(spec.files).map(([destination, source]) => ({
         destination,
         type: 'bind',
@@ -109,8 +124,13 @@ export function bundleConfig(spec: BundleSpec): object {
         { type: 'ipc' },
         { type: 'uts' },
         { type: 'mount' },
-        { type: 'network', path: spec.netnsPath },
+        // runc runs inside the sandbox's network namespace instead of joining it: `runc exec`
+        // joins a user namespace first, and from inside it may not join a network namespace
+        // that the host's user namespace owns.
+        ...(hardened ? [] : [{ type: 'network', path: spec.netnsPath }]),
+        ...(ids ? [{ type: 'user' }] : []),
       ],
+      ...(ids ? { uidMappings: ids, gidMappings: ids } : {}),
       cgroupsPath: spec.cgroupsPath,
       resources: {
         memory: { limit: spec.ramMb * 1024 * 1024 },
@@ -118,7 +138,7 @@ export function bundleConfig(spec: BundleSpec): object {
         pids: { limit: spec.pidsLimit },
       },
       ...(hardened
-        ? { seccomp: seccompProfile(), maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }
+        ? { seccomp: seccompProfile(), maskedPaths: ids ? [...MASKED_PATHS, ...HOST_SYSFS_MASKED] : MASKED_PATHS, readonlyPaths: READONLY_PATHS }
         : {}),
     },
   };
