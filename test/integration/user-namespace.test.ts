@@ -18,8 +18,8 @@ beforeAll(async () => {
   await burrow.start();
   client = burrow.client();
   [first, second] = await Promise.all([
-    client.createSandbox(sandboxName('userns'), { runtime: 'runc' }),
-    client.createSandbox(sandboxName('userns'), { runtime: 'runc' }),
+    client.createSandbox(sandboxName('userns-a'), { runtime: 'runc' }),
+    client.createSandbox(sandboxName('userns-b'), { runtime: 'runc' }),
   ]);
 });
 
@@ -69,19 +69,25 @@ describe('a runc sandbox', () => {
     expect(secret.stderr).toMatch(/Permission denied/);
   });
 
+  it('lets root (and user) serve on ports below 1024, as on any Linux box', async () => {
+    const bind = 'import socket; s = socket.socket(); s.bind(("0.0.0.0", 80)); print("bound")';
+    expect((await first.exec('sudo', ['python3', '-c', bind])).stdout).toBe('bound\n');
+    expect((await first.exec('python3', ['-c', bind])).stdout).toBe('bound\n');
+  });
+
   it('refuses io_uring to root', async () => {
     const probe = 'import ctypes; l = ctypes.CDLL(None, use_errno=True); r = l.syscall(425, 1, ctypes.create_string_buffer(120)); print(r, ctypes.get_errno())';
     expect((await first.exec('sudo', ['python3', '-c', probe])).stdout).toBe('-1 1\n');
   });
 
   it('gives a fork a range of its own, its files moved into it', async () => {
-    await first.exec('sh', ['-c', 'echo forked > /home/user/forked && sudo chmod u+s /home/user/forked']);
+    await first.exec('sh', ['-c', 'echo forked > /home/user/forked && sudo chmod u+s /home/user/forked && sudo touch /root/root-file']);
     const checkpoint = await first.createCheckpoint('before fork');
     const fork = await first.fork(checkpoint.id, sandboxName('userns-fork'));
     const base = await idBaseOf(fork);
     expect(base).not.toBe(await idBaseOf(first));
-    const listing = await fork.exec('stat', ['-c', '%U %G %A', '/home/user/forked', '/root/root-file']);
-    expect(listing.stdout).toBe('user user -rwsr--r--\nroot root -rw-r--r--\n');
+    const listing = await fork.exec('sudo', ['stat', '-c', '%U %G %A', '/home/user/forked', '/root/root-file']);
+    expect(listing.stdout).toBe('user user -rwSr--r--\nroot root -rw-r--r--\n');
     const onHost = lstatSync(join(upperOf(fork), 'home/user/forked'));
     expect([onHost.uid, onHost.gid]).toEqual([base + 1000, base + 1000]);
     await fork.delete();

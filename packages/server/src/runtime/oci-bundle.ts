@@ -53,6 +53,9 @@ const DENIED_SYSCALLS = [
   'syslog', 'umount', 'umount2', 'unshare', 'uselib', 'userfaultfd', 'ustat', 'vm86', 'vm86old',
   // io_uring reaches kernel code that most of its exploits came through (Docker refuses it too).
   'io_uring_setup', 'io_uring_enter', 'io_uring_register',
+  // Also refused by Docker's current default profile to a container without CAP_SYS_ADMIN,
+  // CAP_SYS_PTRACE or CAP_SYS_TTY_CONFIG.
+  '_sysctl', 'sysfs', 'quotactl_fd', 'fanotify_init', 'pidfd_getfd', 'vhangup',
 ];
 const EPERM = 1;
 const ENOSYS = 38;
