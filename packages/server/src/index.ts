@@ -37,3 +37,4 @@ export { TokenizerKeys } from './egress/tokenizer-secrets.js';
 
 /** When a service's log is set aside, for the test that fills one. */
 export { LOG_ROTATE_BYTES } from './core/services.js';
+export { FIRST_ID_BASE, ID_RANGE_SIZE, shiftOwnership } from './storage/ownership.js';

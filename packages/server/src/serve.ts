@@ -21,6 +21,7 @@ import { Capacity } from './core/capacity.js';
 import { EventLog } from './core/events.js';
 import { Meter } from './core/meter.js';
 import { Metrics } from './core/metrics.js';
+import { sandboxIdOf } from './core/sandbox-containers.js';
 import { SandboxLimits } from './core/sandbox-limits.js';
 import { healthReporter } from './core/sandbox-health.js';
 import { Usage } from './core/usage.js';
@@ -112,9 +113,9 @@ export async function serve(
     count: (type) => metrics.event(type),
   });
   events.prune(EVENT_RETENTION_MS);
-  const runtimes = await createRuntimes(config, log);
-  const disks = new SandboxDisks(pool, paths.sandboxes);
   const netns = new NetnsManager(`burrow-${config.instanceTag}-`);
+  const runtimes = await createRuntimes(config, (containerId) => netns.pathFor(sandboxIdOf(containerId)), log);
+  const disks = new SandboxDisks(pool, paths.sandboxes);
   const addressPool = new AddressPool(config.network.pool);
   const firewall = new HostFirewall(`burrow-${config.instanceTag}`, vethPrefix(config.instanceTag), addressPool.cidr);
   const networks = new SandboxNetworks({

@@ -27,6 +27,7 @@ const sandbox = (id: string, name: string): SandboxRecord => ({
   lastRunningAt: null,
   lastWarmingAt: null,
   warmAfterMs: null,
+  idBase: null,
   coldAfterMs: null,
 });
 

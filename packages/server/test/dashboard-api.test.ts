@@ -34,7 +34,7 @@ function record(name: string, status: SandboxRecord['status']): SandboxRecord {
   return {
     id: `id-${name}`, name, status, runtime: 'runc', image: 'dev-x', imageName: 'dev', cpus: 1, ramMb: 512, storageGb: 10,
     environment: {}, labels: [], urlSettings: { auth: 'sprite' }, failureReason: null,
-    createdAt: now, updatedAt: now, lastRunningAt: now, lastWarmingAt: null, warmAfterMs: null, coldAfterMs: null,
+    createdAt: now, updatedAt: now, lastRunningAt: now, lastWarmingAt: null, warmAfterMs: null, coldAfterMs: null, idBase: null,
   };
 }
 

@@ -14,7 +14,7 @@ function record(name: string, patch: Partial<SandboxRecord> = {}): SandboxRecord
     id: `${name}-id`, name, status: 'running', runtime: 'gvisor', image: 'dev-x', imageName: 'dev', cpus: 1, ramMb: 512,
     storageGb: 10, environment: {}, labels: [], urlSettings: { auth: 'sprite' }, failureReason: null, containerId: `${name}-c`,
     createdAt: ago(600_000), updatedAt: ago(600_000), lastRunningAt: ago(600_000), lastWarmingAt: null,
-    warmAfterMs: null, coldAfterMs: null, ...patch,
+    warmAfterMs: null, coldAfterMs: null, idBase: null, ...patch,
   };
 }
 

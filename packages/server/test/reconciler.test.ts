@@ -45,7 +45,7 @@ function record(id: string, status: SandboxStatus): SandboxRecord {
   return {
     id, name: `box-${id}`, status, runtime: 'gvisor', image: 'dev-x', imageName: 'dev', cpus: 1, ramMb: 512,
     storageGb: 1, pidsLimit: 64, environment: {}, labels: [], urlSettings: { auth: 'sprite' }, failureReason: null,
-    containerId: `${id}-b2`, createdAt: now, updatedAt: now, lastRunningAt: null, lastWarmingAt: null, warmAfterMs: null, coldAfterMs: null,
+    containerId: `${id}-b2`, createdAt: now, updatedAt: now, lastRunningAt: null, lastWarmingAt: null, warmAfterMs: null, coldAfterMs: null, idBase: null,
   };
 }
 

@@ -13,6 +13,7 @@ import { AGENT_SOCKET, runAsRoot } from '../runtime/agent.js';
 import { bundleConfig } from '../runtime/oci-bundle.js';
 import type { RuntimeSet } from '../runtime/runtimes.js';
 import type { ImageStore } from '../storage/images.js';
+import { FIRST_ID_BASE, ID_RANGE_SIZE } from '../storage/ownership.js';
 import type { SandboxDisks } from '../storage/sandbox-disks.js';
 import type { SandboxHooks } from './sandbox-hooks.js';
 import type { BootPrivileges } from './privileges.js';
@@ -42,6 +43,13 @@ const CLOSE_SUDO_TIMEOUT_MS = 30_000;
  * caught by the next check, at most this much later.
  */
 const LIVENESS_TTL_MS = 2_000;
+
+const CONTAINER_ID_SEPARATOR = '-';
+
+/** The sandbox a container (`<sandbox id>-<6 hex>`) is a boot of. */
+export function sandboxIdOf(containerId: string): string {
+  return containerId.split(CONTAINER_ID_SEPARATOR)[0]!;
+}
 
 export class SandboxContainers {
   /** When each sandbox's container was last seen running, by sandbox id. */
@@ -109,15 +117,16 @@ export class SandboxContainers {
   async boot(record: SandboxRecord): Promise<void> {
     const { disks, network, images, store, crashPoint } = this.deps;
     const runtime = this.runtimeOf(record);
-    const containerId = `${record.id}-${randomBytes(3).toString('hex')}`;
+    const containerId = `${record.id}${CONTAINER_ID_SEPARATOR}${randomBytes(3).toString('hex')}`;
     const net = await network.attach(record.id);
     crashPoint('create:netns');
-    const rootfs = await disks.mount(record.id, images.pathOf(record.image));
+    const idBase = this.idBaseOf(record);
+    const { rootfs, lower } = await disks.mount(record.id, images.pathOf(record.image), idBase);
     crashPoint('create:mounted');
     if (this.deps.storageLimits) await disks.limitSize(record.id, record.storageGb * 2 ** 30);
-    const mounts = { ...net.mounts, ...(await this.hooks()?.bootMounts(record, images.pathOf(record.image))) };
+    const mounts = { ...net.mounts, ...(await this.hooks()?.bootMounts(record, lower)) };
     const privileges = this.deps.privileges?.(record.id) ?? { noNewPrivileges: false };
-    const bundleDir = await this.writeBundle(record, containerId, rootfs, net.netnsPath, mounts, privileges);
+    const bundleDir = await this.writeBundle(record, containerId, rootfs, net.netnsPath, mounts, privileges, idBase);
     crashPoint('create:bundle');
     // The container of the previous boot, stopped or dead, unless it is already being retired.
     const previous = store.byId(record.id)?.containerId;
@@ -146,6 +155,16 @@ export class SandboxContainers {
     }
   }
 
+  /**
+   * The first host id of the sandbox's user namespace: a range of its own under runc (given at
+   * its first boot, older sandboxes included), 0 under gVisor, whose own kernel stands between
+   * the sandbox's root and the host.
+   */
+  private idBaseOf(record: SandboxRecord): number {
+    if (record.runtime !== 'runc') return 0;
+    return this.deps.store.assignIdBase(record.id, FIRST_ID_BASE, ID_RANGE_SIZE);
+  }
+
   private async writeBundle(
     record: SandboxRecord,
     containerId: string,
@@ -153,6 +172,7 @@ export class SandboxContainers {
     netnsPath: string,
     mounts: Record<string, string>,
     privileges: BootPrivileges,
+    idBase: number,
   ): Promise<string> {
     const dir = this.deps.disks.hostDir(record.id);
     const etc = join(dir, 'etc');
@@ -168,13 +188,14 @@ export class SandboxContainers {
       runtime: record.runtime,
       hostname: record.name,
       rootfs,
-      tmpDir: await this.deps.disks.tmpDir(record.id),
+      tmpDir: await this.deps.disks.tmpDir(record.id, idBase),
       netnsPath,
       cgroupsPath: this.cgroupPathOf(containerId),
       cpus: record.cpus,
       ramMb: record.ramMb,
       pidsLimit: record.pidsLimit,
       noNewPrivileges: privileges.noNewPrivileges,
+      idMapping: idBase === 0 ? undefined : { base: idBase, size: ID_RANGE_SIZE },
       files: { '/etc/hostname': join(etc, 'hostname'), '/etc/hosts': join(etc, 'hosts'), ...mounts },
     });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(config, null, 2));
@@ -235,7 +256,7 @@ export class SandboxContainers {
     this.forget(record);
     const containerId = this.deps.store.byId(record.id)?.containerId ?? record.containerId;
     if (containerId) await this.runtimeOf(record).remove(containerId);
-    const retiring = [...this.retiring].filter(([id]) => id.startsWith(`${record.id}-`));
+    const retiring = [...this.retiring].filter(([id]) => sandboxIdOf(id) === record.id);
     await Promise.all(retiring.map(([, removal]) => removal));
     await this.deps.disks.remove(record.id);
     await this.deps.network.detach(record.id);

@@ -210,6 +210,7 @@ export class SandboxManager {
         lastWarmingAt: null,
         warmAfterMs: opts.sleep?.warmAfterMs ?? null,
         coldAfterMs: opts.sleep?.coldAfterMs ?? null,
+        idBase: null, // given at the first boot that needs one
       };
       if (store.byName(opts.name)) {
         throw new ApiError('sandbox_exists', `a sandbox named '${opts.name}' already exists`);

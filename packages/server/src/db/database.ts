@@ -169,6 +169,10 @@ const MIGRATIONS: string[] = [
   // revokes every token minted from it, however deep.
   `ALTER TABLE api_tokens ADD COLUMN parent_id TEXT REFERENCES api_tokens(id);
    CREATE INDEX api_tokens_parent ON api_tokens (parent_id)`,
+  // The host id range of a runc sandbox's user namespace (NULL: none yet, or not runc); two
+  // sandboxes never share one.
+  `ALTER TABLE sandboxes ADD COLUMN id_base INTEGER;
+   CREATE UNIQUE INDEX sandboxes_id_base ON sandboxes (id_base) WHERE id_base IS NOT NULL`,
 ];
 
 export type Db = Database.Database;

@@ -31,6 +31,8 @@ export interface SandboxRecord {
   /** Idle sleep overrides: null is the server's default, 0 never. */
   warmAfterMs: number | null;
   coldAfterMs: number | null;
+  /** First host id of the sandbox's user namespace (runc); null until its first such boot. */
+  idBase: number | null;
 }
 
 interface Row {
@@ -54,6 +56,7 @@ interface Row {
   last_warming_at: string | null;
   warm_after_ms: number | null;
   cold_after_ms: number | null;
+  id_base: number | null;
 }
 
 function fromRow(r: Row): SandboxRecord {
@@ -79,6 +82,7 @@ function fromRow(r: Row): SandboxRecord {
     lastWarmingAt: r.last_warming_at,
     warmAfterMs: r.warm_after_ms,
     coldAfterMs: r.cold_after_ms,
+    idBase: r.id_base,
   };
 }
 
@@ -200,6 +204,26 @@ export class SandboxStore {
         setCold: patch.coldAfterMs !== undefined ? 1 : 0,
         cold: patch.coldAfterMs ?? null,
       });
+  }
+
+  /**
+   * Gives the sandbox the lowest free id range at or above `first` (each `size` ids wide) and
+   * returns its first id; a sandbox that has one keeps it.
+   */
+  assignIdBase(id: string, first: number, size: number): number {
+    return this.db.transaction(() => {
+      const own = this.db.prepare('SELECT id_base FROM sandboxes WHERE id = ?').get(id) as { id_base: number | null } | undefined;
+      if (!own) throw new Error(`no sandbox with id ${id}`);
+      if (own.id_base !== null) return own.id_base;
+      const taken = this.db.prepare('SELECT id_base FROM sandboxes WHERE id_base IS NOT NULL ORDER BY id_base').pluck().all() as number[];
+      let base = first;
+      for (const t of taken) {
+        if (t > base) break;
+        if (t === base) base += size;
+      }
+      this.db.prepare('UPDATE sandboxes SET id_base = ? WHERE id = ?').run(base, id);
+      return base;
+    })();
   }
 
   /** Recorded before the container starts, so that after a crash the reconciler knows its id. */

@@ -18,7 +18,10 @@ export async function purge(config: BurrowConfig): Promise<void> {
   // A daemon killed while it froze a sandbox for a snapshot leaves it frozen, and runsc cannot
   // even report the state of a frozen gVisor sandbox, let alone delete it.
   await thawCgroups(`burrow-${config.instanceTag}-`);
-  const runtimes = await createRuntimes({ ...config, runscPlatform: config.runscPlatform === 'auto' ? 'ptrace' : config.runscPlatform });
+  const startsNothing = () => {
+    throw new Error('purge starts no container');
+  };
+  const runtimes = await createRuntimes({ ...config, runscPlatform: config.runscPlatform === 'auto' ? 'ptrace' : config.runscPlatform }, startsNothing);
   for (const kind of RUNTIMES) {
     for (const { id } of await runtimes[kind].list().catch(() => [])) await runtimes[kind].remove(id);
   }

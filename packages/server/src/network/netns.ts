@@ -5,6 +5,9 @@ import { run } from '../util/run.js';
 
 const NETNS_DIR = '/var/run/netns';
 
+/** Namespace sysctls: any uid may bind ports from 0 and open ICMP echo sockets. */
+const OPEN_TO_SANDBOX_USERS = ['net.ipv4.ip_unprivileged_port_start=0', 'net.ipv4.ping_group_range=0 2147483647'];
+
 export class NetnsManager {
   /** @param prefix names every namespace of this burrow instance (and only those). */
   constructor(private readonly prefix: string) {}
@@ -21,6 +24,9 @@ export class NetnsManager {
     const name = this.nameFor(sandboxId);
     if (!(await this.exists(name))) await run('ip', ['netns', 'add', name]);
     await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+    // Root in a user-namespaced sandbox has no capability over a namespace the host owns, so
+    // ports below 1024 and ping are opened to every user of the sandbox, as Docker does.
+    await run('nsenter', [`--net=${this.pathFor(sandboxId)}`, '--', 'sysctl', '-q', '-w', ...OPEN_TO_SANDBOX_USERS]);
     return this.pathFor(sandboxId);
   }
 

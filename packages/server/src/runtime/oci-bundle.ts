@@ -16,6 +16,8 @@ export interface BundleSpec {
   pidsLimit: number;
   /** No process may gain privileges (set-user-ID, file capabilities): the real sudo fails. */
   noNewPrivileges?: boolean;
+  /** A user namespace of its own: ids 0..size-1 inside are base..base+size-1 on the host. */
+  idMapping?: { base: number; size: number };
   /** Host files bind-mounted read-only over the image's, keyed by their path inside. */
   files: Record<string, string>;
 }
@@ -53,6 +55,11 @@ const DENIED_SYSCALLS = [
   'pivot_root', 'process_vm_readv', 'process_vm_writev', 'ptrace', 'query_module', 'quotactl',
   'reboot', 'request_key', 'set_mempolicy', 'setns', 'settimeofday', 'stime', 'swapoff', 'swapon',
   'syslog', 'umount', 'umount2', 'unshare', 'uselib', 'userfaultfd', 'ustat', 'vm86', 'vm86old',
+  // io_uring reaches kernel code that most of its exploits came through (Docker refuses it too).
+  'io_uring_setup', 'io_uring_enter', 'io_uring_register',
+  // Also refused by Docker's current default profile to a container without CAP_SYS_ADMIN,
+  // CAP_SYS_PTRACE or CAP_SYS_TTY_CONFIG.
+  '_sysctl', 'sysfs', 'quotactl_fd', 'fanotify_init', 'pidfd_getfd', 'vhangup',
 ];
 const EPERM = 1;
 const ENOSYS = 38;
@@ -83,9 +90,20 @@ function shmSizeKib(ramMb: number): number {
   return Math.floor((ramMb * 1024) / 2);
 }
 
+/**
+ * sysfs may only be mounted by the user namespace that owns the network namespace, and the
+ * sandbox's network namespace belongs to the host's: a user-namespaced sandbox gets the host's
+ * /sys read-only instead, as Docker does in the same case.
+ */
+const SYSFS = { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] };
+/** What the host's /sys carries beyond a fresh sysfs: its cgroups, debug and security files. */
+const HOST_SYSFS_MASKED = ['/sys/fs/cgroup', '/sys/kernel/debug', '/sys/kernel/security', '/sys/kernel/tracing', '/sys/fs/bpf'];
+const SYSFS_BOUND = { destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
+
 export function bundleConfig(spec: BundleSpec): object {
   const hardened = spec.runtime === 'runc';
   const caps = { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES };
+  const ids = spec.idMapping && [{ containerID: 0, hostID: spec.idMapping.base, size: spec.idMapping.size }];
   return {
     ociVersion: '1.0.2',
     process: {
@@ -110,6 +128,9 @@ export function bundleConfig(spec: BundleSpec): object {
       // Without a mount at /tmp, runsc mounts a tmpfs there: lost at every stop, restore and
       // cold sleep, absent from checkpoints, held in RAM. The disk's own /tmp keeps it all.
       { destination: '/tmp', type: 'bind', source: spec.tmpDir, options: ['rbind', 'rw'] },
+
+      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      ids ? SYSFS_BOUND : SYSFS,
       ...Object.entries(spec.files).map(([destination, source]) => ({
         destination,
         type: 'bind',
@@ -123,8 +144,13 @@ export function bundleConfig(spec: BundleSpec): object {
         { type: 'ipc' },
         { type: 'uts' },
         { type: 'mount' },
-        { type: 'network', path: spec.netnsPath },
+        // runc runs inside the sandbox's network namespace instead of joining it: `runc exec`
+        // joins a user namespace first, and from inside it may not join a network namespace
+        // that the host's user namespace owns.
+        ...(hardened ? [] : [{ type: 'network', path: spec.netnsPath }]),
+        ...(ids ? [{ type: 'user' }] : []),
       ],
+      ...(ids ? { uidMappings: ids, gidMappings: ids } : {}),
       cgroupsPath: spec.cgroupsPath,
       resources: {
         memory: { limit: spec.ramMb * 1024 * 1024 },
@@ -132,7 +158,7 @@ export function bundleConfig(spec: BundleSpec): object {
         pids: { limit: spec.pidsLimit },
       },
       ...(hardened
-        ? { seccomp: seccompProfile(), maskedPaths: MASKED_PATHS, readonlyPaths: READONLY_PATHS }
+        ? { seccomp: seccompProfile(), maskedPaths: ids ? [...MASKED_PATHS, ...HOST_SYSFS_MASKED] : MASKED_PATHS, readonlyPaths: READONLY_PATHS }
         : {}),
     },
   };

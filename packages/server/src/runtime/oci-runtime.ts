@@ -15,6 +15,11 @@ interface OciRuntimeOptions {
   root: string;
   globalArgs: string[];
   isolation: string;
+  /**
+   * The network namespace to run the runtime itself in, for a runtime that is not told to join
+   * one (see oci-bundle.ts): its containers and the commands run in them live there.
+   */
+  networkOf?: (containerId: string) => string;
 }
 
 export class OciRuntime implements SandboxRuntime {
@@ -32,8 +37,8 @@ export class OciRuntime implements SandboxRuntime {
 
   async start(containerId: string, bundleDir: string): Promise<void> {
     await mkdir(this.opts.root, { recursive: true });
-    const args = this.args('run', '--detach', '--bundle', bundleDir, containerId);
-    await runDetached(this.opts.binary, args, join(bundleDir, 'start.log'));
+    const [file, args] = this.inNetwork(containerId, this.args('run', '--detach', '--bundle', bundleDir, containerId));
+    await runDetached(file, args, join(bundleDir, 'start.log'));
   }
 
   async state(containerId: string): Promise<ContainerState> {
@@ -56,11 +61,19 @@ export class OciRuntime implements SandboxRuntime {
   }
 
   exec(containerId: string, p: ProcessSpec) {
-    return spawn(this.opts.binary, this.execArgs(containerId, p), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const [file, args] = this.inNetwork(containerId, this.execArgs(containerId, p));
+    return spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   }
 
   async run(containerId: string, p: ProcessSpec, timeoutMs = 30_000): Promise<string> {
-    return (await run(this.opts.binary, this.execArgs(containerId, p), { timeoutMs })).stdout;
+    const [file, args] = this.inNetwork(containerId, this.execArgs(containerId, p));
+    return (await run(file, args, { timeoutMs })).stdout;
+  }
+
+  /** The runtime's command line, run inside the container's network namespace when it has one. */
+  private inNetwork(containerId: string, args: string[]): [string, string[]] {
+    if (!this.opts.networkOf) return [this.opts.binary, args];
+    return ['nsenter', [`--net=${this.opts.networkOf(containerId)}`, '--', this.opts.binary, ...args]];
   }
 
   private execArgs(containerId: string, p: ProcessSpec): string[] {

@@ -8,7 +8,15 @@ import type { SandboxRuntime } from './runtime.js';
 
 export type RuntimeSet = Record<RuntimeKind, SandboxRuntime>;
 
-export async function createRuntimes(config: BurrowConfig, log: (line: string) => void = () => {}): Promise<RuntimeSet> {
+/**
+ * @param networkOf the network namespace of the sandbox a container belongs to: runc is started
+ *   inside it rather than told to join it (see oci-bundle.ts)
+ */
+export async function createRuntimes(
+  config: BurrowConfig,
+  networkOf: (containerId: string) => string,
+  log: (line: string) => void = () => {},
+): Promise<RuntimeSet> {
   const paths = homePaths(config);
   const platform = await runscPlatform(config, log);
   return {
@@ -28,7 +36,9 @@ export async function createRuntimes(config: BurrowConfig, log: (line: string) =
       binary: 'runc',
       root: paths.runtimeRoot('runc'),
       globalArgs: [],
-      isolation: 'runc: Linux namespaces, a seccomp filter and dropped capabilities; the sandbox shares the host kernel (faster, weaker than gVisor)',
+      networkOf,
+      isolation:
+        'runc: Linux namespaces with a user namespace of its own (root inside is an unprivileged id range on the host), a seccomp filter and dropped capabilities; the sandbox shares the host kernel (faster, weaker than gVisor)',
     }),
   };
 }

@@ -4,11 +4,15 @@
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { run } from '../util/run.js';
 import { createGroupFor, createSubvolume, deleteSubvolume, isSubvolume, limitReferenced, qgroupUsage, subvolumeId } from './btrfs.js';
 import { isMountPoint, mountsUnder, unmount } from './mounts.js';
+import { ID_RANGE_SIZE, shiftOwnership, storedIdBase } from './ownership.js';
 import type { PoolLayout } from './pool.js';
 import { liveRow, spaceBySandbox } from './sandbox-space.js';
+
+const IDMAPPED_MOUNT = fileURLToPath(new URL('../../host-tools/idmapped-mount.py', import.meta.url));
 
 export class SandboxDisks {
   /**
@@ -86,14 +90,27 @@ export class SandboxDisks {
     return bytes;
   }
 
-  async mount(id: string, imagePath: string): Promise<string> {
+  /**
+   * Mounts the sandbox's root: the image, seen with its ids moved to `idBase` (0: as it is), under
+   * the sandbox's own files, which are moved into that range first if they are in another.
+   * Returns the root and the image as the sandbox sees it.
+   */
+  async mount(id: string, imagePath: string, idBase: number): Promise<{ rootfs: string; lower: string }> {
     const rootfs = this.rootfs(id);
+    const lower = idBase === 0 ? imagePath : join(this.hostDir(id), 'lower');
     await mkdir(rootfs, { recursive: true });
-    if (await isMountPoint(rootfs)) return rootfs;
+    if (await isMountPoint(rootfs)) return { rootfs, lower };
     const volume = this.subvolume(id);
-    const options = `lowerdir=${imagePath},upperdir=${join(volume, 'upper')},workdir=${join(volume, 'work')}`;
+    const upper = join(volume, 'upper');
+    const stored = await storedIdBase(volume);
+    if (stored !== idBase) await shiftOwnership(volume, stored, idBase);
+    if (idBase !== 0 && !(await isMountPoint(lower))) {
+      await mkdir(lower, { recursive: true });
+      await run('python3', [IDMAPPED_MOUNT, imagePath, lower, String(idBase), String(ID_RANGE_SIZE)]);
+    }
+    const options = `lowerdir=${lower},upperdir=${upper},workdir=${join(volume, 'work')}`;
     await run('mount', ['-t', 'overlay', 'overlay', '-o', options, rootfs]);
-    return rootfs;
+    return { rootfs, lower };
   }
 
   /**
@@ -104,7 +121,7 @@ export class SandboxDisks {
    * an entry is renamed aside (rename neither follows nor loses it) and a fresh directory made.
    * Nothing of the sandbox runs while it boots, so nothing can swap it back in between.
    */
-  async tmpDir(id: string): Promise<string> {
+  async tmpDir(id: string, idBase: number): Promise<string> {
     const tmp = join(this.rootfs(id), 'tmp');
     const entry = await lstat(tmp).catch((e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') return null;
@@ -118,6 +135,7 @@ export class SandboxDisks {
       const dir = await open(tmp, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
       try {
         await dir.chmod(0o1777);
+        await dir.chown(idBase, idBase); // root's, as root sees it inside
       } finally {
         await dir.close();
       }
