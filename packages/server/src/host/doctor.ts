@@ -20,6 +20,8 @@ const REQUIREMENTS: Requirement[] = [
   { program: 'ip', pkg: 'iproute2', why: 'network namespaces' },
   { program: 'nft', pkg: 'nftables', why: 'network isolation rules' },
   { program: 'nsenter', pkg: 'util-linux', why: 'configuring sandbox network namespaces' },
+  { program: 'sysctl', pkg: 'procps', why: 'opening low ports and ping to user-namespaced sandboxes' },
+  { program: 'python3', pkg: 'python3', why: 'idmapped mounts of images for user-namespaced runc sandboxes' },
   { program: 'mount', pkg: 'mount', why: 'overlay and loop mounts' },
   { program: 'tar', pkg: 'tar', why: 'importing images' },
 ];
