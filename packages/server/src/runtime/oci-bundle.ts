@@ -124,13 +124,10 @@ export function bundleConfig(spec: BundleSpec): object {
       { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
       // Half the RAM, as a VM's /dev/shm gets: shared memory counts against the memory limit anyway.
       { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shmSizeKib(spec.ramMb)}k`] },
-      { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+      ids ? SYSFS_BOUND : SYSFS,
       // Without a mount at /tmp, runsc mounts a tmpfs there: lost at every stop, restore and
       // cold sleep, absent from checkpoints, held in RAM. The disk's own /tmp keeps it all.
       { destination: '/tmp', type: 'bind', source: spec.tmpDir, options: ['rbind', 'rw'] },
-
-      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
-      ids ? SYSFS_BOUND : SYSFS,
       ...Object.entries(spec.files).map(([destination, source]) => ({
         destination,
         type: 'bind',
