@@ -1,7 +1,7 @@
 // Thin wrappers over btrfs-progs. Subvolumes are the unit of everything burrow stores:
 // images (read-only), sandbox disks, and (later) checkpoints as read-only snapshots.
 import { stat } from 'node:fs/promises';
-import { run } from '../util/run.js';
+import { CommandError, run } from '../util/run.js';
 
 /** btrfs gives every subvolume root inode number 256. */
 const SUBVOLUME_ROOT_INODE = 256;
@@ -91,7 +91,13 @@ export async function enableQuotas(path: string): Promise<void> {
 export async function rescanIfInconsistent(path: string): Promise<boolean> {
   const { stderr } = await run('btrfs', ['qgroup', 'show', path], { timeoutMs: 30_000 });
   if (!/inconsistent/i.test(stderr)) return false;
-  await run('btrfs', ['quota', 'rescan', path]);
+  try {
+    await run('btrfs', ['quota', 'rescan', path]);
+  } catch (e) {
+    // Turning quotas on starts a rescan of its own, and the numbers read inconsistent until it
+    // ends: the one running is the one wanted.
+    if (!(e instanceof CommandError && /in progress/i.test(e.message))) throw e;
+  }
   return true;
 }
 
