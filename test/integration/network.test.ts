@@ -151,6 +151,7 @@ describe('an egress policy', () => {
 });
 
 describe('addresses', () => {
+  // Fifty real sandboxes made and destroyed: the timeout is a budget for a busy 2-core machine.
   it('gives 50 sandboxes distinct subnets, and destroy leaves no namespace, link, rule or address', async () => {
     const names = Array.from({ length: 50 }, (_, i) => sandboxName(`many-${i}`));
     for (let i = 0; i < names.length; i += 10) {
@@ -173,5 +174,5 @@ describe('addresses', () => {
     expect({ netns: after.netns, links: after.links, rules: after.rules, addresses: after.addresses, rows: after.rows }).toEqual({
       netns: [], links: [], rules: [], addresses: [], rows: [],
     });
-  });
+  }, 300_000);
 });
