@@ -1,6 +1,6 @@
 // The disk gauge with a fake pool below it: the file `df` inside reads, and one disk_full event
 // per time the disk fills up.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -30,6 +30,15 @@ async function gauge() {
 }
 
 describe('the disk gauge', () => {
+  it('publishes one sandbox from a boot and a refresh at once without failing either', async () => {
+    const { g, usage, sizeFile } = await gauge();
+    usage.bytes = 5 << 20;
+    const boot = g.hooks().bootMounts({ id: 'sb1', storageGb: 1 } as SandboxRecord, '');
+    await Promise.all([boot, g.refresh(), g.refresh(), boot]);
+    expect(await readFile(sizeFile, 'utf8')).toMatch(new RegExp(`^${GIB} \\d+\n$`));
+    expect((await readdir(join(dir, 'sb1', 'disk'))).sort()).toEqual(['size']);
+  });
+
   it('publishes the limit and the use for df, and reports a full disk once per episode', async () => {
     const { g, usage, events, sizeFile } = await gauge();
     usage.bytes = 100 << 20;

@@ -9,6 +9,7 @@
 // trip in calls that tools make often. The file is replaced by rename, never written in place,
 // so a reader never sees half a number; the bind is of its directory (not the file), so each
 // open finds the newest one under both runtimes.
+import { randomBytes } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
@@ -83,7 +84,8 @@ export class DiskGauge {
   private async publish(record: SandboxRecord): Promise<void> {
     const dir = this.dirOf(record.id);
     await mkdir(dir, { recursive: true });
-    const next = join(dir, `${SIZE_FILE}.next`);
+    // A name of its own per write: a boot and a refresh may publish the same sandbox at once.
+    const next = join(dir, `${SIZE_FILE}.${randomBytes(4).toString('hex')}`);
     await writeFile(next, `${record.storageGb * GIB} ${this.used.get(record.id) ?? 0}\n`);
     await rename(next, join(dir, SIZE_FILE));
   }
