@@ -4,32 +4,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseInterval } from '../src/config.js';
 import { CheckpointStore } from '../src/db/checkpoints.js';
 import { openDatabase, type Db } from '../src/db/database.js';
-import { SandboxStore, type SandboxRecord } from '../src/db/sandboxes.js';
+import { SandboxStore } from '../src/db/sandboxes.js';
+import { sandboxRecord } from './sandbox-record.js';
 
-const sandbox = (id: string, name: string): SandboxRecord => ({
-  id,
-  name,
-  status: 'running',
-  runtime: 'gvisor',
-  image: 'dev-0',
-  imageName: 'dev',
-  cpus: 1,
-  ramMb: 512,
-  storageGb: 10,
-  pidsLimit: 4096,
-  environment: {},
-  labels: [],
-  urlSettings: { auth: 'sprite' },
-  failureReason: null,
-  containerId: '',
-  createdAt: '2026-01-01T00:00:00.000Z',
-  updatedAt: '2026-01-01T00:00:00.000Z',
-  lastRunningAt: null,
-  lastWarmingAt: null,
-  warmAfterMs: null,
-  idBase: null,
-  coldAfterMs: null,
-});
+const sandbox = (id: string, name: string) => sandboxRecord({ id, name });
 
 describe('CheckpointStore', () => {
   let db: Db;

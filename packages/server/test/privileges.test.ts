@@ -5,31 +5,10 @@ import { ApiError } from '../src/core/errors.js';
 import { Privileges } from '../src/core/privileges.js';
 import { openDatabase, type Db } from '../src/db/database.js';
 import { PrivilegesStore } from '../src/db/privileges.js';
-import { SandboxStore, type SandboxRecord } from '../src/db/sandboxes.js';
+import { SandboxStore } from '../src/db/sandboxes.js';
+import { sandboxRecord } from './sandbox-record.js';
 
-const sandbox: SandboxRecord = {
-  id: 's1',
-  name: 'one',
-  status: 'running',
-  runtime: 'gvisor',
-  image: 'dev-0',
-  imageName: 'dev',
-  cpus: 1,
-  ramMb: 512,
-  storageGb: 10,
-  pidsLimit: 4096,
-  environment: {},
-  labels: [],
-  urlSettings: { auth: 'sprite' },
-  failureReason: null,
-  containerId: '',
-  createdAt: '2026-01-01T00:00:00.000Z',
-  updatedAt: '2026-01-01T00:00:00.000Z',
-  lastRunningAt: null,
-  lastWarmingAt: null,
-  warmAfterMs: null,
-  coldAfterMs: null,
-};
+const sandbox = sandboxRecord({ id: 's1', name: 'one' });
 
 describe('Privileges', () => {
   let db: Db;
