@@ -34,21 +34,7 @@ afterAll(async () => {
 
 const inside = (line: string) => client.sandbox(name).exec('sh', ['-c', line]);
 
-async function call(method: string, path: string, body?: unknown) {
-  const response = await fetch(`${burrow.url}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${burrow.token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // NDJSON or empty
-  }
-  return { status: response.status, body: parsed };
-}
+const call = (method: string, path: string, body?: unknown) => burrow.call(method, path, body);
 
 /** Bytes in use on the pool, once what was written and deleted is committed. */
 function poolUsed(): number {

@@ -24,21 +24,7 @@ afterAll(async () => {
   await burrow?.destroy();
 });
 
-async function call(method: string, path: string, body?: unknown) {
-  const response = await fetch(`${burrow.url}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${burrow.token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // Prometheus text
-  }
-  return { status: response.status, body: parsed as Record<string, unknown> };
-}
+const call = (method: string, path: string, body?: unknown) => burrow.call(method, path, body);
 
 async function cpuSeconds(sandbox: string): Promise<number> {
   const report = await client.sandbox(sandbox).usage({ from: new Date(Date.now() - 3_600_000) });

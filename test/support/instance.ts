@@ -90,6 +90,23 @@ export class BurrowInstance {
     return readFileSync(join(this.home, 'admin.token'), 'utf8').trim();
   }
 
+  /** One API request with the admin token; the body parsed as JSON when it is JSON, else text. */
+  async call(method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+    const response = await fetch(`${this.url}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // Prometheus text, NDJSON or empty
+    }
+    return { status: response.status, body: parsed as Record<string, unknown> };
+  }
+
   client(): BurrowClient {
     return new BurrowClient({ baseURL: this.url, token: this.token });
   }
