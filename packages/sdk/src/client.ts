@@ -5,17 +5,18 @@ import { resolveCredentials, type CredentialOptions } from './credentials.js';
 import { BurrowError } from './errors.js';
 import { HttpApi } from './http.js';
 import { Sandbox, usageQuery } from './sandbox.js';
-import type {
-  ApiToken,
-  CreateSandboxRequest,
-  EgressLogEntry,
-  ListSpritesResponse,
-  SecretGrant,
-  SecretInfo,
-  Sprite,
-  UsageReport,
-} from './types.js';
-import { caveatsFor, type TokenRestrictions } from './tokens.js';
+import {
+  caveatsFor,
+  type ApiToken,
+  type CreateSandboxRequest,
+  type EgressLogEntry,
+  type ListSpritesResponse,
+  type SecretGrant,
+  type SecretInfo,
+  type Sprite,
+  type TokenRestrictions,
+  type UsageReport,
+} from '@burrow/protocol';
 
 /** Create may build a root filesystem and start a box: the Sprites JS SDK allows 120 s too. */
 const CREATE_TIMEOUT_MS = 120_000;

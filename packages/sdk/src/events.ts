@@ -3,7 +3,7 @@
  * iterator over the NDJSON stream of `GET /v1/sprites/{name}/events?follow=true`.
  */
 import type { HttpApi } from './http.js';
-import type { SandboxEventWire } from './types.js';
+import type { SandboxEventWire } from '@burrow/protocol';
 
 export interface EventsOptions {
   /** Only events after this id. */

@@ -18,7 +18,7 @@ import {
   type ReceivedFrame,
 } from './exec-socket.js';
 import type { HttpApi } from './http.js';
-import type { SessionInfoMessage } from './types.js';
+import type { SessionInfoMessage } from '@burrow/protocol';
 
 /** Large writes are cut so no frame comes near a server's message size limit. */
 const MAX_INPUT_FRAME = 64 * 1024;

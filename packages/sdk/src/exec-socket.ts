@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 import { BurrowError } from './errors.js';
 import type { HttpApi } from './http.js';
-import type { SessionInfoMessage } from './types.js';
+import type { SessionInfoMessage } from '@burrow/protocol';
 
 /** Covers waking a cold sandbox; without it a server that never answers hangs us forever. */
 const HANDSHAKE_TIMEOUT_MS = 30_000;

@@ -3,7 +3,7 @@
  * path the failure was about.
  */
 import { BurrowError } from './errors.js';
-import { FsErrorCodes, isFsErrorCode } from './fs-types.js';
+import { FsErrorCodes, isFsErrorCode } from '@burrow/protocol';
 
 /** An fs operation failed inside the sandbox: `code` is the errno name, `path` what it was about. */
 export class FsError extends BurrowError {

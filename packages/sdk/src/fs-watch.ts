@@ -3,7 +3,7 @@
  * open and then delivers one `event` message per change.
  */
 import WebSocket from 'ws';
-import type { FsWatchEvent, FsWatchMessage, FsWatchSubscribe } from './fs-types.js';
+import type { FsWatchEvent, FsWatchMessage, FsWatchSubscribe } from '@burrow/protocol';
 import type { HttpApi } from './http.js';
 import { FsError } from './fs-errors.js';
 

@@ -8,7 +8,7 @@
 import { Readable } from 'node:stream';
 import { BurrowError } from './errors.js';
 import { FsError, isFsError } from './fs-errors.js';
-import type { FsEntry, FsListResponse, FsWatchEvent } from './fs-types.js';
+import type { FsEntry, FsListResponse, FsWatchEvent } from '@burrow/protocol';
 import { FsWatcher, type FsWatchOptions } from './fs-watch.js';
 import type { HttpApi } from './http.js';
 

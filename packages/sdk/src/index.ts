@@ -12,16 +12,10 @@ export type { Attached, KillSessionOptions, SessionOptions, SessionProcess } fro
 export {
   BurrowConnectionError,
   BurrowError,
-  codeForStatus,
-  ErrorCodes,
   isBurrowConnectionError,
   isBurrowError,
-  isErrorCode,
   isSessionDetachedError,
   SessionDetachedError,
-  statusFor,
-  type ErrorBody,
-  type ErrorCode,
 } from './errors.js';
 export {
   adminTokenPath,
@@ -31,39 +25,53 @@ export {
   type CredentialOptions,
   type Credentials,
 } from './credentials.js';
-export type * from './types.js';
 export { SandboxFilesystem, modeString, type FsOptions, type WriteFileOptions } from './fs.js';
 export { FsError, isFsError } from './fs-errors.js';
 export { FsWatcher, type FsWatchOptions } from './fs-watch.js';
-export { FsErrorCodes, fsErrorCodeFor, isFsErrorCode } from './fs-types.js';
-export type * from './fs-types.js';
+export { SandboxServices, type ServiceStreamOptions } from './services.js';
+// The wire contract (shapes, error codes, token ops, macaroons) is @burrow/protocol's; SDK users
+// get it from here too, so one import serves a client.
 export {
   attenuate,
+  attenuateToken,
+  caveatsFor,
+  codeForStatus,
+  durationMs,
+  ErrorCodes,
+  FsErrorCodes,
+  fsErrorCodeFor,
+  inspectToken,
+  isErrorCode,
+  isFsErrorCode,
   MacaroonFormatError,
   mintMacaroon,
   parseMacaroon,
+  parseSandboxCaveatValue,
+  PRIVILEGE_PROFILES,
+  refusesNewPrivileges,
+  sandboxCaveatValue,
   serializeMacaroon,
   signatureValid,
-  type Macaroon,
-} from './macaroon.js';
-export {
-  attenuateToken,
-  caveatsFor,
-  inspectToken,
-  parseSandboxCaveatValue,
-  sandboxCaveatValue,
+  statusFor,
   TOKEN_OPS,
+  type ErrorBody,
+  type ErrorCode,
+  type FsEntry,
+  type FsEntryType,
+  type FsErrorBody,
+  type FsErrorCode,
+  type FsListResponse,
+  type FsWatchEvent,
+  type FsWatchEventKind,
+  type FsWatchMessage,
+  type FsWatchSubscribe,
+  type Macaroon,
+  type NetworkPolicy,
+  type NetworkPolicyRule,
+  type PrivilegesPolicy,
+  type PrivilegesProfile,
   type TokenOp,
   type TokenRestrictions,
-} from './tokens.js';
-export { durationMs } from './duration.js';
-export { PRIVILEGE_PROFILES, refusesNewPrivileges, type PrivilegesPolicy, type PrivilegesProfile } from './privileges.js';
-export {
-  SandboxServices,
-  type Service,
-  type ServiceEvent,
-  type ServiceRequest,
-  type ServiceState,
-  type ServiceStatus,
-  type ServiceStreamOptions,
-} from './services.js';
+} from '@burrow/protocol';
+// Every wire type (Sprite, Checkpoint, UsageReport, ...), for typing what the client returns.
+export type * from '@burrow/protocol';

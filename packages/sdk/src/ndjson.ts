@@ -2,8 +2,8 @@
  * Reading the NDJSON streams of checkpoint create and restore (spec §5): one JSON object per
  * line, blank and malformed lines skipped (as the Sprites JS SDK does), delivered as they come.
  */
-import { BurrowError, isErrorCode, statusFor } from './errors.js';
-import type { CheckpointEvent } from './types.js';
+import { isErrorCode, statusFor, type CheckpointEvent } from '@burrow/protocol';
+import { BurrowError } from './errors.js';
 
 /**
  * Reads every event of `response`, calls `onEvent` for each, and resolves with the `complete`

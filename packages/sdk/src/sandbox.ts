@@ -22,7 +22,7 @@ import { BurrowError } from './errors.js';
 import { readEvents } from './ndjson.js';
 import { openTcpProxy, PortWatcher, type PortEvent } from './network.js';
 import type { Duplex } from 'node:stream';
-import type { PrivilegesPolicy } from './privileges.js';
+import type { PrivilegesPolicy } from '@burrow/protocol';
 import { followEvents, listEvents, type EventsOptions } from './events.js';
 import type {
   Checkpoint,
@@ -37,7 +37,7 @@ import type {
   Sprite,
   SpriteConfig,
   UsageReport,
-} from './types.js';
+} from '@burrow/protocol';
 
 /** Streams have no timeout in the Sprites SDKs; this only bounds a server that hangs. */
 const STREAM_TIMEOUT_MS = 30 * 60_000;

@@ -4,49 +4,8 @@
  * and stay stopped once stopped. Calls that change a service stream its events as NDJSON.
  */
 import { BurrowError } from './errors.js';
+import type { Service, ServiceEvent, ServiceRequest } from '@burrow/protocol';
 import type { HttpApi } from './http.js';
-
-/** `PUT /services/{name}`: what to run. `dir` defaults to the sandbox user's home. */
-export interface ServiceRequest {
-  cmd: string;
-  args?: string[];
-  env?: Record<string, string>;
-  dir?: string;
-  needs?: string[];
-  http_port?: number | null;
-}
-
-export type ServiceStatus = 'stopped' | 'starting' | 'running' | 'stopping' | 'failed';
-
-export interface ServiceState {
-  name: string;
-  status: ServiceStatus;
-  pid: number | null;
-  started_at: string | null;
-  error: string | null;
-  restart_count: number;
-  next_restart_at: string | null;
-}
-
-export interface Service {
-  name: string;
-  cmd: string;
-  args: string[];
-  env: Record<string, string>;
-  dir: string;
-  needs: string[];
-  http_port: number | null;
-  state: ServiceState;
-}
-
-export interface ServiceEvent {
-  type: 'started' | 'stdout' | 'stderr' | 'exit' | 'error' | 'complete' | 'stopping' | 'stopped';
-  data?: string;
-  exit_code?: number;
-  /** Unix milliseconds. */
-  timestamp: number;
-  log_files?: string[];
-}
 
 export interface ServiceStreamOptions {
   /** How long to stream the service's output, as a Go duration (`5s`); the server's default is 1 s. */

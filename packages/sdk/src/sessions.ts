@@ -4,7 +4,7 @@
  * them, and killing one. `Sandbox` exposes these as methods.
  */
 import type WebSocket from 'ws';
-import { durationMs, durationParam } from './duration.js';
+import { durationMs, durationParam } from '@burrow/protocol';
 import { BurrowError } from './errors.js';
 import { SandboxProcess } from './exec.js';
 import { SESSION_INFO_TIMEOUT_MS, type ExecHandle } from './exec-handle.js';
@@ -19,7 +19,7 @@ import {
 } from './exec-socket.js';
 import type { HttpApi } from './http.js';
 import { TerminalProcess } from './tty.js';
-import type { ExecSessionSummary, KillEvent, ListSessionsResponse } from './types.js';
+import type { ExecSessionSummary, KillEvent, ListSessionsResponse } from '@burrow/protocol';
 
 /** HttpApi's usual limit, on top of the time a kill may legitimately take. */
 const KILL_REPLY_MARGIN_MS = 30_000;

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BurrowClient } from '../src/client.js';
 import { readEvents } from '../src/ndjson.js';
-import type { CheckpointEvent } from '../src/types.js';
+import type { CheckpointEvent } from '@burrow/protocol';
 import { FakeBurrow } from './fake-burrow.js';
 
 describe('checkpoints through the SDK', () => {

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Checkpoint, CreateSandboxRequest, ListSpritesResponse, Sprite } from '../src/types.js';
+import type { Checkpoint, CreateSandboxRequest, ListSpritesResponse, Sprite } from '@burrow/protocol';
 
 export interface RecordedRequest {
   method: string;

@@ -10,7 +10,7 @@ import { WebSocketServer } from 'ws';
 import { BurrowClient } from '../src/client.js';
 import { BurrowError } from '../src/errors.js';
 import { FsError } from '../src/fs-errors.js';
-import type { FsEntry, FsWatchEvent } from '../src/fs-types.js';
+import type { FsEntry, FsWatchEvent } from '@burrow/protocol';
 import { FakeBurrow, type CannedResponse, type RecordedRequest } from './fake-burrow.js';
 
 const entry = (path: string, type: FsEntry['type'] = 'file'): FsEntry => ({

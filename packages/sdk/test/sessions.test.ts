@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BurrowClient } from '../src/client.js';
 import { BurrowError, SessionDetachedError } from '../src/errors.js';
 import type { Sandbox } from '../src/sandbox.js';
-import type { KillEvent } from '../src/types.js';
+import type { KillEvent } from '@burrow/protocol';
 import { FakeBurrow, until } from './fake-burrow.js';
 
 function collect(stream: Readable): () => string {

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { attenuateToken, parseMacaroon, serializeMacaroon } from '@burrow/sdk';
+import { attenuateToken, parseMacaroon, serializeMacaroon } from '@burrow/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TokenAuthority, TokenRefused, type RequestScope } from '../src/auth/api-tokens.js';
 import { ensureKeyFile } from '../src/auth/root-key.js';

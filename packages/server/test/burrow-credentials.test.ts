@@ -1,6 +1,6 @@
 // What of a request to a sandbox URL the app inside may see: burrow's tokens and cookies never,
 // the app's own credentials byte for byte.
-import { attenuateToken, mintMacaroon, serializeMacaroon } from '@burrow/sdk';
+import { attenuateToken, mintMacaroon, serializeMacaroon } from '@burrow/protocol';
 import { describe, expect, it } from 'vitest';
 import { appHeaders, appHeaderValue, isBurrowAuthorization, withoutBurrowCookies } from '../src/api/burrow-credentials.js';
 

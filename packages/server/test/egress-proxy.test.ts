@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect, createSecureContext } from 'node:tls';
 import { promisify } from 'node:util';
-import { attenuateToken } from '@burrow/sdk';
+import { attenuateToken } from '@burrow/protocol';
 import sodium from 'libsodium-wrappers';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CertificateAuthority } from '../src/egress/certificate-authority.js';

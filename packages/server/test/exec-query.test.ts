@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { execQuery, parseDuration } from '../src/api/schemas.js';
+import { execQuery, parseDuration } from '@burrow/protocol';
 import { exitCodeOf, normalizeSignal, signalFromMessage } from '../src/core/exit-codes.js';
 
 describe('exec parameters', () => {

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import type { UsageReport } from '@burrow/sdk';
+import type { UsageReport } from '@burrow/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi, type ApiDeps } from '../src/api/app.js';
 import { DashboardAssets } from '../src/api/dashboard-assets.js';

@@ -2,30 +2,10 @@
 // that change something carry X-Burrow-CSRF, which the server requires with cookie auth.
 import { offline, Problem, problemFrom } from './problem';
 
-export interface Sprite {
-  id: string;
-  name: string;
-  status: string;
-  url: string;
-  url_settings: { auth: string };
-  created_at: string;
-  last_running_at?: string | null;
-  runtime?: string;
-  isolation?: string;
-  image?: string;
-  failure_reason?: string | null;
-  config: { ram_mb: number; cpus: number; storage_gb: number };
-}
+// The wire shapes are the protocol's; the dashboard only reads them (type imports, nothing bundled).
+export type { Checkpoint, ListSpritesResponse, Sprite } from '@burrow/protocol';
 
-export interface Checkpoint {
-  id: string;
-  create_time: string;
-  comment?: string;
-  is_auto?: boolean;
-  source_id?: string | null;
-  size_bytes?: number | null;
-}
-
+/** One NDJSON line of a checkpoint, restore or service stream, read loosely: the log shows any. */
 export interface StreamEvent {
   type: string;
   data?: string;

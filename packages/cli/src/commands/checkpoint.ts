@@ -2,7 +2,7 @@
  * `burrow checkpoint create|list|info|delete`, `burrow restore` and `burrow fork`: snapshots of
  * a sandbox's disk, going back to one, and new sandboxes from one. Each says how long it took.
  */
-import type { Checkpoint, CheckpointEvent } from '@burrow/sdk';
+import type { Checkpoint, CheckpointEvent } from '@burrow/protocol';
 import type { Command } from 'commander';
 import { clientFor } from '../client.js';
 import { formatAge, formatBytes, formatSeconds, formatTimestamp, renderFields, renderJson, renderTable } from '../output.js';

@@ -1,5 +1,6 @@
 /** `burrow create`: a new sandbox, and how long it took to get one. */
-import type { CreateSandboxOptions, Runtime } from '@burrow/sdk';
+import type { Runtime } from '@burrow/protocol';
+import type { CreateSandboxOptions } from '@burrow/sdk';
 import { Option, type Command } from 'commander';
 import { clientFor } from '../client.js';
 import { collectEnv, positiveInteger, positiveNumber } from '../options.js';

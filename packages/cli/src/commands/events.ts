@@ -1,5 +1,5 @@
 /** `burrow events NAME [--follow]`: what happened to a sandbox, and what happens next. */
-import type { SandboxEventWire } from '@burrow/sdk';
+import type { SandboxEventWire } from '@burrow/protocol';
 import type { Command } from 'commander';
 import { clientFor } from '../client.js';
 import { positiveInteger } from '../options.js';

@@ -1,5 +1,5 @@
 /** `burrow info`: everything known about one sandbox. */
-import type { Sprite } from '@burrow/sdk';
+import type { Sprite } from '@burrow/protocol';
 import type { Command } from 'commander';
 import { clientFor } from '../client.js';
 import { formatTimestamp, renderFields, renderJson } from '../output.js';

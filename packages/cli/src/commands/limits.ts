@@ -1,5 +1,5 @@
 /** `burrow limits NAME [--cpus N] [--ram-mb N] [--storage-gb N] [--pids N]`: show or change limits. */
-import type { Sprite } from '@burrow/sdk';
+import type { Sprite } from '@burrow/protocol';
 import type { Command } from 'commander';
 import { clientFor } from '../client.js';
 import { positiveInteger, positiveNumber } from '../options.js';

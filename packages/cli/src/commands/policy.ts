@@ -1,6 +1,6 @@
 /** `burrow policy get|set`: a sandbox's egress policy (which names it may reach), applied live. */
 import { readFile } from 'node:fs/promises';
-import type { NetworkPolicy, NetworkPolicyRule } from '@burrow/sdk';
+import type { NetworkPolicy, NetworkPolicyRule } from '@burrow/protocol';
 import type { Command } from 'commander';
 import { clientFor } from '../client.js';
 import { renderJson } from '../output.js';

@@ -2,7 +2,7 @@
  * `burrow privileges get|set|reset`: what processes in a sandbox may gain (no new privileges
  * means no sudo). A change applies from the sandbox's next boot; `burrow restart` applies it now.
  */
-import { refusesNewPrivileges, type PrivilegesPolicy, type PrivilegesProfile } from '@burrow/sdk';
+import { refusesNewPrivileges, type PrivilegesPolicy, type PrivilegesProfile } from '@burrow/protocol';
 import type { Command } from 'commander';
 import { clientFor } from '../client.js';
 import { renderJson } from '../output.js';

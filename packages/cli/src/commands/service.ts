@@ -3,7 +3,7 @@
  * supervises inside a sandbox. They start when the sandbox boots or wakes from cold, restart
  * when they crash, and stay stopped once stopped.
  */
-import type { ServiceEvent } from '@burrow/sdk';
+import type { ServiceEvent } from '@burrow/protocol';
 import type { Command } from 'commander';
 import { clientFor } from '../client.js';
 import { collectEnv, positiveInteger } from '../options.js';

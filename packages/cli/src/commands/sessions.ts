@@ -2,7 +2,7 @@
  * `burrow sessions`: the detachable sessions of a sandbox. List them, attach to one (on this
  * terminal when it has one, else just its output), or kill one.
  */
-import type { KillEvent } from '@burrow/sdk';
+import type { KillEvent } from '@burrow/protocol';
 import type { Command } from 'commander';
 import { followOutput, leave } from '../attachment.js';
 import { clientFor } from '../client.js';

@@ -6,12 +6,12 @@ import {
   attenuateToken,
   durationMs,
   inspectToken,
-  resolveCredentials,
   TOKEN_OPS,
   type ApiToken,
   type TokenOp,
   type TokenRestrictions,
-} from '@burrow/sdk';
+} from '@burrow/protocol';
+import { resolveCredentials } from '@burrow/sdk';
 import { Option, type Command } from 'commander';
 import { clientFor, type GlobalOptions } from '../client.js';
 import { formatAge, renderJson, renderTable } from '../output.js';

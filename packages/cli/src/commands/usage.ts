@@ -1,5 +1,5 @@
 /** `burrow usage [NAME]`: metered CPU, memory and disk, what they would cost, and a chart. */
-import type { UsageReport } from '@burrow/sdk';
+import type { UsageReport } from '@burrow/protocol';
 import type { Command } from 'commander';
 import { formatNumber, renderChart } from '../chart.js';
 import { clientFor } from '../client.js';

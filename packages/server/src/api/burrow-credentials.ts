@@ -4,7 +4,7 @@
 // credentials (its Basic auth, its own bearer tokens, its cookies) pass byte for byte. Both
 // relays (the byte-level one and Node's HTTP server) strip through these functions.
 import type { IncomingHttpHeaders } from 'node:http';
-import { parseMacaroon } from '@burrow/sdk';
+import { parseMacaroon } from '@burrow/protocol';
 
 export const BURROW_COOKIE_PREFIX = 'burrow_';
 

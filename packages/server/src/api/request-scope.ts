@@ -3,7 +3,7 @@
 // from handler code, so that every route is covered, WebSocket upgrades included; a route missing
 // from the table cannot be registered (app.ts checks each one as it is added).
 import type { FastifyRequest } from 'fastify';
-import type { TokenOp } from '@burrow/sdk';
+import type { TokenOp } from '@burrow/protocol';
 import type { RequestScope } from '../auth/api-tokens.js';
 
 /** Routes anyone may call: the API's description and the dashboard's assets and login. */

@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Activity } from '../core/activity.js';
 import { ApiError } from '../core/errors.js';
-import { newNameProblem } from '../core/names.js';
+import { newNameProblem } from '@burrow/protocol';
 import type { SandboxManager } from '../core/sandbox-manager.js';
 import type { SandboxRecord } from '../db/sandboxes.js';
 import type { Route } from '../network/http-connection-relay.js';

@@ -1,5 +1,5 @@
 // The Sprite object (spec section 2) as the SDKs read it, built from a sandbox record.
-import type { Sprite } from '@burrow/sdk';
+import type { Sprite } from '@burrow/protocol';
 import type { SandboxRecord } from '../db/sandboxes.js';
 import { sleepTimeouts, type SleepDefaults } from '../core/idle.js';
 

@@ -3,17 +3,20 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import {
+  listValue,
   MacaroonFormatError,
   mintMacaroon,
+  parseCaveat,
   parseMacaroon,
+  parseRfc3339,
   parseSandboxCaveatValue,
   serializeMacaroon,
   signatureValid,
   TOKEN_OPS,
   type TokenOp,
-} from '@burrow/sdk';
+} from '@burrow/protocol';
 import type { ApiTokenRecord, ApiTokenStore } from '../db/api-tokens.js';
-import { firstFailingCaveat, listValue, parseCaveat, parseRfc3339, validityChecks } from './caveats.js';
+import { firstFailingCaveat, validityChecks } from './caveats.js';
 
 export const TOKEN_LOCATION = 'burrow';
 

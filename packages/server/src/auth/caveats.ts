@@ -1,14 +1,10 @@
 // First-party caveats are `key = value` predicates. Each verifier (API requests, the egress
 // proxy) names the keys it understands; a caveat with any other key fails closed, so a caveat
 // added for one purpose can never be silently ignored by another.
+import { parseCaveat, parseRfc3339 } from '@burrow/protocol';
 
 /** Returns why the caveat does not hold, or null when it does. */
 export type CaveatCheck = (value: string) => string | null;
-
-export function parseCaveat(caveat: string): { key: string; value: string } | null {
-  const m = /^([a-z][a-z0-9-]*)\s*=\s*(.*?)\s*$/s.exec(caveat);
-  return m ? { key: m[1]!, value: m[2]! } : null;
-}
 
 /** The first caveat that does not hold, with the reason, or null when every one holds. */
 export function firstFailingCaveat(caveats: string[], checks: Record<string, CaveatCheck>): string | null {
@@ -20,14 +16,6 @@ export function firstFailingCaveat(caveats: string[], checks: Record<string, Cav
     if (why !== null) return `caveat '${caveat}' does not hold: ${why}`;
   }
   return null;
-}
-
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
-
-export function parseRfc3339(value: string): number | null {
-  if (!RFC3339.test(value)) return null;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? null : ms;
 }
 
 /** `expires` and `not-before`, which every kind of macaroon burrow verifies understands. */
@@ -44,14 +32,6 @@ export function validityChecks(now: number): Record<string, CaveatCheck> {
       return now >= at ? null : 'not valid yet';
     },
   };
-}
-
-/** Comma-separated lists: `ops = read,exec`, `method = GET,HEAD`. */
-export function listValue(value: string): string[] {
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
 }
 
 /** When the earliest well-formed `expires` caveat ends the token's validity, or null if none does. */

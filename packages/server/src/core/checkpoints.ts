@@ -17,7 +17,6 @@ import { StorageRoom } from './storage-room.js';
 
 /** How many of the newest checkpoints a sandbox sees under /.burrow/checkpoints. */
 export const VISIBLE_VIEWS = 5;
-export const MAX_COMMENT_LENGTH = 1024;
 const CHECKPOINT_ID = /^(v\d{1,9}|auto-\d{1,9})$/;
 const SYNC_TIMEOUT_MS = 60_000;
 

@@ -1,7 +1,8 @@
 // Egress policies of sandboxes (spec §8): stored with the sandbox's network, applied live to its
 // firewall chain, and consulted by the DNS resolver for every query a sandbox sends.
 import type { AddressRecord } from '../network/dns-message.js';
-import { PolicyMatcher, type NetworkPolicy } from '../network/dns-policy.js';
+import type { NetworkPolicy } from '@burrow/protocol';
+import { PolicyMatcher } from '../network/dns-policy.js';
 import type { DnsClient } from '../network/dns-resolver.js';
 import type { HostFirewall } from '../network/firewall.js';
 import type { SandboxNetworks } from '../network/sandbox-network.js';

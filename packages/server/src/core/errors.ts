@@ -1,6 +1,6 @@
 // Errors that reach API clients. The code comes from the registry shared with the SDK; the
 // message says what happened and what to do.
-import { statusFor, type ErrorCode } from '@burrow/sdk';
+import { statusFor, type ErrorCode } from '@burrow/protocol';
 
 export class ApiError extends Error {
   readonly status: number;

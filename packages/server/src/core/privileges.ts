@@ -3,7 +3,7 @@
 // (a restart, a restore, a cold wake): with `noNewPrivileges` or the `minimal` profile every
 // process runs with no_new_privs and PID 1's socket is root's alone, so neither the real sudo
 // nor the agent's makes anyone root. What burrow cannot give is refused and nothing is stored.
-import { refusesNewPrivileges, type PrivilegesProfile } from '@burrow/sdk';
+import { refusesNewPrivileges, type PrivilegesProfile } from '@burrow/protocol';
 import type { PrivilegesRecord, PrivilegesStore } from '../db/privileges.js';
 import type { SandboxStore } from '../db/sandboxes.js';
 import { ApiError, notFound } from './errors.js';

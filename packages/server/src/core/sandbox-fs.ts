@@ -15,7 +15,7 @@ import {
   type FsErrorCode,
   type FsWatchEventKind,
   type FsWatchMessage,
-} from '@burrow/sdk';
+} from '@burrow/protocol';
 import type { SandboxProcessHandle } from '../runtime/agent.js';
 import type { ExecOptions } from './sandbox-manager.js';
 

@@ -3,13 +3,13 @@
 // and restarts with exponential backoff when it exits on its own. A stop, or the sandbox going
 // cold, is an expected exit: no restart.
 import { EventEmitter } from 'node:events';
-import type { ServiceEvent, ServiceStatus } from '@burrow/sdk';
+import type { ServiceEvent, ServiceStatus } from '@burrow/protocol';
 import type { ServiceDefinition } from '../db/services.js';
 import type { SandboxProcessHandle } from '../runtime/agent.js';
 import { exitCodeOf } from './exit-codes.js';
 
 // The wire shapes of spec §7, shared with the SDK.
-export type { ServiceEvent, ServiceStatus } from '@burrow/sdk';
+export type { ServiceEvent, ServiceStatus } from '@burrow/protocol';
 
 export interface ServiceProcessDeps {
   launch(def: ServiceDefinition): Promise<SandboxProcessHandle>;

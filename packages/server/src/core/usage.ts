@@ -1,6 +1,6 @@
 // Usage reports: metered amounts over a time range, per sandbox and in total, as a series for
 // charts, and what they would cost at the configured prices.
-import type { UsageReport } from '@burrow/sdk';
+import type { UsageReport } from '@burrow/protocol';
 import type { UsageAmounts, UsageStore } from '../db/usage.js';
 
 /** Dollars. Defaults are the published Sprites rates. */

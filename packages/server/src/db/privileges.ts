@@ -1,6 +1,6 @@
 // The sandbox_privileges table: each sandbox's privileges policy; a sandbox without a row has
 // the defaults.
-import type { PrivilegesProfile } from '@burrow/sdk';
+import type { PrivilegesProfile } from '@burrow/protocol';
 import type { Db } from './database.js';
 
 export interface PrivilegesRecord {

@@ -1,6 +1,6 @@
 // Secrets, their grants to sandboxes, and the egress audit log: rows in, typed records out.
 // Secret values are stored sealed; this module never sees them in the clear.
-import type { EgressLogEntry } from '@burrow/sdk';
+import type { EgressLogEntry } from '@burrow/protocol';
 import type { Db } from './database.js';
 
 export interface SecretRecord {

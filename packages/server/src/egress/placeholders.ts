@@ -2,8 +2,8 @@
 // macaroon (libmacaroons v2, base64url) whose identifier is a grant id, minted with the egress
 // root key (not the API tokens' key, so neither can stand in for the other). Code in the
 // sandbox may add caveats offline; the proxy honours every one and refuses unknown ones.
-import { MacaroonFormatError, mintMacaroon, parseMacaroon, serializeMacaroon, signatureValid } from '@burrow/sdk';
-import { firstFailingCaveat, listValue, validityChecks } from '../auth/caveats.js';
+import { listValue, MacaroonFormatError, mintMacaroon, parseMacaroon, serializeMacaroon, signatureValid } from '@burrow/protocol';
+import { firstFailingCaveat, validityChecks } from '../auth/caveats.js';
 
 export const PLACEHOLDER_PREFIX = 'burrow_ph_';
 export const PLACEHOLDER_LOCATION = 'burrow-egress';

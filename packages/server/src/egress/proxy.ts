@@ -11,7 +11,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { createServer, isIP, type AddressInfo, type BlockList, type Server, type Socket } from 'node:net';
 import { createSecureContext, rootCertificates, TLSSocket, type SecureContext } from 'node:tls';
 import type { Duplex } from 'node:stream';
-import type { EgressLogEntry } from '@burrow/sdk';
+import type { EgressLogEntry } from '@burrow/protocol';
 import type { CertificateAuthority } from './certificate-authority.js';
 import { blockedReason } from './destinations.js';
 import type { Injector } from './injector.js';

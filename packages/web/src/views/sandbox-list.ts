@@ -1,6 +1,6 @@
 // Every sandbox at a glance, kept current by the API's live list (NDJSON) without reloading;
 // create and destroy (with confirmation) from here.
-import { Api, enc, type Sprite } from '../api';
+import { Api, enc, type ListSpritesResponse, type Sprite } from '../api';
 import { ago, h, replace } from '../dom';
 import { watchLive, type LiveLine } from '../live';
 import { clearNotice, confirmAction, showProblem } from '../ui';
@@ -95,12 +95,12 @@ export function renderSandboxList(root: HTMLElement, api: Api): () => void {
         const all: Sprite[] = [];
         let token = '';
         do {
-          const page = await api.json<{ sprites: Sprite[]; has_more: boolean; next_continuation_token: string }>(
+          const page = await api.json<ListSpritesResponse>(
             'GET',
             `/v1/sprites?max_results=100${token ? `&continuation_token=${enc(token)}` : ''}`,
           );
           all.push(...page.sprites);
-          token = page.has_more ? page.next_continuation_token : '';
+          token = page.has_more ? (page.next_continuation_token ?? '') : '';
         } while (token);
         sprites.clear();
         for (const s of all) sprites.set(s.name, s);

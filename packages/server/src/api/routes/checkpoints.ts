@@ -1,12 +1,12 @@
 // Checkpoints (spec section 5): create and restore answer with an NDJSON stream of progress
 // events; list, get and delete are plain JSON; fork (a burrow extra) answers with the new Sprite.
-import type { Checkpoint, CheckpointEvent } from '@burrow/sdk';
+import type { Checkpoint, CheckpointEvent } from '@burrow/protocol';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { CheckpointInfo } from '../../core/checkpoints.js';
 import { ApiError } from '../../core/errors.js';
 import { validName } from '../../core/names.js';
 import type { ApiDeps } from '../app.js';
-import { createCheckpointBody, forkBody, listCheckpointsQuery } from '../schemas.js';
+import { createCheckpointBody, forkBody, listCheckpointsQuery } from '@burrow/protocol';
 import { spriteView } from '../sprite-view.js';
 
 type NameParams = { Params: { name: string } };

@@ -4,7 +4,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { ApiError } from '../../core/errors.js';
 import type { DashboardAssets } from '../dashboard-assets.js';
 import { assertSameSite, type DashboardLogins } from '../dashboard-auth.js';
-import { dashboardLoginBody } from '../schemas.js';
+import { dashboardLoginBody } from '@burrow/protocol';
 
 export const LOGIN_PATH = '/v1/dashboard/login';
 export const LOGOUT_PATH = '/v1/dashboard/logout';

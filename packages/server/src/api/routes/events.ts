@@ -1,13 +1,13 @@
 // The event log of a sandbox (a burrow extra): `GET /v1/sprites/{name}/events` answers a JSON
 // array, oldest first; with `follow=true` it answers NDJSON: the same events, then each new one
 // as it happens, until the client goes away.
-import type { SandboxEventWire } from '@burrow/sdk';
+import type { SandboxEventWire } from '@burrow/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { SandboxEvent } from '../../core/events.js';
 import { notFound } from '../../core/errors.js';
 import { validName } from '../../core/names.js';
 import type { ApiDeps } from '../app.js';
-import { eventsQuery } from '../schemas.js';
+import { eventsQuery } from '@burrow/protocol';
 
 /** A line every so often keeps proxies and idle timeouts from closing a quiet follow. */
 const HEARTBEAT_MS = 15_000;

@@ -5,7 +5,7 @@ import { ApiError } from '../../core/errors.js';
 import { validName } from '../../core/names.js';
 import type { ApiDeps } from '../app.js';
 import { bridgeExecSocket, STREAM } from '../exec-bridge.js';
-import { execQuery, killQuery, parseDuration, type ExecQuery } from '../schemas.js';
+import { execQuery, killQuery, parseDuration, type ExecQuery } from '@burrow/protocol';
 import type { WebSocket } from 'ws';
 import { normalizeSignal } from '../../core/exit-codes.js';
 import { SANDBOX_USER, type ExecHandle } from '../../core/sandbox-manager.js';

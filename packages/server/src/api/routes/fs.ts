@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z, ZodError } from 'zod';
-import type { FsErrorBody, FsListResponse, FsWatchMessage } from '@burrow/sdk';
+import type { FsErrorBody, FsListResponse, FsWatchMessage } from '@burrow/protocol';
 import { validName } from '../../core/names.js';
 import { FsError, sandboxPath, type SandboxFs } from '../../core/sandbox-fs.js';
 import type { ApiDeps } from '../app.js';

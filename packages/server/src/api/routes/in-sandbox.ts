@@ -5,7 +5,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Checkpoints } from '../../core/checkpoints.js';
 import type { Tasks } from '../../core/tasks.js';
 import type { TaskRecord } from '../../db/tasks.js';
-import { createCheckpointBody, createTaskBody, extendTaskBody } from '../schemas.js';
+import { createCheckpointBody, createTaskBody, extendTaskBody } from '@burrow/protocol';
 import { toWire } from './checkpoints.js';
 
 export interface InSandboxDeps {

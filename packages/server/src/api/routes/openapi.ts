@@ -3,7 +3,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { fsOpenapiPaths } from './fs.js';
-import { networkPolicySchema } from '../../network/dns-policy.js';
 import {
   addSecretBody,
   createCheckpointBody,
@@ -13,11 +12,12 @@ import {
   eventsQuery,
   forkBody,
   grantSecretBody,
+  networkPolicySchema,
   privilegesPolicyBody,
   serviceBody,
   updateSpriteBody,
   usageQuery,
-} from '../schemas.js';
+} from '@burrow/protocol';
 
 const error = { $ref: '#/components/schemas/Error' };
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });

@@ -1,11 +1,11 @@
 // Egress policy (spec §8): GET and POST /v1/sprites/{name}/policy/network. POST answers 204 (the
 // SDKs treat anything else as failure) and applies the policy live; a bad policy is a 400.
+import { networkPolicySchema } from '@burrow/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodError } from 'zod';
 import type { ApiDeps } from '../app.js';
 import { ApiError } from '../../core/errors.js';
 import { validName } from '../../core/names.js';
-import { networkPolicySchema } from '../../network/dns-policy.js';
 
 export function policyRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (app) => {

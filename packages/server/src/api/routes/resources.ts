@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { ApiError } from '../../core/errors.js';
 import { validName } from '../../core/names.js';
 import type { ApiDeps } from '../app.js';
-import { resourcePolicyBody } from '../schemas.js';
+import { resourcePolicyBody } from '@burrow/protocol';
 
 export function resourceRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { manager, limits } = deps;

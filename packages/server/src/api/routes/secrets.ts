@@ -1,11 +1,11 @@
 // Secrets for the egress proxy (a burrow extra): add, list, remove, grant to a sandbox as a
 // placeholder, revoke, and the audit log of every use. Values go in and never come out.
-import { durationMs } from '@burrow/sdk';
+import { durationMs } from '@burrow/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import { ApiError } from '../../core/errors.js';
 import { validName } from '../../core/names.js';
 import type { Secrets } from '../../core/secrets.js';
-import { addSecretBody, egressLogQuery, grantSecretBody } from '../schemas.js';
+import { addSecretBody, egressLogQuery, grantSecretBody } from '@burrow/protocol';
 
 export interface SecretRouteDeps {
   secrets: Secrets;

@@ -16,7 +16,7 @@ import {
   serviceSignalBody,
   serviceStopQuery,
   serviceStreamQuery,
-} from '../schemas.js';
+} from '@burrow/protocol';
 
 export interface ServiceRoutesAt {
   /** `/v1/sprites/:name` (public) or `/v1` (in-sandbox). */

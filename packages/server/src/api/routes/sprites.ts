@@ -1,11 +1,11 @@
 // Sandbox lifecycle: POST/GET /v1/sprites, GET/PUT/DELETE /v1/sprites/{name}, restart and check
 // (spec section 2), and burrow's sleep and wake.
-import type { RestartResult, SandboxCheck as SandboxCheckWire } from '@burrow/sdk';
+import type { RestartResult, SandboxCheck as SandboxCheckWire } from '@burrow/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiDeps } from '../app.js';
 import { validName } from '../../core/names.js';
 import { checkSandbox } from '../../core/sandbox-check.js';
-import { createSpriteBody, listSpritesQuery, sleepQuery, updateSpriteBody } from '../schemas.js';
+import { createSpriteBody, listSpritesQuery, sleepQuery, updateSpriteBody } from '@burrow/protocol';
 import { ORGANIZATION, spriteView } from '../sprite-view.js';
 import { watchSprites } from '../sprite-watch.js';
 

@@ -6,7 +6,7 @@ import { TokenRefused } from '../../auth/api-tokens.js';
 import { ApiError } from '../../core/errors.js';
 import type { ApiTokenRecord } from '../../db/api-tokens.js';
 import type { ApiDeps } from '../app.js';
-import { createTokenBody } from '../schemas.js';
+import { createTokenBody } from '@burrow/protocol';
 
 export function tokenRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { tokens } = deps;

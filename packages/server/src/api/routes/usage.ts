@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { ApiError, notFound } from '../../core/errors.js';
 import { validName } from '../../core/names.js';
 import type { ApiDeps } from '../app.js';
-import { usageQuery } from '../schemas.js';
+import { usageQuery } from '@burrow/protocol';
 
 const DAY_MS = 86_400_000;
 const MAX_RANGE_MS = 400 * DAY_MS;

@@ -1,6 +1,6 @@
 /**
  * Macaroons (HMAC-SHA256 chains) in the libmacaroons v2 binary format, first-party caveats
- * only. Lives in the SDK so that a token holder can attenuate a token offline (add caveats,
+ * only. Lives in the protocol (and so in the SDK) so that a token holder can attenuate a token offline (add caveats,
  * which only ever narrow what it allows) without the server and without the root key; the
  * server verifies the chain with the root key it keeps.
  */

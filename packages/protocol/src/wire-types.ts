@@ -1,6 +1,6 @@
 /**
  * Wire types of the Sprites v1 API (spec §2), snake_case exactly as they travel, plus burrow's
- * own fields. The server imports these too, so they stay plain types with no behaviour.
+ * own fields. Server and clients both use these, so they stay plain types with no behaviour.
  */
 
 /** Sprites documents `cold`, `warm` and `running`; burrow may report its other states too. */
@@ -189,14 +189,6 @@ export interface ApiToken {
   parent_id: string | null;
   created_at: string;
   revoked_at: string | null;
-}
-
-/** One egress rule: a domain pattern with an action, or a preset (`{ include: 'defaults' }`). */
-export type NetworkPolicyRule = { domain: string; action: 'allow' | 'deny' } | { include: string };
-
-/** A sandbox's egress policy (spec §8). */
-export interface NetworkPolicy {
-  rules: NetworkPolicyRule[];
 }
 
 /** The answer to a restart (spec section 2): `machine_id` is the runtime container of the new boot. */

@@ -1,6 +1,6 @@
 /**
  * Wire types of the filesystem API (spec §6), exactly as they travel, plus the registry of the
- * errno codes its errors carry. The server imports these too, so the two sides cannot drift.
+ * errno codes its errors carry. Server and clients both use these, so the two sides cannot drift.
  */
 
 /** `file`, `directory` or `symlink` (a symlink is reported as itself, never followed). */

@@ -1,9 +1,12 @@
 // Request shapes, parsed at the boundary: past these schemas, handlers trust their input.
-import { PRIVILEGE_PROFILES, TOKEN_OPS } from '@burrow/sdk';
 import { z } from 'zod';
-import { listValue, parseCaveat, parseRfc3339 } from '../auth/caveats.js';
-import { MAX_COMMENT_LENGTH } from '../core/checkpoints.js';
-import { checkNewName } from '../core/names.js';
+import { listValue, parseCaveat, parseRfc3339 } from './caveats.js';
+import { newNameProblem } from './names.js';
+import { PRIVILEGE_PROFILES } from './privileges.js';
+import { TOKEN_OPS } from './tokens.js';
+
+/** The longest comment a checkpoint may carry. */
+export const MAX_COMMENT_LENGTH = 1024;
 
 /**
  * An idle timeout: a Go-style duration (`30s`, `10m`), a number of seconds, `off` (never), or
@@ -39,7 +42,10 @@ const envKey = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'environment variabl
 
 export const createSpriteBody = z
   .object({
-    name: z.string().superRefine(checkNewName),
+    name: z.string().superRefine((name, ctx) => {
+      const problem = newNameProblem(name);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
     config: z
       .object({
         ram_mb: z.number().int().min(128).max(262_144).optional(),
