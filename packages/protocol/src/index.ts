@@ -6,12 +6,16 @@
 export * from './caveats.js';
 export * from './duration.js';
 export * from './error-codes.js';
+export * from './fs-schemas.js';
 export * from './fs-types.js';
 export * from './macaroon.js';
 export * from './names.js';
 export * from './network-policy.js';
 export * from './privileges.js';
+export * from './openapi.js';
 export * from './request-schemas.js';
+export * from './response-schemas.js';
+export * from './routes.js';
 export type * from './services.js';
 export * from './tokens.js';
 export type * from './wire-types.js';

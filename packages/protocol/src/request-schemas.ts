@@ -304,3 +304,10 @@ export const createTaskBody = z
   })
   .strict();
 export const extendTaskBody = z.object({ expire: taskExpire }).strict();
+
+/** The first text frame on the TCP proxy's WebSocket (spec §9): the port inside to connect to. */
+export const tcpProxyInitMessage = z.object({
+  host: z.string().max(253).optional(),
+  port: z.number().int().min(1).max(65_535),
+});
+export type TcpProxyInit = z.infer<typeof tcpProxyInitMessage>;

@@ -148,22 +148,6 @@ export interface KillEvent {
   exit_code?: number | null;
 }
 
-/** A checkpoint as list and get return it (spec §5), plus burrow's `size_bytes`. */
-export interface Checkpoint {
-  /** `v0`, `v1`, ... for checkpoints taken on request (v0 right after create); `auto-1`, ... for automatic ones. */
-  id: string;
-  create_time: string;
-  comment: string;
-  /** Ancestors, nearest first: the checkpoint this one was taken on, that one's, and so on. */
-  history: string[];
-  is_auto: boolean;
-  /** The checkpoint the sandbox stood on when this one was taken. */
-  source_id: string | null;
-  health: string;
-  /** Bytes only this checkpoint holds on disk (what deleting it would free); null when unknown. */
-  size_bytes: number | null;
-}
-
 /** One line of the NDJSON stream of checkpoint create and restore (spec §5). */
 export type CheckpointEvent =
   | { type: 'info'; data: string; time: string }

@@ -6,7 +6,6 @@ import { ensurePool } from './storage/pool.js';
 export { loadConfig, type BurrowConfig } from './config.js';
 export { serve, type RunningServer } from './serve.js';
 export { doctor, type DoctorReport } from './host/doctor.js';
-export { openapiDocument } from './api/routes/openapi.js';
 
 export async function buildImage(
   config: BurrowConfig,

@@ -1,11 +1,12 @@
-// The README's table of the op each route needs is the server's: every route the API registers
-// has a row, every row is a registered route, and requestScopes() asks for the op the row names.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// The protocol's route table is the server's: every route the API registers is in it, every
+// route in it is registered, and requestScopes() asks for the op the table names.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ROUTES, routeOf } from '@burrow/protocol';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi, type ApiDeps } from '../src/api/app.js';
+import { buildApi, declareEveryRoute, type ApiDeps } from '../src/api/app.js';
 import { DashboardAssets } from '../src/api/dashboard-assets.js';
 import { requestScopes } from '../src/api/request-scope.js';
 import { TokenAuthority } from '../src/auth/api-tokens.js';
@@ -14,8 +15,6 @@ import { Activity } from '../src/core/activity.js';
 import { Metrics } from '../src/core/metrics.js';
 import { ApiTokenStore } from '../src/db/api-tokens.js';
 import { openDatabase, type Db } from '../src/db/database.js';
-
-const README = new URL('../../../README.md', import.meta.url);
 
 let dir: string;
 let db: Db;
@@ -41,19 +40,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** `| \`WS\` | \`/v1/sprites/{name}/exec\` | \`exec\` |` -> `WS /v1/sprites/:name/exec` => exec */
-function readmeTable(): Map<string, string> {
-  const rows = new Map<string, string>();
-  for (const line of readFileSync(README, 'utf8').split('\n')) {
-    const m = /^\| `(GET|POST|PUT|DELETE|WS)` \| `([^`]+)` \| `([a-z]+)` \|/.exec(line);
-    if (!m) continue;
-    const key = `${m[1]} ${m[2]!.replace(/\{(\w+)\}/g, ':$1')}`;
-    expect(rows.has(key), `README lists ${key} twice`).toBe(false);
-    rows.set(key, m[3]!);
-  }
-  return rows;
-}
-
 function opFor(key: string): string {
   const [method, url] = key.split(' ') as [string, string];
   const websocket = method === 'WS';
@@ -69,17 +55,22 @@ function opFor(key: string): string {
 }
 
 describe('the op each route needs', () => {
-  it('the README table has a row for every route the server registers, and no other', () => {
-    const table = readmeTable();
-    expect([...table.keys()].sort()).toEqual([...app.routeKeys].sort());
+  it('the server registers every route of the table, and no other', () => {
+    expect([...app.routeKeys].sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
   });
 
-  it('requestScopes() asks for the op the README names, for every route', () => {
-    const table = readmeTable();
+  it('refuses to register a route the table does not have', async () => {
+    const bare = Fastify();
+    declareEveryRoute(bare);
+    expect(() => bare.get('/v1/undeclared', async () => ({}))).toThrow(/GET \/v1\/undeclared is not in the route table/);
+    await bare.close();
+  });
+
+  it('requestScopes() asks for the op the table names, for every route', () => {
     const mismatched = [...app.routeKeys]
-      .filter((key) => table.get(key) !== 'public')
-      .map((key) => ({ key, readme: table.get(key), derived: opFor(key) }))
-      .filter((r) => r.readme !== r.derived);
+      .filter((key) => routeOf(key)?.op !== 'public')
+      .map((key) => ({ key, table: routeOf(key)?.op, derived: opFor(key) }))
+      .filter((r) => r.table !== r.derived);
     expect(mismatched).toEqual([]);
   });
 

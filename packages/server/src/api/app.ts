@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
+import { routeKey, routeOf } from '@burrow/protocol';
 import { ZodError } from 'zod';
 import { TokenRefused, type Bearer, type TokenAuthority } from '../auth/api-tokens.js';
 
@@ -17,7 +18,7 @@ declare module 'fastify' {
     token: string | null;
   }
   interface FastifyInstance {
-    /** Every route registered, as its ROUTE_OPS key (`GET /v1/sprites`, `WS .../exec`). */
+    /** Every route registered, as its key in the route table (`GET /v1/sprites`, `WS .../exec`). */
     routeKeys: Set<string>;
   }
 }
@@ -62,7 +63,7 @@ import type { PortWatchers } from '../network/port-watcher.js';
 import { spriteRoutes } from './routes/sprites.js';
 import { secretRoutes, type SecretRouteDeps } from './routes/secrets.js';
 import { tokenRoutes } from './routes/tokens.js';
-import { requestScopes, routeKey, routeOp } from './request-scope.js';
+import { requestScopes } from './request-scope.js';
 import { TOKEN_END_CLOSE_CODE, TokenBoundConnections } from './token-bound-connections.js';
 
 export const SPRITE_VERSION = '1.0.0';
@@ -250,15 +251,15 @@ function tokenBoundConnections(app: FastifyInstance, tokens: TokenAuthority) {
   };
 }
 
-/** A route whose op ROUTE_OPS does not declare is a startup error, not a hole in the token checks. */
-function declareEveryRoute(app: FastifyInstance): void {
+/** A route the protocol's table does not declare is a startup error, not a hole in the token checks. */
+export function declareEveryRoute(app: FastifyInstance): void {
   app.decorate('routeKeys', new Set<string>());
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) {
       const keys = [routeKey(method, route.url, false)];
       if (route.wsHandler && method.toUpperCase() === 'GET') keys.push(routeKey(method, route.url, true));
       for (const key of keys) {
-        if (routeOp(key) === undefined) throw new Error(`route ${key} has no op in ROUTE_OPS (api/request-scope.ts)`);
+        if (routeOf(key) === undefined) throw new Error(`route ${key} is not in the route table (@burrow/protocol routes.ts)`);
         app.routeKeys.add(key);
       }
     }

@@ -7,55 +7,22 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { z, ZodError } from 'zod';
 import type { FsErrorBody, FsListResponse, FsWatchMessage } from '@burrow/protocol';
+import {
+  fsPathQuery as pathQuery,
+  fsWriteQuery as writeQuery,
+  fsListQuery as listQuery,
+  fsDeleteQuery as deleteQuery,
+  fsRenameBody as renameBody,
+  fsCopyBody as copyBody,
+  fsChmodBody as chmodBody,
+  fsChownBody as chownBody,
+  fsWatchSubscribeMessage as subscribeMessage,
+} from '@burrow/protocol';
 import { validName } from '../../core/names.js';
 import { FsError, sandboxPath, type SandboxFs } from '../../core/sandbox-fs.js';
 import type { ApiDeps } from '../app.js';
 
 type NameParams = { Params: { name: string } };
-
-const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
-/** `0644`, `644`, `4755`: permission bits in octal, as the SDKs send them. */
-const mode = z
-  .string()
-  .regex(/^[0-7]{3,4}$/, 'mode is an octal string such as 0644')
-  .transform((m) => m.padStart(4, '0'));
-const ownerId = z.union([
-  z.number().int().min(0).max(4_294_967_294),
-  z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}\$?$/, 'uid and gid are numbers or user and group names'),
-]);
-
-const pathQuery = z.object({ path: z.string(), workingDir: z.string().optional(), asRoot: flag.optional() });
-const writeQuery = pathQuery.extend({ mkdirParents: flag.optional(), mode: mode.optional() });
-const listQuery = pathQuery.extend({ recursive: flag.optional(), pattern: z.string().max(1024).optional() });
-const deleteQuery = pathQuery.extend({ recursive: flag.optional() });
-const renameBody = z.object({
-  source: z.string(),
-  dest: z.string(),
-  workingDir: z.string().optional(),
-  asRoot: z.boolean().optional(),
-});
-const copyBody = renameBody.extend({ recursive: z.boolean().optional(), preserveAttrs: z.boolean().optional() });
-const chmodBody = z.object({
-  path: z.string(),
-  workingDir: z.string().optional(),
-  mode,
-  recursive: z.boolean().optional(),
-  asRoot: z.boolean().optional(),
-});
-const chownBody = z.object({
-  path: z.string(),
-  workingDir: z.string().optional(),
-  uid: ownerId.optional(),
-  gid: ownerId.optional(),
-  recursive: z.boolean().optional(),
-  asRoot: z.boolean().optional(),
-});
-const subscribeMessage = z.object({
-  type: z.literal('subscribe'),
-  paths: z.array(z.string()).min(1).max(64),
-  recursive: z.boolean().optional(),
-  workingDir: z.string().optional(),
-});
 
 /** Watch subscriptions per socket: each one is a process in the sandbox. */
 const MAX_SUBSCRIPTIONS = 16;
@@ -280,51 +247,3 @@ function serveWatch(socket: WebSocket, fs: SandboxFs, name: string, asRoot: bool
   });
 }
 
-/** The fs endpoints for GET /v1/openapi.json, described from the schemas the handlers parse with. */
-export function fsOpenapiPaths(nameParam: object): Record<string, object> {
-  const fsError = {
-    description: 'fs error: {"error": text, "code": errno (ENOENT 404, EACCES/EPERM 403, EEXIST/ENOTEMPTY 409, ENOTDIR/EISDIR/EINVAL/ENAMETOOLONG 400, EIO 500), "path"}',
-  };
-  const query = (schema: z.ZodObject) => {
-    const json = z.toJSONSchema(schema, { io: 'input' }) as { properties: Record<string, object>; required?: string[] };
-    return Object.entries(json.properties).map(([name, s]) => ({ name, in: 'query', required: json.required?.includes(name) ?? false, schema: s }));
-  };
-  const body = (schema: z.ZodObject) => ({ content: { 'application/json': { schema: z.toJSONSchema(schema, { io: 'input' }) } } });
-  const done = { '200': { description: 'done' }, '400': fsError, '403': fsError, '404': fsError, '409': fsError };
-  const at = (op: string) => `/v1/sprites/{name}/fs/${op}`;
-  const common = 'Runs inside the sandbox as the sandbox user (uid 1000) unless asRoot; relative paths resolve against workingDir (default /).';
-  return {
-    [at('read')]: {
-      parameters: [nameParam, ...query(pathQuery)],
-      get: { summary: `A file's bytes, streamed. ${common}`, responses: { ...done, '200': { description: 'application/octet-stream' } } },
-    },
-    [at('write')]: {
-      parameters: [nameParam, ...query(writeQuery)],
-      put: {
-        summary: `Create or replace a file with the request body (streamed). mkdirParents creates every missing parent; without it only the immediate parent is created. ${common}`,
-        requestBody: { content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
-        responses: { ...done, '200': { description: '{path, size}' } },
-      },
-    },
-    [at('list')]: {
-      parameters: [nameParam, ...query(listQuery)],
-      get: {
-        summary: `{path, self, entries: [{name, path, type, size, mode, modTime, isDir}], count}; a file lists as its own single entry; pattern is a glob on names. ${common}`,
-        responses: done,
-      },
-    },
-    [at('delete')]: { parameters: [nameParam, ...query(deleteQuery)], delete: { summary: `Remove a file, symlink, empty directory or (recursive) tree. ${common}`, responses: done } },
-    [at('rename')]: { parameters: [nameParam], post: { summary: `rename(2), or a move across filesystems. ${common}`, requestBody: body(renameBody), responses: done } },
-    [at('copy')]: { parameters: [nameParam], post: { summary: `Copy a file, or a tree with recursive. ${common}`, requestBody: body(copyBody), responses: done } },
-    [at('chmod')]: { parameters: [nameParam], post: { summary: `Set permission bits. ${common}`, requestBody: body(chmodBody), responses: done } },
-    [at('chown')]: { parameters: [nameParam], post: { summary: `Set owner and group (ids or names). ${common}`, requestBody: body(chownBody), responses: done } },
-    [at('watch')]: {
-      parameters: [nameParam, ...query(pathQuery.pick({ asRoot: true }))],
-      get: {
-        summary:
-          'WebSocket. Send {"type":"subscribe","paths":[...],"recursive":bool,"workingDir":"/"}; receive {"type":"subscribed","paths"}, {"type":"event","path","event":"write|create|remove|rename|chmod","timestamp","size","isDir"} and {"type":"error","message"}.',
-        responses: { '101': { description: 'watch stream' }, '400': fsError, '404': fsError },
-      },
-    },
-  };
-}

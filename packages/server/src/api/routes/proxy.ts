@@ -2,10 +2,10 @@
 // client names the target in a first text frame; after `{"status":"connected"}` binary frames
 // carry the bytes both ways. Only the sandbox's own ports can be targets: the connection goes
 // to the sandbox's address, where it lands on 127.0.0.1 inside (see network/veth.ts).
+import { tcpProxyInitMessage as initMessage, type TcpProxyInit } from '@burrow/protocol';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { connect } from 'node:net';
 import { createWebSocketStream, type RawData, type WebSocket } from 'ws';
-import { z } from 'zod';
 import { ApiError } from '../../core/errors.js';
 import { validName } from '../../core/names.js';
 import type { ApiDeps } from '../app.js';
@@ -14,11 +14,6 @@ type NameParams = { Params: { name: string } };
 
 const INIT_TIMEOUT_MS = 10_000;
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '0.0.0.0', '']);
-
-const initMessage = z.object({
-  host: z.string().max(253).optional(),
-  port: z.number().int().min(1).max(65_535),
-});
 
 export function proxyRoutes(deps: ApiDeps): FastifyPluginAsync {
   const { manager } = deps;
@@ -48,7 +43,7 @@ function relay(socket: WebSocket, name: string, deps: ApiDeps): void {
   const timer = setTimeout(() => refuse('no {"host","port"} message within 10 s'), INIT_TIMEOUT_MS);
   socket.once('message', (data: RawData) => {
     clearTimeout(timer);
-    let init: z.infer<typeof initMessage>;
+    let init: TcpProxyInit;
     try {
       init = initMessage.parse(JSON.parse(data.toString()));
     } catch {
