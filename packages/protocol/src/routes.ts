@@ -386,3 +386,17 @@ const BY_KEY: ReadonlyMap<string, RouteSpec> = new Map(ROUTES.map((r) => [`${r.m
 export function routeOf(key: string): RouteSpec | undefined {
   return BY_KEY.get(key);
 }
+
+const MATCHERS: ReadonlyArray<{ route: RouteSpec; pattern: RegExp }> = ROUTES.map((route) => ({
+  route,
+  pattern: new RegExp(`^${route.path.replace(/:\w+/g, '[^/]+').replace(/\*$/, '.*')}$`),
+}));
+
+/**
+ * The route a concrete request is for (`GET /v1/sprites/dev%2Fx/exec`, upgraded or not), for
+ * peers that route by hand instead of through the server's router: test doubles, adapters.
+ */
+export function findRoute(method: string, pathname: string, websocket: boolean): RouteSpec | undefined {
+  const wanted = routeKey(method, '', websocket).trimEnd();
+  return MATCHERS.find(({ route, pattern }) => route.method === wanted && pattern.test(pathname))?.route;
+}

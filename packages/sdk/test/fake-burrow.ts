@@ -3,13 +3,17 @@
  * records what clients send. Shared by the SDK and CLI tests; exec runs tiny scripted
  * "programs" instead of real commands, on a terminal or not, as plain commands or as sessions
  * that can be listed, attached to and killed.
+ *
+ * It keeps to the protocol: a request for a route the protocol's table does not have makes
+ * `close()` fail, and bodies are parsed with the server's schemas. The contract suite
+ * (contract.ts) runs against both this and a real `burrow serve`, so the two cannot drift apart.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Checkpoint, CreateSandboxRequest, ListSpritesResponse, Sprite } from '@burrow/protocol';
+import { createSpriteBody, findRoute, type Checkpoint, type CreateSandboxRequest, type ListSpritesResponse, type Sprite } from '@burrow/protocol';
 
 export interface RecordedRequest {
   method: string;
@@ -336,6 +340,8 @@ export class FakeBurrow {
   pageSize = 2;
   /** When set and it returns a response, that response is sent instead of the normal one. */
   override: ((request: RecordedRequest) => CannedResponse | undefined) | undefined;
+  /** Requests for routes the protocol does not have: a client bug, reported by close(). */
+  readonly offContract: string[] = [];
 
   private readonly wss = new WebSocketServer({ noServer: true });
   private constructor(private readonly server: Server) {}
@@ -365,6 +371,14 @@ export class FakeBurrow {
     for (const client of this.wss.clients) client.terminate();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.offContract.length) throw new Error(`requests for routes the protocol does not have: ${this.offContract.join(', ')}`);
+  }
+
+  /** Whether the request is for a route of the protocol; records it when it is not. */
+  private onContract(method: string, pathname: string, websocket: boolean): boolean {
+    if (findRoute(method, pathname, websocket)) return true;
+    this.offContract.push(`${websocket ? 'WS' : method} ${pathname}`);
+    return false;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -377,7 +391,9 @@ export class FakeBurrow {
       body: Buffer.concat(chunks).toString('utf8'),
     };
     this.requests.push(request);
-    const reply = this.override?.(request) ?? (await this.route(request));
+    const reply = this.onContract(request.method, request.url.pathname, false)
+      ? (this.override?.(request) ?? (await this.route(request)))
+      : error(404, 'not_found', `no such endpoint: ${request.method} ${request.url.pathname}`);
     res.writeHead(reply.status, { 'Content-Type': 'application/json', ...reply.headers });
     if (reply.chunks) {
       // NDJSON: one write per line, as a flushing server sends them.
@@ -403,8 +419,12 @@ export class FakeBurrow {
     const name = decodeURIComponent(url.pathname.match(/^\/v1\/sprites\/([^/]+)$/)?.[1] ?? '');
 
     if (method === 'POST' && url.pathname === '/v1/sprites') {
-      const request = JSON.parse(body) as CreateSandboxRequest;
-      if (!/^[a-z0-9-]+$/.test(request.name)) return error(400, 'invalid_name', `'${request.name}' is not a valid name`);
+      const parsed = createSpriteBody.safeParse(JSON.parse(body));
+      if (!parsed.success) {
+        const unknown = parsed.error.issues.some((i) => i.code === 'unrecognized_keys');
+        return error(400, unknown ? 'unknown_field' : 'invalid_request', parsed.error.issues[0]?.message ?? 'invalid request');
+      }
+      const request = parsed.data as CreateSandboxRequest;
       if (this.sprites.has(request.name)) return error(409, 'sandbox_exists', `sandbox '${request.name}' already exists`);
       const sprite = makeSprite(request, this.sprites.size);
       this.sprites.set(sprite.name, sprite);
@@ -501,6 +521,7 @@ export class FakeBurrow {
           `Content-Length: ${Buffer.byteLength(reply.body)}\r\nConnection: close\r\n\r\n${reply.body}`,
       );
     };
+    if (!this.onContract('GET', url.pathname, true)) return refuse(error(404, 'not_found', `no such endpoint: ${url.pathname}`));
     if (req.headers.authorization !== `Bearer ${this.token}`) return refuse(error(401, 'unauthorized', 'bad or missing token'));
     if (!name || !this.sprites.has(name)) return refuse(error(404, 'sandbox_not_found', `sandbox '${name}' does not exist`));
     if (rawId !== undefined) {
