@@ -2,8 +2,7 @@
 // through the CLI exactly as a user starts it, and purged from the host afterwards.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BurrowClient } from '@burrow/sdk';
 import { loadConfig, purge, type BurrowConfig } from '@burrow/server';
@@ -30,8 +29,13 @@ export class BurrowInstance {
 
   /** A fresh instance (not yet started) with a unique home under /tmp. */
   static async create(extraEnv: Record<string, string> = {}): Promise<BurrowInstance> {
+    return BurrowInstance.prepare(extraEnv);
+  }
+
+  /** The same as create(), at once: for useInstance(), which hands it out before any hook runs. */
+  static prepare(extraEnv: Record<string, string> = {}): BurrowInstance {
     const home = `/tmp/burrow-test-${RUN_ID}-${counter++}`;
-    await mkdir(home, { recursive: true });
+    mkdirSync(home, { recursive: true });
     return new BurrowInstance(home, {
       BURROW_HOME: home,
       BURROW_LISTEN: '127.0.0.1:0',

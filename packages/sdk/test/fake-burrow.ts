@@ -643,12 +643,3 @@ function makeSprite(request: CreateSandboxRequest, index: number, fields: Partia
     ...fields,
   };
 }
-
-/** Polls `condition` until it holds; fails after 5 s. */
-export async function until(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}

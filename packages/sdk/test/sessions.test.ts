@@ -4,7 +4,11 @@ import { BurrowClient } from '../src/client.js';
 import { BurrowError, SessionDetachedError } from '../src/errors.js';
 import type { Sandbox } from '../src/sandbox.js';
 import type { KillEvent } from '@burrow/protocol';
-import { FakeBurrow, until } from './fake-burrow.js';
+import { until } from '../../../test/support/until.js';
+import { FakeBurrow } from './fake-burrow.js';
+
+/** The fake answers in microseconds: look often, give up soon. */
+const SOON = { timeoutMs: 5000, intervalMs: 5 };
 
 function collect(stream: Readable): () => string {
   const chunks: Buffer[] = [];
@@ -74,19 +78,19 @@ describe('detachable sessions (spec §3.8-§3.10)', () => {
       const first = await sandbox.createSession('bash');
       const firstScreen = collect(first.stdout);
       first.stdin.write('echo one\r');
-      await until(() => firstScreen().includes('one\r\n$ '));
+      await until('the output of echo', () => firstScreen().includes('one\r\n$ '), SOON);
       await first.detach();
       await expect(first.wait()).rejects.toBeInstanceOf(SessionDetachedError);
       await expect(first.wait()).rejects.toThrow("detached from session '1' in sandbox 'dev'");
       const server = fake.sessions[0];
-      await until(() => server?.clients.size === 0);
+      await until('the server to see the detach', () => server?.clients.size === 0, SOON);
       expect(server?.exitCode).toBeNull();
 
       const again = await sandbox.attachSession('1');
       expect(again.tty).toBe(true);
       expect(again.sessionId).toBe('1');
       const shown = collect(again.stdout);
-      await until(() => shown() === '$ echo one\r\none\r\n$ ');
+      await until('the scrollback', () => shown() === '$ echo one\r\none\r\n$ ', SOON);
       again.stdin.write('exit 4\r');
       expect(await again.wait()).toBe(4);
       expect(shown()).toBe('$ echo one\r\none\r\n$ exit 4\r\n');
@@ -99,7 +103,7 @@ describe('detachable sessions (spec §3.8-§3.10)', () => {
       session.kill('SIGHUP');
       await session.detach();
       const server = fake.sessions[0];
-      await until(() => server?.exitCode !== null);
+      await until('the session to end', () => server?.exitCode !== null, SOON);
       expect(Buffer.concat(server?.stdin ?? []).toString()).toBe('echo z\r');
       expect(server?.signals).toEqual(['SIGHUP']);
     });

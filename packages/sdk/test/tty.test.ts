@@ -4,7 +4,11 @@ import { BurrowError } from '../src/errors.js';
 import type { ExecMessage } from '../src/exec-socket.js';
 import type { Sandbox } from '../src/sandbox.js';
 import type { TerminalProcess } from '../src/tty.js';
-import { FakeBurrow, until } from './fake-burrow.js';
+import { until } from '../../../test/support/until.js';
+import { FakeBurrow } from './fake-burrow.js';
+
+/** The fake answers in microseconds: look often, give up soon. */
+const SOON = { timeoutMs: 5000, intervalMs: 5 };
 
 /** Everything the terminal showed, as text. */
 function screen(child: TerminalProcess): () => string {
@@ -71,7 +75,7 @@ describe('spawn on a terminal (spec §3.3-§3.5)', () => {
     const shown = screen(child);
     child.resize(132, 50);
     child.stdin.write('stty size\r');
-    await until(() => shown().includes('50 132'));
+    await until('the new size on the screen', () => shown().includes('50 132'), SOON);
     expect(fake.sessions[0]?.resizes).toEqual([{ rows: 50, cols: 132 }]);
     expect(() => child.resize(0, 10)).toThrow(RangeError);
     expect(() => child.resize(80.5, 10)).toThrow(RangeError);
@@ -83,7 +87,7 @@ describe('spawn on a terminal (spec §3.3-§3.5)', () => {
     const child = sandbox.spawn('bash', [], { tty: true });
     const shown = screen(child);
     child.kill('SIGINT');
-    await until(() => shown().includes('^C'));
+    await until('^C on the screen', () => shown().includes('^C'), SOON);
     child.kill();
     expect(await child.wait()).toBe(143);
     expect(fake.sessions[0]?.signals).toEqual(['SIGINT', 'SIGTERM']);
