@@ -16,8 +16,7 @@ import {
   serviceBody,
   updateSpriteBody,
 } from './request-schemas.js';
-import { checkpointSchema } from './response-schemas.js';
-import { ROUTES, type Answer, type AnswerShape, type RouteSpec } from './routes.js';
+import { ANSWER_SCHEMAS, ROUTES, type Answer, type AnswerShape, type RouteSpec } from './routes.js';
 
 /** Request bodies worth a name of their own in `components.schemas` (the rest are inlined). */
 const NAMED_BODIES = new Map<z.ZodType, string>([
@@ -114,6 +113,12 @@ export function openapiDocument(routes: readonly RouteSpec[] = ROUTES): Record<s
     }
   }
   const named = Object.fromEntries([...NAMED_BODIES].map(([schema, name]) => [name, inputSchema(schema)]));
+  // Answers as they leave the server; a schema that is also a named body keeps its input form.
+  const answers = Object.fromEntries(
+    Object.entries(ANSWER_SCHEMAS)
+      .filter(([name]) => !(name in named))
+      .map(([name, schema]) => [name, z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' })]),
+  );
   return {
     openapi: '3.1.0',
     info: {
@@ -137,7 +142,7 @@ export function openapiDocument(routes: readonly RouteSpec[] = ROUTES): Record<s
           properties: { error: { type: 'string' }, code: { type: 'string', description: 'the errno name' }, path: { type: 'string' } },
         },
         ...named,
-        Checkpoint: z.toJSONSchema(checkpointSchema),
+        ...answers,
       },
     },
     security: [{ bearer: [] }],

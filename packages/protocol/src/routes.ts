@@ -40,6 +40,18 @@ import {
   updateSpriteBody,
   usageQuery,
 } from './request-schemas.js';
+import {
+  apiTokenSchema,
+  checkpointSchema,
+  listSpritesResponseSchema,
+  restartResultSchema,
+  sandboxCheckSchema,
+  sandboxEventSchema,
+  secretGrantSchema,
+  secretInfoSchema,
+  spriteSchema,
+  usageReportSchema,
+} from './response-schemas.js';
 import type { TokenOp } from './tokens.js';
 
 /** What a route needs of the token; `public` routes need none (the description, the dashboard). */
@@ -48,8 +60,24 @@ export type RouteOp = TokenOp | 'public';
 /** `WS` is the WebSocket upgrade of a GET route, with an op of its own. */
 export type RouteMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'WS';
 
-/** The shape of a JSON answer, named after the schema it follows in the OpenAPI document. */
-export type AnswerShape = 'Checkpoint' | 'Checkpoint[]' | 'NetworkPolicy' | 'PrivilegesPolicy';
+/** JSON answers with a schema, by the name the OpenAPI document gives it. */
+export const ANSWER_SCHEMAS = {
+  Sprite: spriteSchema,
+  ListSprites: listSpritesResponseSchema,
+  Checkpoint: checkpointSchema,
+  RestartResult: restartResultSchema,
+  SandboxCheck: sandboxCheckSchema,
+  SandboxEvent: sandboxEventSchema,
+  UsageReport: usageReportSchema,
+  ApiToken: apiTokenSchema,
+  SecretInfo: secretInfoSchema,
+  SecretGrant: secretGrantSchema,
+  NetworkPolicy: networkPolicySchema,
+  PrivilegesPolicy: privilegesPolicyBody,
+} as const;
+
+/** The shape of a JSON answer: one of ANSWER_SCHEMAS, or an array of one. */
+export type AnswerShape = keyof typeof ANSWER_SCHEMAS | `${keyof typeof ANSWER_SCHEMAS}[]`;
 
 export interface Answer {
   description: string;
@@ -73,7 +101,7 @@ export interface RouteSpec {
 
 const FS_COMMON = 'Runs inside the sandbox as the sandbox user (uid 1000) unless asRoot; relative paths resolve against workingDir (default /).';
 const NDJSON = 'NDJSON events, `complete` last';
-const SPRITE = 'the sandbox (Sprite object)';
+const SPRITE: Answer = { description: 'the sandbox', json: 'Sprite' };
 const S = '/v1/sprites/:name';
 
 /**
@@ -86,17 +114,17 @@ export const ROUTES: readonly RouteSpec[] = [
   {
     method: 'GET', path: '/v1/sprites', op: 'read', query: listSpritesQuery,
     summary: 'List sandboxes, paged by name; with `Accept: application/x-ndjson`, the live list (a line per sandbox, then one per change)',
-    answers: { '200': '{sprites, has_more, next_continuation_token, org counters}' },
+    answers: { '200': { description: 'a page of sandboxes, with the org counters', json: 'ListSprites' } },
   },
   {
     method: 'POST', path: '/v1/sprites', op: 'write', body: createSpriteBody, summary: 'Create a sandbox',
-    answers: { '201': 'the new sandbox (Sprite object)', '409': 'exists, or quota_exceeded', '429': 'concurrent_sprite_limit_exceeded', '507': 'pool_full' },
+    answers: { '201': { description: 'the new sandbox', json: 'Sprite' }, '409': 'exists, or quota_exceeded', '429': 'concurrent_sprite_limit_exceeded', '507': 'pool_full' },
   },
-  { method: 'GET', path: S, op: 'read', summary: 'Get one sandbox', answers: { '200': 'Sprite object' } },
+  { method: 'GET', path: S, op: 'read', summary: 'Get one sandbox', answers: { '200': { description: 'the sandbox', json: 'Sprite' } } },
   {
     method: 'PUT', path: S, op: 'write', body: updateSpriteBody,
     summary: 'Update limits (config), URL settings, labels, sleep timeouts or the environment of commands started from now on',
-    answers: { '200': 'Sprite object' },
+    answers: { '200': { description: 'the sandbox', json: 'Sprite' } },
   },
   { method: 'DELETE', path: S, op: 'write', summary: 'Destroy a sandbox and its disk', answers: { '204': 'destroyed' } },
   {
@@ -109,22 +137,22 @@ export const ROUTES: readonly RouteSpec[] = [
     // A restart ends every process and starts the sandbox's own programs again.
     method: 'POST', path: `${S}/restart`, op: 'exec',
     summary: 'Reboot the sandbox on its disk (wakes a sleeping one): every process and session ends, services start again; {sprite_name, machine_id, message}',
-    answers: { '200': 'restarted', '409': 'conflict' },
+    answers: { '200': { description: 'restarted', json: 'RestartResult' }, '409': 'conflict' },
   },
   {
     method: 'GET', path: `${S}/check`, op: 'read',
     summary: 'Health: {sprite_name, sprite_id, status, reason?, checked_at, elapsed?}. A running sandbox is probed (status ok or unhealthy, elapsed in ms); a warm or cold one is reported, never woken',
-    answers: { '200': 'the check' },
+    answers: { '200': { description: 'the check', json: 'SandboxCheck' } },
   },
   {
     method: 'GET', path: `${S}/events`, op: 'read', query: eventsQuery,
     summary: 'The sandbox event log, oldest first; `follow=true` streams NDJSON: past events, then new ones live',
-    answers: { '200': 'array (or NDJSON) of {id, sprite, sprite_id, type, message, time, detail}' },
+    answers: { '200': { description: 'the events (with follow=true, NDJSON lines of the same shape)', json: 'SandboxEvent[]' } },
   },
   {
     method: 'GET', path: `${S}/usage`, op: 'read', query: usageQuery,
     summary: 'Metered usage and estimated cost of one sandbox over [from, to) (default: the last 24 h)',
-    answers: { '200': 'a usage report' },
+    answers: { '200': { description: 'a usage report', json: 'UsageReport' } },
   },
 
   { method: 'GET', path: `${S}/exec`, op: 'read', summary: 'List exec sessions', answers: { '200': '{sessions}' } },
@@ -250,7 +278,7 @@ export const ROUTES: readonly RouteSpec[] = [
   {
     method: 'POST', path: `${S}/checkpoints/:id/fork`, op: 'checkpoint', body: forkBody,
     summary: 'A new sandbox whose disk starts as this checkpoint (a writable snapshot, O(1))',
-    answers: { '201': 'the new sandbox (Sprite object)', '409': 'exists, or quota_exceeded', '507': 'pool_full' },
+    answers: { '201': { description: 'the new sandbox', json: 'Sprite' }, '409': 'exists, or quota_exceeded', '507': 'pool_full' },
   },
 
   { method: 'GET', path: `${S}/proxy`, op: 'exec', summary: 'The TCP proxy is a WebSocket: without `Upgrade: websocket` the answer is 400', answers: { '400': 'invalid_request' } },
@@ -316,26 +344,26 @@ export const ROUTES: readonly RouteSpec[] = [
     method: 'POST', path: '/v1/tokens', op: 'admin', body: createTokenBody,
     summary:
       'Mint an API token (a macaroon). It carries the caveats of the token that asks plus the given ones (each `sandbox = NAME` followed by `sandbox-id = ID`; 404 when no sandbox has the name), and is revoked with the token that asks; needs the admin operation and no sandbox caveat',
-    answers: { '201': '{id, description, caveats, admin, parent_id, created_at, revoked_at, token}' },
+    answers: { '201': { description: 'the token, with `token`: its text, shown only here', json: 'ApiToken' } },
   },
   { method: 'GET', path: '/v1/tokens', op: 'admin', summary: 'List minted tokens (never their text)', answers: { '200': '{tokens}' } },
   {
     method: 'DELETE', path: '/v1/tokens/:id', op: 'admin',
     summary: 'Revoke a token, every token attenuated from it and every token minted from those, however deep; 409 for the admin token',
-    answers: { '200': 'the revoked token', '409': 'the admin token' },
+    answers: { '200': { description: 'the revoked token', json: 'ApiToken' }, '409': 'the admin token' },
   },
   {
     method: 'POST', path: '/v1/secrets', op: 'admin', body: addSecretBody,
     summary: 'Store a secret for the egress proxy (sealed at rest; hosts it may be sent to; the header it is injected as, {} for the value)',
-    answers: { '201': '{name, hosts, inject, created_at, grants} (never the value)' },
+    answers: { '201': { description: 'the secret (never its value)', json: 'SecretInfo' } },
   },
   { method: 'GET', path: '/v1/secrets', op: 'admin', summary: 'List secrets and their grants (never values)', answers: { '200': '{secrets}' } },
-  { method: 'GET', path: '/v1/secrets/:name', op: 'admin', summary: 'One secret', answers: { '200': 'the secret (never its value)' } },
+  { method: 'GET', path: '/v1/secrets/:name', op: 'admin', summary: 'One secret', answers: { '200': { description: 'the secret (never its value)', json: 'SecretInfo' } } },
   { method: 'DELETE', path: '/v1/secrets/:name', op: 'admin', summary: 'Delete a secret and every grant of it', answers: { '204': 'deleted' } },
   {
     method: 'POST', path: '/v1/secrets/:name/grants', op: 'admin', body: grantSecretBody,
     summary: 'Grant the secret to a sandbox: it gets a placeholder (a macaroon bound to it and the secret) in /.burrow/secrets/NAME and, with env, in that variable',
-    answers: { '201': '{id, secret, sandbox, env, caveats, placeholder, created_at}' },
+    answers: { '201': { description: 'the grant, with the placeholder', json: 'SecretGrant' } },
   },
   {
     method: 'DELETE', path: '/v1/secrets/:name/grants/:sandbox', op: 'admin',
@@ -356,7 +384,7 @@ export const ROUTES: readonly RouteSpec[] = [
   {
     method: 'GET', path: '/v1/usage', op: 'read', query: usageQuery,
     summary: 'Metered usage and estimated cost per sandbox, in total and as a series (`sprite=` for one)',
-    answers: { '200': 'a usage report' },
+    answers: { '200': { description: 'a usage report', json: 'UsageReport' } },
   },
   { method: 'GET', path: '/metrics', op: 'read', summary: 'Prometheus metrics (text exposition format)', answers: { '200': 'text/plain' } },
 

@@ -1,7 +1,9 @@
 /**
  * Wire types of the Sprites v1 API (spec §2), snake_case exactly as they travel, plus burrow's
- * own fields. Server and clients both use these, so they stay plain types with no behaviour.
+ * own fields, for the shapes that are not schemas (response-schemas.ts has those): request
+ * bodies as clients write them, stream messages and NDJSON lines.
  */
+import type { SpriteConfig, UrlSettings } from './response-schemas.js';
 
 /** Sprites documents `cold`, `warm` and `running`; burrow may report its other states too. */
 export type SpriteStatus = 'cold' | 'warm' | 'running' | (string & {});
@@ -11,52 +13,6 @@ export type Runtime = 'gvisor' | 'runc';
 
 /** The base images burrow builds. */
 export type ImageName = 'minimal' | 'dev';
-
-export interface SpriteConfig {
-  ram_mb: number;
-  cpus: number;
-  region: string;
-  storage_gb: number;
-  /** burrow extra: most processes and threads at once. */
-  pids_limit?: number;
-}
-
-export interface UrlSettings {
-  auth: 'sprite' | 'public';
-  private_access?: 'admins' | 'org_users';
-}
-
-/** A sandbox as create, get, update and list return it. */
-export interface Sprite {
-  id: string;
-  name: string;
-  organization: string;
-  status: SpriteStatus;
-  config: SpriteConfig;
-  environment: Record<string, string>;
-  /** RFC 3339, like every timestamp here. */
-  created_at: string;
-  updated_at: string;
-  url: string;
-  url_settings: UrlSettings;
-  bucket_name: string;
-  primary_region: string;
-  version: string;
-  environment_version: string;
-  labels: string[];
-  last_running_at?: string | null;
-  last_warming_at?: string | null;
-
-  // burrow extras
-  runtime: Runtime;
-  /** One sentence for people, e.g. how strong the boundary around this sandbox is. */
-  isolation: string;
-  image: string;
-  /** Why the sandbox last died underneath (out of memory, runtime crash); it boots on next use. */
-  failure_reason?: string | null;
-  /** When an idle sandbox goes warm (frozen) and then cold (stopped): `30s`, `10m`, or `off`. */
-  sleep?: { warm_after: string; cold_after: string; custom: boolean };
-}
 
 /**
  * Idle timeouts for one sandbox: a duration (`30s`, `10m`, `1h`), seconds, `off` (never), or
@@ -80,25 +36,6 @@ export interface CreateSandboxRequest {
   runtime?: Runtime | 'default' | 'dev';
   image?: ImageName;
   sleep?: SleepSettings;
-}
-
-/** Sandbox counts and limits, sent both at the top level (read by JS) and in `org` (read by Go). */
-export interface OrgCounters {
-  name: string;
-  running: number;
-  warm: number;
-  cold: number;
-  running_limit: number;
-  warm_limit: number;
-}
-
-/** The body of `GET /v1/sprites`. */
-export interface ListSpritesResponse extends OrgCounters {
-  sprites: Sprite[];
-  has_more: boolean;
-  /** Clients stop paging when `has_more` is false or this is empty. */
-  next_continuation_token?: string | null;
-  org: OrgCounters;
 }
 
 /**
@@ -159,116 +96,4 @@ export type CheckpointEvent =
 /** The body of `POST /v1/sprites/{name}/checkpoints/{id}/fork`. */
 export interface ForkRequest {
   name: string;
-}
-
-/** An API token as `GET /v1/tokens` lists it (never the token text itself). */
-export interface ApiToken {
-  id: string;
-  description: string;
-  /** The caveats it was minted with; holders may have added more offline. */
-  caveats: string[];
-  /** The admin token in $BURROW_HOME/admin.token. */
-  admin: boolean;
-  /** The token that minted this one through the API (revoking it revokes this one). */
-  parent_id: string | null;
-  created_at: string;
-  revoked_at: string | null;
-}
-
-/** The answer to a restart (spec section 2): `machine_id` is the runtime container of the new boot. */
-export interface RestartResult {
-  sprite_name: string;
-  machine_id: string;
-  message: string;
-}
-
-/**
- * A sandbox's health (spec section 2). `status`: `ok` (running, the probe answered), `unhealthy`
- * (running, the probe failed), `failed` (its container died), `warm`, `cold` (asleep: not
- * probed, not woken), `creating`, `destroying`.
- */
-export interface SandboxCheck {
-  sprite_name: string;
-  sprite_id: string;
-  status: 'ok' | 'unhealthy' | 'failed' | 'warm' | 'cold' | 'creating' | 'destroying' | (string & {});
-  reason?: string;
-  checked_at: string;
-  /** Milliseconds the probe took, when one ran. */
-  elapsed?: number;
-}
-
-/** One entry of a sandbox's event log (`GET /v1/sprites/{name}/events`, a burrow extra). */
-export interface SandboxEventWire {
-  /** Increasing across the server: `after=<id>` continues from an event. */
-  id: number;
-  sprite: string;
-  sprite_id: string;
-  /** created, woke, slept, checkpointed, restored, forked, oom_killed, failed, destroyed, limits_changed, disk_full */
-  type: string;
-  message: string;
-  time: string;
-  detail?: Record<string, unknown>;
-}
-
-export interface UsageFigures {
-  cpu_seconds: number;
-  memory_gb_seconds: number;
-  disk_gb_hours: number;
-}
-
-export interface UsageCost {
-  cpu: number;
-  memory: number;
-  storage: number;
-  total: number;
-}
-
-/** `GET /v1/usage` and `GET /v1/sprites/{name}/usage` (burrow extras). */
-export interface UsageReport {
-  from: string;
-  to: string;
-  currency: 'USD';
-  prices: { cpu_hour: number; ram_gb_hour: number; storage_gb_month: number };
-  total: UsageFigures & { cost: UsageCost };
-  sprites: Array<UsageFigures & { name: string; id: string; cost: UsageCost }>;
-  /**
-   * Points `step_seconds` apart from `from`, one per step with anything metered: each holds the
-   * amounts metered in its step (CPU-seconds, GB-seconds of memory, GB-hours of disk), so an
-   * amount over the step is the step's average rate, and the points add up to `total`.
-   */
-  series: { step_seconds: number; points: Array<UsageFigures & { start: string }> };
-}
-
-/** A secret as the API shows it: never its value. */
-export interface SecretInfo {
-  name: string;
-  hosts: string[];
-  inject: string;
-  created_at: string;
-  grants: Array<{ id: string; sandbox: string; env: string | null; caveats: string[]; created_at: string }>;
-}
-
-/** A grant: the sandbox holds `placeholder`, never the value. */
-export interface SecretGrant {
-  id: string;
-  secret: string;
-  sandbox: string;
-  env: string | null;
-  caveats: string[];
-  placeholder: string;
-  created_at: string;
-}
-
-/** One use of a credential by the egress proxy. */
-export interface EgressLogEntry {
-  id: number;
-  at: string;
-  sandbox: string | null;
-  secret: string | null;
-  host: string;
-  method: string;
-  path: string;
-  status: number | null;
-  /** `injected`, `refused: <why>` or `failed: <why>`. */
-  outcome: string;
 }

@@ -3,6 +3,7 @@
  * a unit test) and a real `burrow serve` (test/integration/sdk-contract.test.ts). Whatever the
  * fake answers here, the daemon answers too, so the SDK's unit tests test against the real thing.
  */
+import { checkpointSchema, listSpritesResponseSchema, spriteSchema } from '@burrow/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BurrowClient } from '../src/client.js';
 import { BurrowError } from '../src/errors.js';
@@ -36,15 +37,15 @@ export function describeContract(peerName: string, open: () => Promise<ContractP
     });
     afterAll(() => peer?.close());
 
-    it('creates a sandbox, which get and the list then show', async () => {
+    it('creates a sandbox, which get and the list then show, in the shapes of the protocol', async () => {
       const name = peer.name('made');
       const made = await client.createSandbox(name);
       expect(made.name).toBe(name);
       const sprite = await made.refresh();
-      expect(sprite).toMatchObject({ name, url_settings: { auth: expect.any(String) } });
-      expect(sprite.id).toEqual(expect.any(String));
-      expect(sprite.config.ram_mb).toEqual(expect.any(Number));
+      expect(spriteSchema.parse(sprite)).toMatchObject({ name });
       expect((await client.listSandboxes({ prefix: name })).map((s) => s.name)).toEqual([name]);
+      const page = await fetch(`${peer.url}/v1/sprites?prefix=${name}`, { headers: { Authorization: `Bearer ${peer.token}` } });
+      expect(listSpritesResponseSchema.parse(await page.json()).sprites.map((s) => s.name)).toEqual([name]);
     });
 
     it('refuses a name that is not a DNS label (400) and one that is taken (409 sandbox_exists)', async () => {
@@ -82,7 +83,8 @@ export function describeContract(peerName: string, open: () => Promise<ContractP
       const box = await client.createSandbox(peer.name('cp'));
       const v1 = await box.createCheckpoint('first');
       expect(v1).toMatchObject({ id: 'v1', comment: 'first', is_auto: false });
-      expect((await box.listCheckpoints()).map((c) => c.id)).toEqual(['v1', 'v0']);
+      const listed = await box.listCheckpoints();
+      expect(listed.map((c) => checkpointSchema.parse(c).id)).toEqual(['v1', 'v0']);
       expect(await box.getCheckpoint('v1')).toMatchObject({ id: 'v1', source_id: 'v0' });
       expect(await refusal(box.getCheckpoint('v9'))).toMatchObject({ status: 404, code: 'checkpoint_not_found' });
       expect((await refusal(box.deleteCheckpoint('v1'))).status).toBe(409);

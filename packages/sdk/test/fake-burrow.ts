@@ -5,7 +5,8 @@
  * that can be listed, attached to and killed.
  *
  * It keeps to the protocol: a request for a route the protocol's table does not have makes
- * `close()` fail, and bodies are parsed with the server's schemas. The contract suite
+ * `close()` fail, bodies are parsed with the server's schemas, and what it answers with a
+ * schema of the protocol (sandboxes, lists, checkpoints) is checked against it. The contract suite
  * (contract.ts) runs against both this and a real `burrow serve`, so the two cannot drift apart.
  */
 import { once } from 'node:events';
@@ -13,7 +14,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { createSpriteBody, findRoute, type Checkpoint, type CreateSandboxRequest, type ListSpritesResponse, type Sprite } from '@burrow/protocol';
+import {
+  checkpointSchema,
+  createSpriteBody,
+  findRoute,
+  listSpritesResponseSchema,
+  spriteSchema,
+  type Checkpoint,
+  type CreateSandboxRequest,
+  type ListSpritesResponse,
+  type Sprite,
+} from '@burrow/protocol';
 
 export interface RecordedRequest {
   method: string;
@@ -508,7 +519,7 @@ export class FakeBurrow {
       ...counters,
       org: counters,
     };
-    return { status: 200, body: JSON.stringify(response) };
+    return { status: 200, body: JSON.stringify(listSpritesResponseSchema.parse(response)) };
   }
 
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -603,7 +614,7 @@ function error(status: number, code: string, message: string): CannedResponse {
 }
 
 function makeCheckpoint(id: string, sourceId: string | null, comment: string, isAuto = false): Checkpoint {
-  return {
+  return checkpointSchema.parse({
     id,
     create_time: new Date().toISOString(),
     comment,
@@ -612,13 +623,13 @@ function makeCheckpoint(id: string, sourceId: string | null, comment: string, is
     source_id: sourceId,
     health: '',
     size_bytes: 16384,
-  };
+  });
 }
 
 function makeSprite(request: CreateSandboxRequest, index: number, fields: Partial<Sprite> = {}): Sprite {
   const runtime = request.runtime === 'runc' ? 'runc' : 'gvisor';
   const created = new Date(Date.UTC(2025, 0, 1, 12, index)).toISOString();
-  return {
+  return spriteSchema.parse({
     id: `sb-${index}`,
     name: request.name,
     organization: 'local',
@@ -641,5 +652,5 @@ function makeSprite(request: CreateSandboxRequest, index: number, fields: Partia
     image: request.image ?? 'dev',
     failure_reason: null,
     ...fields,
-  };
+  });
 }
