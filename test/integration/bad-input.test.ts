@@ -2,22 +2,17 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { availableParallelism, totalmem } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
+import { CLI, sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 import { hostState } from '../support/host-state.js';
 
-let burrow: BurrowInstance;
+const burrow = useInstance();
 const existing = sandboxName('bad');
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create();
-  await burrow.start();
   await burrow.client().createSandbox(existing);
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
 });
 
 async function call(method: string, path: string, body?: string, headers: Record<string, string> = {}) {

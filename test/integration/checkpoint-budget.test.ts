@@ -7,29 +7,24 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { statfsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient } from '@burrow/sdk';
 import { hostState } from '../support/host-state.js';
-import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
+import { CLI, sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 
 const GIB = 2 ** 30;
 /** Checkpoints may hold 3 x storage_gb: 3 GiB for the 1 GB sandbox here. */
 const BUDGET_PER_GB = 3;
 
-let burrow: BurrowInstance;
+const burrow = useInstance({ BURROW_CHECKPOINT_BUDGET: String(BUDGET_PER_GB) });
 let client: BurrowClient;
 const name = sandboxName('budget');
 const forkName = sandboxName('budget-fork');
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create({ BURROW_CHECKPOINT_BUDGET: String(BUDGET_PER_GB) });
-  await burrow.start();
   client = burrow.client();
   await client.createSandbox(name, { runtime: 'runc', config: { storage_gb: 1 } });
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
 });
 
 const inside = (line: string) => client.sandbox(name).exec('sh', ['-c', line]);

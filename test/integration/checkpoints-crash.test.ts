@@ -1,9 +1,10 @@
 // kill -9 of `burrow serve` at every step of checkpoint create, restore, delete and fork, then a
 // restart: the sandbox is exactly on its old state or exactly on its new one, every listed
 // checkpoint exists on disk, every snapshot on disk is listed, and nothing stays frozen.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '@burrow/sdk';
 import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 import { checkpointRows, hostState } from '../support/host-state.js';
 
 const CREATE_STEPS = [
@@ -26,19 +27,13 @@ const DELETE_STEPS = ['checkpoint:delete:marked', 'checkpoint:delete:removed'];
 const FORK_STEPS = ['checkpoint:fork:snapshot', 'checkpoint:v0', 'create:started'];
 const EMPTY = { mounts: [], subvolumes: [], snapshots: [], netns: [], containers: [], rows: [], cgroups: [], links: [], rules: [], addresses: [] };
 
-let burrow: BurrowInstance;
+const burrow = useInstance();
 const name = sandboxName('cpcrash');
 let boxId = '';
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create();
-  await burrow.start();
   const box = await burrow.client().createSandbox(name);
   boxId = box.info!.id;
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
 });
 
 const box = (): Sandbox => burrow.client().sandbox(name);

@@ -1,12 +1,13 @@
 // Checkpoints end to end against a real `burrow serve`: read-only btrfs snapshots of a gVisor
 // (and a runc) sandbox's disk, restore, undo through the automatic checkpoint, fork, sizes from
 // quota groups, the read-only views inside the sandbox, bad input, and nothing left behind.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, CheckpointEvent, Sandbox } from '@burrow/sdk';
-import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 import { hostState } from '../support/host-state.js';
 
-let burrow: BurrowInstance;
+const burrow = useInstance();
 let client: BurrowClient;
 const name = sandboxName('cp');
 const forkName = sandboxName('cp-fork');
@@ -14,14 +15,8 @@ const runcName = sandboxName('cp-runc');
 const EMPTY = { mounts: [], subvolumes: [], snapshots: [], netns: [], containers: [], rows: [], cgroups: [], links: [], rules: [], addresses: [] };
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create();
-  await burrow.start();
   client = burrow.client();
   await client.createSandbox(name);
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
 });
 
 async function sh(sandbox: Sandbox, script: string): Promise<string> {

@@ -1,20 +1,12 @@
 // Twenty sandboxes created at once all work, and each sees only its own files and processes.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { describe, expect, it } from 'vitest';
+import { sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 import { hostState } from '../support/host-state.js';
 
 const COUNT = 20;
-let burrow: BurrowInstance;
+const burrow = useInstance();
 const names = Array.from({ length: COUNT }, (_, i) => sandboxName(`many-${i}`));
-
-beforeAll(async () => {
-  burrow = await BurrowInstance.create();
-  await burrow.start();
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
-});
 
 describe(`${COUNT} sandboxes created concurrently`, () => {
   it('are all created and running', async () => {

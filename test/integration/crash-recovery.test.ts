@@ -1,28 +1,21 @@
 // kill -9 of `burrow serve` at every step of create and destroy, then a restart: the reconciler
 // leaves nothing half-made. A second instance on the same machine is never touched.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 import { hostState } from '../support/host-state.js';
 
 const CREATE_STEPS = ['create:recorded', 'create:subvolume', 'net:allocated', 'net:veth', 'create:netns', 'create:mounted', 'create:bundle', 'create:started'];
 const EMPTY = { mounts: [], subvolumes: [], snapshots: [], netns: [], containers: [], rows: [], cgroups: [], links: [], rules: [], addresses: [] };
 
-let burrow: BurrowInstance;
-let neighbour: BurrowInstance;
+// The neighbour comes first: it starts before, and is destroyed after, the instance under test.
+const neighbour = useInstance();
+const burrow = useInstance();
 const neighbourBox = sandboxName('neighbour');
 
 beforeAll(async () => {
-  neighbour = await BurrowInstance.create();
-  await neighbour.start();
   await neighbour.client().createSandbox(neighbourBox);
   await neighbour.client().sandbox(neighbourBox).exec('sh', ['-c', 'echo mine > ~/f']);
-  burrow = await BurrowInstance.create();
-  await burrow.start();
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
-  await neighbour?.destroy();
 });
 
 /** Restarts the daemon with a crash hook armed, makes `request` hit it, and restarts clean. */

@@ -7,10 +7,11 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { attenuateToken } from '@burrow/sdk';
 import { launchChromium, screenshot } from '../support/browser.js';
-import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 
 const WAIT = { timeout: 90_000 };
-let burrow: BurrowInstance;
+const burrow = useInstance();
 let browser: Browser | undefined;
 let context: BrowserContext;
 let page: Page;
@@ -19,8 +20,6 @@ const pageErrors: string[] = [];
 const name = sandboxName('web');
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create();
-  await burrow.start();
   browser = await launchChromium();
   context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   page = await context.newPage();
@@ -30,7 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   // Each step runs even if another fails: no browser process and no sandbox may outlive the test.
   await browser?.close().catch(() => {});
-  await burrow?.destroy();
 });
 
 /** What the terminal shows, one string per screen row. */

@@ -11,10 +11,11 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, FsWatchEvent, Sandbox, SandboxFilesystem } from '@burrow/sdk';
-import { BurrowInstance, CLI, RUN_ID, sandboxName } from '../support/instance.js';
+import { CLI, RUN_ID, sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 import { peakRss } from '../support/memory.js';
 
-let burrow: BurrowInstance;
+const burrow = useInstance();
 let client: BurrowClient;
 let sandbox: Sandbox;
 let fs: SandboxFilesystem;
@@ -26,15 +27,12 @@ const HOME = '/home/user';
 
 beforeAll(async () => {
   await writeFile(MARKER, MARKER_TEXT, { mode: 0o644 });
-  burrow = await BurrowInstance.create();
-  await burrow.start();
   client = burrow.client();
   sandbox = await client.createSandbox(name);
   fs = sandbox.fs;
 });
 
 afterAll(async () => {
-  await burrow?.destroy();
   await rm(MARKER, { force: true });
 });
 

@@ -3,33 +3,22 @@
 // cold, a sandbox that dies underneath is marked and restarted, and a daemon restart keeps it all.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, Sprite } from '@burrow/sdk';
-import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { sandboxName } from '../support/instance.js';
+import { until } from '../support/until.js';
+import { useInstance } from '../support/use-instance.js';
 
-let burrow: BurrowInstance;
+const burrow = useInstance({ BURROW_WARM_AFTER: '2s', BURROW_COLD_AFTER: '5s' });
 let client: BurrowClient;
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create({ BURROW_WARM_AFTER: '2s', BURROW_COLD_AFTER: '5s' });
-  await burrow.start();
   client = burrow.client();
 });
 
-afterAll(async () => {
-  await burrow?.destroy();
-});
-
-/** Polls the sandbox's record (which does not count as use) until `accept` says yes. */
-async function until(name: string, accept: (s: Sprite) => boolean, timeoutMs = 60_000): Promise<Sprite> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const sprite = await client.sandbox(name).refresh();
-    if (accept(sprite)) return sprite;
-    if (Date.now() > deadline) throw new Error(`gave up waiting; last seen: ${JSON.stringify(sprite)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** The sandbox's record (reading it does not count as use) once `accept` takes it. */
+const spriteOnce = (name: string, accept: (s: Sprite) => boolean, timeoutMs?: number): Promise<Sprite> =>
+  until(`sandbox ${name}`, () => client.sandbox(name).refresh(), { accept, timeoutMs });
 
 /** The host process of a sandbox's gVisor kernel (its current container's). */
 function sandboxPid(id: string): number {
@@ -63,10 +52,10 @@ describe('an idle sandbox', () => {
     const created = await client.createSandbox(name);
     expect(created.info?.sleep).toEqual({ warm_after: '2s', cold_after: '5s', custom: false });
     await client.sandbox(name).exec('sh', ['-c', 'echo kept > ~/before-sleep']);
-    const warm = await until(name, (s) => s.status !== 'running');
+    const warm = await spriteOnce(name, (s) => s.status !== 'running');
     expect(warm.status).toBe('warm');
     expect(Date.parse(warm.last_warming_at!)).toBeGreaterThan(Date.parse(warm.last_running_at!));
-    const cold = await until(name, (s) => s.status === 'cold');
+    const cold = await spriteOnce(name, (s) => s.status === 'cold');
     expect(cold.last_warming_at).toBe(warm.last_warming_at);
     const slept = (await client.sandbox(name).events()).filter((e) => e.type === 'slept').map((e) => e.detail?.to);
     expect(slept).toEqual(['warm', 'cold']);
@@ -82,7 +71,7 @@ describe('an idle sandbox', () => {
     const r = await client.sandbox(name).exec('sh', ['-c', 'sleep 4; echo done']);
     expect(r.stdout).toBe('done\n');
     expect((await client.sandbox(name).refresh()).status).toBe('running');
-    await until(name, (s) => s.status === 'warm');
+    await spriteOnce(name, (s) => s.status === 'warm');
   });
 
   it('shares one cold wake among concurrent callers', async () => {
@@ -102,7 +91,7 @@ describe('warm sleep', () => {
     await client.createSandbox(name, { sleep: { warm_after: 'off' } });
     const sandbox = client.sandbox(name);
     await sandbox.exec('sh', ['-c', `nohup python3 -c "${counterProgram.replace(/"/g, '\\"')}" >/dev/null 2>&1 &`]);
-    await until(name, () => true);
+    await spriteOnce(name, () => true);
     let first = await readCounter(name).catch(() => ({ token: '', n: 0 }));
     while (!first.token) first = await readCounter(name).catch(() => ({ token: '', n: 0 }));
     expect((await sandbox.sleep()).status).toBe('warm');
@@ -134,7 +123,7 @@ describe('a sandbox that dies underneath', () => {
   it('is marked with the reason, and boots again on the next use', async () => {
     const created = await client.createSandbox(name, { sleep: { warm_after: 'off' } });
     process.kill(sandboxPid(created.info!.id), 'SIGKILL');
-    const dead = await until(name, (s) => Boolean(s.failure_reason));
+    const dead = await spriteOnce(name, (s) => Boolean(s.failure_reason));
     expect(dead.status).toBe('cold');
     expect(dead.failure_reason).toMatch(/stopped underneath/);
     expect((await client.sandbox(name).exec('echo', ['back'])).stdout).toBe('back\n');
@@ -148,7 +137,7 @@ describe('a sandbox that dies underneath', () => {
       .sandbox(oom)
       .exec('python3', ['-c', 'b = []\nwhile True: b.append(bytearray(64 << 20))'])
       .catch(() => undefined);
-    const dead = await until(oom, (s) => Boolean(s.failure_reason));
+    const dead = await spriteOnce(oom, (s) => Boolean(s.failure_reason));
     expect(dead.failure_reason).toMatch(/out of memory/);
     expect((await client.sandbox(oom).events()).some((e) => e.type === 'oom_killed')).toBe(true);
     expect((await client.sandbox(oom).exec('echo', ['back'])).stdout).toBe('back\n');

@@ -1,38 +1,28 @@
 // The in-sandbox API through `burrow-env`, from inside real sandboxes: who calls is which socket
 // the call came in on, so a sandbox holds itself awake, checkpoints itself and manages its own
 // services, and can do none of that to another sandbox.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, Sprite } from '@burrow/sdk';
-import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { sandboxName } from '../support/instance.js';
+import { until } from '../support/until.js';
+import { useInstance } from '../support/use-instance.js';
 
-let burrow: BurrowInstance;
+const burrow = useInstance({ BURROW_WARM_AFTER: '3s', BURROW_COLD_AFTER: 'off' });
 let client: BurrowClient;
 const a = sandboxName('api-a');
 const b = sandboxName('api-b');
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create({ BURROW_WARM_AFTER: '3s', BURROW_COLD_AFTER: 'off' });
-  await burrow.start();
   client = burrow.client();
   await client.createSandbox(a);
   await client.createSandbox(b);
 });
 
-afterAll(async () => {
-  await burrow?.destroy();
-});
-
 const inside = (name: string, line: string) => client.sandbox(name).exec('sh', ['-c', line]);
 
-async function until(name: string, accept: (s: Sprite) => boolean, timeoutMs = 60_000): Promise<Sprite> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const sprite = await client.sandbox(name).refresh();
-    if (accept(sprite)) return sprite;
-    if (Date.now() > deadline) throw new Error(`gave up waiting; last seen: ${JSON.stringify(sprite)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** The sandbox's record (reading it does not count as use) once `accept` takes it. */
+const spriteOnce = (name: string, accept: (s: Sprite) => boolean, timeoutMs?: number): Promise<Sprite> =>
+  until(`sandbox ${name}`, () => client.sandbox(name).refresh(), { accept, timeoutMs });
 
 describe('inside a sandbox', () => {
   it('burrow-env knows which sandbox it is in, and /.burrow/llm.txt explains it', async () => {
@@ -48,16 +38,16 @@ describe('inside a sandbox', () => {
     expect(held.exitCode).toBe(0);
     expect(held.stdout).toMatch(/^[0-9a-f]{12}\n[0-9a-f]{12} {2}build {2}until /);
     // b holds nothing and goes warm; a, holding a task, stays up meanwhile.
-    await until(b, (s) => s.status === 'warm');
+    await spriteOnce(b, (s) => s.status === 'warm');
     await new Promise((r) => setTimeout(r, 4000));
     expect((await client.sandbox(a).refresh()).status).toBe('running');
     expect((await inside(a, 'burrow-env task release build')).exitCode).toBe(0);
-    await until(a, (s) => s.status === 'warm');
+    await spriteOnce(a, (s) => s.status === 'warm');
   });
 
   it('a task expires by itself', async () => {
     expect((await inside(a, 'burrow-env task hold short 5s')).exitCode).toBe(0);
-    await until(a, (s) => s.status === 'warm', 30_000);
+    await spriteOnce(a, (s) => s.status === 'warm', 30_000);
     expect((await inside(a, 'burrow-env task list')).stdout).toBe('');
   });
 

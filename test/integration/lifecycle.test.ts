@@ -3,23 +3,18 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient } from '@burrow/sdk';
-import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 import { hostState } from '../support/host-state.js';
 import { peakRss } from '../support/memory.js';
 
-let burrow: BurrowInstance;
+const burrow = useInstance();
 let client: BurrowClient;
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create();
-  await burrow.start();
   client = burrow.client();
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
 });
 
 describe('a gVisor sandbox', () => {

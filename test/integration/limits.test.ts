@@ -5,21 +5,17 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, SandboxEventWire } from '@burrow/sdk';
 import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { until } from '../support/until.js';
+import { useInstance } from '../support/use-instance.js';
 
-let burrow: BurrowInstance;
+const burrow = useInstance();
 let client: BurrowClient;
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create();
-  await burrow.start();
   client = burrow.client();
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
 });
 
 function row(name: string): { id: string; container_id: string } {
@@ -37,15 +33,9 @@ function cgroupFile(name: string, controller: string, file: string): string {
   return readFileSync(`/sys/fs/cgroup/${controller}/burrow-${burrow.config.instanceTag}-${row(name).container_id}/${file}`, 'utf8').trim();
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+/** What `probe` finds, once it finds something. */
+const found = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
+  until(what, probe, { accept: (v) => v !== undefined, timeoutMs: 30_000 }) as Promise<T>;
 
 describe('a fork bomb', () => {
   it('stays inside its sandbox: the host and another sandbox keep answering', async () => {
@@ -79,7 +69,7 @@ describe('a memory hog', () => {
     // The caller learns what happened in burrow's words, not only runsc's ("urpc ... EOF", exit 128).
     expect(result.exitCode).toBe(137);
     expect(result.stderr).toContain(`burrow: sandbox ${name} ran out of memory (ram_mb=256); the process was killed`);
-    const killed = await until('the oom_killed event', async () =>
+    const killed = await found('the oom_killed event', async () =>
       (await sandbox.events()).find((e: SandboxEventWire) => e.type === 'oom_killed'),
     );
     expect(killed.message).toMatch(/out of memory: it needed more than its ram_mb limit of 256 MB/);
@@ -103,7 +93,7 @@ describe('a memory hog', () => {
     expect(hog.exitCode).toBe(137);
     expect(hog.stdout).not.toContain('survived');
     expect(hog.stderr).toContain(`burrow: sandbox ${name} ran out of memory (ram_mb=256); the process was killed`);
-    const killed = await until('the oom_killed event', async () =>
+    const killed = await found('the oom_killed event', async () =>
       (await sandbox.events()).find((e: SandboxEventWire) => e.type === 'oom_killed'),
     );
     expect(killed.message).toMatch(/a process was killed out of memory.*the sandbox keeps running/);
@@ -154,7 +144,7 @@ describe.each(['gvisor', 'runc'] as const)('the disk of a %s sandbox, seen from 
       const python = await sandbox.exec('python3', ['-c', 'import os; s = os.statvfs("/home/user"); print(s.f_blocks * s.f_frsize)']);
       expect(python.stdout).toBe(`${2 ** 30}\n`);
       await sandbox.exec('sh', ['-c', 'dd if=/dev/zero of=/home/user/fill bs=1M count=1500 2>&1; sync']);
-      const full = await until('the disk_full event', async () =>
+      const full = await found('the disk_full event', async () =>
         (await sandbox.events()).find((e: SandboxEventWire) => e.type === 'disk_full'),
       60_000);
       expect(full.message).toMatch(/disk full: it holds \d+ MB of its storage_gb limit of 1 GB/);

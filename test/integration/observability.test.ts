@@ -4,24 +4,19 @@
 // prints them, and bad input is refused without changing anything.
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, SandboxEventWire } from '@burrow/sdk';
-import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
+import { CLI, sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 
-let burrow: BurrowInstance;
+const burrow = useInstance({ BURROW_METER_DISK_INTERVAL: '1s' });
 let client: BurrowClient;
 const name = sandboxName('obs');
 const forkName = sandboxName('obs-fork');
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create({ BURROW_METER_DISK_INTERVAL: '1s' });
-  await burrow.start();
   client = burrow.client();
   await client.createSandbox(name, { config: { cpus: 1 } });
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
 });
 
 const call = (method: string, path: string, body?: unknown) => burrow.call(method, path, body);

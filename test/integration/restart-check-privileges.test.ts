@@ -1,23 +1,19 @@
 // Restart, check and the privileges policy (spec sections 2 and 8) on real gVisor and runc
 // sandboxes: a restart is a new boot on the same disk, a check probes a running sandbox and never
 // wakes a sleeping one, and no-new-privileges takes sudo away from the next boot on.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { attenuateToken, BurrowClient, BurrowError, type Sandbox, type Service } from '@burrow/sdk';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
+import { CLI, sandboxName } from '../support/instance.js';
+import { until } from '../support/until.js';
+import { useInstance } from '../support/use-instance.js';
 
-let burrow: BurrowInstance;
+const burrow = useInstance({ BURROW_WARM_AFTER: 'off' });
 let client: BurrowClient;
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create({ BURROW_WARM_AFTER: 'off' });
-  await burrow.start();
   client = burrow.client();
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
 });
 
 async function refusal(promise: Promise<unknown>): Promise<BurrowError> {
@@ -27,16 +23,6 @@ async function refusal(promise: Promise<unknown>): Promise<BurrowError> {
   );
   expect(error).toBeInstanceOf(BurrowError);
   return error as BurrowError;
-}
-
-async function until<T>(read: () => Promise<T>, accept: (value: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}; last seen: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 /** Whether this process runs with no_new_privs, asked of the kernel (gVisor has no NoNewPrivs line in /proc). */
@@ -52,7 +38,7 @@ describe.each(['gvisor', 'runc'] as const)('a %s sandbox', (runtime) => {
   it('restarts on its disk: files stay, every process ends, services start again', async () => {
     await box.exec('sh', ['-c', 'echo kept > ~/kept']);
     await box.services.put('ticker', { cmd: 'sleep', args: ['1001'] });
-    const before = await until(() => box.services.get('ticker'), (s: Service) => s.state?.status === 'running', 'the service to run');
+    const before = await until('the service to run', () => box.services.get('ticker'), { accept: (s: Service) => s.state?.status === 'running' });
     await box.exec('sh', ['-c', 'nohup sleep 1234 >/dev/null 2>&1 &']);
     expect((await box.exec('pgrep', ['-f', 'sleep 123[4]'])).exitCode).toBe(0);
 
@@ -62,7 +48,7 @@ describe.each(['gvisor', 'runc'] as const)('a %s sandbox', (runtime) => {
 
     expect((await box.exec('cat', ['/home/user/kept'])).stdout).toBe('kept\n');
     expect((await box.exec('pgrep', ['-f', 'sleep 123[4]'])).exitCode).toBe(1);
-    const after = await until(() => box.services.get('ticker'), (s: Service) => s.state?.status === 'running', 'the service to run again');
+    const after = await until('the service to run again', () => box.services.get('ticker'), { accept: (s: Service) => s.state?.status === 'running' });
     expect(after.state?.started_at).not.toBe(before.state?.started_at);
     expect((await box.exec('pgrep', ['-f', 'sleep 100[1]'])).exitCode).toBe(0);
 
@@ -228,7 +214,7 @@ describe('the CLI', () => {
 describe('a sandbox polled with check', () => {
   it('still goes warm when idle: checking is not use', async () => {
     const box = await client.createSandbox(sandboxName('rcp-idle'), { sleep: { warm_after: '2s', cold_after: 'off' } });
-    const seen = await until(() => box.check(), (c) => c.status === 'warm', 'the sandbox to go warm while polled');
+    const seen = await until('the sandbox to go warm while polled', () => box.check(), { accept: (c) => c.status === 'warm' });
     expect(seen.reason).toMatch(/not probed/);
     expect((await box.refresh()).status).toBe('warm');
   });

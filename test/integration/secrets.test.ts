@@ -4,22 +4,17 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspectToken, parseMacaroon, signatureValid } from '@burrow/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CLI, sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 import { grepTree } from '../support/grep-tree.js';
 
 const VALUE = `sk_live_${Date.now().toString(36)}_never_inside`;
-let burrow: BurrowInstance;
+const burrow = useInstance();
 const box = sandboxName('sec');
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create();
-  await burrow.start();
   await burrow.client().createSandbox(box);
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
 });
 
 function cli(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -1,50 +1,33 @@
 // Supervised services in a real gVisor sandbox (spec §7): started in `needs` order, logged inside
 // the sandbox and through the API, restarted with backoff when they crash, left alone once
 // stopped, and back after a cold wake and a daemon restart.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, Sandbox, Service } from '@burrow/sdk';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { LOG_ROTATE_BYTES } from '@burrow/server';
-import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
+import { CLI, sandboxName } from '../support/instance.js';
+import { until } from '../support/until.js';
+import { useInstance } from '../support/use-instance.js';
 
-let burrow: BurrowInstance;
+const burrow = useInstance({ BURROW_WARM_AFTER: 'off' });
 let client: BurrowClient;
 let sandbox: Sandbox;
 const name = sandboxName('svc');
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create({ BURROW_WARM_AFTER: 'off' });
-  await burrow.start();
   client = burrow.client();
   sandbox = await client.createSandbox(name);
 });
 
-afterAll(async () => {
-  await burrow?.destroy();
-});
-
-async function until(svc: string, accept: (s: Service) => boolean, timeoutMs = 60_000): Promise<Service> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await sandbox.services.get(svc);
-    if (accept(s)) return s;
-    if (Date.now() > deadline) throw new Error(`gave up waiting; last seen: ${JSON.stringify(s)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const serviceOnce = (svc: string, accept: (s: Service) => boolean, timeoutMs?: number): Promise<Service> =>
+  until(`service ${svc}`, () => sandbox.services.get(svc), { accept, timeoutMs, intervalMs: 200 });
 
 const lines = async (path: string) => (await sandbox.exec('cat', [path])).stdout.split('\n').filter(Boolean);
 
 /** The file's lines once it has `count` of them (a service writes a moment after it runs). */
-async function linesOnce(path: string, count: number): Promise<string[]> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const got = await lines(path);
-    if (got.length >= count || Date.now() > deadline) return got;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const linesOnce = (path: string, count: number): Promise<string[]> =>
+  until(`${count} lines in ${path}`, () => lines(path), { accept: (got) => got.length >= count, timeoutMs: 30_000, intervalMs: 200 });
 
 describe('a service', () => {
   it('starts on create, streaming its first output, running as the sandbox user', async () => {
@@ -82,8 +65,8 @@ describe('a service', () => {
     await sandbox.sleep({ cold: true });
     expect((await sandbox.services.get('web')).state.status).toBe('stopped');
     await sandbox.wake();
-    await until('web', (s) => s.state.status === 'running');
-    await until('api', (s) => s.state.status === 'running');
+    await serviceOnce('web', (s) => s.state.status === 'running');
+    await serviceOnce('api', (s) => s.state.status === 'running');
     expect(await linesOnce('/home/user/starts', 2)).toEqual(['web', 'web']);
     const [db, api] = [await sandbox.services.get('db'), await sandbox.services.get('api')];
     expect(Date.parse(db.state.started_at!)).toBeLessThanOrEqual(Date.parse(api.state.started_at!));
@@ -109,9 +92,9 @@ describe('a service', () => {
 describe('a crashing service', () => {
   it('is restarted with a growing delay between restarts', async () => {
     await sandbox.services.put('crashy', { cmd: 'sh', args: ['-c', 'date +%s%N >> ~/crashes; echo boom >&2; exit 3'] });
-    const failed = await until('crashy', (s) => s.state.status === 'failed' && s.state.next_restart_at !== null);
+    const failed = await serviceOnce('crashy', (s) => s.state.status === 'failed' && s.state.next_restart_at !== null);
     expect(failed.state.error).toBe('exited with code 3');
-    await until('crashy', (s) => s.state.restart_count >= 4, 90_000);
+    await serviceOnce('crashy', (s) => s.state.restart_count >= 4, 90_000);
     await sandbox.services.stop('crashy').catch(() => undefined);
     const times = (await lines('/home/user/crashes')).map((t) => Number(BigInt(t) / 1_000_000n));
     const gaps = times.slice(1).map((t, i) => t - times[i]!);
@@ -134,13 +117,13 @@ describe('a stopped service', () => {
   it('stays stopped across a cold wake and a daemon restart', async () => {
     await sandbox.sleep({ cold: true });
     await sandbox.wake();
-    await until('api', (s) => s.state.status === 'running');
+    await serviceOnce('api', (s) => s.state.status === 'running');
     expect((await sandbox.services.get('web')).state.status).toBe('stopped');
     await burrow.stop('SIGKILL');
     await burrow.start();
     client = burrow.client();
     sandbox = client.sandbox(name);
-    await until('api', (s) => s.state.status === 'running');
+    await serviceOnce('api', (s) => s.state.status === 'running');
     expect((await sandbox.services.get('web')).state.status).toBe('stopped');
     // The daemon restarted the others: the processes of the previous daemon are gone.
     const count = async () => (await sandbox.exec('sh', ['-c', 'ps -eo args | grep -c "^sleep 1000$"'])).stdout.trim();
@@ -169,7 +152,7 @@ describe('a stopped service', () => {
     await sandbox.services.start('web');
     expect((await sandbox.services.get('web')).state.status).toBe('running');
     await sandbox.services.signal('web', 'TERM');
-    await until('web', (s) => s.state.status !== 'running');
+    await serviceOnce('web', (s) => s.state.status !== 'running');
     await sandbox.services.stop('web').catch(() => undefined);
     await sandbox.services.delete('web');
     await expect(sandbox.services.get('web')).rejects.toMatchObject({ status: 404 });
@@ -187,7 +170,7 @@ describe('the CLI', () => {
     expect((await burrowCli('service', 'logs', name, 'cli')).stdout).toBe('from the cli\n');
     expect((await burrowCli('sleep', name, '--cold')).stdout).toMatch(new RegExp(`^${name} is cold`));
     expect((await burrowCli('wake', name)).stdout).toMatch(new RegExp(`^${name} is running`));
-    await until('cli', (s) => s.state.status === 'running');
+    await serviceOnce('cli', (s) => s.state.status === 'running');
     await burrowCli('service', 'stop', name, 'cli');
     expect((await burrowCli('service', 'delete', name, 'cli')).stdout).toBe(`deleted service cli of ${name}\n`);
   });

@@ -1,11 +1,12 @@
 // Consoles and detachable sessions over the exec WebSocket (spec 3.3-3.10), against real gVisor
 // sandboxes: a real terminal inside, resizes, full-screen programs, detach and re-attach with
 // scrollback, several clients, kill.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ExecSocket } from '../support/exec-socket.js';
-import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 
-let burrow: BurrowInstance;
+const burrow = useInstance();
 const name = sandboxName('tty');
 const exec = (query: string) => ExecSocket.open(burrow, `/v1/sprites/${name}/exec?${query}`);
 
@@ -18,13 +19,7 @@ async function api(method: string, path: string) {
 }
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create();
-  await burrow.start();
   await burrow.client().createSandbox(name);
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
 });
 
 describe('a TTY exec', () => {

@@ -2,24 +2,19 @@
 // WebSocket upgrades; tampered and revoked tokens are refused; the CLI attenuates offline.
 import { spawn } from 'node:child_process';
 import { attenuateToken, BurrowClient, isBurrowError, parseMacaroon, serializeMacaroon } from '@burrow/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
+import { CLI, sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 
-let burrow: BurrowInstance;
+const burrow = useInstance();
 const dev = sandboxName('tok-dev');
 const other = sandboxName('tok-other');
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create();
-  await burrow.start();
   const admin = burrow.client();
   await admin.createSandbox(dev);
   await admin.createSandbox(other, { runtime: 'runc' });
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
 });
 
 function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -1,11 +1,12 @@
 // A sandbox URL wakes its sandbox: a request to a cold (stopped) sandbox boots it, its service
 // with `http_port` comes back, and the request is answered with the app's page, not a 502.
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient } from '@burrow/sdk';
-import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 
-let burrow: BurrowInstance;
+const burrow = useInstance();
 let client: BurrowClient;
 const name = sandboxName('url-wake');
 
@@ -23,16 +24,10 @@ function get(path: string): Promise<{ status: number; body: string }> {
 }
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create();
-  await burrow.start();
   client = burrow.client();
   const sandbox = await client.createSandbox(name);
   await sandbox.exec('sh', ['-c', 'mkdir -p ~/site && echo "hello from the woken app" > ~/site/index.html']);
   await sandbox.services.put('web', { cmd: 'python3', args: ['-m', 'http.server', '3000', '--directory', '/home/user/site'], http_port: 3000 });
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
 });
 
 describe('a sandbox URL', () => {

@@ -4,15 +4,16 @@
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { BurrowClient, type PortEvent } from '@burrow/sdk';
 import { APP_SERVER } from '../support/app-server.js';
-import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
+import { CLI, sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 
 const LOGIN_PATH = '/__burrow/login';
 
-let burrow: BurrowInstance;
+const burrow = useInstance();
 let client: BurrowClient;
 const app = sandboxName('url-app');
 const empty = sandboxName('url-empty');
@@ -49,15 +50,9 @@ async function startApp(name: string, port = 8080): Promise<void> {
 }
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create();
-  await burrow.start();
   client = burrow.client();
   await Promise.all([client.createSandbox(app), client.createSandbox(empty)]);
   await startApp(app);
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
 });
 
 describe('a private sandbox URL (auth sprite, the default)', () => {

@@ -3,28 +3,23 @@
 // owners right inside.
 import { lstatSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, Sandbox } from '@burrow/sdk';
 import { FIRST_ID_BASE, ID_RANGE_SIZE, shiftOwnership } from '@burrow/server';
-import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
 
-let burrow: BurrowInstance;
+const burrow = useInstance();
 let client: BurrowClient;
 let first: Sandbox;
 let second: Sandbox;
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create();
-  await burrow.start();
   client = burrow.client();
   [first, second] = await Promise.all([
     client.createSandbox(sandboxName('userns-a'), { runtime: 'runc' }),
     client.createSandbox(sandboxName('userns-b'), { runtime: 'runc' }),
   ]);
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
 });
 
 /** The host id that root inside the sandbox is: the start of its range. */

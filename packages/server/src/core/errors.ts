@@ -1,5 +1,5 @@
-// Errors that reach API clients. The code comes from the registry shared with the SDK; the
-// message says what happened and what to do.
+// Errors that reach API clients. The code comes from the protocol's registry, which the clients
+// read too; the message says what happened and what to do.
 import { statusFor, type ErrorCode } from '@burrow/protocol';
 
 export class ApiError extends Error {
