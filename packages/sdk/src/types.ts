@@ -54,6 +54,11 @@ export interface Sprite {
   image: string;
   /** Why the sandbox last died underneath (out of memory, runtime crash); it boots on next use. */
   failure_reason?: string | null;
+  /**
+   * Something holds a running sandbox back: `pids_exhausted` while it is at its process limit
+   * (nothing new can start; `burrow kill` ends its processes). Null when nothing does.
+   */
+  condition?: 'pids_exhausted' | null;
   /** When an idle sandbox goes warm (frozen) and then cold (stopped): `30s`, `10m`, or `off`. */
   sleep?: { warm_after: string; cold_after: string; custom: boolean };
 }
@@ -206,6 +211,13 @@ export interface RestartResult {
   message: string;
 }
 
+/** The answer of `POST /v1/sprites/{name}/kill`: how many processes it ended. */
+export interface KillResult {
+  sprite_name: string;
+  killed: number;
+  message: string;
+}
+
 /**
  * A sandbox's health (spec section 2). `status`: `ok` (running, the probe answered), `unhealthy`
  * (running, the probe failed), `failed` (its container died), `warm`, `cold` (asleep: not
@@ -227,7 +239,7 @@ export interface SandboxEventWire {
   id: number;
   sprite: string;
   sprite_id: string;
-  /** created, woke, slept, checkpointed, restored, forked, oom_killed, failed, destroyed, limits_changed, disk_full */
+  /** created, woke, slept, checkpointed, restored, forked, oom_killed, failed, destroyed, limits_changed, disk_full, pids_exhausted */
   type: string;
   message: string;
   time: string;

@@ -26,6 +26,7 @@ export const ROUTE_OPS = {
   'POST /v1/sprites/:name/wake': 'write',
   // A restart ends every process and starts the sandbox's own programs again.
   'POST /v1/sprites/:name/restart': 'exec',
+  'POST /v1/sprites/:name/kill': 'exec',
   'GET /v1/sprites/:name/check': 'read',
   'GET /v1/sprites/:name/events': 'read',
   'GET /v1/sprites/:name/usage': 'read',

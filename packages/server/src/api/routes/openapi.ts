@@ -139,6 +139,13 @@ export function openapiDocument(): object {
           responses: { '200': { description: 'restarted' }, '409': json(error), ...errors },
         },
       },
+      '/v1/sprites/{name}/kill': {
+        parameters: [nameParam],
+        post: {
+          summary: 'End every process but init, starting nothing inside (so it works at the process limit, where exec answers 409 pids_exhausted); services start again: {sprite_name, killed, message}',
+          responses: { '200': { description: 'killed' }, ...errors },
+        },
+      },
       '/v1/sprites/{name}/check': {
         parameters: [nameParam],
         get: {
