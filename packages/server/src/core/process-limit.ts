@@ -83,7 +83,7 @@ export class ProcessLimitWatch {
     }
     if (!w || w.container !== record.containerId) {
       // A new boot has a new cgroup, whose refusals start from zero.
-      w = { container: record.containerId, refused: reading.pidsRefused, exhausted: false, lastFullAt: 0, lastProbeAt: 0, probing: false };
+      w = { container: record.containerId, refused: reading.pidsRefused, exhausted: false, lastFullAt: 0, lastProbeAt: -Infinity, probing: false };
       this.watched.set(record.id, w);
     }
     if (record.runtime === 'gvisor') this.observeGuest(record, reading, w);
