@@ -61,8 +61,15 @@ export class FakeInternet {
     return `${this.subnet}.${i}`;
   }
 
-  /** `https`: PEM key and certificate per name, for the HTTPS echo server on port 443. */
-  async start(servers: Record<string, number>, https?: Record<string, { key: string; cert: string }>): Promise<void> {
+  /**
+   * `https`: PEM key and certificate per name, for the HTTPS server on port 443: the echo server
+   * above, or `server.script` (a file run with node, given CERTS and `server.env`).
+   */
+  async start(
+    servers: Record<string, number>,
+    https?: Record<string, { key: string; cert: string }>,
+    server?: { script: string; env: Record<string, string> },
+  ): Promise<void> {
     const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     ip('netns', 'add', this.netns);
     ip('link', 'add', this.link, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.netns);
@@ -77,9 +84,10 @@ export class FakeInternet {
     ip('-n', this.netns, 'route', 'add', 'default', 'via', this.address(1));
     this.server = spawn('nsenter', [`--net=/var/run/netns/${this.netns}`, process.execPath, '-e', SERVER], { stdio: 'ignore' });
     if (https) {
-      this.httpsServer = spawn('nsenter', [`--net=/var/run/netns/${this.netns}`, process.execPath, '-e', HTTPS_SERVER], {
+      const program = server ? [server.script] : ['-e', HTTPS_SERVER];
+      this.httpsServer = spawn('nsenter', [`--net=/var/run/netns/${this.netns}`, process.execPath, ...program], {
         stdio: 'ignore',
-        env: { ...process.env, CERTS: JSON.stringify(https) },
+        env: { ...process.env, ...server?.env, CERTS: JSON.stringify(https) },
       });
     }
     await this.startDns();
