@@ -71,13 +71,27 @@ function openai(req, res, body) {
   ]);
 }
 
-function gemini(req, res) {
+/** A value that fits a JSON schema (Gemini's or JSON Schema): the CLI asks for JSON to route and plan. */
+function fitting(schema = {}) {
+  const type = String(schema.type ?? 'string').toLowerCase();
+  if (schema.enum) return schema.enum[0];
+  if (type === 'object') return Object.fromEntries(Object.entries(schema.properties ?? {}).map(([k, v]) => [k, fitting(v)]));
+  if (type === 'array') return [];
+  if (type === 'integer' || type === 'number') return Math.max(10, schema.minimum ?? 0);
+  if (type === 'boolean') return false;
+  return 'fake';
+}
+
+function gemini(req, res, body) {
   const m = /^\/v1(?:beta|alpha)?\/models\/([^:/?]+):(\w+)/.exec(req.url);
   if (req.method !== 'POST' || !m) return json(res, 404, { error: { code: 404, message: 'not here', status: 'NOT_FOUND' } });
   const [, model, method] = m;
   if (method === 'countTokens') return json(res, 200, { totalTokens: 12 });
+  const config = JSON.parse(body || '{}').generationConfig ?? {};
+  const schema = config.responseJsonSchema ?? config.responseSchema;
+  const text = config.responseMimeType === 'application/json' ? JSON.stringify(fitting(schema)) : REPLY;
   const chunk = {
-    candidates: [{ content: { role: 'model', parts: [{ text: REPLY }] }, finishReason: 'STOP', index: 0 }],
+    candidates: [{ content: { role: 'model', parts: [{ text }] }, finishReason: 'STOP', index: 0 }],
     usageMetadata: { promptTokenCount: 12, candidatesTokenCount: 8, totalTokenCount: 20 },
     modelVersion: model,
   };
@@ -150,7 +164,11 @@ createServer({ SNICallback: (name, cb) => cb(null, context(name)), ...Object.val
     record(req, gzipped ? '' : raw.toString());
     const handler = handlers[host];
     if (!handler) return json(res, 404, { error: `no fake for ${host}` });
-    if (handler === git) return git(req, res, raw);
-    return handler(req, res, raw.toString());
+    try {
+      return handler === git ? git(req, res, raw) : handler(req, res, raw.toString());
+    } catch (e) {
+      // A request this fake does not understand is the test's news, not a reason to stop serving.
+      return json(res, 500, { error: String(e) });
+    }
   });
 }).listen(443, '0.0.0.0');

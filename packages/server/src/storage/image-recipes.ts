@@ -31,7 +31,7 @@ const MINIMAL_PACKAGES = [
 ];
 
 const DEV_PACKAGES = [
-  'build-essential', 'tmux', 'jq', 'ripgrep', 'vim-tiny', 'less',
+  'build-essential', 'gh', 'tmux', 'jq', 'ripgrep', 'vim-tiny', 'less',
   'openssh-client', 'unzip', 'xz-utils', 'python3-venv', 'python3-pip',
 ];
 
@@ -63,6 +63,12 @@ const DEV_NPM: Record<string, string> = {
 const FILES = { [COMPAT_SHIM_SOURCE]: 'image/gvisor-compat.c', [AGENT_SOURCE]: 'image/burrow-agent.c' };
 const BUILD_PACKAGES = ['gcc', 'libc6-dev'];
 
+/**
+ * The sandbox is the boundary the agents work inside: Gemini CLI's folder trust (it refuses to
+ * run headless in a folder nobody trusted) would guard nothing more there.
+ */
+const DEV_FILES = { ...FILES, '/etc/gemini-cli/settings.json': 'image/gemini-system-settings.json' };
+
 export const RECIPES: Record<ImageName, ImageRecipe> = {
   minimal: { name: 'minimal', suite: 'bookworm', packages: MINIMAL_PACKAGES, buildPackages: BUILD_PACKAGES, files: FILES, setup: SETUP, npm: {} },
   dev: {
@@ -70,7 +76,7 @@ export const RECIPES: Record<ImageName, ImageRecipe> = {
     suite: 'bookworm',
     packages: [...MINIMAL_PACKAGES, ...DEV_PACKAGES],
     buildPackages: [], // build-essential already brings the compiler, and must keep it
-    files: FILES,
+    files: DEV_FILES,
     setup: SETUP,
     npm: DEV_NPM,
   },
