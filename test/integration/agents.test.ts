@@ -111,8 +111,9 @@ describe('the dev image', () => {
 
 describe('agents with only placeholders inside', () => {
   it('gives each tool its variable, holding a placeholder', async () => {
-    const r = await sh('for v in ANTHROPIC_API_KEY OPENAI_API_KEY GEMINI_API_KEY GH_TOKEN; do printf "%s=%.10s\\n" $v "${!v}"; done');
-    expect(r.stdout).toBe(['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'GEMINI_API_KEY', 'GH_TOKEN'].map((v) => `${v}=burrow_ph_\n`).join(''));
+    const vars = ['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'CODEX_API_KEY', 'GEMINI_API_KEY', 'GH_TOKEN'];
+    const r = await sh(`for v in ${vars.join(' ')}; do printf "%s=%.10s\\n" $v "\${!v}"; done`);
+    expect(r.stdout).toBe(vars.map((v) => `${v}=burrow_ph_\n`).join(''));
   });
 
   it('Claude Code (`claude -p`) prints the streamed reply, and the Messages API got the real key', async () => {
@@ -127,8 +128,10 @@ describe('agents with only placeholders inside', () => {
     const r = await sh('codex exec --skip-git-repo-check --dangerously-bypass-approvals-and-sandbox "say hi"');
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stdout).toContain(REPLY);
-    const call = seen().find((s) => s.host === 'api.openai.com' && s.method === 'POST' && s.url.startsWith('/v1/responses'));
-    expect(call?.headers.authorization).toBe(sha256(`Bearer ${KEYS.openai}`));
+    // Codex tries the Responses API's WebSocket first (this fake refuses it), then streams over HTTPS.
+    const calls = seen().filter((s) => s.host === 'api.openai.com' && s.url.startsWith('/v1/responses'));
+    expect(calls.some((s) => s.method === 'POST')).toBe(true);
+    expect(new Set(calls.map((s) => s.headers.authorization))).toEqual(new Set([sha256(`Bearer ${KEYS.openai}`)]));
   }, 300_000);
 
   it('Gemini CLI (`gemini -p`) prints the streamed reply, and the Gemini API got the real key', async () => {
@@ -227,5 +230,15 @@ describe('burrow agent', () => {
     expect(await again.exited).toBe(0);
     expect(again.output()).not.toContain('creating sandbox');
     expect((await client.sandbox(ttyBox).listSessions()).filter((s) => s.is_active).map((s) => s.id)).toEqual([running[0]!.id]);
+  }, 300_000);
+
+  it('starts Codex signed in with the placeholder, at its prompt in YOLO mode (no login screen)', async () => {
+    expect((await cli(['secret', 'grant', 'openai', ttyBox])).code).toBe(0);
+    const codex = onTerminal(['agent', ttyBox, 'codex']);
+    await waitFor(codex.output, 'YOLO mode');
+    await waitFor(codex.output, 'Ask Codex to do anything');
+    codex.child.stdin.write('\x1c');
+    expect(await codex.exited).toBe(0);
+    expect(words(codex.output())).not.toContain('Sign in with ChatGPT');
   }, 300_000);
 });

@@ -7,8 +7,11 @@ export interface SecretPresetSpec {
   hosts: readonly string[];
   /** The header(s) the egress proxy sets (see `inject` of a secret). */
   inject: string;
-  /** The variable the tool reads its key from: a grant sets it to the placeholder. */
-  env: string;
+  /**
+   * The variables the tools read the key from: a grant sets them to the placeholder (the first
+   * is the one the grant records; `--env` names another instead of all of these).
+   */
+  env: readonly [string, ...string[]];
   /** git's credential helper hands out the placeholder for these hosts, as this user. */
   git?: { hosts: readonly string[]; username: string };
 }
@@ -17,24 +20,25 @@ export const SECRET_PRESETS = {
   anthropic: {
     hosts: ['api.anthropic.com'],
     inject: 'x-api-key: {}',
-    env: 'ANTHROPIC_API_KEY',
+    env: ['ANTHROPIC_API_KEY'],
   },
   openai: {
     hosts: ['api.openai.com'],
     inject: 'Authorization: Bearer {}',
-    env: 'OPENAI_API_KEY',
+    // Codex CLI reads CODEX_API_KEY (OPENAI_API_KEY only when logging in with it).
+    env: ['OPENAI_API_KEY', 'CODEX_API_KEY'],
   },
   gemini: {
     hosts: ['generativelanguage.googleapis.com'],
     inject: 'x-goog-api-key: {}',
-    env: 'GEMINI_API_KEY',
+    env: ['GEMINI_API_KEY'],
   },
   github: {
     hosts: ['github.com', 'api.github.com', 'uploads.github.com', 'codeload.github.com'],
     // The REST API takes the token as a bearer; git over HTTPS sends Basic credentials, and
     // GitHub wants the user name x-access-token with the token as the password.
     inject: ['Authorization: Bearer {}', 'github.com=Authorization: Basic {base64:x-access-token:{}}'].join('\n'),
-    env: 'GH_TOKEN',
+    env: ['GH_TOKEN'],
     git: { hosts: ['github.com'], username: 'x-access-token' },
   },
 } as const satisfies Record<string, SecretPresetSpec>;
@@ -42,6 +46,7 @@ export const SECRET_PRESETS = {
 export type SecretPreset = keyof typeof SECRET_PRESETS;
 export const SECRET_PRESET_NAMES = Object.keys(SECRET_PRESETS) as SecretPreset[];
 
+/** `command` is the argv of a new session; arguments given by the user follow it. */
 export const AGENTS = {
   claude: {
     package: '@anthropic-ai/claude-code',
@@ -50,7 +55,14 @@ export const AGENTS = {
   },
   codex: {
     package: '@openai/codex',
-    command: ['codex', '--dangerously-bypass-approvals-and-sandbox'],
+    // Codex's terminal UI takes a key only from its own login (~/.codex/auth.json), and asks
+    // to sign in anew unless told the login is an API key: so it logs in with the placeholder.
+    command: [
+      'sh',
+      '-c',
+      'if [ -n "$OPENAI_API_KEY" ]; then printenv OPENAI_API_KEY | codex login --with-api-key >/dev/null && set -- -c \'forced_login_method="api"\' "$@"; fi; exec codex --dangerously-bypass-approvals-and-sandbox "$@"',
+      'codex',
+    ],
     preset: 'openai',
   },
   gemini: {

@@ -70,6 +70,14 @@ describe('secrets', () => {
     expect(secrets.environmentOf('sb-dev')).toEqual({ ANTHROPIC_API_KEY: placeholder });
   });
 
+  it('sets every variable of a preset whose tools read different ones, unless told one', async () => {
+    secrets.add('openai', { preset: 'openai', value: 'sk-proj-REAL' });
+    const { placeholder } = await secrets.grant('openai', 'dev', {});
+    expect(secrets.environmentOf('sb-dev')).toEqual({ OPENAI_API_KEY: placeholder, CODEX_API_KEY: placeholder });
+    await secrets.grant('openai', 'dev', { envVar: 'MY_KEY' });
+    expect(Object.keys(secrets.environmentOf('sb-dev'))).toEqual(['MY_KEY']);
+  });
+
   it('gives git a credential helper for a github preset, reading the placeholder file', async () => {
     secrets.add('gh', { preset: 'github', value: 'ghp_REAL' });
     const { placeholder } = await secrets.grant('gh', 'dev', {});

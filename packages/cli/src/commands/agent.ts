@@ -23,9 +23,10 @@ export function registerAgent(program: Command): void {
     .action(async (name: string, agent: AgentName, args: string[], _options: object, command: Command) => {
       const client = clientFor(command);
       const sandbox = await existingOrCreated(command, name);
-      const [binary, ...yolo] = AGENTS[agent].command;
+      const [cmd, ...yolo] = AGENTS[agent].command;
       const local = localTerminal();
-      const running = (await sandbox.listSessions()).find((s) => s.is_active && s.tty && s.command.split(' ')[0] === binary);
+      const line = AGENTS[agent].command.join(' ');
+      const running = (await sandbox.listSessions()).find((s) => s.is_active && s.tty && (s.command === line || s.command.startsWith(`${line} `)));
       if (running) {
         if (args.length) process.stderr.write(`${agent} is already running in ${name}; re-attaching to it (the new arguments are not used)\n`);
         const handle = await client.sandbox(name).attachSession(running.id);
@@ -34,7 +35,7 @@ export function registerAgent(program: Command): void {
         await leave(outcome, { sandbox: name, sessionId: handle.sessionId, detachable: true, interactive: isInteractive(local) });
       }
       const size = local.sized ? { rows: local.sized.rows, cols: local.sized.columns } : {};
-      const handle = await sandbox.createSession(binary!, [...yolo, ...args], { cwd: AGENT_DIR, ...size });
+      const handle = await sandbox.createSession(cmd!, [...yolo, ...args], { cwd: AGENT_DIR, ...size });
       const outcome = await bridgeTerminal(handle, { detachKey: true, sendSize: false, ctrlDAtEnd: true, hangupOnLeave: false }, local);
       await leave(outcome, { sandbox: name, sessionId: handle.sessionId, detachable: true, interactive: isInteractive(local) });
     });

@@ -104,7 +104,7 @@ export class Secrets {
    */
   async grant(secret: string, sandbox: string, opts: { envVar?: string; ttlMs?: number }): Promise<{ grant: GrantRecord; placeholder: string }> {
     const s = this.view(secret);
-    const envVar = opts.envVar ?? (s.preset ? SECRET_PRESETS[s.preset].env : undefined);
+    const envVar = opts.envVar ?? (s.preset ? SECRET_PRESETS[s.preset].env[0] : undefined);
     const record = this.sandbox(sandbox);
     const caveats = [`sandbox = ${record.name}`, `secret = ${secret}`, `host = ${s.hosts.join(',')}`];
     if (opts.ttlMs !== undefined) caveats.push(`expires = ${new Date(this.now() + opts.ttlMs).toISOString().replace(/\.\d{3}Z$/, 'Z')}`);
@@ -154,9 +154,11 @@ export class Secrets {
     const env: Record<string, string> = {};
     const git: Array<[string, string]> = [];
     for (const g of this.deps.store.grantsOf(sandboxId)) {
-      if (g.envVar) env[g.envVar] = this.placeholderOf(g);
       const preset = this.deps.store.get(g.secret)?.preset;
       const spec: SecretPresetSpec | undefined = preset ? SECRET_PRESETS[preset] : undefined;
+      // A grant in the preset's own variable sets every variable its tools read.
+      const vars = spec && g.envVar === spec.env[0] ? spec.env : g.envVar ? [g.envVar] : [];
+      for (const name of vars) env[name] = this.placeholderOf(g);
       if (spec?.git) git.push(...gitCredentials(g.secret, spec.git));
     }
     // git reads config from the environment too (GIT_CONFIG_COUNT), so no file needs writing.

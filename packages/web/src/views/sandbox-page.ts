@@ -47,7 +47,7 @@ export function renderSandboxPage(root: HTMLElement, api: Api, name: string, go:
   /** The terminal runs the shell or an agent in YOLO mode (as `burrow agent` starts it, in the home). */
   const runInTerminal = (agent: AgentName | null) => {
     terminal.dispose();
-    terminal = agent ? mountTerminal(api, name, AGENTS[agent].command, AGENT_HOME) : mountTerminal(api, name, SHELL);
+    terminal = agent ? mountTerminal(api, name, AGENTS[agent].command, AGENT_HOME, agent) : mountTerminal(api, name, SHELL);
     replace(terminalSlot, terminal.element);
     for (const button of picker.querySelectorAll('button')) button.classList.toggle('active', button.dataset.run === (agent ?? 'shell'));
   };

@@ -23,12 +23,12 @@ export interface TerminalView {
 }
 
 /** `command` is what runs (the login shell unless told); `dir` is where it starts. */
-export function mountTerminal(api: Api, sandbox: string, command: readonly string[] = SHELL, dir?: string): TerminalView {
+export function mountTerminal(api: Api, sandbox: string, command: readonly string[] = SHELL, dir?: string, label = 'the shell'): TerminalView {
   const host = h('div', { class: 'terminal', 'data-terminal': sandbox });
   const status = h('div', { class: 'terminal-status' }, 'connecting…');
   const element = h('div', { class: 'terminal-wrap' }, host, status);
   // One session per program: switching to an agent and back finds the shell still there.
-  const storageKey = `burrow.session.${sandbox}${command === SHELL ? '' : `.${command[0]}`}`;
+  const storageKey = `burrow.session.${sandbox}${command === SHELL ? '' : `.${command.join(' ')}`}`;
 
   const term = new Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000, fontFamily: 'ui-monospace, "DejaVu Sans Mono", monospace' });
   const fit = new FitAddon();
@@ -60,7 +60,8 @@ export function mountTerminal(api: Api, sandbox: string, command: readonly strin
     if (id && info?.is_active) return id;
     if (command === SHELL) return null;
     const listed = await api.json<{ sessions?: Array<{ id: string | number; command: string; is_active: boolean; tty: boolean }> }>('GET', `/v1/sprites/${enc(sandbox)}/exec`).catch(() => null);
-    const running = listed?.sessions?.find((s) => s.is_active && s.tty && s.command.split(' ')[0] === command[0]);
+    const joined = command.join(' ');
+    const running = listed?.sessions?.find((s) => s.is_active && s.tty && (s.command === joined || s.command.startsWith(`${joined} `)));
     return running ? String(running.id) : null;
   };
 
@@ -103,8 +104,8 @@ export function mountTerminal(api: Api, sandbox: string, command: readonly strin
         else if (msg?.type === 'exit') {
           ended = true;
           sessionStorage.removeItem(storageKey);
-          term.write(`\r\n\x1b[2m[${command[0]} exited with code ${String(msg.exit_code)}; press any key for a new one]\x1b[0m\r\n`);
-          setStatus(`${command[0]} ended — press a key for a new one`, 'ended');
+          term.write(`\r\n\x1b[2m[${label} exited with code ${String(msg.exit_code)}; press any key for a new one]\x1b[0m\r\n`);
+          setStatus(`${label} ended — press a key for a new one`, 'ended');
         }
         return;
       }
