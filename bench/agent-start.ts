@@ -3,35 +3,28 @@
 // the same run. Also the dev image's size, which the agents make most of.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { CLI } from '../test/support/instance.js';
+import { CLI, REPO } from '../test/support/instance.js';
 import { log, timed, type BenchContext, type Benchmark, type Figure } from './context.js';
 import { formatBytes, formatMs } from './stats.js';
 
-const IN_PTY = join(import.meta.dirname, '../test/support/in-pty.py');
+const PTY_DRIVER = join(REPO, 'packages/cli/test/pty-driver.py');
 const BANNER = 'Welcome to Claude Code';
-const GIVE_UP_MS = 600_000;
 
-/** The screen's words: full-screen programs move the cursor between words instead of spacing. */
-const words = (output: string) => output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ' ').replace(/[ \t]+/g, ' ');
-
-/** Runs `burrow agent` on a pseudo-terminal until the banner shows, then detaches. */
-function agentUntilBanner(env: Record<string, string>, name: string): Promise<void> {
+/** Runs `burrow agent` on a pseudo-terminal until the banner shows, then detaches: seconds to the banner. */
+function agentUntilBanner(env: Record<string, string>, name: string): Promise<number> {
+  const steps = [{ wait: BANNER, within: 600 }, { type: '\x1c' }, { wait: 'detached', within: 30 }];
   return new Promise((resolve, reject) => {
-    const child = spawn('python3', [IN_PTY, '40', '120', process.execPath, CLI, 'agent', name, 'claude'], { env: { ...process.env, ...env, TERM: 'xterm-256color' } });
-    let output = '';
-    let shown = false;
-    const timer = setTimeout(() => child.kill('SIGKILL'), GIVE_UP_MS);
-    child.stdout.on('data', (b: Buffer) => {
-      output += b.toString();
-      if (!shown && words(output).includes(BANNER)) {
-        shown = true;
-        resolve();
-        child.stdin.write('\x1c'); // detach; the agent keeps running until the sandbox goes
-      }
+    const child = spawn('python3', [PTY_DRIVER, '40', '120', JSON.stringify(steps), '--', process.execPath, CLI, 'agent', name, 'claude'], {
+      env: { ...process.env, ...env, TERM: 'xterm-256color' },
     });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.on('error', reject);
     child.on('close', () => {
-      clearTimeout(timer);
-      if (!shown) reject(new Error(`burrow agent ended without showing "${BANNER}":\n${words(output).slice(-2000)}`));
+      const result = JSON.parse(Buffer.concat(out).toString()) as { shown: string; met: Array<number | null> };
+      const seconds = result.met[0];
+      if (seconds === null || seconds === undefined) reject(new Error(`burrow agent did not show "${BANNER}":\n${result.shown.slice(-2000)}`));
+      else resolve(seconds);
     });
   });
 }
@@ -57,7 +50,8 @@ export const agentStart: Benchmark = {
     const agent = ctx.sandboxName('agent');
     try {
       const create = await timed(() => cli(env, ['create', created, '--image', 'dev']));
-      const start = await timed(() => agentUntilBanner(env, agent));
+      // The driver times from its own start, which is the command's.
+      const start = { ms: (await agentUntilBanner(env, agent)) * 1000 };
       const images = JSON.parse(await cli(env, ['image', 'list', '--json'])) as Array<{ name: string; size_bytes: number | null }>;
       const dev = images.find((i) => i.name === 'dev')?.size_bytes ?? 0;
       log(`burrow agent to "${BANNER}": ${formatMs(start.ms)}; burrow create alone: ${formatMs(create.ms)}; dev image ${formatBytes(dev)}`);

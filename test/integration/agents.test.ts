@@ -2,7 +2,7 @@
 // from their (fake) APIs through the egress proxy while the sandbox holds only placeholders,
 // git pushes over HTTPS with the github preset, and `burrow agent` runs on a real terminal,
 // detaches and re-attaches. The first run on a machine builds the dev image (several minutes).
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { inspectToken, type BurrowClient } from '@burrow/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeInternet } from '../support/fake-internet.js';
 import { grepTree } from '../support/grep-tree.js';
-import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
+import { BurrowInstance, CLI, REPO, sandboxName } from '../support/instance.js';
 
 const REPLY = 'Hello from the fake upstream';
 const run = Date.now().toString(36);
@@ -24,6 +24,7 @@ const KEYS = {
 };
 const sha256 = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 const basic = (text: string) => `Basic ${Buffer.from(text).toString('base64')}`;
+const PTY_DRIVER = join(REPO, 'packages/cli/test/pty-driver.py');
 const APIS = ['api.anthropic.com', 'api.openai.com', 'generativelanguage.googleapis.com', 'github.com', 'api.github.com'];
 
 let burrow: BurrowInstance;
@@ -192,53 +193,54 @@ describe('agents with only placeholders inside', () => {
 });
 
 describe('burrow agent', () => {
-  /** `burrow agent` on a pseudo-terminal of its own, as a person runs it. */
-  function onTerminal(args: string[]): { child: ChildProcessWithoutNullStreams; output: () => string; exited: Promise<number | null> } {
-    const child = spawn('python3', [join(import.meta.dirname, '../support/in-pty.py'), '40', '120', process.execPath, CLI, ...args], {
-      env: { ...process.env, ...burrow.cliEnv(), TERM: 'xterm-256color' },
+  type Step = { wait: string; within?: number } | { type: string };
+  const DETACH = '\x1c'; // Ctrl+\
+
+  /** `burrow agent` on a pseudo-terminal of its own, as a person runs it (see pty-driver.py). */
+  function onTerminal(steps: Step[], args: string[]): Promise<{ code: number; shown: string; met: Array<number | null> }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn('python3', [PTY_DRIVER, '40', '120', JSON.stringify(steps), '--', process.execPath, CLI, ...args], {
+        env: { ...process.env, ...burrow.cliEnv(), TERM: 'xterm-256color' },
+      });
+      const out: Buffer[] = [];
+      child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+      child.on('error', reject);
+      child.on('close', () => resolve(JSON.parse(Buffer.concat(out).toString())));
     });
-    let output = '';
-    child.stdout.on('data', (b: Buffer) => (output += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (output += b.toString()));
-    return { child, output: () => output, exited: new Promise((resolve) => child.on('close', resolve)) };
-  }
-
-  /** The screen's words: a full-screen program moves the cursor between them instead of spacing. */
-  const words = (output: string) => output.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ' ').replace(/[ \t]+/g, ' ');
-
-  async function waitFor(output: () => string, text: string): Promise<void> {
-    for (let i = 0; i < 1200 && !words(output()).includes(text); i++) await new Promise((r) => setTimeout(r, 250));
-    expect(words(output())).toContain(text);
   }
 
   it('creates the sandbox, starts Claude Code in YOLO mode in /home/user, detaches and re-attaches', async () => {
-    const first = onTerminal(['agent', ttyBox, 'claude']);
-    await waitFor(first.output, `creating sandbox ${ttyBox}`);
-    await waitFor(first.output, 'Welcome to Claude Code');
-    first.child.stdin.write('\x1c'); // Ctrl+\ detaches
-    expect(await first.exited).toBe(0);
-    expect(first.output()).toMatch(/detached from session \S+; re-attach with: burrow sessions attach/);
+    const first = await onTerminal(
+      [{ wait: `creating sandbox ${ttyBox}`, within: 120 }, { wait: 'Welcome to Claude Code', within: 300 }, { type: DETACH }, { wait: 'detached', within: 30 }],
+      ['agent', ttyBox, 'claude'],
+    );
+    expect(first.met.every((t) => t !== null), first.shown.slice(-3000)).toBe(true);
+    expect(first.code).toBe(0);
+    expect(first.shown).toMatch(/detached from session \S+; re-attach with: burrow sessions attach/);
 
     const sessions = await client.sandbox(ttyBox).listSessions();
     const running = sessions.filter((s) => s.is_active);
     expect(running).toHaveLength(1);
     expect(running[0]).toMatchObject({ tty: true, command: 'claude --dangerously-skip-permissions', workdir: '/home/user' });
 
-    const again = onTerminal(['agent', ttyBox, 'claude']);
-    await waitFor(again.output, 'Welcome to Claude Code');
-    again.child.stdin.write('\x1c');
-    expect(await again.exited).toBe(0);
-    expect(again.output()).not.toContain('creating sandbox');
+    const again = await onTerminal([{ wait: 'Welcome to Claude Code', within: 120 }, { type: DETACH }, { wait: 'detached', within: 30 }], ['agent', ttyBox, 'claude']);
+    expect(again.met.every((t) => t !== null), again.shown.slice(-3000)).toBe(true);
+    expect(again.code).toBe(0);
+    expect(again.shown).not.toContain('creating sandbox');
     expect((await client.sandbox(ttyBox).listSessions()).filter((s) => s.is_active).map((s) => s.id)).toEqual([running[0]!.id]);
   }, 300_000);
 
   it('starts Codex signed in with the placeholder, at its prompt in YOLO mode (no login screen)', async () => {
     expect((await cli(['secret', 'grant', 'openai', ttyBox])).code).toBe(0);
-    const codex = onTerminal(['agent', ttyBox, 'codex']);
-    await waitFor(codex.output, 'YOLO mode');
-    await waitFor(codex.output, 'Ask Codex to do anything');
-    codex.child.stdin.write('\x1c');
-    expect(await codex.exited).toBe(0);
-    expect(words(codex.output())).not.toContain('Sign in with ChatGPT');
+    const codex = await onTerminal(
+      [{ wait: 'YOLO mode', within: 300 }, { wait: 'Ask Codex to do anything', within: 60 }, { type: DETACH }, { wait: 'detached', within: 30 }],
+      ['agent', ttyBox, 'codex'],
+    );
+    expect(codex.met.every((t) => t !== null), codex.shown.slice(-3000)).toBe(true);
+    expect(codex.code).toBe(0);
+    // As pty-driver.py reads the screen: escape sequences as spaces.
+    const words = codex.shown.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, ' ').replace(/[ \t]+/g, ' ');
+    expect(words).toContain('Ask Codex to do anything');
+    expect(words).not.toContain('Sign in with ChatGPT');
   }, 300_000);
 });
