@@ -164,14 +164,14 @@ function chrootHook(argv: string[]): string {
 
 /**
  * Installs npm packages into a prefix on the host, laid out as /usr/local will hold them (bin/
- * links into lib/node_modules/), for the image to copy in: the image's own Node.js would be
- * too old to run npm before these packages are there. Platform packages are chosen for the
- * image (Debian, glibc), not for the host.
+ * links into lib/node_modules/), for the image to copy in: the image has no Node.js to run npm
+ * until these packages bring it. Platform packages (the agents' native binaries) are chosen for
+ * the image (Linux, glibc, this machine's architecture), whatever the host's npm is set up for.
  */
 async function stageNpm(prefix: string, packages: string[], onProgress: (line: string) => void): Promise<void> {
   await rm(prefix, { recursive: true, force: true });
   await mkdir(prefix, { recursive: true });
-  const flags = ['--global', `--prefix=${prefix}`, '--os=linux', '--cpu=x64', '--libc=glibc', '--no-fund', '--no-audit', '--no-update-notifier'];
+  const flags = ['--global', `--prefix=${prefix}`, '--os=linux', `--cpu=${process.arch}`, '--libc=glibc', '--no-fund', '--no-audit', '--no-update-notifier'];
   await streamLines('npm', ['install', ...flags, ...packages], onProgress);
 }
 
