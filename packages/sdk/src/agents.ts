@@ -49,11 +49,13 @@ export const SECRET_PRESET_NAMES = Object.keys(SECRET_PRESETS) as SecretPreset[]
 /** `command` is the argv of a new session; arguments given by the user follow it. */
 export const AGENTS = {
   claude: {
+    label: 'Claude Code',
     package: '@anthropic-ai/claude-code',
     command: ['claude', '--dangerously-skip-permissions'],
     preset: 'anthropic',
   },
   codex: {
+    label: 'Codex',
     package: '@openai/codex',
     // Codex's terminal UI takes a key only from its own login (~/.codex/auth.json), and asks
     // to sign in anew unless told the login is an API key: so it logs in with the placeholder.
@@ -66,11 +68,12 @@ export const AGENTS = {
     preset: 'openai',
   },
   gemini: {
+    label: 'Gemini CLI',
     package: '@google/gemini-cli',
     command: ['gemini', '--yolo'],
     preset: 'gemini',
   },
-} as const satisfies Record<string, { package: string; command: readonly string[]; preset: SecretPreset }>;
+} as const satisfies Record<string, { label: string; package: string; command: readonly string[]; preset: SecretPreset }>;
 
 export type AgentName = keyof typeof AGENTS;
 export const AGENT_NAMES = Object.keys(AGENTS) as AgentName[];

@@ -47,13 +47,13 @@ export function renderSandboxPage(root: HTMLElement, api: Api, name: string, go:
   /** The terminal runs the shell or an agent in YOLO mode (as `burrow agent` starts it, in the home). */
   const runInTerminal = (agent: AgentName | null) => {
     terminal.dispose();
-    terminal = agent ? mountTerminal(api, name, AGENTS[agent].command, AGENT_HOME, agent) : mountTerminal(api, name, SHELL);
+    terminal = agent ? mountTerminal(api, name, AGENTS[agent].command, AGENT_HOME, AGENTS[agent].label) : mountTerminal(api, name, SHELL);
     replace(terminalSlot, terminal.element);
     for (const button of picker.querySelectorAll('button')) button.classList.toggle('active', button.dataset.run === (agent ?? 'shell'));
   };
   const picker = h('div', { class: 'terminal-picker' },
     h('button', { type: 'button', class: 'active', 'data-run': 'shell', onclick: () => runInTerminal(null) }, 'Shell'),
-    ...AGENT_NAMES.map((agent) => h('button', { type: 'button', 'data-run': agent, title: AGENTS[agent].command.join(' '), onclick: () => runInTerminal(agent) }, agent)),
+    ...AGENT_NAMES.map((agent) => h('button', { type: 'button', 'data-run': agent, title: `${agent}: ${AGENTS[agent].label} in YOLO mode`, onclick: () => runInTerminal(agent) }, AGENTS[agent].label)),
   );
   replace(root, h('p', { class: 'hint' }, 'loading…'));
 
