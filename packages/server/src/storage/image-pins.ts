@@ -30,8 +30,13 @@ export class ImagePins {
     } catch {
       return {};
     }
-    const parsed = pinsSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new Error(`${this.file} is not a map of image -> package -> version: remove it to use the recipe's pins`);
+    let parsed;
+    try {
+      parsed = pinsSchema.safeParse(JSON.parse(text));
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed?.success) throw new Error(`${this.file} is not a map of image -> package -> version: remove it to use the recipe's pins`);
     return parsed.data;
   }
 
