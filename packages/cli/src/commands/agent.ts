@@ -34,6 +34,7 @@ export function registerAgent(program: Command): void {
         const outcome = await bridgeTerminal(handle, { detachKey: true, sendSize: true, ctrlDAtEnd: false, hangupOnLeave: false }, local);
         await leave(outcome, { sandbox: name, sessionId: handle.sessionId, detachable: true, interactive: isInteractive(local) });
       }
+      await warnWithoutKey(command, name, agent);
       const size = local.sized ? { rows: local.sized.rows, cols: local.sized.columns } : {};
       const handle = await sandbox.createSession(cmd!, [...yolo, ...args], { cwd: AGENT_DIR, ...size });
       const outcome = await bridgeTerminal(handle, { detachKey: true, sendSize: false, ctrlDAtEnd: true, hangupOnLeave: false }, local);
@@ -50,4 +51,15 @@ async function existingOrCreated(command: Command, name: string): Promise<Sandbo
   }
   process.stderr.write(`creating sandbox ${name} (dev image)\n`);
   return client.createSandbox(name, { image: 'dev' });
+}
+
+/** Says how to give the agent a key when no secret of its preset is granted to the sandbox. */
+async function warnWithoutKey(command: Command, name: string, agent: AgentName): Promise<void> {
+  const { preset } = AGENTS[agent];
+  // Only an admin token may list secrets; with another there is nothing to check against.
+  const secrets = await clientFor(command).listSecrets().catch(() => undefined);
+  if (!secrets || secrets.some((s) => s.preset === preset && s.grants.some((g) => g.sandbox === name))) return;
+  const secret = secrets.find((s) => s.preset === preset)?.name;
+  const add = secret ? '' : `\`echo "$KEY" | burrow secret add ${preset} --preset ${preset}\` and `;
+  process.stderr.write(`note: ${name} holds no ${preset} key placeholder; give it one with ${add}\`burrow secret grant ${secret ?? preset} ${name}\`\n`);
 }
