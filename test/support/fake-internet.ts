@@ -94,7 +94,20 @@ export class FakeInternet {
     await this.waitForServer();
   }
 
+  /** UDP on a free port, then TCP on the same one; another process may hold that TCP port, so retry. */
   private async startDns(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.listenDns();
+        return;
+      } catch (e) {
+        this.dns?.close();
+        if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 5) throw e;
+      }
+    }
+  }
+
+  private async listenDns(): Promise<void> {
     const dns = createSocket('udp4');
     dns.on('message', (msg, rinfo) => {
       const reply = this.reply(msg);
@@ -104,7 +117,7 @@ export class FakeInternet {
     this.dns = dns;
     this.dnsPort = dns.address().port;
     // The same answers over TCP (length-prefixed messages), on the same port.
-    this.dnsTcp = createServer((socket) => {
+    const tcp = createServer((socket) => {
       let pending = Buffer.alloc(0);
       socket.on('error', () => {});
       socket.on('data', (chunk: Buffer) => {
@@ -117,9 +130,10 @@ export class FakeInternet {
       });
     });
     await new Promise<void>((resolve, reject) => {
-      this.dnsTcp!.once('error', reject);
-      this.dnsTcp!.listen(this.dnsPort, '127.0.0.1', () => resolve());
+      tcp.once('error', reject);
+      tcp.listen(this.dnsPort, '127.0.0.1', () => resolve());
     });
+    this.dnsTcp = tcp;
   }
 
   private reply(msg: Buffer): Buffer | undefined {
