@@ -16,6 +16,7 @@ import type {
   UsageReport,
 } from './types.js';
 import { caveatsFor, type TokenRestrictions } from './tokens.js';
+import type { SecretPreset } from './agents.js';
 
 /** Create may build a root filesystem and start a box: the Sprites JS SDK allows 120 s too. */
 const CREATE_TIMEOUT_MS = 120_000;
@@ -118,8 +119,11 @@ export class BurrowClient {
     return this.api.json('DELETE', `/v1/tokens/${encodeURIComponent(id)}`);
   }
 
-  /** Stores a secret (sealed at rest) that the egress proxy may send to `hosts` only. */
-  async addSecret(name: string, options: { hosts: string[]; inject: string; value: string }): Promise<SecretInfo> {
+  /**
+   * Stores a secret (sealed at rest) that the egress proxy may send to `hosts` only; a `preset`
+   * fills in the hosts and header of a known API (see SECRET_PRESETS).
+   */
+  async addSecret(name: string, options: { hosts?: string[]; inject?: string; preset?: SecretPreset; value: string }): Promise<SecretInfo> {
     return this.api.json('POST', '/v1/secrets', { body: { name, ...options }, expect: [201] });
   }
 

@@ -67,3 +67,13 @@ export {
   type ServiceStatus,
   type ServiceStreamOptions,
 } from './services.js';
+export {
+  AGENT_NAMES,
+  AGENTS,
+  DEFAULT_AGENT,
+  SECRET_PRESET_NAMES,
+  SECRET_PRESETS,
+  type AgentName,
+  type SecretPreset,
+  type SecretPresetSpec,
+} from './agents.js';

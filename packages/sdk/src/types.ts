@@ -280,6 +280,8 @@ export interface SecretInfo {
   name: string;
   hosts: string[];
   inject: string;
+  /** The preset it was added with (`anthropic`, `openai`, `gemini`, `github`), if any. */
+  preset: string | null;
   created_at: string;
   grants: Array<{ id: string; sandbox: string; env: string | null; caveats: string[]; created_at: string }>;
 }

@@ -1,5 +1,5 @@
 // Request shapes, parsed at the boundary: past these schemas, handlers trust their input.
-import { PRIVILEGE_PROFILES, TOKEN_OPS } from '@burrow/sdk';
+import { PRIVILEGE_PROFILES, SECRET_PRESET_NAMES, TOKEN_OPS, type SecretPreset } from '@burrow/sdk';
 import { z } from 'zod';
 import { listValue, parseCaveat, parseRfc3339 } from '../auth/caveats.js';
 import { MAX_COMMENT_LENGTH } from '../core/checkpoints.js';
@@ -220,8 +220,10 @@ export const usageQuery = z
 export const addSecretBody = z
   .object({
     name: z.string().min(1).max(63),
-    hosts: z.array(z.string().min(1).max(253)).min(1).max(64),
-    inject: z.string().min(4).max(512),
+    /** Fills in `hosts` and `inject` (given ones win) and the variables a grant sets. */
+    preset: z.enum(SECRET_PRESET_NAMES as [SecretPreset, ...SecretPreset[]]).optional(),
+    hosts: z.array(z.string().min(1).max(253)).min(1).max(64).optional(),
+    inject: z.string().min(4).max(512).optional(),
     value: z.string().min(1).max(65_536),
   })
   .strict();
