@@ -1,8 +1,9 @@
 // How well one sandbox's runaway is contained: a neighbour's `exec echo ok` (runc, through the
 // SDK) while another sandbox runs a fork bomb, a CPU spinner on every core, or a memory hog,
-// against the same neighbour's latency with nothing running, measured in the same run. Each
-// attack runs in a fresh sandbox of each runtime and is ended (kill, or restart for a gVisor
-// sandbox whose runtime the bomb took down) before the next one starts.
+// against the same neighbour's latency with nothing running, measured right before each attack
+// (so that load from elsewhere on the machine weighs on both alike). Each attack runs in a
+// fresh sandbox of each runtime and is ended (kill, or restart for a gVisor sandbox whose
+// runtime the bomb took down) before the next one starts.
 import type { Runtime, Sandbox } from '@burrow/sdk';
 import { log, timed, type BenchContext, type Benchmark, type Figure } from './context.js';
 import { formatMs, median } from './stats.js';
@@ -48,13 +49,13 @@ export const containment: Benchmark = {
   async run(ctx) {
     return ctx.withSandbox('neighbour', { runtime: 'runc' }, async (neighbour) => {
       await latencies(neighbour); // warm-up
-      const quiet = await latencies(neighbour);
       const figures: Figure[] = [];
-      const data: Record<string, number[]> = { quiet };
+      const data: Record<string, { quiet: number[]; attacked: number[] }> = {};
       for (const runtime of ['runc', 'gvisor'] as const) {
         for (const attack of ATTACKS) {
+          const quiet = await latencies(neighbour);
           const samples = await underAttack(ctx, neighbour, runtime, attack);
-          data[`${attack.label} (${runtime})`] = samples;
+          data[`${attack.label} (${runtime})`] = { quiet, attacked: samples };
           const value = median(samples);
           figures.push({
             label: `neighbour exec during a ${attack.label} (${runtime})`,
