@@ -7,8 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { agentStart } from './agent-start.js';
 import { agentWorkload } from './agent-workload.js';
 import { checkpoints } from './checkpoints.js';
+import { containment } from './containment.js';
 import { BenchContext, type Benchmark, type BenchOutcome, type Figure } from './context.js';
 import { createFirstExec } from './create-first-exec.js';
 import { egressProxy } from './egress-proxy.js';
@@ -21,7 +23,7 @@ import { ttyEcho } from './tty-echo.js';
 import { urlProxy } from './url-proxy.js';
 import { formatBytes, formatMs, formatOverhead, formatRatio, renderTable } from './stats.js';
 
-const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints, ttyEcho, fsTransfer, urlProxy, meterOverhead, egressProxy, sleepWake];
+const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints, ttyEcho, fsTransfer, urlProxy, meterOverhead, egressProxy, sleepWake, containment, agentStart];
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 
 interface Ran {

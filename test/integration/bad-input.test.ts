@@ -200,6 +200,18 @@ describe('bad input', () => {
     expect(fits.status).toBe(200);
   });
 
+  it.each([
+    ['an unknown preset', { name: 'k', preset: 'acme', value: 'v' }, /preset/],
+    ['neither hosts nor a preset', { name: 'k', inject: 'Authorization: Bearer {}', value: 'v' }, /hosts/],
+    ['a host line without a default line', { name: 'k', hosts: ['github.com'], inject: 'github.com=Authorization: Basic {base64:x:{}}', value: 'v' }, /without a host/],
+  ])('refuses a secret with %s with 400, and stores nothing', async (_label, body, message) => {
+    const r = await call('POST', '/v1/secrets', JSON.stringify(body));
+    expect(r.status).toBe(400);
+    expectFlatError(r.body, 'invalid_request');
+    expect((r.body as { message: string }).message).toMatch(message);
+    expect((await call('GET', '/v1/secrets')).body).toEqual({ secrets: [] });
+  });
+
   it('changed nothing: only the one sandbox exists', async () => {
     const state = hostState(burrow.config);
     expect(state.rows).toEqual([existing]);

@@ -146,6 +146,23 @@ describe('the dashboard', () => {
     await screenshot(page, '05-sandbox-page');
   });
 
+  it('runs Claude Code in YOLO mode in the terminal, as `burrow agent` does, and goes back to the same shell', async () => {
+    await page.locator('.terminal-picker button[data-run="claude"]').click();
+    await page.locator('.terminal-status[data-state="connected"]').waitFor(WAIT);
+    await untilTerminalShows(/Welcome to Claude Code/);
+    await screenshot(page, '05b-claude');
+    const sessions = await burrow.client().sandbox(name).listSessions();
+    expect(sessions.find((s) => s.is_active && s.command === 'claude --dangerously-skip-permissions')).toMatchObject({ tty: true, workdir: '/home/user' });
+
+    await page.locator('.terminal-picker button[data-run="shell"]').click();
+    await page.locator('.terminal-status[data-state="connected"]').waitFor(WAIT);
+    await typeInTerminal('echo back-$((6*7))');
+    await untilTerminalShows('back-42');
+    // The shell it came back to is the one it left (re-attached), next to the agent still running.
+    const after = (await burrow.client().sandbox(name).listSessions()).filter((s) => s.is_active).map((s) => s.command);
+    expect(after.sort()).toEqual(['bash -l', 'claude --dangerously-skip-permissions']);
+  });
+
   it('edits the network policy and gives a login link for the private URL', async () => {
     const policy = page.locator('section.policy');
     await policy.getByLabel('policy rules').fill('allow example.com\ninclude defaults');

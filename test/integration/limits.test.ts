@@ -51,8 +51,9 @@ describe('a fork bomb', () => {
     expect((await client.listSandboxes({ prefix: other })).map((s) => s.name)).toEqual([other]);
     expect(execFileSync('echo', ['host answers'], { encoding: 'utf8' })).toBe('host answers\n');
     expect(Date.now() - started).toBeLessThan(60_000);
-    expect(Number(cgroupFile(bomb, 'pids', 'pids.current'))).toBeLessThanOrEqual(128);
-    expect(Number(cgroupFile(bomb, 'pids', 'pids.max'))).toBe(128);
+    // gVisor's host limit is its runtime's: 16 host tasks per process inside (oci-bundle.ts).
+    expect(Number(cgroupFile(bomb, 'pids', 'pids.current'))).toBeLessThanOrEqual(128 * 16);
+    expect(Number(cgroupFile(bomb, 'pids', 'pids.max'))).toBe(128 * 16);
     await exploding.catch(() => {});
     await client.deleteSandbox(bomb);
     await client.deleteSandbox(other);

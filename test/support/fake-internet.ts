@@ -61,8 +61,15 @@ export class FakeInternet {
     return `${this.subnet}.${i}`;
   }
 
-  /** `https`: PEM key and certificate per name, for the HTTPS echo server on port 443. */
-  async start(servers: Record<string, number>, https?: Record<string, { key: string; cert: string }>): Promise<void> {
+  /**
+   * `https`: PEM key and certificate per name, for the HTTPS server on port 443: the echo server
+   * above, or `server.script` (a file run with node, given CERTS and `server.env`).
+   */
+  async start(
+    servers: Record<string, number>,
+    https?: Record<string, { key: string; cert: string }>,
+    server?: { script: string; env: Record<string, string> },
+  ): Promise<void> {
     const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     ip('netns', 'add', this.netns);
     ip('link', 'add', this.link, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', this.netns);
@@ -77,16 +84,30 @@ export class FakeInternet {
     ip('-n', this.netns, 'route', 'add', 'default', 'via', this.address(1));
     this.server = spawn('nsenter', [`--net=/var/run/netns/${this.netns}`, process.execPath, '-e', SERVER], { stdio: 'ignore' });
     if (https) {
-      this.httpsServer = spawn('nsenter', [`--net=/var/run/netns/${this.netns}`, process.execPath, '-e', HTTPS_SERVER], {
+      const program = server ? [server.script] : ['-e', HTTPS_SERVER];
+      this.httpsServer = spawn('nsenter', [`--net=/var/run/netns/${this.netns}`, process.execPath, ...program], {
         stdio: 'ignore',
-        env: { ...process.env, CERTS: JSON.stringify(https) },
+        env: { ...process.env, ...server?.env, CERTS: JSON.stringify(https) },
       });
     }
     await this.startDns();
     await this.waitForServer();
   }
 
+  /** UDP on a free port, then TCP on the same one; another process may hold that TCP port, so retry. */
   private async startDns(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.listenDns();
+        return;
+      } catch (e) {
+        this.dns?.close();
+        if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 5) throw e;
+      }
+    }
+  }
+
+  private async listenDns(): Promise<void> {
     const dns = createSocket('udp4');
     dns.on('message', (msg, rinfo) => {
       const reply = this.reply(msg);
@@ -96,7 +117,7 @@ export class FakeInternet {
     this.dns = dns;
     this.dnsPort = dns.address().port;
     // The same answers over TCP (length-prefixed messages), on the same port.
-    this.dnsTcp = createServer((socket) => {
+    const tcp = createServer((socket) => {
       let pending = Buffer.alloc(0);
       socket.on('error', () => {});
       socket.on('data', (chunk: Buffer) => {
@@ -109,9 +130,10 @@ export class FakeInternet {
       });
     });
     await new Promise<void>((resolve, reject) => {
-      this.dnsTcp!.once('error', reject);
-      this.dnsTcp!.listen(this.dnsPort, '127.0.0.1', () => resolve());
+      tcp.once('error', reject);
+      tcp.listen(this.dnsPort, '127.0.0.1', () => resolve());
     });
+    this.dnsTcp = tcp;
   }
 
   private reply(msg: Buffer): Buffer | undefined {

@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { Command, Option } from 'commander';
+import { registerAgent } from './commands/agent.js';
 import { registerCheckpoint } from './commands/checkpoint.js';
 import { registerConsole } from './commands/console.js';
 import { registerCp } from './commands/cp.js';
@@ -47,6 +48,7 @@ registerDestroy(program);
 registerExec(program);
 registerCp(program);
 registerConsole(program);
+registerAgent(program);
 registerSessions(program);
 registerSleep(program);
 registerRestart(program);

@@ -31,7 +31,12 @@ export interface ServerModule {
   loadConfig(env?: NodeJS.ProcessEnv): BurrowConfig;
   serve(config: BurrowConfig): Promise<RunningServer>;
   doctor(config: BurrowConfig, opts: { fix: boolean; log?: (line: string) => void }): Promise<{ ok: boolean; problems: string[] }>;
-  buildImage(config: BurrowConfig, name: ImageName, onProgress?: (line: string) => void): Promise<{ name: string; id: string; built: boolean }>;
+  buildImage(
+    config: BurrowConfig,
+    name: ImageName,
+    onProgress?: (line: string) => void,
+    opts?: { refresh?: boolean },
+  ): Promise<{ name: string; id: string; built: boolean }>;
   listImages(config: BurrowConfig): Promise<ImageInfo[]>;
 }
 

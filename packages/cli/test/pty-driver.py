@@ -3,22 +3,31 @@ tests (Node cannot open a pty without a native module).
 
 Usage: pty-driver.py ROWS COLS STEPS_JSON -- COMMAND...
 STEPS_JSON is a list of steps, each one of:
-  {"wait": "text"}        wait until the terminal has shown this text (10 s at most)
+  {"wait": "text"}        wait until the terminal has shown this text (10 s at most, or
+                          "within" seconds); full-screen programs that move the cursor
+                          between words match too: escape sequences count as one space
+                          each, runs of spaces as one
   {"type": "bytes"}       type these characters (\\u001c is Ctrl+\\)
   {"resize": [rows, cols]} resize the terminal, which sends SIGWINCH to the program
-Prints one JSON object: the exit code, everything the terminal showed, and whether the
-terminal was back in canonical mode with echo on (the program restored it) at the end.
+Prints one JSON object: the exit code, everything the terminal showed, whether the terminal
+was back in canonical mode with echo on (the program restored it) at the end, and how many
+seconds after the start each wait step was met ("met", null for one that was not).
 """
 import fcntl
 import json
 import os
 import pty
+import re
 import select
 import struct
 import subprocess
 import sys
 import termios
 import time
+
+
+def words(shown):
+    return re.sub(rb'[ \t]+', b' ', re.sub(rb'\x1b\[[0-9;?]*[A-Za-z]', b' ', shown))
 
 
 def main():
@@ -42,12 +51,20 @@ def main():
             except OSError:
                 pass
 
+    started = time.time()
+    met = []
+
+    def seen(text):
+        return text in shown or text in words(shown)
+
     for step in steps:
         if 'wait' in step:
-            deadline = time.time() + 10
-            while step['wait'].encode() not in shown and time.time() < deadline:
+            text = step['wait'].encode()
+            deadline = time.time() + step.get('within', 10)
+            while not seen(text) and time.time() < deadline:
                 read(0.05)
-            if step['wait'].encode() not in shown:
+            met.append(round(time.time() - started, 3) if seen(text) else None)
+            if not seen(text):
                 break
         elif 'type' in step:
             os.write(master, step['type'].encode())
@@ -64,6 +81,7 @@ def main():
         'code': child.wait(),
         'shown': shown.decode('utf-8', 'replace'),
         'restored': bool(lflag & termios.ICANON) and bool(lflag & termios.ECHO),
+        'met': met,
     }))
 
 

@@ -22,6 +22,8 @@ export const ErrorCodes = {
   checkpoint_in_use: 409,
   /** A sandbox's checkpoints hold their budget (BURROW_CHECKPOINT_BUDGET x storage_gb). */
   quota_exceeded: 409,
+  /** The sandbox is at its process limit (pids_limit): nothing new can start in it. */
+  pids_exhausted: 409,
   gone: 410,
   payload_too_large: 413,
   /** The request's head (its URL and headers) is over the server's 16 KiB. */

@@ -3,6 +3,7 @@
  * SDK, the CLI and the dashboard read with it: request schemas, response shapes, error codes,
  * token ops and caveats, the macaroon codec, and the table of routes.
  */
+export * from './agents.js';
 export * from './caveats.js';
 export * from './duration.js';
 export * from './error-codes.js';

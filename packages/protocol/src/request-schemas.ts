@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { listValue, parseCaveat, parseRfc3339 } from './caveats.js';
 import { newNameProblem } from './names.js';
+import { SECRET_PRESET_NAMES, type SecretPreset } from './agents.js';
 import { PRIVILEGE_PROFILES } from './privileges.js';
 import { TOKEN_OPS } from './tokens.js';
 
@@ -226,8 +227,10 @@ export const usageQuery = z
 export const addSecretBody = z
   .object({
     name: z.string().min(1).max(63),
-    hosts: z.array(z.string().min(1).max(253)).min(1).max(64),
-    inject: z.string().min(4).max(512),
+    /** Fills in `hosts` and `inject` (given ones win) and the variables a grant sets. */
+    preset: z.enum(SECRET_PRESET_NAMES as [SecretPreset, ...SecretPreset[]]).optional(),
+    hosts: z.array(z.string().min(1).max(253)).min(1).max(64).optional(),
+    inject: z.string().min(4).max(512).optional(),
     value: z.string().min(1).max(65_536),
   })
   .strict();

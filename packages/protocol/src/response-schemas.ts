@@ -57,6 +57,9 @@ export const spriteSchema = z.object({
     .nullable()
     .optional()
     .describe('why the sandbox last died underneath (out of memory, runtime crash); it boots on next use'),
+  condition: openEnum<'pids_exhausted'>(['pids_exhausted'], 'something holds a running sandbox back (pids_exhausted: at its process limit, nothing new can start; kill ends its processes)')
+    .nullable()
+    .optional(),
   sleep: z
     .object({ warm_after: z.string(), cold_after: z.string(), custom: z.boolean() })
     .optional()
@@ -113,6 +116,10 @@ export type ApiToken = z.infer<typeof apiTokenSchema>;
 export const restartResultSchema = z.object({ sprite_name: z.string(), machine_id: z.string(), message: z.string() });
 export type RestartResult = z.infer<typeof restartResultSchema>;
 
+/** The answer of `POST /v1/sprites/{name}/kill`: how many processes it ended. */
+export const killResultSchema = z.object({ sprite_name: z.string(), killed: z.number(), message: z.string() });
+export type KillResult = z.infer<typeof killResultSchema>;
+
 /** A sandbox's health (spec section 2); warm and cold ones are reported, never probed or woken. */
 export const sandboxCheckSchema = z.object({
   sprite_name: z.string(),
@@ -134,7 +141,7 @@ export const sandboxEventSchema = z.object({
   sprite_id: z.string(),
   type: z
     .string()
-    .describe('created, woke, slept, checkpointed, restored, forked, oom_killed, failed, destroyed, limits_changed, disk_full, ...'),
+    .describe('created, woke, slept, checkpointed, restored, forked, oom_killed, failed, destroyed, limits_changed, disk_full, pids_exhausted, ...'),
   message: z.string(),
   time,
   detail: z.record(z.string(), z.unknown()).optional(),
@@ -168,6 +175,7 @@ export const secretInfoSchema = z.object({
   name: z.string(),
   hosts: z.array(z.string()),
   inject: z.string(),
+  preset: z.string().nullable().describe('the preset it was added with (anthropic, openai, gemini, github), if any'),
   created_at: time,
   grants: z.array(z.object({ id: z.string(), sandbox: z.string(), env: z.string().nullable(), caveats: z.array(z.string()), created_at: time })),
 });

@@ -44,6 +44,7 @@ import {
   apiTokenSchema,
   checkpointSchema,
   listSpritesResponseSchema,
+  killResultSchema,
   restartResultSchema,
   sandboxCheckSchema,
   sandboxEventSchema,
@@ -66,6 +67,7 @@ export const ANSWER_SCHEMAS = {
   ListSprites: listSpritesResponseSchema,
   Checkpoint: checkpointSchema,
   RestartResult: restartResultSchema,
+  KillResult: killResultSchema,
   SandboxCheck: sandboxCheckSchema,
   SandboxEvent: sandboxEventSchema,
   UsageReport: usageReportSchema,
@@ -138,6 +140,11 @@ export const ROUTES: readonly RouteSpec[] = [
     method: 'POST', path: `${S}/restart`, op: 'exec',
     summary: 'Reboot the sandbox on its disk (wakes a sleeping one): every process and session ends, services start again; {sprite_name, machine_id, message}',
     answers: { '200': { description: 'restarted', json: 'RestartResult' }, '409': 'conflict' },
+  },
+  {
+    method: 'POST', path: `${S}/kill`, op: 'exec',
+    summary: 'End every process but init, starting nothing inside (so it works at the process limit, where exec answers 409 pids_exhausted); services start again: {sprite_name, killed, message}',
+    answers: { '200': { description: 'killed', json: 'KillResult' } },
   },
   {
     method: 'GET', path: `${S}/check`, op: 'read',

@@ -11,6 +11,7 @@ import {
   type CreateSandboxRequest,
   type EgressLogEntry,
   type ListSpritesResponse,
+  type SecretPreset,
   type SecretGrant,
   type SecretInfo,
   type Sprite,
@@ -119,8 +120,11 @@ export class BurrowClient {
     return this.api.json('DELETE', `/v1/tokens/${encodeURIComponent(id)}`);
   }
 
-  /** Stores a secret (sealed at rest) that the egress proxy may send to `hosts` only. */
-  async addSecret(name: string, options: { hosts: string[]; inject: string; value: string }): Promise<SecretInfo> {
+  /**
+   * Stores a secret (sealed at rest) that the egress proxy may send to `hosts` only; a `preset`
+   * fills in the hosts and header of a known API (see SECRET_PRESETS).
+   */
+  async addSecret(name: string, options: { hosts?: string[]; inject?: string; preset?: SecretPreset; value: string }): Promise<SecretInfo> {
     return this.api.json('POST', '/v1/secrets', { body: { name, ...options }, expect: [201] });
   }
 

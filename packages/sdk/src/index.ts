@@ -32,10 +32,13 @@ export { SandboxServices, type ServiceStreamOptions } from './services.js';
 // The wire contract (shapes, error codes, token ops, macaroons) is @burrow/protocol's; SDK users
 // get it from here too, so one import serves a client.
 export {
+  AGENT_NAMES,
+  AGENTS,
   attenuate,
   attenuateToken,
   caveatsFor,
   codeForStatus,
+  DEFAULT_AGENT,
   durationMs,
   ErrorCodes,
   FsErrorCodes,
@@ -50,10 +53,13 @@ export {
   PRIVILEGE_PROFILES,
   refusesNewPrivileges,
   sandboxCaveatValue,
+  SECRET_PRESET_NAMES,
+  SECRET_PRESETS,
   serializeMacaroon,
   signatureValid,
   statusFor,
   TOKEN_OPS,
+  type AgentName,
   type ErrorBody,
   type ErrorCode,
   type FsEntry,
@@ -70,6 +76,8 @@ export {
   type NetworkPolicyRule,
   type PrivilegesPolicy,
   type PrivilegesProfile,
+  type SecretPreset,
+  type SecretPresetSpec,
   type TokenOp,
   type TokenRestrictions,
 } from '@burrow/protocol';

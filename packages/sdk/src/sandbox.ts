@@ -31,6 +31,7 @@ import type {
   ForkRequest,
   NetworkPolicy,
   RestartResult,
+  KillResult,
   SandboxCheck,
   SandboxEventWire,
   SleepSettings,
@@ -203,6 +204,15 @@ export class Sandbox {
    * Reboots the sandbox on its disk and resolves once it runs again: every process and session
    * ends, services start again, a changed privileges policy applies. Wakes a sleeping sandbox.
    */
+  /**
+   * Ends every process in the sandbox but its init; services start again. It starts nothing
+   * inside, so it works when the sandbox is at its process limit (a fork bomb), where `exec`
+   * is refused with `pids_exhausted`.
+   */
+  async killProcesses(): Promise<KillResult> {
+    return this.api.json<KillResult>('POST', `${this.path()}/kill`, { timeoutMs: 60_000 });
+  }
+
   async restart(): Promise<RestartResult> {
     return this.api.json<RestartResult>('POST', `${this.path()}/restart`, { timeoutMs: 60_000 });
   }

@@ -3,7 +3,7 @@
  * a unit test) and a real `burrow serve` (test/integration/sdk-contract.test.ts). Whatever the
  * fake answers here, the daemon answers too, so the SDK's unit tests test against the real thing.
  */
-import { checkpointSchema, listSpritesResponseSchema, spriteSchema } from '@burrow/protocol';
+import { checkpointSchema, killResultSchema, listSpritesResponseSchema, spriteSchema } from '@burrow/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BurrowClient } from '../src/client.js';
 import { BurrowError } from '../src/errors.js';
@@ -101,6 +101,16 @@ export function describeContract(peerName: string, open: () => Promise<ContractP
       const fork = await box.fork('v1', peer.name('rs-fork'));
       expect((await fork.refresh()).name).toBe(peer.name('rs-fork'));
       expect(await refusal(box.fork('v1', peer.name('rs-fork')))).toMatchObject({ status: 409, code: 'sandbox_exists' });
+    });
+
+    it('kills every process but init, answering a KillResult; a sandbox under its process limit has no condition', async () => {
+      const name = peer.name('kill');
+      const box = await client.createSandbox(name);
+      expect((await box.refresh()).condition ?? null).toBeNull();
+      const result = killResultSchema.parse(await box.killProcesses());
+      expect(result.sprite_name).toBe(name);
+      expect(result.killed).toBeGreaterThanOrEqual(0);
+      expect(await refusal(client.sandbox(peer.name('kill-ghost')).killProcesses())).toMatchObject({ status: 404, code: 'sandbox_not_found' });
     });
 
     it('destroys a sandbox, after which get is 404', async () => {

@@ -18,6 +18,7 @@ import {
   checkpointSchema,
   createSpriteBody,
   findRoute,
+  killResultSchema,
   listSpritesResponseSchema,
   spriteSchema,
   type Checkpoint,
@@ -427,6 +428,13 @@ export class FakeBurrow {
       if (method === 'GET' && exec[2] === undefined) return this.listSessions(sprite);
       if (method === 'POST' && exec[2] !== undefined) return this.killSession(sprite, decodeURIComponent(exec[2]), url);
     }
+    const kill = url.pathname.match(/^\/v1\/sprites\/([^/]+)\/kill$/);
+    if (kill && method === 'POST') {
+      const sprite = decodeURIComponent(kill[1] ?? '');
+      if (!this.sprites.has(sprite)) return error(404, 'sandbox_not_found', `sandbox '${sprite}' does not exist`);
+      // The fake runs no processes: nothing to end.
+      return { status: 200, body: JSON.stringify(killResultSchema.parse({ sprite_name: sprite, killed: 0, message: 'ended 0 processes; services start again' })) };
+    }
     const name = decodeURIComponent(url.pathname.match(/^\/v1\/sprites\/([^/]+)$/)?.[1] ?? '');
 
     if (method === 'POST' && url.pathname === '/v1/sprites') {
@@ -651,6 +659,7 @@ function makeSprite(request: CreateSandboxRequest, index: number, fields: Partia
     isolation: runtime === 'runc' ? 'runc: shares the host kernel' : 'gVisor: a user-space kernel between the box and the host',
     image: request.image ?? 'dev',
     failure_reason: null,
+    condition: null,
     ...fields,
   });
 }

@@ -10,6 +10,7 @@
  * Signals and terminal resizes are separate requests naming the command by its token.
  *
  *   burrow-agent init                                   PID 1: reap zombies, serve requests
+ *                                                       (BURROW_NPROC=N: each user's process cap)
  *   burrow-agent exec TOKEN UID GID CWD TTY ROWS COLS -- CMD [ARG...]
  *                                                       run CMD with this process's environment
  *   burrow-agent signal TOKEN SIGNUM                    signal CMD's process group
@@ -37,6 +38,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -302,7 +304,23 @@ static void reap(void) {
   }
 }
 
+/*
+ * Under gVisor a fork bomb must be stopped by the sandbox's own kernel: the host's pids limit
+ * would refuse the runtime a thread, and it dies with every process inside. The daemon passes
+ * the cap in PID 1's environment rather than the bundle's rlimits, which runsc also applies to
+ * the runtime's own host processes. Everything PID 1 forks inherits it; without
+ * CAP_SYS_RESOURCE nothing inside can raise it.
+ */
+static void cap_processes(void) {
+  const char *cap = getenv("BURROW_NPROC");
+  if (!cap) return;
+  struct rlimit limit = {.rlim_cur = strtoul(cap, NULL, 10), .rlim_max = strtoul(cap, NULL, 10)};
+  if (limit.rlim_max > 0 && setrlimit(RLIMIT_NPROC, &limit)) perror("burrow-agent: setrlimit RLIMIT_NPROC");
+  unsetenv("BURROW_NPROC");
+}
+
 __attribute__((noreturn)) static void run_init(void) {
+  cap_processes();
   sigset_t mask;
   sigemptyset(&mask);
   sigaddset(&mask, SIGCHLD);

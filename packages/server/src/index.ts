@@ -10,9 +10,11 @@ export { doctor, type DoctorReport } from './host/doctor.js';
 export async function buildImage(
   config: BurrowConfig,
   name: ImageName,
-  onProgress?: (line: string) => void,
+  onProgress: (line: string) => void = () => {},
+  opts: { refresh?: boolean } = {},
 ): Promise<{ name: string; id: string; built: boolean }> {
   const store = new ImageStore(config, await ensurePool(config, onProgress));
+  if (opts.refresh) await store.pins.refresh(store.recipeOf(name), onProgress);
   const { id, built } = await store.ensure(name, onProgress);
   return { name, id, built };
 }

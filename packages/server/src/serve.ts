@@ -24,6 +24,8 @@ import { Metrics } from './core/metrics.js';
 import { sandboxIdOf } from './core/sandbox-containers.js';
 import { SandboxLimits } from './core/sandbox-limits.js';
 import { healthReporter } from './core/sandbox-health.js';
+import { ProcessLimitWatch } from './core/process-limit.js';
+import { HOST_PID_MAX, raisePidMax } from './host/pid-space.js';
 import { Usage } from './core/usage.js';
 import { egressHooks } from './core/egress-hooks.js';
 import { IdleTimer } from './core/idle.js';
@@ -182,6 +184,10 @@ export async function serve(
     config.limits.capacityWaitMs,
     () => measureHost(pool.root),
   );
+  const processLimit = new ProcessLimitWatch({
+    events,
+    guestTasks: (record) => runtimes[record.runtime].tasks(record.containerId),
+  });
   const manager = new SandboxManager({
     store,
     runtimes,
@@ -198,6 +204,7 @@ export async function serve(
     hooks: combineHooks(checkpointHooks({ store: checkpointStore, snapshots, crashPoint }), egressHooks(secrets, trust, proxyUrlOf)),
     activity,
     privileges: (sandboxId) => privileges.forBoot(sandboxId),
+    processLimit,
   });
   const checkpoints = new Checkpoints({
     manager,
@@ -220,6 +227,7 @@ export async function serve(
     readCgroup: (record) => manager.containers.cgroupOf(record).read(),
     diskUsage: () => (quotas ? disks.usage() : Promise.resolve(new Map())),
     noticed: (record, finding) => void health(record.name, finding),
+    observed: (record, reading) => processLimit.observe(record, reading),
     tickDuration: (seconds) => metrics.meterTick(seconds),
     log: (line) => logger.warn(line),
     intervals: { diskMs: config.meterDiskIntervalMs },
@@ -236,6 +244,8 @@ export async function serve(
   const dnsPort = await resolver.start();
   firewall.addGatewayService({ name: 'dns', protocols: ['udp', 'tcp'], port: dnsPort, redirectFrom: [53] });
   if (await enableIpv4Forwarding()) log('enabled IPv4 forwarding (net.ipv4.ip_forward=1) for sandbox egress');
+  const oldPidMax = await raisePidMax();
+  if (oldPidMax !== null) log(`raised kernel.pid_max from ${oldPidMax} to ${HOST_PID_MAX}: sandboxes' process limits must not add up to the host's`);
 
   // The egress proxy: sandboxes' TCP 80 and 443 are redirected to it on their gateway address
   // (only where the firewall would let the traffic out anyway), or they use it explicitly.
@@ -370,6 +380,7 @@ export async function serve(
     view: {
       urlFor: (name) => `http://${name}.${config.network.urlDomain}:${actualPort()}`,
       isolationOf: (record) => runtimes[record.runtime].isolation,
+      processLimitReached: (record) => processLimit.isExhausted(record.id),
       sleepDefaults: config.sleep,
     },
   });

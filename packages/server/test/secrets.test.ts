@@ -63,6 +63,30 @@ describe('secrets', () => {
     expect(secrets.grantForPlaceholder(grant.id)?.revoked).toBe(true);
   });
 
+  it('fills hosts and header from a preset, and a grant sets the variable its tool reads', async () => {
+    const view = secrets.add('claude', { preset: 'anthropic', value: 'sk-ant-REAL' });
+    expect(view).toMatchObject({ hosts: ['api.anthropic.com'], inject: 'x-api-key: {}', preset: 'anthropic' });
+    const { placeholder } = await secrets.grant('claude', 'dev', {});
+    expect(secrets.environmentOf('sb-dev')).toEqual({ ANTHROPIC_API_KEY: placeholder });
+  });
+
+  it('sets every variable of a preset whose tools read different ones, unless told one', async () => {
+    secrets.add('openai', { preset: 'openai', value: 'sk-proj-REAL' });
+    const { placeholder } = await secrets.grant('openai', 'dev', {});
+    expect(secrets.environmentOf('sb-dev')).toEqual({ OPENAI_API_KEY: placeholder, CODEX_API_KEY: placeholder });
+    await secrets.grant('openai', 'dev', { envVar: 'MY_KEY' });
+    expect(Object.keys(secrets.environmentOf('sb-dev'))).toEqual(['MY_KEY']);
+  });
+
+  it('gives git a credential helper for a github preset, reading the placeholder file', async () => {
+    secrets.add('gh', { preset: 'github', value: 'ghp_REAL' });
+    const { placeholder } = await secrets.grant('gh', 'dev', {});
+    const env = secrets.environmentOf('sb-dev');
+    expect(env).toMatchObject({ GH_TOKEN: placeholder, GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'credential.https://github.com.helper' });
+    expect(env.GIT_CONFIG_VALUE_0).toContain('username=x-access-token');
+    expect(env.GIT_CONFIG_VALUE_0).toContain('/.burrow/secrets/gh');
+  });
+
   it('repairs files after a crash and forgets grants of sandboxes that are gone', async () => {
     secrets.add('gh', { hosts: ['api.github.com'], inject: 'Authorization: token {}', value: 'ghp_REAL' });
     const { placeholder } = await secrets.grant('gh', 'dev', {});

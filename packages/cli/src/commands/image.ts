@@ -10,11 +10,12 @@ export function registerImage(program: Command): void {
     .command('build')
     .description('build a base image with mmdebstrap (skipped when it is already built)')
     .addArgument(new Argument('<name>', 'which image').choices(['minimal', 'dev']))
-    .action(async (name: ImageName) => {
+    .option('--refresh', "move the image's coding agents to their newest release (from then on, new sandboxes use it)")
+    .action(async (name: ImageName, options: { refresh?: boolean }) => {
       const server = await loadServer();
       const config = server.loadConfig(process.env);
       const started = Date.now();
-      const result = await server.buildImage(config, name, (line) => void process.stdout.write(`  ${line}\n`));
+      const result = await server.buildImage(config, name, (line) => void process.stdout.write(`  ${line}\n`), { refresh: options.refresh });
       process.stdout.write(
         result.built
           ? `built image ${result.name} (${result.id}) in ${formatSeconds(Date.now() - started)}\n`

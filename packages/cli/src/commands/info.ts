@@ -21,7 +21,7 @@ export function renderSprite(sprite: Sprite, now: Date = new Date()): string {
   return renderFields([
     ['name', sprite.name],
     ['id', sprite.id],
-    ['status', sprite.status],
+    ['status', sprite.condition === 'pids_exhausted' ? `${sprite.status}, at its process limit (nothing new can start: \`burrow kill ${sprite.name}\`)` : sprite.status],
     ['failure', sprite.failure_reason ?? undefined],
     ['runtime', sprite.runtime],
     ['isolation', sprite.isolation],

@@ -1,6 +1,7 @@
 /**
- * `burrow restart` and `burrow check`: reboot a sandbox on its disk (every process ends,
- * services start again), and ask whether it is alive without waking it.
+ * `burrow restart`, `burrow kill` and `burrow check`: reboot a sandbox on its disk (every process
+ * ends, services start again), end its processes without a reboot (what stops a fork bomb), and
+ * ask whether it is alive without waking it.
  */
 import type { Command } from 'commander';
 import { clientFor } from '../client.js';
@@ -20,6 +21,17 @@ export function registerRestart(program: Command): void {
       const result = await clientFor(command).sandbox(name).restart();
       if (options.json) process.stdout.write(renderJson(result));
       else process.stdout.write(`${name} restarted (${formatSeconds(Date.now() - started)})\n`);
+    });
+
+  program
+    .command('kill')
+    .description('end every process in a sandbox but its init, without starting anything in it (works at its process limit, e.g. on a fork bomb); services start again')
+    .argument('<name>')
+    .option('--json', 'print the answer as JSON')
+    .action(async (name: string, options: { json?: boolean }, command: Command) => {
+      const result = await clientFor(command).sandbox(name).killProcesses();
+      if (options.json) process.stdout.write(renderJson(result));
+      else process.stdout.write(`${name}: ${result.message}\n`);
     });
 
   program

@@ -2,7 +2,8 @@
  * `burrow secret add|list|rm|grant|revoke|log|tokenizer-key`: credentials that sandboxes use
  * through the egress proxy without ever holding them.
  */
-import type { Command } from 'commander';
+import { SECRET_PRESET_NAMES, type SecretPreset } from '@burrow/sdk';
+import { Option, type Command } from 'commander';
 import { clientFor } from '../client.js';
 import { formatAge, renderJson, renderTable } from '../output.js';
 
@@ -45,13 +46,25 @@ export function registerSecret(program: Command): void {
     .command('add')
     .description('store a secret (value from stdin or a prompt; sealed at rest)')
     .argument('<name>')
-    .requiredOption('--host <host>', 'a host the secret may be sent to, e.g. api.github.com or *.example.com (repeatable)', collect, [])
-    .option('--inject <header>', "the header the proxy sets, {} standing for the value", 'Authorization: Bearer {}')
-    .action(async (name: string, options: { host: string[]; inject: string }, command: Command) => {
+    .addOption(new Option('--preset <api>', 'the hosts and header of a known API; a grant then sets the variable its tool reads').choices(SECRET_PRESET_NAMES))
+    .option('--host <host>', 'a host the secret may be sent to, e.g. api.github.com or *.example.com (repeatable)', collect, [])
+    .option(
+      '--inject <header>',
+      "the header the proxy sets, {} standing for the value (default 'Authorization: Bearer {}'); repeat with 'HOST=Header: ...' for a host of its own; {base64:user:{}} encodes Basic credentials",
+      collect,
+      [],
+    )
+    .action(async (name: string, options: { preset?: SecretPreset; host: string[]; inject: string[] }, command: Command) => {
+      if (!options.preset && !options.host.length) throw new Error('give --host (repeatable) or --preset');
       const value = await readValue(name);
       if (!value) throw new Error('the secret value is empty');
-      const added = await clientFor(command).addSecret(name, { hosts: options.host, inject: options.inject, value });
-      process.stdout.write(`added secret ${added.name} for ${added.hosts.join(', ')} (${added.inject})\n`);
+      const added = await clientFor(command).addSecret(name, {
+        value,
+        ...(options.preset ? { preset: options.preset } : {}),
+        ...(options.host.length ? { hosts: options.host } : {}),
+        ...(options.inject.length || !options.preset ? { inject: options.inject.length ? options.inject.join('\n') : 'Authorization: Bearer {}' } : {}),
+      });
+      process.stdout.write(`added secret ${added.name} for ${added.hosts.join(', ')} (${added.inject.split('\n').join('; ')})\n`);
     });
 
   secret
@@ -68,7 +81,7 @@ export function registerSecret(program: Command): void {
       process.stdout.write(
         renderTable(
           ['NAME', 'HOSTS', 'INJECT', 'GRANTED TO'],
-          list.map((s) => [s.name, s.hosts.join(','), s.inject, s.grants.map((g) => (g.env ? `${g.sandbox} ($${g.env})` : g.sandbox)).join(', ') || '-']),
+          list.map((s) => [s.name, s.hosts.join(','), s.preset ?? s.inject.split('\n').join('; '), s.grants.map((g) => (g.env ? `${g.sandbox} ($${g.env})` : g.sandbox)).join(', ') || '-']),
         ),
       );
     });
@@ -87,7 +100,7 @@ export function registerSecret(program: Command): void {
     .description('give a sandbox a placeholder for the secret, in /.burrow/secrets/NAME (and $VAR with --env)')
     .argument('<name>', 'the secret')
     .argument('<sandbox>')
-    .option('--env <var>', 'also set this environment variable to the placeholder in every command')
+    .option('--env <var>', "also set this environment variable to the placeholder in every command (a preset's secret: the variable its tool reads)")
     .option('--ttl <duration>', 'the placeholder stops working after this long, e.g. 1h')
     .option('--json', 'print the grant as JSON')
     .action(async (name: string, sandbox: string, options: { env?: string; ttl?: string; json?: boolean }, command: Command) => {

@@ -7,6 +7,8 @@ export interface ViewContext {
   /** Base of sandbox URLs, e.g. `http://{name}.localhost:7070`. */
   urlFor: (name: string) => string;
   isolationOf: (record: SandboxRecord) => string;
+  /** Whether a running sandbox is at its process limit now. */
+  processLimitReached: (record: SandboxRecord) => boolean;
   sleepDefaults: SleepDefaults;
 }
 
@@ -53,6 +55,7 @@ export function spriteView(r: SandboxRecord, ctx: ViewContext): Sprite {
     isolation: ctx.isolationOf(r),
     image: r.imageName,
     failure_reason: r.failureReason,
+    condition: r.status === 'running' && ctx.processLimitReached(r) ? 'pids_exhausted' : null,
     sleep: sleepView(r, ctx.sleepDefaults),
   } as Sprite;
 }

@@ -18,6 +18,7 @@ export const EVENT_TYPES = [
   'restarted',
   'privileges_changed',
   'disk_full',
+  'pids_exhausted',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

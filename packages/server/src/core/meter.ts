@@ -2,7 +2,8 @@
 // cgroup, and every sandbox's disk (live subvolume plus checkpoints, from btrfs quota groups,
 // refreshed less often) is charged for the time since the last sample. Amounts collect in memory
 // and are written to SQLite in 10 s buckets; old buckets are compacted into hours, then days.
-// The same pass notices sandboxes the OOM killer hit, since it reads their memory cgroup anyway.
+// The same pass notices sandboxes the OOM killer hit, since it reads their memory cgroup anyway,
+// and hands each reading on (the process-limit watch reads its pids counters).
 import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
 import type { UsageBucket, UsageStore } from '../db/usage.js';
 import type { CgroupReading } from '../runtime/cgroup.js';
@@ -37,6 +38,8 @@ export interface MeterDeps {
    * process is left in its cgroup (`stopped`: it died underneath). Called once per finding.
    */
   noticed: (record: SandboxRecord, finding: { oomKilled: boolean; stopped: boolean }) => void;
+  /** Every reading of a running or warm sandbox, for watches that need more than the counters. */
+  observed?: (record: SandboxRecord, reading: CgroupReading | null) => void;
   tickDuration: (seconds: number) => void;
   log: (line: string) => void;
   intervals?: Partial<MeterIntervals>;
@@ -133,7 +136,10 @@ export class Meter {
       const disk = this.diskBytes.get(record.id) ?? 0;
       if (disk > 0) this.charge(record, { diskGbSeconds: (disk / GIB) * dt });
     }
-    live.forEach((record, i) => this.chargeCgroup(record, readings[i] ?? null, dt));
+    live.forEach((record, i) => {
+      this.chargeCgroup(record, readings[i] ?? null, dt);
+      this.deps.observed?.(record, readings[i] ?? null);
+    });
     const known = new Set(records.map((r) => r.id));
     for (const id of this.lastCpu.keys()) if (!known.has(id)) this.lastCpu.delete(id);
     this.deps.tickDuration((performance.now() - started) / 1000);

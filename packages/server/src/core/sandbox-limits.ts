@@ -32,7 +32,7 @@ export class SandboxLimits {
     for (const record of this.deps.store.all()) {
       if (record.status !== 'running' && record.status !== 'warm') continue;
       try {
-        await this.deps.manager.containers.cgroupOf(record).setLimits(record);
+        await this.deps.manager.containers.cgroupOf(record).setLimits(record, record.runtime);
         if (this.deps.storageLimits) await this.deps.disks.limitSize(record.id, record.storageGb * 2 ** 30);
       } catch (e) {
         failed.push(`${record.name} (${(e as Error).message})`);
@@ -59,9 +59,9 @@ export class SandboxLimits {
       if (record.status === 'running' || record.status === 'warm') {
         const cgroup = manager.containers.cgroupOf(record);
         try {
-          await cgroup.setLimits(next);
+          await cgroup.setLimits(next, record.runtime);
         } catch (e) {
-          await cgroup.setLimits(old).catch(() => {});
+          await cgroup.setLimits(old, record.runtime).catch(() => {});
           throw new ApiError('conflict', `the limits of '${name}' were not changed: ${(e as Error).message}`);
         }
       }

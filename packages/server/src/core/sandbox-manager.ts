@@ -19,6 +19,7 @@ import { KeyedMutex } from './keyed-mutex.js';
 import { processExit, type ProcessExit } from './process-exit.js';
 import type { Metrics } from './metrics.js';
 import type { StorageRoom } from './storage-room.js';
+import type { ProcessLimitWatch } from './process-limit.js';
 
 export interface CreateOptions {
   name: string;
@@ -69,12 +70,20 @@ export interface ManagerDeps extends ContainerDeps {
   hooks?: SandboxHooks;
   /** Every use of a sandbox through the manager counts as activity for the idle timer. */
   activity?: Activity;
+  /** Commands are refused, not hung, in a sandbox at its process limit. */
+  processLimit?: Pick<ProcessLimitWatch, 'assertRoom' | 'relieve'>;
 }
 
 /** A command started by `exec`: its process, and how it ended as its caller is to be told. */
 export interface ExecHandle extends SandboxProcessHandle {
   readonly exited: Promise<ProcessExit>;
 }
+
+/**
+ * Run by root inside a gVisor sandbox: prints how many processes there are besides init and
+ * itself, then SIGKILLs them all (kill -1 spares init and the caller).
+ */
+const KILL_ALL_BUT_INIT = 'n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $((n-2)); kill -KILL -1';
 
 export const SANDBOX_USER = { uid: 1000, gid: 1000, name: 'user', home: '/home/user' };
 
@@ -460,6 +469,7 @@ export class SandboxManager {
     const user = opts.asRoot ? { uid: 0, gid: 0 } : SANDBOX_USER;
     const env = this.environmentFor(record, opts.env, opts.envOverlay);
     if (opts.tty && !env.some((e) => e.startsWith('TERM='))) env.push('TERM=xterm-256color');
+    this.assertRoom(record);
     const cgroup = this.containers.cgroupOf(record);
     const handle = launch(this.containers.runtimeOf(record), record.containerId, {
       args: opts.args,
@@ -488,9 +498,60 @@ export class SandboxManager {
     return Object.entries(env).map(([k, v]) => `${k}=${v}`);
   }
 
+  /** Resolves once the processes just killed are reaped and gone from the count (at most 10 s). */
+  private async untilRoom(record: SandboxRecord): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const tasks = record.runtime === 'runc' ? this.containers.cgroupOf(record).read()?.pidsCurrent : await this.containers.runtimeOf(record).tasks(record.containerId);
+      if ((tasks ?? 0) < record.pidsLimit / 2) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Refuses (409 `pids_exhausted`) a command that a sandbox at its process limit has no room to start. */
+  assertRoom(record: SandboxRecord): void {
+    this.deps.processLimit?.assertRoom(record, this.containers.cgroupOf(record).read());
+  }
+
+  /**
+   * Ends every process in the sandbox but its init (services start again) and resolves with how
+   * many it ended. It needs no room in the sandbox, so it stops a fork bomb: under runc through
+   * the frozen cgroup; under gVisor, whose processes are not the host's, by one `kill -1` of its
+   * own kernel (which spares init and the caller).
+   */
+  async killProcesses(name: string): Promise<number> {
+    // One that died underneath (a gVisor runtime a fork bomb took down) is seen dead first,
+    // and booted: nothing is left to kill.
+    await this.checkAlive(this.get(name));
+    await this.ensureRunning(name);
+    return this.locks.run(name, async () => {
+      const record = this.get(name);
+      if (record.status !== 'running') return 0;
+      const runtime = this.containers.runtimeOf(record);
+      let killed: number;
+      if (record.runtime === 'runc') {
+        killed = await this.containers.cgroupOf(record).killAllBut(await runtime.hostPid(record.containerId));
+      } else {
+        try {
+          const listed = await runtime.run(record.containerId, { args: ['/bin/sh', '-c', KILL_ALL_BUT_INIT], env: [], cwd: '/', uid: 0, gid: 0 }, 60_000);
+          killed = Number(listed.trim()) || 0;
+        } catch (e) {
+          // Its runtime died meanwhile (the bomb took it down): recorded, and booted on next use.
+          if ((await runtime.state(record.containerId)) === 'running') throw e;
+          await this.markDead(record);
+          return 0;
+        }
+      }
+      await this.untilRoom(record);
+      this.deps.processLimit?.relieve(record.id);
+      return killed;
+    });
+  }
+
   /** Signals a command by its agent token (one a previous daemon started, say). */
   async signalToken(name: string, token: string, signal: NodeJS.Signals): Promise<void> {
     const record = this.get(name);
+    this.assertRoom(record);
     await this.containers.runtimeOf(record).run(record.containerId, {
       args: [AGENT, 'signal', token, String(constants.signals[signal])],
       env: [],

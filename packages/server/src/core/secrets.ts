@@ -3,6 +3,7 @@
 // for the proxy, at the moment it injects it; a sandbox only ever sees its placeholders, in
 // the environment variable it was granted and in /.burrow/secrets/NAME.
 import { randomBytes } from 'node:crypto';
+import { SECRET_PRESETS, type SecretPreset, type SecretPresetSpec } from '@burrow/protocol';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditEntry, GrantRecord, SecretStore } from '../db/secrets.js';
@@ -21,6 +22,7 @@ export interface SecretView {
   name: string;
   hosts: string[];
   inject: string;
+  preset: SecretPreset | null;
   created_at: string;
   grants: Array<{ id: string; sandbox: string; env: string | null; caveats: string[]; created_at: string }>;
 }
@@ -43,22 +45,28 @@ export class Secrets {
     this.now = deps.now ?? Date.now;
   }
 
-  add(name: string, opts: { hosts: string[]; inject: string; value: string }): SecretView {
+  /** A preset fills in the hosts and the header its API wants; given ones win. */
+  add(name: string, opts: { hosts?: string[]; inject?: string; preset?: SecretPreset; value: string }): SecretView {
     if (!SECRET_NAME.test(name)) throw new ApiError('invalid_request', `secret name '${name}' must be 1-63 of a-z 0-9 _ . - (starting with a letter or digit)`);
-    const badHost = opts.hosts.find((h) => !HOST_PATTERN.test(h));
-    if (!opts.hosts.length || badHost !== undefined) {
+    const preset = opts.preset === undefined ? undefined : SECRET_PRESETS[opts.preset];
+    const hosts = opts.hosts ?? [...(preset?.hosts ?? [])];
+    const inject = opts.inject ?? preset?.inject;
+    const badHost = hosts.find((h) => !HOST_PATTERN.test(h));
+    if (!hosts.length || badHost !== undefined) {
       throw new ApiError('invalid_request', `hosts must be names like api.example.com or *.example.com${badHost ? `, got '${badHost}'` : ''}`);
     }
+    if (inject === undefined) throw new ApiError('invalid_request', "give the header to inject (like 'Authorization: Bearer {}') or a preset");
     try {
-      parseInject(opts.inject);
+      parseInject(inject);
     } catch (e) {
       throw new ApiError('invalid_request', (e as Error).message);
     }
     const existing = this.deps.store.get(name);
     this.deps.store.put({
       name,
-      hosts: opts.hosts.map((h) => h.toLowerCase()),
-      inject: opts.inject,
+      hosts: hosts.map((h) => h.toLowerCase()),
+      inject,
+      preset: opts.preset ?? null,
       sealed: this.deps.sealer.seal(name, opts.value),
       createdAt: existing?.createdAt ?? this.iso(),
     });
@@ -77,6 +85,7 @@ export class Secrets {
       name: s.name,
       hosts: s.hosts,
       inject: s.inject,
+      preset: s.preset,
       created_at: s.createdAt,
       grants: grants.map((g) => ({ id: g.id, sandbox: g.sandbox, env: g.envVar, caveats: g.caveats, created_at: g.createdAt })),
     };
@@ -89,9 +98,13 @@ export class Secrets {
     for (const sandboxId of sandboxIds) await this.writeFiles(sandboxId);
   }
 
-  /** A placeholder for `secret`, bound to `sandbox`; `ttlMs` bounds its validity. */
+  /**
+   * A placeholder for `secret`, bound to `sandbox`; `ttlMs` bounds its validity. Without
+   * `envVar`, a preset's secret goes in the variable its tool reads.
+   */
   async grant(secret: string, sandbox: string, opts: { envVar?: string; ttlMs?: number }): Promise<{ grant: GrantRecord; placeholder: string }> {
     const s = this.view(secret);
+    const envVar = opts.envVar ?? (s.preset ? SECRET_PRESETS[s.preset].env[0] : undefined);
     const record = this.sandbox(sandbox);
     const caveats = [`sandbox = ${record.name}`, `secret = ${secret}`, `host = ${s.hosts.join(',')}`];
     if (opts.ttlMs !== undefined) caveats.push(`expires = ${new Date(this.now() + opts.ttlMs).toISOString().replace(/\.\d{3}Z$/, 'Z')}`);
@@ -102,7 +115,7 @@ export class Secrets {
       secret,
       sandboxId: record.id,
       sandbox: record.name,
-      envVar: opts.envVar ?? null,
+      envVar: envVar ?? null,
       caveats,
       createdAt: this.iso(),
       revokedAt: null,
@@ -139,7 +152,18 @@ export class Secrets {
   /** Environment variables that carry placeholders into the sandbox's processes. */
   environmentOf(sandboxId: string): Record<string, string> {
     const env: Record<string, string> = {};
-    for (const g of this.deps.store.grantsOf(sandboxId)) if (g.envVar) env[g.envVar] = this.placeholderOf(g);
+    const git: Array<[string, string]> = [];
+    for (const g of this.deps.store.grantsOf(sandboxId)) {
+      const preset = this.deps.store.get(g.secret)?.preset;
+      const spec: SecretPresetSpec | undefined = preset ? SECRET_PRESETS[preset] : undefined;
+      // A grant in the preset's own variable sets every variable its tools read.
+      const vars = spec && g.envVar === spec.env[0] ? spec.env : g.envVar ? [g.envVar] : [];
+      for (const name of vars) env[name] = this.placeholderOf(g);
+      if (spec?.git) git.push(...gitCredentials(g.secret, spec.git));
+    }
+    // git reads config from the environment too (GIT_CONFIG_COUNT), so no file needs writing.
+    git.forEach(([key, value], i) => Object.assign(env, { [`GIT_CONFIG_KEY_${i}`]: key, [`GIT_CONFIG_VALUE_${i}`]: value }));
+    if (git.length) env.GIT_CONFIG_COUNT = String(git.length);
     return env;
   }
 
@@ -202,4 +226,14 @@ export class Secrets {
   private iso(): string {
     return new Date(this.now()).toISOString();
   }
+}
+
+/**
+ * git over HTTPS asks a credential helper; this one answers with the preset's user name and the
+ * placeholder file as the password, so a regrant applies without touching git's config. The
+ * secret's name is safe in the helper's shell text (SECRET_NAME allows no shell syntax).
+ */
+function gitCredentials(secret: string, git: NonNullable<SecretPresetSpec['git']>): Array<[string, string]> {
+  const helper = `!f() { test "$1" = get || return 0; echo username=${git.username}; printf 'password=%s\\n' "$(cat ${SECRETS_INSIDE}/${secret})"; }; f`;
+  return git.hosts.map((host) => [`credential.https://${host}.helper`, helper]);
 }

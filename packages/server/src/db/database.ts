@@ -173,6 +173,8 @@ const MIGRATIONS: string[] = [
   // sandboxes never share one.
   `ALTER TABLE sandboxes ADD COLUMN id_base INTEGER;
    CREATE UNIQUE INDEX sandboxes_id_base ON sandboxes (id_base) WHERE id_base IS NOT NULL`,
+  // The preset a secret was added with (NULL: none): a grant of it sets the variables its tool reads.
+  `ALTER TABLE secrets ADD COLUMN preset TEXT`,
 ];
 
 export type Db = Database.Database;

@@ -1,6 +1,6 @@
 // Secrets, their grants to sandboxes, and the egress audit log: rows in, typed records out.
 // Secret values are stored sealed; this module never sees them in the clear.
-import type { EgressLogEntry } from '@burrow/protocol';
+import type { EgressLogEntry, SecretPreset } from '@burrow/protocol';
 import type { Db } from './database.js';
 
 export interface SecretRecord {
@@ -9,6 +9,8 @@ export interface SecretRecord {
   hosts: string[];
   /** The header the proxy sets, e.g. `Authorization: Bearer {}` ({} is the value). */
   inject: string;
+  /** The preset it was added with, which decides the variables a grant sets. */
+  preset: SecretPreset | null;
   sealed: Buffer;
   createdAt: string;
 }
@@ -55,6 +57,7 @@ interface SecretRow {
   name: string;
   hosts: string;
   inject: string;
+  preset: string | null;
   sealed: Buffer;
   created_at: string;
 }
@@ -63,6 +66,7 @@ const secretOf = (r: SecretRow): SecretRecord => ({
   name: r.name,
   hosts: JSON.parse(r.hosts) as string[],
   inject: r.inject,
+  preset: r.preset as SecretPreset | null,
   sealed: r.sealed,
   createdAt: r.created_at,
 });
@@ -82,10 +86,10 @@ export class SecretStore {
   put(s: SecretRecord): void {
     this.db
       .prepare(
-        `INSERT INTO secrets (name, hosts, inject, sealed, created_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT(name) DO UPDATE SET hosts = excluded.hosts, inject = excluded.inject, sealed = excluded.sealed`,
+        `INSERT INTO secrets (name, hosts, inject, preset, sealed, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT(name) DO UPDATE SET hosts = excluded.hosts, inject = excluded.inject, preset = excluded.preset, sealed = excluded.sealed`,
       )
-      .run(s.name, JSON.stringify(s.hosts), s.inject, s.sealed, s.createdAt);
+      .run(s.name, JSON.stringify(s.hosts), s.inject, s.preset, s.sealed, s.createdAt);
   }
 
   get(name: string): SecretRecord | undefined {

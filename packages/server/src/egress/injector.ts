@@ -60,7 +60,7 @@ export class Injector {
       const value = rawHeaders[i + 1]!;
       const lower = name.toLowerCase();
       if (HOP_BY_HOP.has(lower) && !keep.includes(lower)) continue;
-      const found = [...value.matchAll(PLACEHOLDER_PATTERN)];
+      const found = [...value.matchAll(PLACEHOLDER_PATTERN), ...(basicCredentials(value)?.matchAll(PLACEHOLDER_PATTERN) ?? [])];
       if (!found.length) {
         out.push([name, value]);
         continue;
@@ -84,8 +84,8 @@ export class Injector {
             secret: grant.secret,
           };
         }
-        const { header, template } = parseInject(secret.inject);
-        injections.push({ header, value: template.split('{}').join(secret.value), label: grant.secret });
+        const rule = injectRuleFor(parseInject(secret.inject), use.host);
+        injections.push({ header: rule.header, value: renderTemplate(rule.template, secret.value), label: grant.secret });
         used.push(grant.secret);
       }
     }
@@ -109,9 +109,45 @@ export class Injector {
   }
 }
 
-/** `Authorization: Bearer {}` -> header and template; validated when the secret is added. */
-export function parseInject(inject: string): { header: string; template: string } {
-  const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(inject);
-  if (!m || !m[2]!.includes('{}')) throw new Error(`inject must look like 'Authorization: Bearer {}', got '${inject}'`);
-  return { header: m[1]!, template: m[2]! };
+/** One line of a secret's `inject`: the header to set, for one host or (host null) for any. */
+export interface InjectRule {
+  host: string | null;
+  header: string;
+  template: string;
+}
+
+const BASE64_PART = /\{base64:((?:[^{}]|\{\})*)\}/g;
+
+/**
+ * A secret's `inject`, one rule a line: `Header: template`, or `host=Header: template` for
+ * requests to that host (exact name or `*.example.com`), which wins over the line without a
+ * host. In a template `{}` is the value and `{base64:TEXT}` is TEXT (with its own `{}`)
+ * base64-encoded, for Basic credentials: `Authorization: Basic {base64:x-access-token:{}}`.
+ * Validated when the secret is added.
+ */
+export function parseInject(inject: string): InjectRule[] {
+  const rules = inject.split('\n').map((line) => {
+    const m = /^(?:([A-Za-z0-9*.-]+)=)?([A-Za-z0-9-]+):\s*(.*)$/.exec(line.trim());
+    if (!m || !m[3]!.includes('{}')) {
+      throw new Error(`inject must be lines like 'Authorization: Bearer {}' or 'github.com=Authorization: Basic {base64:x-access-token:{}}', got '${line}'`);
+    }
+    return { host: m[1]?.toLowerCase() ?? null, header: m[2]!, template: m[3]! };
+  });
+  if (!rules.some((r) => r.host === null)) throw new Error(`inject needs one line without a host (the header for every other host), got '${inject}'`);
+  return rules;
+}
+
+export function injectRuleFor(rules: InjectRule[], host: string): InjectRule {
+  return rules.find((r) => r.host !== null && hostMatches(r.host, host)) ?? rules.find((r) => r.host === null)!;
+}
+
+export function renderTemplate(template: string, value: string): string {
+  const withBase64 = template.replace(BASE64_PART, (_all, inner: string) => Buffer.from(inner.split('{}').join(value)).toString('base64'));
+  return withBase64.split('{}').join(value);
+}
+
+/** The decoded `user:password` of a Basic credential (git sends its password that way), if any. */
+function basicCredentials(value: string): string | undefined {
+  const m = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(value);
+  return m ? Buffer.from(m[1]!, 'base64').toString('utf8') : undefined;
 }

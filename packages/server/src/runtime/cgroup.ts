@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { RuntimeKind } from '../config.js';
+import { hostTaskLimit } from './oci-bundle.js';
 
 const ROOT = '/sys/fs/cgroup';
 const CPU_PERIOD_US = 100_000;
@@ -17,6 +19,11 @@ export interface CgroupReading {
   oomKills: number;
   /** Whether any process is left: a dead sandbox's cgroup stays until the runtime deletes it. */
   alive: boolean;
+  /** Host tasks (processes and threads) in the sandbox now, and the most it may have. */
+  pidsCurrent: number;
+  pidsMax: number;
+  /** Forks and clones refused so far because the sandbox was at `pidsMax`. */
+  pidsRefused: number;
 }
 
 export class Cgroup {
@@ -39,11 +46,17 @@ export class Cgroup {
       const memory = readFileSync(this.file('memory', 'memory.usage_in_bytes'), 'utf8');
       const oom = readFileSync(this.file('memory', 'memory.oom_control'), 'utf8');
       const procs = readFileSync(this.file('memory', 'cgroup.procs'), 'utf8');
+      const pidsCurrent = readFileSync(this.file('pids', 'pids.current'), 'utf8');
+      const pidsMax = readFileSync(this.file('pids', 'pids.max'), 'utf8').trim();
+      const pidsEvents = readFileSync(this.file('pids', 'pids.events'), 'utf8');
       return {
         cpuNs: Number(cpu),
         memoryBytes: Number(memory),
         oomKills: Number(/^oom_kill (\d+)/m.exec(oom)?.[1] ?? 0),
         alive: procs.trim() !== '',
+        pidsCurrent: Number(pidsCurrent),
+        pidsMax: pidsMax === 'max' ? Infinity : Number(pidsMax),
+        pidsRefused: Number(/^max (\d+)/m.exec(pidsEvents)?.[1] ?? 0),
       };
     } catch {
       return null;
@@ -74,10 +87,10 @@ export class Cgroup {
    * Changes the limits of a running sandbox. Lowering memory below what the sandbox uses fails
    * (EBUSY) after the kernel tried to reclaim: the old limit then stays.
    */
-  async setLimits(limits: { cpus: number; ramMb: number; pidsLimit: number }): Promise<void> {
+  async setLimits(limits: { cpus: number; ramMb: number; pidsLimit: number }, runtime: RuntimeKind): Promise<void> {
     await writeFile(this.file('cpu', 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
     await writeFile(this.file('cpu', 'cpu.cfs_quota_us'), String(Math.round(limits.cpus * CPU_PERIOD_US)));
-    await writeFile(this.file('pids', 'pids.max'), String(limits.pidsLimit));
+    await writeFile(this.file('pids', 'pids.max'), String(hostTaskLimit(runtime, limits.pidsLimit)));
     try {
       await writeFile(this.file('memory', 'memory.limit_in_bytes'), String(limits.ramMb * 1024 * 1024));
     } catch (e) {
@@ -113,6 +126,33 @@ export class Cgroup {
       }
       await sleep(1);
     }
+  }
+
+  /**
+   * SIGKILLs every host process of the sandbox but `spare`, and resolves with how many it
+   * killed. The cgroup is frozen meanwhile, so nothing can fork while the list is read and
+   * signalled: a fork bomb ends in one round, and no `exec` into the sandbox is needed (a
+   * sandbox at its pids limit cannot start one).
+   */
+  async killAllBut(spare: number): Promise<number> {
+    let killed = 0;
+    await this.freeze();
+    try {
+      const procs = await readFile(this.file('freezer', 'cgroup.procs'), 'utf8');
+      for (const pid of procs.split('\n').filter(Boolean).map(Number)) {
+        if (pid === spare) continue;
+        try {
+          process.kill(pid, 'SIGKILL');
+          killed++;
+        } catch {
+          // exited meanwhile
+        }
+      }
+    } finally {
+      // A frozen task acts on SIGKILL once thawed.
+      await this.thaw();
+    }
+    return killed;
   }
 
   /** Thaws the sandbox; one that is not frozen, or whose cgroup is gone, is left as it is. */

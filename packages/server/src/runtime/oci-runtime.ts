@@ -99,6 +99,16 @@ export class OciRuntime implements SandboxRuntime {
     }
   }
 
+  async tasks(containerId: string): Promise<number | null> {
+    try {
+      const { stdout } = await run(this.opts.binary, this.args('events', '--stats', containerId), { timeoutMs: 10_000 });
+      const count = (JSON.parse(stdout) as { data?: { pids?: { current?: number } } }).data?.pids?.current;
+      return typeof count === 'number' ? count : null;
+    } catch {
+      return null;
+    }
+  }
+
   async pause(containerId: string): Promise<void> {
     await run(this.opts.binary, this.args('pause', containerId), { timeoutMs: 30_000 });
   }

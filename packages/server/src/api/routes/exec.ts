@@ -50,7 +50,7 @@ export function execRoutes(deps: ApiDeps): FastifyPluginAsync {
       throw new ApiError('invalid_request', `max_run_after_disconnect: '${q.max_run_after_disconnect}' is not a duration like 30s or 5m`);
     }
     const args = argvOf(q);
-    await manager.ensureRunning(req.params.name);
+    manager.assertRoom(await manager.ensureRunning(req.params.name));
     return { q, args };
   };
 

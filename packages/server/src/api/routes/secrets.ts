@@ -23,7 +23,7 @@ export function secretRoutes(deps: { secrets: SecretRouteDeps }): FastifyPluginA
     const secrets = () => deps.secrets.secrets;
     app.post('/v1/secrets', async (req, reply) => {
       const body = addSecretBody.parse(req.body);
-      return reply.code(201).send(secrets().add(body.name, { hosts: body.hosts, inject: body.inject, value: body.value }));
+      return reply.code(201).send(secrets().add(body.name, body));
     });
 
     app.get('/v1/secrets', async () => ({ secrets: secrets().list() }));

@@ -1,6 +1,6 @@
 // Sandbox lifecycle: POST/GET /v1/sprites, GET/PUT/DELETE /v1/sprites/{name}, restart and check
 // (spec section 2), and burrow's sleep and wake.
-import type { RestartResult, SandboxCheck as SandboxCheckWire } from '@burrow/protocol';
+import type { KillResult, RestartResult, SandboxCheck as SandboxCheckWire } from '@burrow/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ApiDeps } from '../app.js';
 import { validName } from '../../core/names.js';
@@ -101,6 +101,13 @@ export function spriteRoutes(deps: ApiDeps): FastifyPluginAsync {
       const record = await manager.restart(name);
       const ms = Math.round(performance.now() - started);
       return { sprite_name: record.name, machine_id: record.containerId, message: `restarted from ${before} in ${ms} ms; disk kept, processes started again` };
+    });
+
+    // Ends every process but init, without starting anything inside: what stops a fork bomb.
+    app.post<{ Params: { name: string } }>('/v1/sprites/:name/kill', async (req): Promise<KillResult> => {
+      const name = validName(req.params.name);
+      const killed = await manager.killProcesses(name);
+      return { sprite_name: name, killed, message: `ended ${killed} processes; services start again` };
     });
 
     // Sprites' check (spec section 2): probes a running sandbox, never wakes a sleeping one.
