@@ -167,12 +167,12 @@ export const ROUTES: readonly RouteSpec[] = [
     method: 'WS', path: `${S}/exec`, op: 'exec', query: execQuery,
     summary:
       'Run a command (query: cmd repeated, path, env repeated KEY=VALUE, dir, stdin, tty, rows, cols, detachable). Binary frames: byte 0 is the stream (0 stdin, 1 stdout, 2 stderr, 3 exit code, 4 stdin EOF); with tty, raw bytes and JSON control messages',
-    answers: { '101': 'exec stream' },
+    answers: { '101': 'exec stream', '409': 'pids_exhausted: the sandbox is at its process limit' },
   },
   {
     method: 'POST', path: `${S}/exec`, op: 'exec', query: execQuery,
     summary: 'Run a command over plain HTTP: the body is stdin; the response is a stream of frames (type byte + payload)',
-    answers: { '200': 'framed output, exit frame last' },
+    answers: { '200': 'framed output, exit frame last', '409': 'pids_exhausted: the sandbox is at its process limit' },
   },
   { method: 'GET', path: `${S}/exec/:id`, op: 'read', summary: 'One exec session', answers: { '200': '{id, command, workdir, created, bytes_per_second, is_active, last_activity, tty, exit_code}' } },
   {
