@@ -15,7 +15,7 @@ let quietMs: number;
  * Starts a fork bomb as `user`, detached: `bash -c` returns at once and its children go on. Each
  * process forks in a loop, so the bomb never dies out by itself at the limit.
  */
-const FORK_BOMB = ['bash', ['-c', 'b() { while :; do b & done; }; b >/dev/null 2>&1 &']] as const;
+const FORK_BOMB: [string, string[]] = ['bash', ['-c', 'b() { while :; do b & done; }; b >/dev/null 2>&1 &']];
 
 beforeAll(async () => {
   burrow = await BurrowInstance.create({ BURROW_WARM_AFTER: 'off' });
