@@ -55,9 +55,9 @@ beforeAll(async () => {
   client = burrow.client();
   await client.createSandbox(box, { image: 'dev' });
   for (const [preset, key] of Object.entries(KEYS)) {
-    const added = await cli(['secret', 'add', preset, '--preset', preset], `${key}\n`);
+    const added = await burrow.cli(['secret', 'add', preset, '--preset', preset], `${key}\n`);
     expect(added.code, added.stderr).toBe(0);
-    const granted = await cli(['secret', 'grant', preset, box]);
+    const granted = await burrow.cli(['secret', 'grant', preset, box]);
     expect(granted.code, granted.stderr).toBe(0);
   }
 }, 1_200_000);
@@ -68,18 +68,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function cli(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...burrow.cliEnv() } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b));
-    child.stderr.on('data', (b: Buffer) => (stderr += b));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
 
 const sh = (script: string) => client.sandbox(box).exec('bash', ['-c', script]);
 
@@ -231,7 +219,7 @@ describe('burrow agent', () => {
   }, 300_000);
 
   it('starts Codex signed in with the placeholder, at its prompt in YOLO mode (no login screen)', async () => {
-    expect((await cli(['secret', 'grant', 'openai', ttyBox])).code).toBe(0);
+    expect((await burrow.cli(['secret', 'grant', 'openai', ttyBox])).code).toBe(0);
     const codex = await onTerminal(
       [{ wait: 'YOLO mode', within: 300 }, { wait: 'Ask Codex to do anything', within: 60 }, { type: DETACH }, { wait: 'detached', within: 30 }],
       ['agent', ttyBox, 'codex'],

@@ -2,11 +2,13 @@
 // keeps answering, burrow can always end what runs inside (at the process limit, where no exec
 // can start), and the event log and the sandbox's state say what happened. Real runc and gVisor
 // sandboxes; a neighbour's latency is measured and logged, never asserted.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { BurrowError, type BurrowClient, type Sandbox } from '@burrow/sdk';
-import { BurrowInstance, sandboxName } from '../support/instance.js';
+import { sandboxName } from '../support/instance.js';
+import { until } from '../support/until.js';
+import { useInstance } from '../support/use-instance.js';
 
-let burrow: BurrowInstance;
+const burrow = useInstance({ BURROW_WARM_AFTER: 'off' });
 let client: BurrowClient;
 let neighbour: Sandbox;
 let quietMs: number;
@@ -15,19 +17,13 @@ let quietMs: number;
  * Starts a fork bomb as `user`, detached: `bash -c` returns at once and its children go on. Each
  * process forks in a loop, so the bomb never dies out by itself at the limit.
  */
-const FORK_BOMB = ['bash', ['-c', 'b() { while :; do b & done; }; b >/dev/null 2>&1 &']] as const;
+const FORK_BOMB: [string, string[]] = ['bash', ['-c', 'b() { while :; do b & done; }; b >/dev/null 2>&1 &']];
 
 beforeAll(async () => {
-  burrow = await BurrowInstance.create({ BURROW_WARM_AFTER: 'off' });
-  await burrow.start();
   client = burrow.client();
   neighbour = await client.createSandbox(sandboxName('neighbour'), { runtime: 'runc' });
   quietMs = await neighbourLatency();
   console.log(`neighbour exec, quiet: ${quietMs} ms`);
-});
-
-afterAll(async () => {
-  await burrow?.destroy();
 });
 
 /** The slowest of three `echo ok` in the neighbour, which must answer each. */
@@ -40,16 +36,6 @@ async function neighbourLatency(): Promise<number> {
     expect(result).toMatchObject({ exitCode: 0, stdout: 'ok\n' });
   }
   return Math.round(slowest);
-}
-
-async function until<T>(what: string, read: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 90_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}; last seen: ${JSON.stringify(value)}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
 
 async function processCount(box: Sandbox): Promise<number> {
@@ -68,7 +54,10 @@ describe('a fork bomb in a runc sandbox', () => {
     await box.exec('sh', ['-c', 'nohup sleep 1000 >/dev/null 2>&1 &']);
     expect((await box.exec(...FORK_BOMB)).exitCode).toBe(0);
 
-    const sprite = await until('the sandbox to show its process limit reached', () => box.refresh(), (s) => s.condition === 'pids_exhausted');
+    const sprite = await until('the sandbox to show its process limit reached', () => box.refresh(), {
+      accept: (s) => s.condition === 'pids_exhausted',
+      timeoutMs: 90_000,
+    });
     expect(sprite.status).toBe('running');
     const events = await box.events();
     expect(events.filter((e) => e.type === 'pids_exhausted')).toHaveLength(1);
@@ -138,7 +127,7 @@ describe('a gVisor sandbox', () => {
     const outcome = await until(
       'the bomb to be noticed',
       () => box.events(),
-      (events) => events.some((e) => ['pids_exhausted', 'oom_killed', 'failed'].includes(e.type)),
+      { accept: (events) => events.some((e) => ['pids_exhausted', 'oom_killed', 'failed'].includes(e.type)), timeoutMs: 90_000 },
     );
     console.log(`gVisor fork bomb: ${outcome.filter((e) => e.type !== 'created').map((e) => `${e.type}: ${e.message}`).join('; ')}`);
     const during = await neighbourLatency();

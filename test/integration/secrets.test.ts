@@ -1,11 +1,10 @@
 // Secrets and grants: the sandbox gets a placeholder (file and environment variable), trusts the
 // egress CA, can attenuate the placeholder offline, and never holds the real value.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspectToken, parseMacaroon, signatureValid } from '@burrow/sdk';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CLI, sandboxName } from '../support/instance.js';
+import { sandboxName } from '../support/instance.js';
 import { useInstance } from '../support/use-instance.js';
 import { grepTree } from '../support/grep-tree.js';
 
@@ -17,35 +16,22 @@ beforeAll(async () => {
   await burrow.client().createSandbox(box);
 });
 
-function cli(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...burrow.cliEnv() }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b));
-    child.stderr.on('data', (b: Buffer) => (stderr += b));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
-}
-
 const sh = async (script: string) => burrow.client().sandbox(box).exec('sh', ['-c', script]);
 
 describe('secrets and placeholders', () => {
   let placeholder = '';
 
   it('adds a secret from stdin and grants a placeholder bound to the sandbox', async () => {
-    const added = await cli(['secret', 'add', 'stripe', '--host', 'api.example.test', '--inject', 'Authorization: Bearer {}'], `${VALUE}\n`);
+    const added = await burrow.cli(['secret', 'add', 'stripe', '--host', 'api.example.test', '--inject', 'Authorization: Bearer {}'], `${VALUE}\n`);
     expect(added.code, added.stderr).toBe(0);
-    const granted = await cli(['secret', 'grant', 'stripe', box, '--env', 'STRIPE_KEY', '--ttl', '1h', '--json']);
+    const granted = await burrow.cli(['secret', 'grant', 'stripe', box, '--env', 'STRIPE_KEY', '--ttl', '1h', '--json']);
     expect(granted.code, granted.stderr).toBe(0);
     const grant = JSON.parse(granted.stdout) as { placeholder: string; caveats: string[] };
     placeholder = grant.placeholder;
     expect(placeholder).toMatch(/^burrow_ph_[A-Za-z0-9_-]+$/);
     expect(grant.caveats).toEqual([`sandbox = ${box}`, 'secret = stripe', 'host = api.example.test', expect.stringMatching(/^expires = /)]);
 
-    const list = JSON.parse((await cli(['secret', 'list', '--json'])).stdout) as Array<Record<string, unknown>>;
+    const list = JSON.parse((await burrow.cli(['secret', 'list', '--json'])).stdout) as Array<Record<string, unknown>>;
     expect(JSON.stringify(list)).not.toContain(VALUE);
     expect(list[0]).toMatchObject({ name: 'stripe', hosts: ['api.example.test'] });
   });
@@ -92,14 +78,14 @@ describe('secrets and placeholders', () => {
   });
 
   it('revoking a grant removes the placeholder from the sandbox', async () => {
-    const r = await cli(['secret', 'revoke', 'stripe', box]);
+    const r = await burrow.cli(['secret', 'revoke', 'stripe', box]);
     expect(r.code, r.stderr).toBe(0);
     const after = await sh('ls /.burrow/secrets; printf "[%s]" "$STRIPE_KEY"');
     expect(after.stdout).toBe('[]');
   });
 
   it('keeps secret management to unrestricted admin tokens', async () => {
-    const scoped = (await cli(['token', 'attenuate', '--sandbox', box])).stdout.trim();
+    const scoped = (await burrow.cli(['token', 'attenuate', '--sandbox', box])).stdout.trim();
     const response = await fetch(`${burrow.url}/v1/secrets`, { headers: { Authorization: `Bearer ${scoped}` } });
     expect(response.status).toBe(403);
   });

@@ -135,6 +135,20 @@ export class BurrowInstance {
     return { ...this.env, BURROW_API: this.url, BURROW_TOKEN: this.token };
   }
 
+  /** Runs the CLI against this instance, `input` on its stdin; resolves with how it ended. */
+  cli(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...this.cliEnv() } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (b: Buffer) => (stdout += b));
+      child.stderr.on('data', (b: Buffer) => (stderr += b));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      child.stdin.end(input);
+    });
+  }
+
   /** Stops the daemon and removes everything the instance made on the host. */
   async destroy(): Promise<void> {
     await this.stop('SIGKILL').catch(() => {});

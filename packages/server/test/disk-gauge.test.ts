@@ -1,6 +1,6 @@
 // The disk gauge with a fake pool below it: the file `df` inside reads, and one disk_full event
 // per time the disk fills up.
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ afterEach(async () => {
 
 async function gauge() {
   dir = await mkdtemp(join(tmpdir(), 'disk-gauge-'));
+  await mkdir(join(dir, 'sb1'));
   const record = { id: 'sb1', name: 'dev', status: 'running', storageGb: 1 } as SandboxRecord;
   const usage = { bytes: 0 };
   const events: string[] = [];
@@ -37,6 +38,14 @@ describe('the disk gauge', () => {
     await Promise.all([boot, g.refresh(), g.refresh(), boot]);
     expect(await readFile(sizeFile, 'utf8')).toMatch(new RegExp(`^${GIB} \\d+\n$`));
     expect((await readdir(join(dir, 'sb1', 'disk'))).sort()).toEqual(['size']);
+  });
+
+  it('does not make the directory of a sandbox destroyed while it refreshes', async () => {
+    const { g } = await gauge();
+    await g.refresh();
+    await rm(join(dir, 'sb1'), { recursive: true });
+    await g.refresh();
+    await expect(access(join(dir, 'sb1'))).rejects.toThrow(/ENOENT/);
   });
 
   it('publishes the limit and the use for df, and reports a full disk once per episode', async () => {

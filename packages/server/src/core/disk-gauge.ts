@@ -72,7 +72,12 @@ export class DiskGauge {
     this.used = await this.deps.disks.liveUsage();
     for (const record of this.deps.sandboxes.all()) {
       if (record.status !== 'running' && record.status !== 'warm') continue;
-      await this.publish(record);
+      try {
+        await this.publish(record);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // destroyed meanwhile
+        throw e;
+      }
       this.noticeFull(record);
     }
   }
@@ -81,9 +86,16 @@ export class DiskGauge {
     return join(this.deps.disks.hostDir(sandboxId), 'disk');
   }
 
+  /**
+   * Writes the sandbox's size file. Its host directory must exist: a refresh that read the
+   * sandbox as running just before it was destroyed must not make the directory again (it would
+   * be left behind, or make the destroy's removal fail with ENOTEMPTY).
+   */
   private async publish(record: SandboxRecord): Promise<void> {
     const dir = this.dirOf(record.id);
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
     // A name of its own per write: a boot and a refresh may publish the same sandbox at once.
     const next = join(dir, `${SIZE_FILE}.${randomBytes(4).toString('hex')}`);
     await writeFile(next, `${record.storageGb * GIB} ${this.used.get(record.id) ?? 0}\n`);

@@ -162,7 +162,8 @@ export class SandboxDisks {
   async remove(id: string): Promise<void> {
     await this.unmount(id);
     await deleteSubvolume(this.subvolume(id));
-    await rm(this.hostDir(id), { recursive: true, force: true });
+    // A writer that was already under way (the disk gauge) may add a file while it is removed.
+    await rm(this.hostDir(id), { recursive: true, force: true, maxRetries: 5 });
   }
 
   /** Ids of every sandbox that has a subvolume or a host directory. */
