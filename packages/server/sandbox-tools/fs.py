@@ -134,6 +134,15 @@ def make_parents(path, how):
             raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), path)
 
 
+def op_mkdir(path):
+    # With its parents, like `mkdir -p`, but an existing path is EEXIST: the caller tells
+    # "made" from "was there".
+    if os.path.lexists(path):
+        raise OSError(errno.EEXIST, os.strerror(errno.EEXIST), path)
+    os.makedirs(path)
+    report({"ok": True})
+
+
 def op_write(path, mode, mkdir, expected):
     make_parents(path, mkdir)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666 if mode == "-" else int(mode, 8))
@@ -452,6 +461,7 @@ def op_watch(recursive, *paths):
 OPS = {
     "read": (op_read, 1),
     "write": (op_write, 4),
+    "mkdir": (op_mkdir, 1),
     "list": (op_list, 3),
     "delete": (op_delete, 2),
     "rename": (op_rename, 2),

@@ -78,6 +78,9 @@ import { measureHost } from './core/host-size.js';
 import { DiskGauge, DISK_GAUGE_INTERVAL_MS } from './core/disk-gauge.js';
 import { SandboxDisks } from './storage/sandbox-disks.js';
 import { Snapshots } from './storage/snapshots.js';
+import { E2bAdapter } from './api/e2b/index.js';
+import { E2bLifetimes } from './core/e2b-lifetimes.js';
+import { E2bSandboxStore } from './db/e2b-sandboxes.js';
 
 export interface RunningServer {
   url: string;
@@ -339,11 +342,20 @@ export async function serve(
     return subnet && { host: subnet.address, port };
   };
   const proxyTarget = (name: string, port: number) => targetIn(manager.get(name).id, port);
+  const sandboxFs = new SandboxFs(manager);
+  const e2bStore = new E2bSandboxStore(db);
+  const e2bLifetimes = new E2bLifetimes({ store: e2bStore, manager, sessions, log });
+  const e2b = new E2bAdapter({
+    manager, checkpoints, fs: sandboxFs, sessions, tokens, store: e2bStore, proxyTarget,
+    defaults: { runtime: config.defaultRuntime, image: config.defaultImage, ...config.defaults },
+    logError: (message, detail) => logger.error(detail, message),
+  });
   const app = await buildApi({
     manager,
     checkpoints,
-    fs: new SandboxFs(manager),
+    fs: sandboxFs,
     sessions,
+    foreign: e2b,
     tokens,
     secrets: { secrets, tokenizerPublicKey: tokenizer.publicKeyHex, caCertificate: ca.certPem },
     dashboard,
@@ -397,6 +409,7 @@ export async function serve(
   diskGauge?.start();
   const idle = new IdleTimer({ manager, activity, defaults: config.sleep, holds: [tasks.holds], log });
   const stopIdle = idle.start();
+  const stopE2bLifetimes = e2bLifetimes.start();
   services.restartAfterDaemonStart();
 
   return {
@@ -406,6 +419,7 @@ export async function serve(
       // Sandboxes keep running: they belong to the host, not to this process.
       stopAutoCheckpoints();
       stopIdle();
+      stopE2bLifetimes();
       await sandboxApi.close();
       await app.close();
       await resolver.close();

@@ -1,7 +1,7 @@
 // The HTTP/WebSocket API: Sprites v1 wire protocol (shared/spec/sprites-api.md) plus burrow's
 // extras under the same /v1 tree. Every error leaves as `{"error": code, "message": text}`.
 import { EventEmitter } from 'node:events';
-import { createServer, maxHeaderSize, STATUS_CODES, type IncomingMessage } from 'node:http';
+import { createServer, maxHeaderSize, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -104,6 +104,13 @@ export interface ApiDeps {
   view: ViewContext;
   dashboard: DashboardAssets;
   dashboardLogins: DashboardLogins;
+  /** A foreign protocol served on the same listener (the E2B API), asked first for each request. */
+  foreign?: ForeignProtocol;
+}
+
+export interface ForeignProtocol {
+  claims(req: IncomingMessage): boolean;
+  handle(req: IncomingMessage, res: ServerResponse): void;
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -117,6 +124,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     clientErrorHandler: answerClientError,
     serverFactory: (handler) => {
       const server = createServer((req, res) => {
+        if (deps.foreign?.claims(req)) return deps.foreign.handle(req, res);
         const sandbox = deps.urls.sandboxNameOf(req);
         if (sandbox === undefined) return handler(req, res);
         deps.urls.handle(req, res, sandbox).catch(() => res.destroy());

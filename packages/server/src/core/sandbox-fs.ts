@@ -162,6 +162,11 @@ export class SandboxFs {
     return { self, entries: entries(), close: () => run.kill() };
   }
 
+  /** Makes the directory and its missing parents; EEXIST when the path exists already. */
+  async mkdir(name: string, path: string, opts: AsUser): Promise<void> {
+    await this.simple(name, opts, ['mkdir', path]);
+  }
+
   async delete(name: string, path: string, opts: AsUser & { recursive: boolean }): Promise<void> {
     await this.simple(name, opts, ['delete', path, opts.recursive ? '1' : '0']);
   }

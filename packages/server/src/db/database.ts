@@ -175,6 +175,16 @@ const MIGRATIONS: string[] = [
    CREATE UNIQUE INDEX sandboxes_id_base ON sandboxes (id_base) WHERE id_base IS NOT NULL`,
   // The preset a secret was added with (NULL: none): a grant of it sets the variables its tool reads.
   `ALTER TABLE secrets ADD COLUMN preset TEXT`,
+  // What the E2B API knows of a sandbox beyond burrow's record: the template it was asked for,
+  // its metadata, and its lifetime (ends_at, ms since the epoch; what happens then).
+  `CREATE TABLE e2b_sandboxes (
+     sandbox_id  TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,
+     template_id TEXT NOT NULL,
+     metadata    TEXT NOT NULL,
+     ends_at     INTEGER NOT NULL,
+     on_timeout  TEXT NOT NULL,
+     started_at  TEXT NOT NULL
+   )`,
 ];
 
 export type Db = Database.Database;
