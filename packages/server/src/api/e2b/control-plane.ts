@@ -245,7 +245,7 @@ export class ControlPlane {
   private async snapshot(req: IncomingMessage, res: ServerResponse, caller: Caller, name: string): Promise<void> {
     const body = await readJson(req, snapshotBody);
     this.sandbox(caller, name, 'checkpoint');
-    const checkpoint = await this.deps.checkpoints.create(name, { comment: body.name ?? '' });
+    const checkpoint = await this.deps.checkpoints.create(name, { comment: snapshotComment(body.name) });
     sendJson(res, 201, { snapshotID: snapshotId(name, checkpoint.id), names: body.name ? [body.name] : [] });
   }
 
@@ -258,8 +258,9 @@ export class ControlPlane {
       if (!record || (only && record.name !== only)) continue;
       if (!this.deps.access.allows(caller.bearer, { op: 'read', sandbox: record.name })) continue;
       for (const checkpoint of await this.deps.checkpoints.list(record.name)) {
-        if (named && checkpoint.comment !== named) continue;
-        out.push({ snapshotID: snapshotId(record.name, checkpoint.id), names: checkpoint.comment ? [checkpoint.comment] : [] });
+        const names = snapshotNames(checkpoint.comment);
+        if (!names || (named && !names.includes(named))) continue;
+        out.push({ snapshotID: snapshotId(record.name, checkpoint.id), names });
       }
     }
     sendJson(res, 200, out);
@@ -272,6 +273,18 @@ export class ControlPlane {
     await this.deps.checkpoints.delete(snapshot.sandbox, snapshot.checkpoint);
     sendNoContent(res);
   }
+}
+
+/** E2B's snapshots are the checkpoints it made (not the sandbox's v0, nor burrow's own): so marked. */
+const SNAPSHOT_MARK = 'e2b snapshot';
+
+function snapshotComment(name: string | undefined): string {
+  return name ? `${SNAPSHOT_MARK}: ${name}` : SNAPSHOT_MARK;
+}
+
+function snapshotNames(comment: string): string[] | null {
+  if (comment === SNAPSHOT_MARK) return [];
+  return comment.startsWith(`${SNAPSHOT_MARK}: `) ? [comment.slice(SNAPSHOT_MARK.length + 2)] : null;
 }
 
 function cpuPercent(cpuNs: number, record: SandboxRecord, now: number): number {
