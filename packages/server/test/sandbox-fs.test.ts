@@ -148,6 +148,14 @@ describe('SandboxFs (tool run on the host)', () => {
     await expect(stat(join(dir, 'moved'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('makes a directory with its parents, and reports one that exists as EEXIST', async () => {
+    await fs.mkdir('box', join(dir, 'made', 'deep', 'er'), as);
+    expect((await stat(join(dir, 'made', 'deep', 'er'))).isDirectory()).toBe(true);
+    await expect(fs.mkdir('box', join(dir, 'made', 'deep'), as)).rejects.toMatchObject({ code: 'EEXIST' });
+    await writeFile(join(dir, 'made', 'file'), 'x');
+    await expect(fs.mkdir('box', join(dir, 'made', 'file', 'sub'), as)).rejects.toMatchObject({ code: 'ENOTDIR' });
+  });
+
   it('kills the tool rather than commit an upload that stopped short', async () => {
     const path = join(dir, 'partial');
     const body = new PassThrough();
