@@ -13,6 +13,7 @@ import { checkpoints } from './checkpoints.js';
 import { containment } from './containment.js';
 import { BenchContext, type Benchmark, type BenchOutcome, type Figure } from './context.js';
 import { createFirstExec } from './create-first-exec.js';
+import { e2bSdk } from './e2b-sdk.js';
 import { egressProxy } from './egress-proxy.js';
 import { execRoundtrip } from './exec-roundtrip.js';
 import { fsTransfer } from './fs-transfer.js';
@@ -23,7 +24,7 @@ import { ttyEcho } from './tty-echo.js';
 import { urlProxy } from './url-proxy.js';
 import { formatBytes, formatMs, formatOverhead, formatRatio, renderTable } from './stats.js';
 
-const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints, ttyEcho, fsTransfer, urlProxy, meterOverhead, egressProxy, sleepWake, containment, agentStart];
+const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints, ttyEcho, fsTransfer, urlProxy, meterOverhead, egressProxy, sleepWake, containment, agentStart, e2bSdk];
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 
 interface Ran {
