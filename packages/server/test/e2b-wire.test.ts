@@ -6,6 +6,7 @@ import { depthBelow, permissionsText } from '../src/api/e2b/envd-filesystem.js';
 import { endEvent } from '../src/api/e2b/envd-process.js';
 import { resolvePath, rpcUser, userNamed } from '../src/api/e2b/envd-users.js';
 import { decodeMetadataFilter, imageForTemplate, listQuery, matchesMetadata, parseSnapshotId, snapshotId } from '../src/api/e2b/wire.js';
+import { EventQueue } from '../src/api/e2b/event-queue.js';
 import { E2bLifetimes } from '../src/core/e2b-lifetimes.js';
 import type { E2bSandboxRecord, E2bSandboxStore } from '../src/db/e2b-sandboxes.js';
 import type { SandboxManager } from '../src/core/sandbox-manager.js';
@@ -145,5 +146,39 @@ describe('lifetimes', () => {
     await lifetimes.tick();
     expect(done).toEqual(['destroy late', 'sleep pausing warm']);
     expect(closed).toEqual(['late']);
+  });
+});
+
+describe('a stream outbox', () => {
+  it('sends a keepalive when nothing else was sent for the interval, then the rest in order', async () => {
+    const queue = new EventQueue<string>();
+    const seen: string[] = [];
+    const draining = (async () => {
+      for await (const item of queue.drain(new AbortController().signal, 20, () => 'keepalive')) {
+        seen.push(item);
+        if (item === 'keepalive' && !seen.includes('a')) {
+          queue.push('a', 1);
+          queue.push('b', 1);
+          queue.end();
+        }
+      }
+    })();
+    await draining;
+    expect(seen).toEqual(['keepalive', 'a', 'b']);
+    expect(queue.bytes).toBe(0);
+  });
+
+  it('stops when its client goes away', async () => {
+    const queue = new EventQueue<string>();
+    const gone = new AbortController();
+    const seen: string[] = [];
+    const draining = (async () => {
+      for await (const item of queue.drain(gone.signal, 60_000, () => 'keepalive')) seen.push(item);
+    })();
+    queue.push('only');
+    await new Promise((r) => setTimeout(r, 10));
+    gone.abort();
+    await draining;
+    expect(seen).toEqual(['only']);
   });
 });
