@@ -380,8 +380,11 @@ describe('bad input', () => {
 // Last: it restarts the daemon, whose new port the sandboxes made before do not know.
 describe('a daemon restart', () => {
   it('keeps deadlines: one that passed while the daemon was down fires once it is back', async () => {
-    const box = await create({ timeoutMs: 4_000 });
+    const box = await create({ timeoutMs: 15_000 });
+    // A command's stream is open while the daemon stops: the stop must not wait for it.
+    await box.commands.run('sleep 600', { background: true });
     const { endAt } = await box.getInfo();
+    expect(await box.isRunning()).toBe(true);
     await burrow.stop();
     await until('the deadline to pass while the daemon is down', () => Date.now() > endAt.getTime() + 1_000, { timeoutMs: 30_000 });
     await burrow.start();

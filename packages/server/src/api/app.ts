@@ -111,6 +111,8 @@ export interface ApiDeps {
 export interface ForeignProtocol {
   claims(req: IncomingMessage): boolean;
   handle(req: IncomingMessage, res: ServerResponse): void;
+  /** Ends its long-lived responses (streams): the server's close waits for every connection. */
+  close(): void;
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -140,7 +142,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   });
   // The HTTP server's close waits for every connection: relayed ones end when it begins.
-  app.addHook('preClose', async () => relay?.closeAll());
+  app.addHook('preClose', async () => {
+    relay?.closeAll();
+    deps.foreign?.close();
+  });
   app.decorateRequest('bearer', null);
   app.decorateRequest('token', null);
   const isPublic = (path: string) => PUBLIC_PATHS.has(path) || isDashboardPublic(deps.dashboard, path);

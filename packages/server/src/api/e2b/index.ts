@@ -55,6 +55,8 @@ export class E2bAdapter {
   private readonly access: E2bAccess;
   private readonly controlPlane: ControlPlane;
   private readonly envdRpc: ReturnType<typeof connectNodeAdapter>;
+  /** Aborted when the daemon stops: streams (commands followed, watches) end then. */
+  private readonly shutdown = new AbortController();
 
   constructor(private readonly deps: E2bDeps) {
     this.access = new E2bAccess(deps.tokens);
@@ -63,11 +65,16 @@ export class E2bAdapter {
     const filesystem = filesystemService(deps);
     this.envdRpc = connectNodeAdapter({
       jsonOptions: { ignoreUnknownFields: true },
+      shutdownSignal: this.shutdown.signal,
       routes: (router) => {
         router.service(Process, process);
         router.service(Filesystem, filesystem);
       },
     });
+  }
+
+  close(): void {
+    this.shutdown.abort();
   }
 
   /** Whether the request is E2B's: call before burrow's routes, on every request. */
