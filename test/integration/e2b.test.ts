@@ -308,6 +308,20 @@ describe('snapshots', () => {
     await copy.kill();
   });
 
+  it('forks a running sandbox into copies of its disk', async () => {
+    await sbx.files.write('/home/user/before-fork.txt', 'forked');
+    const copies = await sbx.fork({ count: 2 });
+    expect(copies).toHaveLength(2);
+    for (const copy of copies) {
+      if (copy instanceof Error) throw copy;
+      made.push(copy.sandboxId);
+      expect(await copy.files.read('/home/user/before-fork.txt')).toBe('forked');
+      expect((await copy.getInfo()).metadata).toEqual({ suite: 'e2b', run: 'one' });
+      await copy.kill();
+    }
+    await expect(Sandbox.fork('e2b-0000000000000000', conn())).rejects.toBeInstanceOf(NotFoundError);
+  });
+
   it('lists and deletes snapshots', async () => {
     const older = await sbx.createSnapshot();
     const newer = await sbx.createSnapshot();

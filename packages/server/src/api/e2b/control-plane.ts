@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Bearer } from '../../auth/api-tokens.js';
 import type { Checkpoints } from '../../core/checkpoints.js';
+import { ApiError } from '../../core/errors.js';
 import type { SandboxManager } from '../../core/sandbox-manager.js';
 import type { SessionRegistry } from '../../core/sessions.js';
 import type { E2bSandboxRecord, E2bSandboxStore } from '../../db/e2b-sandboxes.js';
@@ -16,6 +17,7 @@ import { E2bHttpError, parse, readJson, sendJson, sendNoContent } from './http.j
 import {
   connectBody,
   decodeMetadataFilter,
+  forkBody,
   DEFAULT_TIMEOUT_S,
   imageForTemplate,
   listedSandboxView,
@@ -66,6 +68,7 @@ export class ControlPlane {
       ['POST', new RegExp(`^/sandboxes/${id}/timeout$`), (req, res, caller, [name]) => this.setTimeout(req, res, caller, name!)],
       ['POST', new RegExp(`^/sandboxes/${id}/pause$`), (req, res, caller, [name]) => this.pause(req, res, caller, name!)],
       ['GET', new RegExp(`^/sandboxes/${id}/metrics$`), (_req, res, caller, [name]) => this.metrics(res, caller, name!)],
+      ['POST', new RegExp(`^/sandboxes/${id}/fork$`), (req, res, caller, [name]) => this.forkRunning(req, res, caller, name!)],
       ['POST', new RegExp(`^/sandboxes/${id}/snapshots$`), (req, res, caller, [name]) => this.snapshot(req, res, caller, name!)],
       ['GET', /^\/snapshots$/, (_req, res, caller, _p, query) => this.snapshots(res, caller, query)],
       ['DELETE', new RegExp(`^/templates/${id}$`), (_req, res, caller, [snapshot]) => this.deleteSnapshot(res, caller, snapshot!)],
@@ -100,20 +103,50 @@ export class ControlPlane {
 
   private async create(req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> {
     const body = await readJson(req, newSandboxBody);
-    const name = `e2b-${randomBytes(8).toString('hex')}`;
+    const name = newName();
     this.deps.access.authorize(caller.bearer, { op: 'write', sandbox: name });
     const snapshot = parseSnapshotId(body.templateID);
     const record = snapshot ? await this.fork(caller, snapshot, name, body) : await this.boot(name, body);
+    const e2b = this.adopt(record, { templateId: body.templateID, metadata: body.metadata ?? {}, timeout: body.timeout, onTimeout: body.autoPause ? 'pause' : 'kill' });
+    sendJson(res, 201, sandboxView(record, e2b, this.deps.access.envdTokenFor(caller.token, record)));
+  }
+
+  /** Records what E2B knows of a sandbox just made: from now on it lives by E2B's rules. */
+  private adopt(record: SandboxRecord, opts: { templateId: string; metadata: Record<string, string>; timeout?: number; onTimeout: 'kill' | 'pause' }): E2bSandboxRecord {
     const e2b: E2bSandboxRecord = {
       sandboxId: record.id,
-      templateId: body.templateID,
-      metadata: body.metadata ?? {},
-      endsAt: this.now() + (body.timeout ?? DEFAULT_TIMEOUT_S) * 1000,
-      onTimeout: body.autoPause ? 'pause' : 'kill',
+      templateId: opts.templateId,
+      metadata: opts.metadata,
+      endsAt: this.now() + (opts.timeout ?? DEFAULT_TIMEOUT_S) * 1000,
+      onTimeout: opts.onTimeout,
       startedAt: new Date(this.now()).toISOString(),
     };
     this.deps.store.put(e2b);
-    sendJson(res, 201, sandboxView(record, e2b, this.deps.access.envdTokenFor(caller.token, record)));
+    return e2b;
+  }
+
+  /**
+   * E2B's fork of a running sandbox: a checkpoint of its disk now, forked into `count` new
+   * sandboxes, each answered on its own (a copy that fails does not undo the others).
+   */
+  private async forkRunning(req: IncomingMessage, res: ServerResponse, caller: Caller, name: string): Promise<void> {
+    const body = await readJson(req, forkBody);
+    const { e2b } = this.sandbox(caller, name, 'checkpoint');
+    const checkpoint = await this.deps.checkpoints.create(name, { comment: 'e2b fork' });
+    const results: unknown[] = [];
+    for (let i = 0; i < (body.count ?? 1); i++) {
+      const copyName = newName();
+      try {
+        this.deps.access.authorize(caller.bearer, { op: 'write', sandbox: copyName });
+        const record = await this.fork(caller, { sandbox: name, checkpoint: checkpoint.id }, copyName, { templateID: e2b.templateId });
+        const copy = this.adopt(record, { templateId: e2b.templateId, metadata: e2b.metadata, timeout: body.timeout, onTimeout: e2b.onTimeout });
+        results.push({ sandbox: sandboxView(record, copy, this.deps.access.envdTokenFor(caller.token, record)) });
+      } catch (e) {
+        const status = e instanceof E2bHttpError || e instanceof ApiError ? e.status : 500;
+        results.push({ error: { code: status, message: (e as Error).message } });
+      }
+    }
+    sendJson(res, 201, results);
   }
 
   private async boot(name: string, body: NewSandboxBody): Promise<SandboxRecord> {
@@ -138,7 +171,7 @@ export class ControlPlane {
   }
 
   /** Create from a snapshot: a fork of the checkpoint, with this create's variables over its own. */
-  private async fork(caller: Caller, snapshot: { sandbox: string; checkpoint: string }, name: string, body: NewSandboxBody): Promise<SandboxRecord> {
+  private async fork(caller: Caller, snapshot: { sandbox: string; checkpoint: string }, name: string, body: Pick<NewSandboxBody, 'templateID' | 'envVars'>): Promise<SandboxRecord> {
     this.deps.access.authorize(caller.bearer, { op: 'checkpoint', sandbox: snapshot.sandbox });
     if (!this.deps.manager.exists(snapshot.sandbox)) throw new E2bHttpError(404, `snapshot '${body.templateID}' does not exist`);
     const forked = await this.deps.checkpoints.fork(snapshot.sandbox, snapshot.checkpoint, name);
@@ -273,6 +306,10 @@ export class ControlPlane {
     await this.deps.checkpoints.delete(snapshot.sandbox, snapshot.checkpoint);
     sendNoContent(res);
   }
+}
+
+function newName(): string {
+  return `e2b-${randomBytes(8).toString('hex')}`;
 }
 
 /** E2B's snapshots are the checkpoints it made (not the sandbox's v0, nor burrow's own): so marked. */

@@ -37,6 +37,9 @@ export const connectBody = z.object({ timeout: seconds.optional(), memory: z.boo
 export const timeoutBody = z.object({ timeout: seconds });
 export const pauseBody = z.object({ memory: z.boolean().optional() });
 export const snapshotBody = z.object({ name: z.string().max(200).optional() });
+/** Copies one fork request may make. */
+export const MAX_FORKS = 10;
+export const forkBody = z.object({ timeout: seconds.optional(), count: z.number().int().min(1).max(MAX_FORKS).optional() });
 
 const STATES = ['running', 'paused'] as const;
 export type E2bState = (typeof STATES)[number];
