@@ -4,6 +4,7 @@
 // error shape. The SDK is pointed at burrow the way its users do it: apiUrl + sandboxUrl + apiKey.
 import { attenuateToken } from '@burrow/sdk';
 import { CommandExitError, FileNotFoundError, NotFoundError, Sandbox, SandboxError, TimeoutError } from 'e2b';
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useInstance } from '../support/use-instance.js';
 import { until } from '../support/until.js';
@@ -199,6 +200,27 @@ describe('other ports', () => {
       raw('/index.txt', { headers: { ...headers, 'X-Access-Token': sbx.envdAccessToken! } }), { accept: (r) => r.status === 200 });
     expect(served.text).toBe('served from inside');
     expect((await raw('/index.txt', { headers })).status).toBe(401);
+  });
+
+  it("leaves a sandbox URL's paths to the sandbox's app, even E2B's control-plane paths", async () => {
+    await sbx.files.write('/home/user/app/sandboxes', 'the app answers /sandboxes');
+    await sbx.commands.run('cd /home/user/app && python3 -m http.server 8080', { background: true });
+    const port = Number(new URL(burrow.url).port);
+    const viaUrl = () =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(
+          { host: '127.0.0.1', port, path: '/sandboxes', headers: { host: `${sbx.sandboxId}.localhost:${port}`, Authorization: `Bearer ${burrow.token}` } },
+          (res) => {
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+    const answer = await until('the app behind the sandbox URL to answer', viaUrl, { accept: (r) => r.status === 200 });
+    expect(answer.body).toBe('the app answers /sandboxes');
   });
 
   it("asks no token on the code interpreter's /contexts, and one on /execute", async () => {

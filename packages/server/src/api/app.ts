@@ -126,8 +126,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     clientErrorHandler: answerClientError,
     serverFactory: (handler) => {
       const server = createServer((req, res) => {
-        if (deps.foreign?.claims(req)) return deps.foreign.handle(req, res);
         const sandbox = deps.urls.sandboxNameOf(req);
+        // A sandbox's URL serves the sandbox's app whatever the path: only the API's host speaks E2B.
+        if (sandbox === undefined && deps.foreign?.claims(req)) return deps.foreign.handle(req, res);
         if (sandbox === undefined) return handler(req, res);
         deps.urls.handle(req, res, sandbox).catch(() => res.destroy());
       });
