@@ -316,6 +316,13 @@ export const agentWorkload: Benchmark = {
           ...figures(RUNC, results[RUNC]!, host, hostPool),
           ...figures(RUNC_WITHOUT_USERNS, results[RUNC_WITHOUT_USERNS]!, host, hostPool),
           {
+            label: 'agent workload total (runc), what the user namespace costs',
+            value: results[RUNC]!.totalMs,
+            unit: 'ms',
+            baseline: { label: RUNC_WITHOUT_USERNS, value: results[RUNC_WITHOUT_USERNS]!.totalMs },
+            compare: 'overhead',
+          },
+          {
             label: 'agent workload total (host, dir on the btrfs pool)',
             value: hostPool.totalMs,
             unit: 'ms',
