@@ -19,6 +19,9 @@ const ROUNDS = 3;
 /** Sandboxes get the whole 2-core machine, like the host run (the default is 1 CPU). */
 const SANDBOX_CPUS = 2;
 
+const RUNC = 'runc';
+const RUNC_WITHOUT_USERNS = 'runc without a user namespace';
+
 const PHASES = ['untar', 'git', 'read', 'build'] as const;
 type Phase = (typeof PHASES)[number];
 const PHASE_LABEL: Record<Phase, string> = {
@@ -198,12 +201,12 @@ async function hostEnvironment(name: string, base: string, tarball: string): Pro
 }
 
 /** The script in a sandbox, as its user, in round directories under the home directory. */
-async function sandboxEnvironment(sandbox: Sandbox, runtime: Runtime, tar: Buffer): Promise<Environment> {
+async function sandboxEnvironment(sandbox: Sandbox, name: string, tar: Buffer): Promise<Environment> {
   const base = '/home/user/agent-workload';
   const upload = await sandbox.exec('sh', ['-c', 'mkdir -p "$1" && cat > "$1/src.tar"', 'sh', base], { stdin: tar });
   if (upload.exitCode !== 0) throw new Error(`copying the tarball into ${sandbox.name} failed: ${upload.stderr}`);
   return {
-    name: runtime,
+    name,
     async run(round) {
       const { ms, result } = await timed(() => sandbox.exec('sh', ['-c', SCRIPT, 'sh', `${base}/r${round}`, `${base}/src.tar`]));
       if (result.exitCode !== 0) {
@@ -255,9 +258,9 @@ const spread = (s: EnvSummary): string => {
   return `median of ${totals.length}, ${formatMs(Math.min(...totals))}..${formatMs(Math.max(...totals))}`;
 };
 
-function figures(runtime: Runtime, r: EnvSummary, host: EnvSummary, hostPool: EnvSummary): Figure[] {
+function figures(environment: string, r: EnvSummary, host: EnvSummary, hostPool: EnvSummary): Figure[] {
   const total: Figure = {
-    label: `agent workload total (${runtime})`,
+    label: `agent workload total (${environment})`,
     value: r.totalMs,
     unit: 'ms',
     detail: `${spread(r)}; ${formatRatio(r.totalMs / hostPool.totalMs)} vs host on the btrfs pool; wall incl. exec ${formatMs(median(r.runs.map((x) => x.wallMs)))}`,
@@ -267,7 +270,7 @@ function figures(runtime: Runtime, r: EnvSummary, host: EnvSummary, hostPool: En
   return [
     total,
     ...PHASES.map((p) => ({
-      label: `  ${PHASE_LABEL[p]} (${runtime})`,
+      label: `  ${PHASE_LABEL[p]} (${environment})`,
       value: r.phasesMs[p],
       unit: 'ms' as const,
       detail: `${formatRatio(r.phasesMs[p] / hostPool.phasesMs[p])} vs host on the btrfs pool`,
@@ -279,7 +282,7 @@ function figures(runtime: Runtime, r: EnvSummary, host: EnvSummary, hostPool: En
 
 export const agentWorkload: Benchmark = {
   name: 'agent-workload',
-  description: `untar ${PACKAGES * FILES_PER_PACKAGE + C_UNITS + 3} files, git commit, grep/read all, make -j2 of ${C_UNITS + 1} C files: gvisor vs runc vs host, ${ROUNDS} rounds`,
+  description: `untar ${PACKAGES * FILES_PER_PACKAGE + C_UNITS + 3} files, git commit, grep/read all, make -j2 of ${C_UNITS + 1} C files: gvisor vs runc (with and without a user namespace) vs host, ${ROUNDS} rounds`,
   async run(ctx) {
     const hostDir = await ctx.tempDir('agent-host');
     const tarball = await makeTarball(hostDir);
@@ -290,12 +293,17 @@ export const agentWorkload: Benchmark = {
     const poolDir = await mkdtemp(join((await ctx.burrow()).config.pool.mountpoint, 'bench-agent-'));
     try {
       const sandboxOptions = (runtime: Runtime) => ({ runtime, config: { cpus: SANDBOX_CPUS } });
+      // runc as it was before each sandbox had a user namespace, from a daemon with them off.
+      const unmapped = await (await ctx.otherBurrow({ BURROW_RUNC_USERNS: 'off' }))
+        .client()
+        .createSandbox(ctx.sandboxName('agent-runc-nouserns'), sandboxOptions('runc'));
       const results = await ctx.withSandbox('agent-runc', sandboxOptions('runc'), (runc) =>
         ctx.withSandbox('agent-gvisor', sandboxOptions('gvisor'), async (gvisor) =>
           runRounds([
             await hostEnvironment('host', hostDir, tarball),
             await hostEnvironment('host on the btrfs pool', poolDir, tarball),
-            await sandboxEnvironment(runc, 'runc', tar),
+            await sandboxEnvironment(runc, RUNC, tar),
+            await sandboxEnvironment(unmapped, RUNC_WITHOUT_USERNS, tar),
             await sandboxEnvironment(gvisor, 'gvisor', tar),
           ]),
         ),
@@ -305,7 +313,15 @@ export const agentWorkload: Benchmark = {
       return {
         figures: [
           ...figures('gvisor', results.gvisor!, host, hostPool),
-          ...figures('runc', results.runc!, host, hostPool),
+          ...figures(RUNC, results[RUNC]!, host, hostPool),
+          ...figures(RUNC_WITHOUT_USERNS, results[RUNC_WITHOUT_USERNS]!, host, hostPool),
+          {
+            label: 'agent workload total (runc), what the user namespace costs',
+            value: results[RUNC]!.totalMs,
+            unit: 'ms',
+            baseline: { label: RUNC_WITHOUT_USERNS, value: results[RUNC_WITHOUT_USERNS]!.totalMs },
+            compare: 'overhead',
+          },
           {
             label: 'agent workload total (host, dir on the btrfs pool)',
             value: hostPool.totalMs,

@@ -40,6 +40,7 @@ export class BenchContext {
   private instance: BurrowInstance | undefined;
   private starting: Promise<BurrowInstance> | undefined;
   private readonly dirs: string[] = [];
+  private readonly others: BurrowInstance[] = [];
 
   /** The run's `burrow serve`, started on first use (a few seconds: pool + image import). */
   burrow(): Promise<BurrowInstance> {
@@ -55,6 +56,18 @@ export class BenchContext {
       return instance;
     })();
     return this.starting;
+  }
+
+  /**
+   * A second `burrow serve` with other settings (e.g. a feature turned off to measure what it
+   * costs), started now and torn down with the run.
+   */
+  async otherBurrow(env: Record<string, string>): Promise<BurrowInstance> {
+    const instance = await BurrowInstance.create({ BURROW_RUNSC_PLATFORM: 'ptrace', ...env });
+    this.others.push(instance);
+    await instance.start();
+    log(`second burrow serve (${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}) on ${instance.url}`);
+    return instance;
   }
 
   async client(): Promise<BurrowClient> {
@@ -90,6 +103,7 @@ export class BenchContext {
     this.instance = undefined;
     this.starting = undefined;
     if (instance) await instance.destroy();
+    for (const other of this.others.splice(0)) await other.destroy();
     for (const dir of this.dirs.splice(0)) await rm(dir, { recursive: true, force: true });
   }
 }

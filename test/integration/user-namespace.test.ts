@@ -100,4 +100,24 @@ describe('a runc sandbox', () => {
     expect(lstatSync(join(upperOf(second), 'home/user/old')).uid).toBe(base + 1000);
     expect(lstatSync('/etc/passwd').uid).toBe(0); // the link was not followed
   });
+
+  it('boots in the host’s namespace while BURROW_RUNC_USERNS is off, and back in its own range when on', async () => {
+    const base = await idBaseOf(second);
+    const mine = join(upperOf(second), 'home/user/old');
+    const restart = async (env: Record<string, string>) => {
+      await burrow.client().sandbox(second.name).sleep({ cold: true });
+      await burrow.stop();
+      await burrow.start(env);
+      return burrow.client().sandbox(second.name);
+    };
+    const unmapped = await restart({ BURROW_RUNC_USERNS: 'off' });
+    expect((await unmapped.exec('cat', ['/proc/self/uid_map'])).stdout.trim().split(/\s+/)).toEqual(['0', '0', '4294967295']);
+    expect((await unmapped.exec('stat', ['-c', '%U', '/home/user/old'])).stdout).toBe('user\n');
+    expect(lstatSync(mine).uid).toBe(1000);
+
+    const mapped = await restart({});
+    expect(await idBaseOf(mapped)).toBe(base);
+    expect((await mapped.exec('stat', ['-c', '%U', '/home/user/old'])).stdout).toBe('user\n');
+    expect(lstatSync(mine).uid).toBe(base + 1000);
+  });
 });

@@ -32,6 +32,7 @@ const fileSchema = z
     priceStorageGbMonth: z.number().min(0),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']),
     meter: z.boolean(),
+    runcUserNamespace: z.boolean(),
     meterDiskInterval: z.string(),
     aptMirror: z.string(),
     autoCheckpointInterval: z.string(),
@@ -67,6 +68,11 @@ export interface BurrowConfig {
   prices: { cpuHour: number; ramGbHour: number; storageGbMonth: number };
   /** Per-second metering of CPU, memory and disk (off only to measure what it costs). */
   meter: boolean;
+  /**
+   * Each runc sandbox in a user namespace of its own (off only to measure what it costs: root
+   * inside is then root on the host). A disk moves between the two at its next boot.
+   */
+  runcUserNamespace: boolean;
   /** How often disk usage is read from btrfs quota groups for metering. */
   meterDiskIntervalMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
@@ -236,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
       storageGbMonth: number('BURROW_PRICE_STORAGE_GB_MONTH', file.priceStorageGbMonth, 0.5, 0),
     },
     meter: flag('BURROW_METER', file.meter, true),
+    runcUserNamespace: flag('BURROW_RUNC_USERNS', file.runcUserNamespace, true),
     meterDiskIntervalMs:
       parseInterval(pick('BURROW_METER_DISK_INTERVAL', file.meterDiskInterval, '30s'), 'BURROW_METER_DISK_INTERVAL') ?? 30_000,
     logLevel: oneOf(

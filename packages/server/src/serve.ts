@@ -203,6 +203,7 @@ export async function serve(
     events,
     metrics,
     storageLimits: quotas,
+    runcUserNamespace: config.runcUserNamespace,
     crashPoint,
     hooks: combineHooks(checkpointHooks({ store: checkpointStore, snapshots, crashPoint }), egressHooks(secrets, trust, proxyUrlOf)),
     activity,

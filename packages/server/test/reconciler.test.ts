@@ -68,7 +68,7 @@ describe('the reconciler', () => {
     const manager = new SandboxManager({
       store, runtimes: host.runtimes, disks: host.diskLayer, images: host.images, network: host.network,
       instanceTag: 'test', capacity: new Capacity(store, { running: 1, warm: 1 }, 0, () => ({ cpus: 2, ramMb: 4096, storageGb: 20 })), storageRoom: { assertPoolRoom: async () => {} }, crashPoint: () => {},
-      events: { record: () => {} }, metrics: { execStarted: () => {}, woke: () => {} }, storageLimits: false,
+      events: { record: () => {} }, metrics: { execStarted: () => {}, woke: () => {} }, storageLimits: false, runcUserNamespace: true,
     });
     const report = await reconcile({ store, manager, runtimes: host.runtimes, disks: host.diskLayer, network: host.network, images: host.images });
 

@@ -28,6 +28,8 @@ export interface ContainerDeps {
   instanceTag: string;
   /** Whether btrfs quota groups are on, so that storage_gb is enforced at each boot. */
   storageLimits: boolean;
+  /** Whether runc sandboxes boot in a user namespace of their own (see Config.runcUserNamespace). */
+  runcUserNamespace: boolean;
   /** Test hook: called at each named step; kills the daemon when the step was asked for. */
   crashPoint: (step: string) => void;
   /** What each boot grants the processes inside (the sandbox's privileges policy); none: the defaults. */
@@ -158,10 +160,11 @@ export class SandboxContainers {
   /**
    * The first host id of the sandbox's user namespace: a range of its own under runc (given at
    * its first boot, older sandboxes included), 0 under gVisor, whose own kernel stands between
-   * the sandbox's root and the host.
+   * the sandbox's root and the host, and 0 when user namespaces are turned off. A range once
+   * given stays recorded, so turning them on again gives the sandbox the same one.
    */
   private idBaseOf(record: SandboxRecord): number {
-    if (record.runtime !== 'runc') return 0;
+    if (record.runtime !== 'runc' || !this.deps.runcUserNamespace) return 0;
     return this.deps.store.assignIdBase(record.id, FIRST_ID_BASE, ID_RANGE_SIZE);
   }
 
