@@ -78,6 +78,9 @@ import { measureHost } from './core/host-size.js';
 import { DiskGauge, DISK_GAUGE_INTERVAL_MS } from './core/disk-gauge.js';
 import { SandboxDisks } from './storage/sandbox-disks.js';
 import { Snapshots } from './storage/snapshots.js';
+import { ImageExports } from './core/image-exports.js';
+import { BaseLayers } from './oci/base-layers.js';
+import { BURROW_IMAGE_FILES } from './storage/image-recipes.js';
 
 export interface RunningServer {
   url: string;
@@ -339,9 +342,19 @@ export async function serve(
     return subnet && { host: subnet.address, port };
   };
   const proxyTarget = (name: string, port: number) => targetIn(manager.get(name).id, port);
+  const exports = new ImageExports({
+    manager,
+    checkpoints,
+    snapshots,
+    disks,
+    services: serviceStore,
+    baseLayers: new BaseLayers(config.imageCache, BURROW_IMAGE_FILES),
+    grantsOf: (sandbox) => secrets.list().flatMap((s) => s.grants.filter((g) => g.sandbox === sandbox).map((g) => ({ secret: s.name, env: g.env }))),
+  });
   const app = await buildApi({
     manager,
     checkpoints,
+    exports,
     fs: new SandboxFs(manager),
     sessions,
     tokens,

@@ -1,0 +1,46 @@
+// Export of a sandbox as an OCI image archive. Everything that can fail with a proper status
+// (no such sandbox or checkpoint, no room for the automatic checkpoint, a layer that cannot be
+// packed) fails before the first byte; after it, a failure can only cut the stream short, which
+// the client sees as a truncated archive (its length and digests do not match).
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { EXPORT_HEADERS, exportQuery, type ExportNotes } from '@burrow/protocol';
+import type { FastifyPluginAsync } from 'fastify';
+import type { ImageExports } from '../../core/image-exports.js';
+import { validName } from '../../core/names.js';
+
+type NameParams = { Params: { name: string } };
+
+/** Files left out that the notes header names one by one; a header must stay well under 16 KiB. */
+const NAMED_SKIPPED = 20;
+
+export function exportRoutes(exports: ImageExports, logError: (message: string) => void = () => {}): FastifyPluginAsync {
+  return async (app) => {
+    app.get<NameParams>('/v1/sprites/:name/export', async (req, reply) => {
+      const name = validName(req.params.name);
+      const q = exportQuery.parse(req.query);
+      const prepared = await exports.prepare(name, q);
+      const notes: ExportNotes = {
+        secrets: prepared.secrets,
+        skipped: prepared.skipped.slice(0, NAMED_SKIPPED).map((s) => ({ path: s.path.slice(0, 256), reason: s.reason })),
+        skippedCount: prepared.skipped.length,
+      };
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'Content-Type': 'application/x-tar',
+        'Content-Disposition': `attachment; filename="${name}-${prepared.checkpoint}.tar"`,
+        [EXPORT_HEADERS.checkpoint]: prepared.checkpoint,
+        [EXPORT_HEADERS.digest]: prepared.manifestDigest,
+        [EXPORT_HEADERS.baseLayer]: prepared.baseLayerCached ? 'hit' : 'built',
+        [EXPORT_HEADERS.notes]: encodeURIComponent(JSON.stringify(notes)),
+      });
+      try {
+        await pipeline(Readable.from(prepared.chunks()), res);
+      } catch (e) {
+        if (!res.destroyed) logError(`export of '${name}' at ${prepared.checkpoint} broke off: ${(e as Error).message}`);
+        res.destroy();
+      }
+    });
+  };
+}
