@@ -14,7 +14,7 @@ import {
   fsRenameBody,
   fsWriteQuery,
 } from './fs-schemas.js';
-import { exportQuery } from './image-archives.js';
+import { exportQuery, importQuery } from './image-archives.js';
 import { networkPolicySchema } from './network-policy.js';
 import {
   addSecretBody,
@@ -298,6 +298,13 @@ export const ROUTES: readonly RouteSpec[] = [
     answers: { '200': 'application/x-tar (OCI image layout; with format=docker also manifest.json)', '409': 'quota_exceeded (no room for the checkpoint)' },
   },
 
+
+  {
+    method: 'POST', path: `${S}/import`, op: 'write', query: importQuery,
+    summary:
+      'Create a sandbox from an OCI image archive (the body, streamed: an OCI image layout or a `docker save` tar, any number of layers, from any tool); the image must be linux/amd64 with /bin/sh and a `user` account',
+    answers: { '201': SPRITE, '400': 'invalid_image: what the archive lacks or why it was refused', '409': 'sandbox_exists' },
+  },
 
   { method: 'GET', path: `${S}/proxy`, op: 'exec', summary: 'The TCP proxy is a WebSocket: without `Upgrade: websocket` the answer is 400', answers: { '400': 'invalid_request' } },
   {

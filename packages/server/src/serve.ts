@@ -79,6 +79,7 @@ import { DiskGauge, DISK_GAUGE_INTERVAL_MS } from './core/disk-gauge.js';
 import { SandboxDisks } from './storage/sandbox-disks.js';
 import { Snapshots } from './storage/snapshots.js';
 import { ImageExports } from './core/image-exports.js';
+import { ImageImports } from './core/image-imports.js';
 import { BaseLayers } from './oci/base-layers.js';
 import { BURROW_IMAGE_FILES } from './storage/image-recipes.js';
 
@@ -351,10 +352,18 @@ export async function serve(
     baseLayers: new BaseLayers(config.imageCache, BURROW_IMAGE_FILES),
     grantsOf: (sandbox) => secrets.list().flatMap((s) => s.grants.filter((g) => g.sandbox === sandbox).map((g) => ({ secret: s.name, env: g.env }))),
   });
+  const defaults = {
+    runtime: config.defaultRuntime,
+    image: config.defaultImage,
+    cpus: config.defaults.cpus,
+    ramMb: config.defaults.ramMb,
+    storageGb: config.defaults.storageGb,
+    pidsLimit: config.defaults.pidsLimit,
+  };
   const app = await buildApi({
     manager,
     checkpoints,
-    exports,
+    imageArchives: { exports, imports: new ImageImports({ manager, images, pool, defaults }) },
     fs: new SandboxFs(manager),
     sessions,
     tokens,
@@ -382,14 +391,7 @@ export async function serve(
     usage,
     activity,
     services,
-    defaults: {
-      runtime: config.defaultRuntime,
-      image: config.defaultImage,
-      cpus: config.defaults.cpus,
-      ramMb: config.defaults.ramMb,
-      storageGb: config.defaults.storageGb,
-      pidsLimit: config.defaults.pidsLimit,
-    },
+    defaults,
     view: {
       urlFor: (name) => `http://${name}.${config.network.urlDomain}:${actualPort()}`,
       isolationOf: (record) => runtimes[record.runtime].isolation,

@@ -70,6 +70,10 @@ export interface PreparedExport {
   chunks(): AsyncGenerator<Buffer>;
 }
 
+/** How long an export waits for its image's base layer before it answers 503 (clients wait for headers about 5 minutes). */
+const BASE_LAYER_WAIT_MS = 60_000;
+const BASE_LAYER_RETRY_S = 20;
+
 const TAG = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
 
 export class ImageExports {
@@ -81,13 +85,20 @@ export class ImageExports {
     const tag = opts.tag ?? `${name}:${opts.checkpoint ?? 'latest'}`;
     if (!TAG.test(tag)) throw new ApiError('invalid_request', `'${tag.slice(0, 200)}' is not an image name (like app or app:1 or registry.example/team/app:1)`);
     const record = manager.get(name);
+    const imagePath = manager.containers.imagePath(record);
+    // Before any checkpoint is taken: a client told to come back must not leave one behind.
+    const base = await this.deps.baseLayers.ready(record.image, imagePath, BASE_LAYER_WAIT_MS);
+    if (!base) {
+      throw new ApiError(
+        'unavailable',
+        `the base layer of image ${record.image} is being built (once per image on this machine; minutes for a large image): try again shortly`,
+        { retry_after_seconds: BASE_LAYER_RETRY_S },
+      );
+    }
     const checkpoint = opts.checkpoint
       ? await checkpoints.get(name, opts.checkpoint)
       : await checkpoints.createAutomatic(name, 'export');
     const snapshot = snapshots.path(record.id, checkpoint.id);
-    const imagePath = manager.containers.imagePath(record);
-
-    const base = await this.deps.baseLayers.ensure(record.image, imagePath);
     const changesRecipe = treeLayer(join(snapshot, 'upper'), {
       kind: 'upper',
       idBase: await storedIdBase(snapshot),

@@ -5,7 +5,7 @@
 // without burrow.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -35,20 +35,42 @@ export class BaseLayers {
     private readonly burrowFiles: readonly string[],
   ) {}
 
-  /** The cached layer of the image, made first when missing; `hit` says whether it was there. */
-  async ensure(imageId: string, imagePath: string): Promise<BaseLayer & { hit: boolean }> {
+  /**
+   * The cached layer of the image (`hit`: it was there before this call). When missing, it is
+   * built in the background (minutes for a large image: longer than a client waits for an
+   * answer's headers); null when it is not done within `waitMs`, and the caller asks again later.
+   */
+  async ready(imageId: string, imagePath: string, waitMs: number): Promise<(BaseLayer & { hit: boolean }) | null> {
     const cached = await this.read(imageId);
     if (cached) return { ...cached, hit: true };
     let pending = this.building.get(imageId);
     if (!pending) {
       pending = this.build(imageId, imagePath).finally(() => this.building.delete(imageId));
+      pending.catch(() => {}); // reported to whoever waits; a build nobody waits for any more is retried on the next ask
       this.building.set(imageId, pending);
     }
-    return { ...(await pending), hit: false };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), waitMs)));
+    try {
+      const built = await Promise.race([pending, timeout]);
+      return built && { ...built, hit: false };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   blob(imageId: string, layer: BaseLayer): Blob {
     return { digest: layer.digest, size: layer.size, mediaType: GZIP_LAYER, open: () => createReadStream(this.blobFile(imageId)) };
+  }
+
+  /** Partial files of builds whose process died (a daemon killed mid-build): nobody finishes them. */
+  private async removeAbandoned(imageId: string): Promise<void> {
+    const prefix = `${imageId}.layer.`;
+    for (const entry of await readdir(this.cacheDir)) {
+      const m = /\.partial-(\d+)$/.exec(entry);
+      if (!entry.startsWith(prefix) || !m || pidAlive(Number(m[1]))) continue;
+      await rm(join(this.cacheDir, entry), { force: true });
+    }
   }
 
   private blobFile(imageId: string): string {
@@ -62,8 +84,7 @@ export class BaseLayers {
   private async read(imageId: string): Promise<BaseLayer | null> {
     const text = await readFile(this.metaFile(imageId), 'utf8').catch(() => null);
     if (!text) return null;
-    const meta = JSON.parse(text) as BaseLayer;
-    return meta;
+    return JSON.parse(text) as BaseLayer;
   }
 
   /**
@@ -73,6 +94,7 @@ export class BaseLayers {
    */
   private async build(imageId: string, imagePath: string): Promise<BaseLayer> {
     await mkdir(this.cacheDir, { recursive: true });
+    await this.removeAbandoned(imageId);
     const partial = `${this.blobFile(imageId)}.partial-${process.pid}`;
     const layer = runLayer(treeLayer(imagePath, { kind: 'image', exclude: [...this.burrowFiles] }));
     const raw = createHash('sha256');
@@ -112,4 +134,13 @@ function tap(see: (chunk: Buffer) => void): Transform {
       done(null, chunk);
     },
   });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
