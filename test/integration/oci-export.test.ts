@@ -127,7 +127,7 @@ describe('burrow export', () => {
       await expect(lstat(join(rootfs, path)), path).rejects.toThrow(/ENOENT/);
     }
     await expect(lstat(join(rootfs, 'usr/bin/sudo'))).resolves.toBeTruthy();
-  });
+  }, 300_000); // umoci unpacks the whole dev image (about 2 GB)
 
   it('leaves out a sparse file larger than the sandbox may store, and says so', async () => {
     expect(exportStderr).toContain('huge-sparse');
