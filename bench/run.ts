@@ -16,6 +16,7 @@ import { createFirstExec } from './create-first-exec.js';
 import { e2bSdk } from './e2b-sdk.js';
 import { egressProxy } from './egress-proxy.js';
 import { execRoundtrip } from './exec-roundtrip.js';
+import { exportImage } from './export.js';
 import { fsTransfer } from './fs-transfer.js';
 import { idleMemory } from './idle-memory.js';
 import { meterOverhead } from './meter-overhead.js';
@@ -24,7 +25,7 @@ import { ttyEcho } from './tty-echo.js';
 import { urlProxy } from './url-proxy.js';
 import { formatBytes, formatMs, formatOverhead, formatRatio, renderTable } from './stats.js';
 
-const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints, ttyEcho, fsTransfer, urlProxy, meterOverhead, egressProxy, sleepWake, containment, agentStart, e2bSdk];
+const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints, ttyEcho, fsTransfer, urlProxy, meterOverhead, egressProxy, sleepWake, containment, agentStart, e2bSdk, exportImage];
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 
 interface Ran {

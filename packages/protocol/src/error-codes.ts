@@ -9,6 +9,8 @@ export const ErrorCodes = {
   invalid_name: 400,
   unknown_field: 400,
   invalid_policy: 400,
+  /** An image archive burrow cannot make a sandbox of (its format, architecture, or contents). */
+  invalid_image: 400,
   /** A sandbox limit beyond what the host has (cores, memory, pool size). */
   invalid_limits: 400,
   unauthorized: 401,

@@ -14,6 +14,7 @@ import {
   fsRenameBody,
   fsWriteQuery,
 } from './fs-schemas.js';
+import { exportQuery, importQuery } from './image-archives.js';
 import { networkPolicySchema } from './network-policy.js';
 import {
   addSecretBody,
@@ -286,6 +287,23 @@ export const ROUTES: readonly RouteSpec[] = [
     method: 'POST', path: `${S}/checkpoints/:id/fork`, op: 'checkpoint', body: forkBody,
     summary: 'A new sandbox whose disk starts as this checkpoint (a writable snapshot, O(1))',
     answers: { '201': { description: 'the new sandbox', json: 'Sprite' }, '409': 'exists, or quota_exceeded', '507': 'pool_full' },
+  },
+
+  {
+    // What an export reveals is what `fs/read` as root reveals (the whole disk), and the
+    // automatic checkpoint it may take changes nothing the sandbox stands on: `read`.
+    method: 'GET', path: `${S}/export`, op: 'read', query: exportQuery,
+    summary:
+      'The sandbox (a checkpoint, or an automatic checkpoint taken now) as an OCI image archive (application/x-tar), streamed: base layer of its image, its own changes, an init that runs its services. Headers: burrow-checkpoint, burrow-image-digest, burrow-base-layer, burrow-export-notes (URI-encoded JSON: secrets the app needs, files left out)',
+    answers: { '200': 'application/x-tar (OCI image layout; with format=docker also manifest.json)', '409': 'quota_exceeded (no room for the checkpoint)' },
+  },
+
+
+  {
+    method: 'POST', path: `${S}/import`, op: 'write', query: importQuery,
+    summary:
+      'Create a sandbox from an OCI image archive (the body, streamed: an OCI image layout or a `docker save` tar, any number of layers, from any tool); the image must be linux/amd64 with /bin/sh and a `user` account',
+    answers: { '201': SPRITE, '400': 'invalid_image: what the archive lacks or why it was refused', '409': 'sandbox_exists' },
   },
 
   { method: 'GET', path: `${S}/proxy`, op: 'exec', summary: 'The TCP proxy is a WebSocket: without `Upgrade: websocket` the answer is 400', answers: { '400': 'invalid_request' } },

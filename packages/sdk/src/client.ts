@@ -4,6 +4,7 @@
 import { resolveCredentials, type CredentialOptions } from './credentials.js';
 import { BurrowError } from './errors.js';
 import { HttpApi } from './http.js';
+import { importArchive, type ImportOptions } from './image-archives.js';
 import { Sandbox, usageQuery } from './sandbox.js';
 import {
   caveatsFor,
@@ -41,6 +42,15 @@ export class BurrowClient {
 
   get baseURL(): string {
     return this.api.baseURL;
+  }
+
+  /**
+   * A new sandbox from an OCI image archive (an OCI layout or `docker save` tar), streamed as it
+   * is read; a bad archive is refused with `invalid_image` and leaves nothing behind.
+   */
+  async importSandbox(name: string, archive: AsyncIterable<Uint8Array>, options: ImportOptions = {}): Promise<Sandbox> {
+    const sprite = await importArchive(this.api, name, archive, options);
+    return new Sandbox(this.api, sprite.name ?? name, sprite);
   }
 
   async createSandbox(name: string, options: CreateSandboxOptions = {}): Promise<Sandbox> {

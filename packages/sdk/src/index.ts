@@ -29,6 +29,7 @@ export { SandboxFilesystem, modeString, type FsOptions, type WriteFileOptions } 
 export { FsError, isFsError } from './fs-errors.js';
 export { FsWatcher, type FsWatchOptions } from './fs-watch.js';
 export { SandboxServices, type ServiceStreamOptions } from './services.js';
+export type { ExportOptions, ImportOptions, SandboxExport } from './image-archives.js';
 // The wire contract (shapes, error codes, token ops, macaroons) is @burrow/protocol's; SDK users
 // get it from here too, so one import serves a client.
 export {

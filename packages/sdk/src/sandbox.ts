@@ -19,6 +19,7 @@ import {
 } from './sessions.js';
 import { TerminalProcess, type TerminalSpawnOptions } from './tty.js';
 import { BurrowError } from './errors.js';
+import { exportSandbox, type ExportOptions, type SandboxExport } from './image-archives.js';
 import { readEvents } from './ndjson.js';
 import { openTcpProxy, PortWatcher, type PortEvent } from './network.js';
 import type { Duplex } from 'node:stream';
@@ -334,6 +335,14 @@ export class Sandbox {
   async setUrlAuth(auth: 'sprite' | 'public'): Promise<Sprite> {
     this.info = await this.api.json<Sprite>('PUT', this.path(), { body: { url_settings: { auth } } });
     return this.info;
+  }
+
+  /**
+   * The sandbox as an OCI image archive (a checkpoint, or an automatic one taken now), streamed:
+   * pipe `stream` to a file or `docker load`. The sandbox keeps running.
+   */
+  export(options: ExportOptions = {}): Promise<SandboxExport> {
+    return exportSandbox(this.api, this.path(), options);
   }
 
   async fork(id: string, newName: string): Promise<Sandbox> {

@@ -81,6 +81,10 @@ import { Snapshots } from './storage/snapshots.js';
 import { E2bAdapter } from './api/e2b/index.js';
 import { E2bLifetimes } from './core/e2b-lifetimes.js';
 import { E2bSandboxStore } from './db/e2b-sandboxes.js';
+import { ImageExports } from './core/image-exports.js';
+import { ImageImports } from './core/image-imports.js';
+import { BaseLayers } from './oci/base-layers.js';
+import { BURROW_IMAGE_FILES } from './storage/image-recipes.js';
 
 export interface RunningServer {
   url: string;
@@ -344,16 +348,33 @@ export async function serve(
   };
   const proxyTarget = (name: string, port: number) => targetIn(manager.get(name).id, port);
   const sandboxFs = new SandboxFs(manager);
+  const defaults = {
+    runtime: config.defaultRuntime,
+    image: config.defaultImage,
+    cpus: config.defaults.cpus,
+    ramMb: config.defaults.ramMb,
+    storageGb: config.defaults.storageGb,
+    pidsLimit: config.defaults.pidsLimit,
+  };
   const e2bStore = new E2bSandboxStore(db);
   const e2bLifetimes = new E2bLifetimes({ store: e2bStore, manager, sessions, log });
   const e2b = new E2bAdapter({
-    manager, checkpoints, fs: sandboxFs, sessions, tokens, store: e2bStore, proxyTarget,
-    defaults: { runtime: config.defaultRuntime, image: config.defaultImage, ...config.defaults },
+    manager, checkpoints, fs: sandboxFs, sessions, tokens, store: e2bStore, proxyTarget, defaults,
     logError: (message, detail) => logger.error(detail, message),
+  });
+  const exports = new ImageExports({
+    manager,
+    checkpoints,
+    snapshots,
+    disks,
+    services: serviceStore,
+    baseLayers: new BaseLayers(config.imageCache, BURROW_IMAGE_FILES),
+    grantsOf: (sandbox) => secrets.list().flatMap((s) => s.grants.filter((g) => g.sandbox === sandbox).map((g) => ({ secret: s.name, env: g.env }))),
   });
   const app = await buildApi({
     manager,
     checkpoints,
+    imageArchives: { exports, imports: new ImageImports({ manager, images, pool, defaults }) },
     fs: sandboxFs,
     sessions,
     foreign: e2b,
@@ -382,14 +403,7 @@ export async function serve(
     usage,
     activity,
     services,
-    defaults: {
-      runtime: config.defaultRuntime,
-      image: config.defaultImage,
-      cpus: config.defaults.cpus,
-      ramMb: config.defaults.ramMb,
-      storageGb: config.defaults.storageGb,
-      pidsLimit: config.defaults.pidsLimit,
-    },
+    defaults,
     view: {
       urlFor: (name) => `http://${name}.${config.network.urlDomain}:${actualPort()}`,
       isolationOf: (record) => runtimes[record.runtime].isolation,

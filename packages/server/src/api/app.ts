@@ -42,6 +42,7 @@ import { bearerToken } from './burrow-credentials.js';
 import { assertSameSite, type DashboardLogins } from './dashboard-auth.js';
 import { checkpointRoutes } from './routes/checkpoints.js';
 import { eventRoutes } from './routes/events.js';
+import { imageArchiveRoutes, type ImageArchiveDeps } from './routes/image-archives.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { resourceRoutes } from './routes/resources.js';
 import { usageRoutes } from './routes/usage.js';
@@ -74,6 +75,8 @@ const PUBLIC_PATHS = new Set(['/v1/openapi.json']);
 export interface ApiDeps {
   manager: SandboxManager;
   checkpoints: Checkpoints;
+  /** Export and import of sandboxes as OCI images. */
+  imageArchives: Omit<ImageArchiveDeps, 'view' | 'logError'>;
   fs: SandboxFs;
   sessions: SessionRegistry;
   tokens: TokenAuthority;
@@ -218,6 +221,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(execRoutes(deps));
   await app.register(fsRoutes(deps));
   await app.register(checkpointRoutes(deps));
+  await app.register(imageArchiveRoutes({ ...deps.imageArchives, view: deps.view, logError: (message) => deps.logError?.(message, {}) }));
   await app.register(
     serviceRoutes(deps.services, {
       prefix: '/v1/sprites/:name',

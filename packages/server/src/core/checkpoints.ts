@@ -138,6 +138,20 @@ export class Checkpoints {
   }
 
   /**
+   * An automatic checkpoint now, for something that needs one consistent point of a disk that
+   * keeps changing (an export): the sandbox keeps running and keeps standing on its checkpoint.
+   */
+  async createAutomatic(name: string, comment: string): Promise<CheckpointRecord> {
+    assertNotBusy(this.deps.manager.get(name));
+    return this.deps.manager.withLock(name, async () => {
+      const record = this.deps.manager.get(name);
+      assertNotBusy(record);
+      await this.makeRoom(record, `an automatic checkpoint of '${name}'`, () => {});
+      return (await this.take(record, { comment, isAuto: true }, () => {})).checkpoint;
+    });
+  }
+
+  /**
    * Puts the disk back as it was at checkpoint `id`. The current disk is kept as an automatic
    * checkpoint first (a rename, not a copy), so the restore itself can be undone.
    */

@@ -24,6 +24,15 @@ export interface ImageRecipe {
 const COMPAT_SHIM_SOURCE = '/usr/local/src/burrow/gvisor-compat.c';
 const COMPAT_SHIM = '/usr/local/lib/burrow/gvisor-compat.so';
 const AGENT_SOURCE = '/usr/local/src/burrow/burrow-agent.c';
+const PRELOAD = '/etc/ld.so.preload';
+const SUDO_SHIM = '/usr/local/bin/sudo';
+
+/**
+ * What the recipes put into every image for burrow's own use (its agent, the gVisor shim and
+ * their sources, the sudo that goes through the agent, the mount point of `/.burrow`): an
+ * exported image leaves them out, since it runs without burrow.
+ */
+export const BURROW_IMAGE_FILES = ['/.burrow', '/usr/local/src/burrow', '/usr/local/lib/burrow', PRELOAD, AGENT, SUDO_SHIM];
 
 
 const MINIMAL_PACKAGES = [
@@ -38,10 +47,10 @@ const DEV_PACKAGES = [
 const SETUP: string[][] = [
   ['mkdir', '-p', '/usr/local/lib/burrow'],
   ['gcc', '-shared', '-fPIC', '-O2', '-o', COMPAT_SHIM, COMPAT_SHIM_SOURCE, '-ldl'],
-  ['sh', '-c', `echo ${COMPAT_SHIM} >> /etc/ld.so.preload`],
+  ['sh', '-c', `echo ${COMPAT_SHIM} >> ${PRELOAD}`],
   ['gcc', '-O2', '-Wall', '-o', AGENT, AGENT_SOURCE],
   // gVisor ignores set-user-ID bits, so there `sudo` is the agent's (see image/burrow-agent.c).
-  ['ln', '-sf', AGENT, '/usr/local/bin/sudo'],
+  ['ln', '-sf', AGENT, SUDO_SHIM],
   ['useradd', '--create-home', '--uid', '1000', '--user-group', '--groups', 'sudo', '--shell', '/bin/bash', 'user'],
   ['sh', '-c', 'echo "user ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/user && chmod 0440 /etc/sudoers.d/user'],
   ['mkdir', '-p', '/.burrow'],

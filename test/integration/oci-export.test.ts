@@ -1,0 +1,311 @@
+// A sandbox exported as an OCI image, end to end: an app built inside a real runc sandbox (a
+// service with an http_port) is exported through the CLI, read by skopeo and umoci, unpacked and
+// run by runc outside burrow in a network namespace of the test's own, where its page is fetched.
+// Deleted files are absent from the image, the same checkpoint exports to the same bytes, a
+// second sandbox of the image shares the base layer, and hostile contents (symlinks out of the
+// sandbox, a huge sparse file, names with newlines) make export read nothing outside it. The
+// export imports back as a sandbox; archives for another architecture, without a user, or with
+// names that climb out or go through symlinks are refused with nothing made.
+import { execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { lstat, mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BurrowClient, Sandbox } from '@burrow/sdk';
+import { RUN_ID, sandboxName } from '../support/instance.js';
+import { until } from '../support/until.js';
+import { useInstance } from '../support/use-instance.js';
+
+const run = promisify(execFile);
+const burrow = useInstance({ BURROW_WARM_AFTER: 'off' });
+const work = `/tmp/burrow-oci-${RUN_ID}`;
+const name = sandboxName('oci');
+const second = sandboxName('oci-2');
+const imported = sandboxName('oci-in');
+const refused = sandboxName('oci-bad');
+const archive = join(work, 'app.tar');
+const netns = `burrow-oci-${RUN_ID}`;
+const container = `burrow-oci-${RUN_ID}`;
+/** A file only the host has: no export may ever carry its content. */
+const hostSecret = join(work, 'host-secret');
+const secretText = `host-only-${randomBytes(8).toString('hex')}`;
+let client: BurrowClient;
+let sandbox: Sandbox;
+let exportStderr = '';
+
+async function sh(target: Sandbox, script: string): Promise<string> {
+  const r = await target.exec('sh', ['-c', script]);
+  if (r.exitCode !== 0) throw new Error(`'${script}' exited ${r.exitCode}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function sha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+beforeAll(async () => {
+  await mkdir(work, { recursive: true });
+  await writeFile(hostSecret, secretText);
+  client = burrow.client();
+  sandbox = await client.createSandbox(name, { runtime: 'runc' });
+  await sh(
+    sandbox,
+    [
+      'mkdir -p ~/app ~/app/sub',
+      'echo "<h1>hello from the sandbox</h1>" > ~/app/index.html',
+      'echo linked > ~/app/a && ln ~/app/a ~/app/b',
+      `ln -s ${hostSecret} ~/app/host-secret-link`,
+      'ln -s / ~/app/root-link',
+      'ln -s ../../../../../etc/shadow ~/app/climb',
+      'printf x > ~/app/"$(printf \'new\\nline\')"',
+      'truncate -s 200G ~/app/huge-sparse',
+      'python3 -c "import os; os.setxattr(os.path.expanduser(\'~/app/index.html\'), \'user.note\', b\'kept\')"',
+      'sudo rm /etc/issue',
+      'sudo rm -rf /usr/share/doc && sudo mkdir /usr/share/doc && echo new | sudo tee /usr/share/doc/only > /dev/null',
+    ].join(' && '),
+  );
+  await sandbox.services.put('web', { cmd: 'python3', args: ['-m', 'http.server', '8080', '--directory', '/home/user/app'], http_port: 8080 });
+  await until('the app to answer inside', async () => (await sandbox.exec('curl', ['-fsS', 'http://127.0.0.1:8080/'])).stdout, {
+    accept: (page) => page.includes('hello from the sandbox'),
+  });
+  const exported = await burrow.cli(['export', name, '-o', archive, '--tag', 'app:1']);
+  exportStderr = exported.stderr;
+  if (exported.code !== 0) throw new Error(`burrow export failed: ${exported.stderr}`);
+  // The first export on a machine builds the image's base layer (once; minutes for `dev`).
+}, 900_000);
+
+afterAll(async () => {
+  await run('runc', ['delete', '--force', container]).catch(() => {});
+  await run('ip', ['netns', 'delete', netns]).catch(() => {});
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('burrow export', () => {
+  it('writes an OCI archive skopeo reads: amd64, the user, /home/user, the service port, three layers', async () => {
+    expect(exportStderr).toMatch(/exported .*@auto-\d+/);
+    const { stdout } = await run('skopeo', ['inspect', '--config', `oci-archive:${archive}`]);
+    const config = JSON.parse(stdout) as {
+      architecture: string;
+      os: string;
+      config: { User: string; WorkingDir: string; ExposedPorts: Record<string, object>; Entrypoint: string[]; Env: string[] };
+      rootfs: { diff_ids: string[] };
+    };
+    expect(config).toMatchObject({ architecture: 'amd64', os: 'linux', config: { User: 'user', WorkingDir: '/home/user', ExposedPorts: { '8080/tcp': {} } } });
+    expect(config.config.Env).toContain('HOME=/home/user');
+    expect(config.rootfs.diff_ids).toHaveLength(3);
+    const manifest = JSON.parse((await run('skopeo', ['inspect', `oci-archive:${archive}`])).stdout) as { Layers: string[] };
+    expect(manifest.Layers).toHaveLength(3);
+  });
+
+  it('unpacks with umoci into the sandbox as it was: changes, deletions, links, ids, and nothing of burrow', async () => {
+    const layout = join(work, 'layout');
+    await mkdir(layout, { recursive: true });
+    await run('tar', ['-xf', archive, '-C', layout]);
+    await run('umoci', ['unpack', '--image', `${layout}:1`, join(work, 'bundle')]);
+    const rootfs = join(work, 'bundle', 'rootfs');
+    const home = join(rootfs, 'home/user/app');
+    expect(await readFile(join(home, 'index.html'), 'utf8')).toBe('<h1>hello from the sandbox</h1>\n');
+    const app = await stat(home);
+    expect([app.uid, app.gid]).toEqual([1000, 1000]); // the sandbox's ids, not its host range
+    const [a, b] = [await stat(join(home, 'a')), await stat(join(home, 'b'))];
+    expect(a.ino).toBe(b.ino);
+    expect(await readFile(join(home, 'new\nline'), 'utf8')).toBe('x');
+    expect(await readlink(join(home, 'root-link'))).toBe('/');
+    expect(await readlink(join(home, 'host-secret-link'))).toBe(hostSecret);
+    const xattr = await run('python3', ['-c', 'import os, sys; sys.stdout.write(os.getxattr(sys.argv[1], "user.note").decode())', join(home, 'index.html')]);
+    expect(xattr.stdout).toBe('kept');
+    // Deleted inside: absent; a directory deleted and made again holds only its new content.
+    await expect(lstat(join(rootfs, 'etc/issue'))).rejects.toThrow(/ENOENT/);
+    await expect(lstat(join(rootfs, 'usr/share/doc/only'))).resolves.toBeTruthy();
+    await expect(lstat(join(rootfs, 'usr/share/doc/sudo'))).rejects.toThrow(/ENOENT/);
+    // burrow's own files and mounts stay behind.
+    for (const path of ['usr/local/sbin/burrow-agent', 'usr/local/bin/sudo', 'etc/ld.so.preload', '.burrow', 'usr/local/lib/burrow']) {
+      await expect(lstat(join(rootfs, path)), path).rejects.toThrow(/ENOENT/);
+    }
+    await expect(lstat(join(rootfs, 'usr/bin/sudo'))).resolves.toBeTruthy();
+  }, 300_000); // umoci unpacks the whole dev image (about 2 GB)
+
+  it('leaves out a sparse file larger than the sandbox may store, and says so', async () => {
+    expect(exportStderr).toContain('huge-sparse');
+    await expect(lstat(join(work, 'bundle/rootfs/home/user/app/huge-sparse'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('never carries what a symlink inside points to on the host', async () => {
+    const bytes = await readFile(archive);
+    expect(bytes.includes(Buffer.from(secretText))).toBe(false);
+    const shadow = await readFile('/etc/shadow');
+    expect(bytes.includes(shadow)).toBe(false);
+  });
+
+  it('runs under runc outside burrow and serves the page the sandbox served', async () => {
+    await run('ip', ['netns', 'add', netns]);
+    await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+    const configPath = join(work, 'bundle', 'config.json');
+    const config = JSON.parse(await readFile(configPath, 'utf8')) as {
+      process: { terminal: boolean; args: string[]; user: { uid: number } };
+      linux: { namespaces: Array<{ type: string; path?: string }> };
+    };
+    expect(config.process.args[0]).toBe('/usr/local/lib/burrow-init/init');
+    expect(config.process.user.uid).toBe(1000);
+    config.process.terminal = false;
+    config.linux.namespaces = config.linux.namespaces.map((ns) => (ns.type === 'network' ? { type: 'network', path: `/run/netns/${netns}` } : ns));
+    await writeFile(configPath, JSON.stringify(config));
+    const child = spawn('runc', ['run', '--bundle', join(work, 'bundle'), container], { stdio: 'ignore' });
+    try {
+      const page = await until(
+        'the exported app to answer',
+        async () => (await run('ip', ['netns', 'exec', netns, 'curl', '-sS', '--max-time', '2', 'http://127.0.0.1:8080/']).catch(() => ({ stdout: '' }))).stdout,
+        { accept: (p) => p.includes('hello from the sandbox'), timeoutMs: 60_000 },
+      );
+      expect(page).toContain('hello from the sandbox');
+      // Restarted on crash, as burrow restarts services.
+      await run('runc', ['exec', container, 'pkill', '-f', 'http.server']);
+      await until(
+        'the app to answer again after its crash',
+        async () => (await run('ip', ['netns', 'exec', netns, 'curl', '-sS', '--max-time', '2', 'http://127.0.0.1:8080/']).catch(() => ({ stdout: '' }))).stdout,
+        { accept: (p) => p.includes('hello from the sandbox'), timeoutMs: 60_000 },
+      );
+    } finally {
+      await run('runc', ['kill', container, 'KILL']).catch(() => {});
+      await new Promise((resolve) => child.once('close', resolve));
+      await run('runc', ['delete', '--force', container]).catch(() => {});
+    }
+  }, 180_000);
+
+  it('exports the same checkpoint to the same bytes', async () => {
+    const checkpoint = /@(auto-\d+)/.exec(exportStderr)![1]!;
+    const again = join(work, 'again.tar');
+    const result = await burrow.cli(['export', `${name}@${checkpoint}`, '-o', again, '--tag', 'app:1']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(await sha256(again)).toBe(await sha256(archive));
+    const viaSdk = await sandbox.export({ checkpoint, tag: 'app:1' });
+    const hash = createHash('sha256');
+    for await (const chunk of viaSdk.stream) hash.update(chunk as Buffer);
+    expect(hash.digest('hex')).toBe(await sha256(archive));
+    expect(viaSdk.baseLayerCached).toBe(true);
+  }, 300_000);
+
+  it('gives a second sandbox of the image the same base layer, from the cache', async () => {
+    const other = await client.createSandbox(second, { runtime: 'runc' });
+    const exported = await other.export();
+    const hash = createHash('sha256');
+    for await (const chunk of exported.stream) hash.update(chunk as Buffer);
+    expect(exported.baseLayerCached).toBe(true);
+    const first = JSON.parse((await run('skopeo', ['inspect', `oci-archive:${archive}`])).stdout) as { Layers: string[] };
+    const otherArchive = join(work, 'other.tar');
+    const result = await burrow.cli(['export', second, '-o', otherArchive]);
+    expect(result.code, result.stderr).toBe(0);
+    const theirs = JSON.parse((await run('skopeo', ['inspect', `oci-archive:${otherArchive}`])).stdout) as { Layers: string[] };
+    expect(theirs.Layers[0]).toBe(first.Layers[0]);
+    expect(theirs.Layers[1]).not.toBe(first.Layers[1]);
+    await other.delete();
+  }, 300_000);
+
+  it('answers 404 for a checkpoint the sandbox does not have, and 400 for a bad format', async () => {
+    const missing = await burrow.call('GET', `/v1/sprites/${name}/export?checkpoint=v99`);
+    expect(missing.status).toBe(404);
+    expect(missing.body).toMatchObject({ error: 'checkpoint_not_found' });
+    const bad = await burrow.call('GET', `/v1/sprites/${name}/export?format=zip`);
+    expect(bad.status).toBe(400);
+    expect(bad.body).toHaveProperty('error');
+  });
+});
+
+/**
+ * An OCI archive of one layer per script: each script (Python, argv[1] the output file) writes
+ * a layer tar with tarfile, so entries no directory could hold (a symlink, then a file below it)
+ * can be made.
+ */
+async function craftArchive(label: string, architecture: string, layerScripts: string[]): Promise<string> {
+  const layout = join(work, `craft-${label}`);
+  await mkdir(join(layout, 'blobs', 'sha256'), { recursive: true });
+  const blob = async (bytes: Buffer) => {
+    const hex = createHash('sha256').update(bytes).digest('hex');
+    await writeFile(join(layout, 'blobs', 'sha256', hex), bytes);
+    return { digest: `sha256:${hex}`, size: bytes.length };
+  };
+  const layers = [];
+  for (const [i, script] of layerScripts.entries()) {
+    const file = join(work, `craft-${label}-${i}.tar`);
+    await run('python3', ['-c', script, file]);
+    layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...(await blob(await readFile(file))) });
+  }
+  const config = await blob(Buffer.from(JSON.stringify({ architecture, os: 'linux', config: { Env: ['GREETING=hi'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } })));
+  const manifest = await blob(
+    Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers })),
+  );
+  await writeFile(join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  await writeFile(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifest }] }));
+  const out = join(work, `craft-${label}.tar`);
+  await run('tar', ['-cf', out, '-C', layout, '.']);
+  return out;
+}
+
+/** A layer with a shell and a `user` account, as a tarfile script. */
+const USABLE = String.raw`
+import io, sys, tarfile
+t = tarfile.open(sys.argv[1], 'w')
+def add(name, data=b'', mode=0o644, kind=tarfile.REGTYPE, link=''):
+    i = tarfile.TarInfo(name); i.type = kind; i.mode = mode; i.linkname = link; i.size = len(data) if kind == tarfile.REGTYPE else 0
+    t.addfile(i, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
+add('bin', kind=tarfile.DIRTYPE, mode=0o755)
+add('bin/sh', open('/bin/dash', 'rb').read(), 0o755)
+add('etc', kind=tarfile.DIRTYPE, mode=0o755)
+add('etc/passwd', b'root:x:0:0::/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n')
+`;
+
+describe('burrow import', () => {
+  it('makes a sandbox of an exported image: its files, its deletions, its user', async () => {
+    const result = await burrow.cli(['import', archive, imported, '--runtime', 'runc']);
+    expect(result.code, result.stderr).toBe(0);
+    const back = client.sandbox(imported);
+    expect(await sh(back, 'cat ~/app/index.html')).toBe('<h1>hello from the sandbox</h1>\n');
+    expect(await sh(back, 'id -un; test -e /etc/issue && echo issue || echo no-issue')).toBe('user\nno-issue\n');
+    expect(await sh(back, 'stat -c %U:%G ~/app')).toBe('user:user\n');
+    await back.delete();
+  }, 600_000);
+
+  it('refuses an image for another architecture, or without a `user`, with a 400 and nothing made', async () => {
+    const before = await burrow.call('GET', '/v1/sprites');
+    const arm = await craftArchive('arm', 'arm64', [`${USABLE}\nt.close()`]);
+    const armResult = await burrow.cli(['import', arm, refused]);
+    expect(armResult.code).not.toBe(0);
+    expect(armResult.stderr).toContain('linux/arm64');
+    const nobody = await craftArchive('nobody', 'amd64', [`${USABLE.replace('user:x:1000', 'someone:x:1000')}\nt.close()`]);
+    const nobodyResult = await burrow.cli(['import', nobody, refused]);
+    expect(nobodyResult.code).not.toBe(0);
+    expect(nobodyResult.stderr).toContain('`user`');
+    const response = await fetch(`${burrow.url}/v1/sprites/${refused}/import`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${burrow.token}`, 'Content-Type': 'application/x-tar' },
+      body: await readFile(nobody),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'invalid_image' });
+    expect((await burrow.call('GET', `/v1/sprites/${refused}`)).status).toBe(404);
+    expect((await burrow.call('GET', '/v1/sprites')).body.sprites).toEqual(before.body.sprites);
+  }, 300_000);
+
+  it('refuses a layer that writes through its own symlink or climbs out, writing nothing on the host', async () => {
+    const outside = join(work, 'outside');
+    await mkdir(outside, { recursive: true });
+    const through = await craftArchive('through', 'amd64', [
+      `${USABLE}\nadd('evil', kind=tarfile.SYMTYPE, link='${outside}')\nadd('evil/pwned', b'x')\nt.close()`,
+    ]);
+    const throughResult = await burrow.cli(['import', through, refused]);
+    expect(throughResult.code).not.toBe(0);
+    expect(throughResult.stderr).toContain('symlink');
+    const climb = await craftArchive('climb', 'amd64', [`${USABLE}\nadd('../../../../${outside.slice(1)}/pwned', b'x')\nt.close()`]);
+    const climbResult = await burrow.cli(['import', climb, refused]);
+    expect(climbResult.code).not.toBe(0);
+    expect(climbResult.stderr).toContain('climbs out');
+    await expect(lstat(join(outside, 'pwned'))).rejects.toThrow(/ENOENT/);
+    expect((await burrow.call('GET', `/v1/sprites/${refused}`)).status).toBe(404);
+    const images = join(burrow.config.pool.mountpoint, 'images');
+    expect((await run('ls', ['-A', images])).stdout.split('\n').filter((e) => e.startsWith('.partial'))).toEqual([]);
+  }, 300_000);
+});
