@@ -19,7 +19,8 @@ import { until } from '../support/until.js';
 import { useInstance } from '../support/use-instance.js';
 
 const run = promisify(execFile);
-const burrow = useInstance({ BURROW_WARM_AFTER: 'off' });
+// The minimal image keeps the base layer (built once per machine) and umoci's unpack small.
+const burrow = useInstance({ BURROW_WARM_AFTER: 'off', BURROW_IMAGE: 'minimal' });
 const work = `/tmp/burrow-oci-${RUN_ID}`;
 const name = sandboxName('oci');
 const second = sandboxName('oci-2');
@@ -75,7 +76,7 @@ beforeAll(async () => {
   const exported = await burrow.cli(['export', name, '-o', archive, '--tag', 'app:1']);
   exportStderr = exported.stderr;
   if (exported.code !== 0) throw new Error(`burrow export failed: ${exported.stderr}`);
-  // The first export on a machine builds the image's base layer (once; minutes for `dev`).
+  // The first export on a machine builds the image's base layer (once).
 }, 900_000);
 
 afterAll(async () => {
@@ -127,7 +128,7 @@ describe('burrow export', () => {
       await expect(lstat(join(rootfs, path)), path).rejects.toThrow(/ENOENT/);
     }
     await expect(lstat(join(rootfs, 'usr/bin/sudo'))).resolves.toBeTruthy();
-  }, 300_000); // umoci unpacks the whole dev image (about 2 GB)
+  }, 300_000); // umoci unpacks the whole image
 
   it('leaves out a sparse file larger than the sandbox may store, and says so', async () => {
     expect(exportStderr).toContain('huge-sparse');
