@@ -9,6 +9,7 @@ export * from './duration.js';
 export * from './error-codes.js';
 export * from './fs-schemas.js';
 export * from './fs-types.js';
+export * from './images.js';
 export * from './macaroon.js';
 export * from './names.js';
 export * from './network-policy.js';
