@@ -20,6 +20,8 @@ export interface ImageRecipe {
   setup: string[][];
   /** npm packages installed globally under /usr/local after setup: name -> exact version. */
   npm: Record<string, string>;
+  /** Leaves out what `packages` only recommend (absent: apt's default, which installs them). */
+  withoutRecommends?: true;
 }
 
 const COMPAT_SHIM_SOURCE = '/usr/local/src/burrow/gvisor-compat.c';
@@ -110,6 +112,8 @@ export const RECIPES: Record<ImageName, ImageRecipe> = {
     files: FILES,
     setup: CODE_INTERPRETER_SETUP,
     npm: {},
+    // pandas alone recommends scipy, PyTables (HDF5), lxml and more: hundreds of MB nobody asked for.
+    withoutRecommends: true,
   },
 };
 
