@@ -150,7 +150,8 @@ class Contexts:
     def create(self, language, cwd):
         context = Context(language, cwd)
         self.by_id[context.id] = context
-        asyncio.get_running_loop().create_task(context.start())
+        # Held, as the event loop keeps only a weak reference to a task.
+        context.starting = asyncio.get_running_loop().create_task(context.start())
         return context
 
     def default_context(self):
@@ -257,7 +258,7 @@ class Execute(Handler):
         # and the next execution in the context would wait behind it.
         self.gone = True
         if self.running_in is not None and self.running_in.running == self.emit:
-            asyncio.get_running_loop().create_task(self.running_in.manager.interrupt_kernel())
+            self.interrupting = asyncio.get_running_loop().create_task(self.running_in.manager.interrupt_kernel())
 
 
 class ContextList(Handler):

@@ -19,7 +19,9 @@ export const CODE_INTERPRETER_SERVICE: ServiceDefinition = {
   name: 'code-interpreter',
   cmd: 'python3',
   args: [`${BRIDGE_DIR}/bridge.py`, '--port', String(CODE_INTERPRETER_PORT)],
-  env: {},
+  // debugpy (which ipykernel loads) warns on every kernel start that Debian's Python freezes
+  // its standard modules; the warning says nothing the user can act on.
+  env: { PYDEVD_DISABLE_FILE_VALIDATION: '1' },
   dir: SANDBOX_USER.home,
   needs: [],
   // The sandbox's URL stays on its own app (port 8080): the interpreter runs code for whoever

@@ -107,7 +107,9 @@ export const RECIPES: Record<ImageName, ImageRecipe> = {
     name: 'code-interpreter',
     suite: 'bookworm',
     packages: [...MINIMAL_PACKAGES, ...CODE_INTERPRETER_PACKAGES],
-    buildPackages: BUILD_PACKAGES,
+    // The compiler stays: matplotlib needs it, through fonttools, scipy and pythran (purging gcc
+    // took matplotlib with it).
+    buildPackages: [],
     // The bridge to the kernels is not in the image: the daemon mounts it (core/code-interpreter.ts).
     files: FILES,
     setup: CODE_INTERPRETER_SETUP,
