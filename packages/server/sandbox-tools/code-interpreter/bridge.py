@@ -251,11 +251,13 @@ class Execute(Handler):
         try:
             await self.flush()
         except StreamClosedError:
-            self.gone = True
+            self.on_connection_close()
 
     def on_connection_close(self):
         # The caller gave up (its timeoutMs): its code is interrupted, as nobody reads it any more
         # and the next execution in the context would wait behind it.
+        if self.gone:
+            return
         self.gone = True
         if self.running_in is not None and self.running_in.running == self.emit:
             self.interrupting = asyncio.get_running_loop().create_task(self.running_in.manager.interrupt_kernel())
