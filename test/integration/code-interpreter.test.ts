@@ -65,9 +65,21 @@ async function request(method: string, path: string, body?: unknown): Promise<{ 
   return { status: response.status, text: await response.text() };
 }
 
+/**
+ * A new local port: connections kept alive into a sandbox that was put to sleep meanwhile stay
+ * frozen with it, while a new connection through the proxy wakes it.
+ */
+async function reconnect(): Promise<void> {
+  await port.close();
+  port = await localPortTo(sandbox, CODE_INTERPRETER_PORT);
+}
+
 /** Once the bridge answers (it starts with the sandbox, its kernel a moment later). */
 const bridgeUp = () =>
-  until('the code interpreter to answer', () => request('GET', '/health').then((r) => r.status === 200, () => false), { timeoutMs: 120_000, intervalMs: 500 });
+  until('the code interpreter to answer', () => fetch(`${port.url}/health`, { signal: AbortSignal.timeout(15_000) }).then((r) => r.ok, () => false), {
+    timeoutMs: 120_000,
+    intervalMs: 500,
+  });
 
 beforeAll(async () => {
   client = burrow.client();
@@ -269,31 +281,32 @@ describe('the bridge as a service', () => {
   it('keeps its kernels, variables included, across a warm sleep', async () => {
     await run('kept = "through warm sleep"');
     await sandbox.sleep();
+    await reconnect();
     expect(mainText(await run('kept'))).toBe('through warm sleep');
-  });
+  }, 180_000);
 
   it('comes back after a cold sleep and wake, with fresh kernels', async () => {
     await sandbox.sleep({ cold: true });
     await sandbox.wake();
+    await reconnect();
     await bridgeUp();
     expect((await run('kept')).find((l) => l.type === 'error')).toMatchObject({ name: 'NameError' });
     expect(mainText(await run('1+1'))).toBe('2');
-  });
+  }, 240_000);
 
   it('comes back after a daemon restart', async () => {
     await burrow.stop('SIGKILL');
     await burrow.start();
     client = burrow.client();
     sandbox = client.sandbox(name);
-    await port.close();
-    port = await localPortTo(sandbox, CODE_INTERPRETER_PORT);
+    await reconnect();
     await until('the service to run again', () => sandbox.services.get('code-interpreter'), { accept: (s) => s.state.status === 'running' });
     await bridgeUp();
     expect(mainText(await run('2+3'))).toBe('5');
     // One bridge: the previous daemon's was stopped, not left beside the new one.
     const bridges = await sandbox.exec('sh', ['-c', 'ps -eo args | grep -c "^python3 /usr/local/lib/burrow/code-interpreter/bridge.py"']);
     expect(bridges.stdout.trim()).toBe('1');
-  });
+  }, 300_000);
 
   it('comes with every fork', async () => {
     const checkpoint = await sandbox.createCheckpoint();
@@ -310,5 +323,5 @@ describe('the bridge as a service', () => {
       await forkPort.close();
       await client.sandbox(forkName).delete();
     }
-  });
+  }, 240_000);
 });
