@@ -6,11 +6,12 @@
  * The shape below is the server package's public contract, declared here so the CLI builds
  * on its own; the loader checks it at runtime instead of trusting it.
  */
+import type { ImageName } from '@burrow/protocol';
 
 /** Opaque to the CLI: made by loadConfig, handed back unchanged. */
 export type BurrowConfig = { readonly __brand?: 'BurrowConfig' } & object;
 
-export type ImageName = 'minimal' | 'dev';
+export type { ImageName };
 
 export interface ImageInfo {
   name: string;

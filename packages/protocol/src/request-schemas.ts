@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { listValue, parseCaveat, parseRfc3339 } from './caveats.js';
 import { newNameProblem } from './names.js';
 import { SECRET_PRESET_NAMES, type SecretPreset } from './agents.js';
+import { IMAGE_NAMES } from './images.js';
 import { PRIVILEGE_PROFILES } from './privileges.js';
 import { TOKEN_OPS } from './tokens.js';
 
@@ -67,7 +68,7 @@ export const createSpriteBody = z
     wait_for_capacity: z.boolean().optional(),
     /** `default` and `dev` are the Sprites SDKs' values; both mean the server's default runtime. */
     runtime: z.enum(['gvisor', 'runc', 'default', 'dev']).optional(),
-    image: z.enum(['minimal', 'dev']).optional(),
+    image: z.enum(IMAGE_NAMES).optional(),
     sleep: sleepSettings.optional(),
   })
   .strict();

@@ -3,6 +3,7 @@
  * own fields, for the shapes that are not schemas (response-schemas.ts has those): request
  * bodies as clients write them, stream messages and NDJSON lines.
  */
+import type { ImageName } from './images.js';
 import type { SpriteConfig, UrlSettings } from './response-schemas.js';
 
 /** Sprites documents `cold`, `warm` and `running`; burrow may report its other states too. */
@@ -10,9 +11,6 @@ export type SpriteStatus = 'cold' | 'warm' | 'running' | (string & {});
 
 /** The isolation driver that runs a sandbox. */
 export type Runtime = 'gvisor' | 'runc';
-
-/** The base images burrow builds. */
-export type ImageName = 'minimal' | 'dev';
 
 /**
  * Idle timeouts for one sandbox: a duration (`30s`, `10m`, `1h`), seconds, `off` (never), or

@@ -4,12 +4,13 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { IMAGE_NAMES, type ImageName } from '@burrow/protocol';
 import { z } from 'zod';
 
 export const RUNTIMES = ['gvisor', 'runc'] as const;
 export type RuntimeKind = (typeof RUNTIMES)[number];
-export const IMAGES = ['minimal', 'dev'] as const;
-export type ImageName = (typeof IMAGES)[number];
+export const IMAGES = IMAGE_NAMES;
+export type { ImageName };
 
 const fileSchema = z
   .object({

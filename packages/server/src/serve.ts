@@ -30,6 +30,7 @@ import { Usage } from './core/usage.js';
 import { egressHooks } from './core/egress-hooks.js';
 import { IdleTimer } from './core/idle.js';
 import { Services } from './core/services.js';
+import { codeInterpreterHooks } from './core/code-interpreter.js';
 import { Tasks } from './core/tasks.js';
 import { SandboxApi } from './api/sandbox-api.js';
 import { TaskStore } from './db/tasks.js';
@@ -282,6 +283,7 @@ export async function serve(
   const serviceStore = new ServiceStore(db);
   const services = new Services({ manager, store: serviceStore, log });
   manager.addHooks(services.hooks());
+  manager.addHooks(codeInterpreterHooks(serviceStore));
   const tasks = new Tasks(new TaskStore(db));
   const sandboxApi = new SandboxApi({ manager, tasks, checkpoints, services, activity, hostDirOf: (id) => disks.hostDir(id), log });
   manager.addHooks(sandboxApi.hooks());

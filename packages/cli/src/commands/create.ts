@@ -1,5 +1,5 @@
 /** `burrow create`: a new sandbox, and how long it took to get one. */
-import type { Runtime } from '@burrow/protocol';
+import { IMAGE_NAMES, type ImageName, type Runtime } from '@burrow/protocol';
 import type { CreateSandboxOptions } from '@burrow/sdk';
 import { Option, type Command } from 'commander';
 import { clientFor } from '../client.js';
@@ -8,7 +8,7 @@ import { describeRuntime, formatSeconds, renderJson } from '../output.js';
 
 interface CreateOptions {
   runtime?: Runtime;
-  image?: 'minimal' | 'dev';
+  image?: ImageName;
   cpus?: number;
   ramMb?: number;
   storageGb?: number;
@@ -25,7 +25,7 @@ export function registerCreate(program: Command): void {
     .description('create a sandbox')
     .argument('<name>', 'lowercase letters, digits and dashes')
     .addOption(new Option('--runtime <runtime>', 'gvisor (strong isolation) or runc (faster, shares the host kernel)').choices(['gvisor', 'runc']))
-    .addOption(new Option('--image <image>', 'the base image').choices(['minimal', 'dev']))
+    .addOption(new Option('--image <image>', 'the base image').choices(IMAGE_NAMES))
     .option('--cpus <n>', 'CPU limit (fractions allowed)', positiveNumber)
     .option('--ram-mb <n>', 'memory limit in MB', positiveInteger)
     .option('--storage-gb <n>', 'disk limit in GB (checkpoints not counted)', positiveInteger)

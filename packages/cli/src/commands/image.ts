@@ -1,4 +1,5 @@
 /** `burrow image build|list`: the base images sandboxes start from, on this host. */
+import { IMAGE_NAMES } from '@burrow/protocol';
 import { Argument, type Command } from 'commander';
 import { formatAge, formatBytes, formatSeconds, renderJson, renderTable } from '../output.js';
 import { loadServer, type ImageName } from '../server-module.js';
@@ -9,7 +10,7 @@ export function registerImage(program: Command): void {
   image
     .command('build')
     .description('build a base image with mmdebstrap (skipped when it is already built)')
-    .addArgument(new Argument('<name>', 'which image').choices(['minimal', 'dev']))
+    .addArgument(new Argument('<name>', 'which image').choices(IMAGE_NAMES))
     .option('--refresh', "move the image's coding agents to their newest release (from then on, new sandboxes use it)")
     .action(async (name: ImageName, options: { refresh?: boolean }) => {
       const server = await loadServer();

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { routeKey, routeOf } from '@burrow/protocol';
+import { routeKey, routeOf, type ImageName } from '@burrow/protocol';
 import { ZodError } from 'zod';
 import { TokenRefused, type Bearer, type TokenAuthority } from '../auth/api-tokens.js';
 
@@ -97,7 +97,7 @@ export interface ApiDeps {
   usage: Usage;
   defaults: {
     runtime: 'gvisor' | 'runc';
-    image: 'minimal' | 'dev';
+    image: ImageName;
     cpus: number;
     ramMb: number;
     storageGb: number;

@@ -1,7 +1,8 @@
 // The sandboxes table: rows in, typed records out.
 import type { Statement } from 'better-sqlite3';
 import type { Db } from './database.js';
-import type { ImageName, RuntimeKind } from '../config.js';
+import type { RuntimeKind } from '../config.js';
+import { imageNameOf, type ImageName } from '../storage/image-recipes.js';
 
 /** `creating` and `destroying` are in-flight; the reconciler finishes or undoes them on start. */
 export type SandboxStatus = 'creating' | 'running' | 'warm' | 'cold' | 'failed' | 'destroying';
@@ -66,7 +67,7 @@ function fromRow(r: Row): SandboxRecord {
     status: r.status,
     runtime: r.runtime,
     image: r.image,
-    imageName: r.image.split('-')[0] as ImageName,
+    imageName: imageNameOf(r.image),
     cpus: r.cpus,
     ramMb: r.ram_mb,
     storageGb: r.storage_gb,

@@ -3,9 +3,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AGENTS } from '@burrow/protocol';
+import { AGENTS, type ImageName } from '@burrow/protocol';
 import { AGENT } from '../runtime/agent.js';
-import type { ImageName } from '../config.js';
+
+export type { ImageName };
 
 export interface ImageRecipe {
   name: ImageName;
@@ -19,6 +20,8 @@ export interface ImageRecipe {
   setup: string[][];
   /** npm packages installed globally under /usr/local after setup: name -> exact version. */
   npm: Record<string, string>;
+  /** Leaves out what `packages` only recommend (absent: apt's default, which installs them). */
+  withoutRecommends?: true;
 }
 
 const COMPAT_SHIM_SOURCE = '/usr/local/src/burrow/gvisor-compat.c';
@@ -70,6 +73,25 @@ const DEV_NPM: Record<string, string> = {
 };
 
 const FILES = { [COMPAT_SHIM_SOURCE]: 'image/gvisor-compat.c', [AGENT_SOURCE]: 'image/burrow-agent.c' };
+
+/**
+ * The code interpreter: ipykernel and jupyter_client (no notebook server: the bridge drives the
+ * kernels itself), the data stack people call it for, and tornado for the bridge's HTTP side
+ * (ipykernel needs it anyway). Debian's own builds, like every other package of the images.
+ */
+const CODE_INTERPRETER_PACKAGES = [
+  'python3-ipykernel', 'python3-jupyter-client', 'python3-tornado',
+  'python3-numpy', 'python3-pandas', 'python3-matplotlib',
+];
+
+/**
+ * matplotlib builds its font cache on first import (seconds): built once here, as the user
+ * whose kernels will read it, so that no sandbox's first chart pays for it.
+ */
+const CODE_INTERPRETER_SETUP: string[][] = [
+  ...SETUP,
+  ['setpriv', '--reuid=1000', '--regid=1000', '--init-groups', '--', 'env', 'HOME=/home/user', 'MPLBACKEND=agg', 'python3', '-c', 'import matplotlib.pyplot'],
+];
 const BUILD_PACKAGES = ['gcc', 'libc6-dev'];
 
 /**
@@ -89,6 +111,21 @@ export const RECIPES: Record<ImageName, ImageRecipe> = {
     setup: SETUP,
     npm: DEV_NPM,
   },
+  // On the minimal set, not dev's: the interpreter needs none of dev's tools or agents.
+  'code-interpreter': {
+    name: 'code-interpreter',
+    suite: 'bookworm',
+    packages: [...MINIMAL_PACKAGES, ...CODE_INTERPRETER_PACKAGES],
+    // The compiler stays: matplotlib needs it, through fonttools, scipy and pythran (purging gcc
+    // took matplotlib with it).
+    buildPackages: [],
+    // The bridge to the kernels is not in the image: the daemon mounts it (core/code-interpreter.ts).
+    files: FILES,
+    setup: CODE_INTERPRETER_SETUP,
+    npm: {},
+    // pandas alone recommends scipy, PyTables (HDF5), lxml and more: hundreds of MB nobody asked for.
+    withoutRecommends: true,
+  },
 };
 
 /** `dev-1a2b3c4d5e6f`: the image's name and the hash of everything that decides its content. */
@@ -101,6 +138,11 @@ export function imageId(recipe: ImageRecipe, mirror: string | undefined): string
     .digest('hex')
     .slice(0, 12);
   return `${recipe.name}-${hash}`;
+}
+
+/** The image an id was built from: the id is the name, a dash and 12 hex digits (see imageId). */
+export function imageNameOf(id: string): ImageName {
+  return id.replace(/-[0-9a-f]{12}$/, '') as ImageName;
 }
 
 /** A file shipped in the server package (next to src/ and dist/). */

@@ -117,6 +117,7 @@ export class ImageStore {
       ];
       const args = [
         '--variant=minbase',
+        ...(recipe.withoutRecommends ? ['--aptopt=APT::Install-Recommends "false"'] : []),
         `--include=${[...new Set([...recipe.packages, ...recipe.buildPackages])].join(',')}`,
         ...hooks,
         '--format=tar',

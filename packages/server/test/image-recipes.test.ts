@@ -1,0 +1,32 @@
+// What the recipes promise about the images they build, and how an image id names its image.
+import { IMAGE_NAMES } from '@burrow/protocol';
+import { describe, expect, it } from 'vitest';
+import { imageId, imageNameOf, RECIPES } from '../src/storage/image-recipes.js';
+
+describe('image ids', () => {
+  it('name their image, a dash in the name included', () => {
+    for (const name of IMAGE_NAMES) {
+      const id = imageId(RECIPES[name], undefined);
+      expect(id).toMatch(new RegExp(`^${name}-[0-9a-f]{12}$`));
+      expect(imageNameOf(id)).toBe(name);
+    }
+  });
+});
+
+describe('the code-interpreter image', () => {
+  it('is the minimal set plus the kernel machinery and the data stack, all from Debian', () => {
+    const recipe = RECIPES['code-interpreter'];
+    expect(recipe.packages).toEqual(expect.arrayContaining(RECIPES.minimal.packages));
+    expect(recipe.packages).toEqual(
+      expect.arrayContaining(['python3-ipykernel', 'python3-jupyter-client', 'python3-numpy', 'python3-pandas', 'python3-matplotlib']),
+    );
+    expect(recipe.packages.filter((p) => RECIPES.dev.packages.includes(p) && !RECIPES.minimal.packages.includes(p))).toEqual([]);
+    expect(recipe.npm).toEqual({});
+    expect(recipe.withoutRecommends).toBe(true);
+  });
+
+  it('keeps the ids of the other images as they were (no new field in their recipes)', () => {
+    expect(RECIPES.minimal.withoutRecommends).toBeUndefined();
+    expect(RECIPES.dev.withoutRecommends).toBeUndefined();
+  });
+});
