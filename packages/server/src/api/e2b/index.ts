@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { TokenOp } from '@burrow/protocol';
-import { nameProblem } from '@burrow/protocol';
+import { CODE_INTERPRETER_PORT, nameProblem } from '@burrow/protocol';
 import type { TokenAuthority } from '../../auth/api-tokens.js';
 import type { Checkpoints } from '../../core/checkpoints.js';
 import { ApiError } from '../../core/errors.js';
@@ -13,7 +13,7 @@ import type { SandboxFs } from '../../core/sandbox-fs.js';
 import type { SandboxManager } from '../../core/sandbox-manager.js';
 import type { SessionRegistry } from '../../core/sessions.js';
 import type { E2bSandboxStore } from '../../db/e2b-sandboxes.js';
-import { forwardRequest, type Target } from '../../network/http-forward.js';
+import { forwardRequest, waitForListener, type Target } from '../../network/http-forward.js';
 import type { ApiDeps } from '../app.js';
 import { E2bAccess } from './access.js';
 import { ControlPlane } from './control-plane.js';
@@ -39,8 +39,8 @@ export interface E2bDeps {
   logError(message: string, detail: Record<string, unknown>): void;
 }
 
-/** The code interpreter's port: its `/contexts` calls carry no access token (spec 1.3). */
-const JUPYTER_PORT = 49999;
+/** How long a request to the code interpreter waits for its bridge to listen (it starts a kernel runtime). */
+const BRIDGE_START_WAIT_MS = 60_000;
 /** What an RPC does, in token ops: reads need `read`, changes `write`, processes `exec`. */
 const FS_READS = new Set(['Stat', 'ListDir', 'WatchDir', 'CreateWatcher', 'GetWatcherEvents', 'RemoveWatcher']);
 
@@ -127,11 +127,15 @@ export class E2bAdapter {
    * Any other port of the sandbox, through the same forwarding as sandbox URLs. The token is
    * required except on the code interpreter's `/contexts`, which the SDK calls without one.
    */
-  private proxy(req: IncomingMessage, res: ServerResponse, sandbox: string, port: number, path: string): void {
-    const open = port === JUPYTER_PORT && (path === '/contexts' || path.startsWith('/contexts/'));
+  private async proxy(req: IncomingMessage, res: ServerResponse, sandbox: string, port: number, path: string): Promise<void> {
+    // The code interpreter's `/contexts` calls carry no access token (the SDK sends none).
+    const open = port === CODE_INTERPRETER_PORT && (path === '/contexts' || path.startsWith('/contexts/'));
     if (!open || req.headers['x-access-token'] !== undefined) this.access.envdToken(req, sandbox, 'exec');
     const target = this.deps.proxyTarget(sandbox, port);
     if (!target) throw new E2bHttpError(502, `sandbox '${sandbox}' has no network address`);
+    // The code interpreter is a service burrow starts with the sandbox: just after a create or a
+    // wake it may not listen yet, and the SDK's first runCode comes at once.
+    if (port === CODE_INTERPRETER_PORT) await waitForListener(target, BRIDGE_START_WAIT_MS);
     const headers = { ...req.headers };
     for (const name of ['x-access-token', 'e2b-sandbox-id', 'e2b-sandbox-port', 'e2b-traffic-access-token']) delete headers[name];
     forwardRequest(req, res, target, {
