@@ -39,6 +39,7 @@ import { SandboxFs } from './core/sandbox-fs.js';
 import { EgressPolicies } from './core/egress-policies.js';
 import { combineHooks } from './core/sandbox-hooks.js';
 import { SandboxManager } from './core/sandbox-manager.js';
+import { SandboxStatuses, throwIllegal } from './core/sandbox-status.js';
 import { Privileges } from './core/privileges.js';
 import { PrivilegesStore } from './db/privileges.js';
 import { Secrets } from './core/secrets.js';
@@ -188,8 +189,11 @@ export async function serve(
     events,
     guestTasks: (record) => runtimes[record.runtime].tasks(record.containerId),
   });
+  // Tests ask for illegal status changes to throw; a running daemon logs them (see SandboxStatuses).
+  const statuses = new SandboxStatuses(store, config.strictTransitions ? throwIllegal : (e) => log(`lifecycle: ${e.message}`));
   const manager = new SandboxManager({
     store,
+    statuses,
     runtimes,
     disks,
     images,
@@ -209,6 +213,7 @@ export async function serve(
   const checkpoints = new Checkpoints({
     manager,
     sandboxes: store,
+    statuses,
     store: checkpointStore,
     snapshots,
     autoKeep: config.autoCheckpoint.keep,
@@ -282,7 +287,7 @@ export async function serve(
   if (diskGauge) manager.addHooks(diskGauge.hooks());
 
   const sessions = new SessionRegistry(activity);
-  const repaired = await reconcile({ store, manager, runtimes, disks, network: networks, images, checkpoints });
+  const repaired = await reconcile({ store, statuses, manager, runtimes, disks, network: networks, images, checkpoints });
   const forgotten = await secrets.repair((id) => store.byId(id) !== undefined);
   if (forgotten.length) logger.info(`secrets: grants of destroyed sandboxes forgotten: ${forgotten.join(', ')}`);
   for (const [what, list] of Object.entries(repaired)) {

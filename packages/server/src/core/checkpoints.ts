@@ -12,6 +12,7 @@ import { ApiError } from './errors.js';
 import type { EventRecorder } from './events.js';
 import type { Metrics } from './metrics.js';
 import type { SandboxHooks } from './sandbox-hooks.js';
+import type { SandboxStatuses } from './sandbox-status.js';
 import type { CreateOptions, SandboxManager } from './sandbox-manager.js';
 import { StorageRoom } from './storage-room.js';
 
@@ -30,6 +31,7 @@ export interface CheckpointInfo extends CheckpointRecord {
 export interface CheckpointDeps {
   manager: SandboxManager;
   sandboxes: SandboxStore;
+  statuses: SandboxStatuses;
   store: CheckpointStore;
   snapshots: Snapshots;
   /** Automatic checkpoints kept per sandbox; older ones are deleted. */
@@ -173,7 +175,7 @@ export class Checkpoints {
       } catch (e) {
         // The disk is restored either way; the sandbox is marked failed, and starts on next use.
         const reason = `starting after restoring ${id} failed: ${(e as Error).message}`;
-        this.deps.sandboxes.setStatus(record.id, 'failed', { failureReason: reason });
+        this.deps.statuses.move(record.id, 'failed', { failureReason: reason });
         throw new ApiError('runtime_failed', `the disk of '${name}' is restored to ${id}, but ${reason}`);
       }
       progress(`sandbox '${name}' runs again (boot took ${ms(performance.now() - t2)})`);

@@ -9,6 +9,7 @@ import type { RuntimeSet } from '../runtime/runtimes.js';
 import type { ImageStore } from '../storage/images.js';
 import type { SandboxDisks } from '../storage/sandbox-disks.js';
 import type { SandboxManager } from './sandbox-manager.js';
+import { SandboxStatuses } from './sandbox-status.js';
 
 export interface ReconcileReport {
   rolledBack: string[];
@@ -26,6 +27,8 @@ export interface ReconcilerDeps {
   disks: SandboxDisks;
   network: SandboxNetworks;
   images: ImageStore;
+  /** The writer of status changes (default: one over `store` that throws on an illegal one). */
+  statuses?: SandboxStatuses;
   /** Finishes or undoes interrupted checkpoint operations (core/checkpoints.ts), after the sandboxes. */
   checkpoints?: { repair(): Promise<Record<string, string[]>> };
 }
@@ -40,6 +43,7 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport &
     orphansRemoved: [],
   };
   const { store, manager, runtimes } = deps;
+  const statuses = deps.statuses ?? new SandboxStatuses(store);
 
   await deps.images.removePartialImports();
 
@@ -54,17 +58,17 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport &
     const state = await runtimes[record.runtime].state(record.containerId);
     const gone = state !== 'running' && state !== 'paused';
     if (gone && (record.status === 'running' || record.status === 'warm')) {
-      store.setStatus(record.id, 'cold');
+      statuses.move(record.id, 'cold');
       report.markedCold.push(record.name);
     } else if (!gone && (record.status === 'cold' || record.status === 'failed')) {
       // Being stopped on purpose when the daemon died: finish it.
       await manager.containers.retire(record);
       report.markedCold.push(record.name);
     } else if (state === 'paused' && record.status === 'running') {
-      store.setStatus(record.id, 'warm');
+      statuses.move(record.id, 'warm');
       report.markedWarm.push(record.name);
     } else if (state === 'running' && record.status === 'warm') {
-      store.setStatus(record.id, 'running');
+      statuses.move(record.id, 'running');
       report.markedRunning.push(record.name);
     }
   }

@@ -17,6 +17,7 @@ import { deathReason } from './sandbox-health.js';
 import type { Capacity } from './capacity.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { processExit, type ProcessExit } from './process-exit.js';
+import { SandboxStatuses } from './sandbox-status.js';
 import type { Metrics } from './metrics.js';
 import type { StorageRoom } from './storage-room.js';
 import type { ProcessLimitWatch } from './process-limit.js';
@@ -72,6 +73,8 @@ export interface ManagerDeps extends ContainerDeps {
   activity?: Activity;
   /** Commands are refused, not hung, in a sandbox at its process limit. */
   processLimit?: Pick<ProcessLimitWatch, 'assertRoom' | 'relieve'>;
+  /** The writer of every status change (default: one over `store` that throws on an illegal one). */
+  statuses?: SandboxStatuses;
 }
 
 /** A command started by `exec`: its process, and how it ended as its caller is to be told. */
@@ -91,6 +94,7 @@ export class SandboxManager {
   /** How each boot runs: containers, cgroups, disks mounted, what was lately seen alive. */
   readonly containers: SandboxContainers;
   private readonly locks = new KeyedMutex();
+  private readonly statuses: SandboxStatuses;
   /** The wake in progress per name: concurrent callers share it instead of queueing for the lock. */
   private readonly wakes = new Map<string, Promise<SandboxRecord>>();
 
@@ -98,6 +102,7 @@ export class SandboxManager {
 
   constructor(private readonly deps: ManagerDeps) {
     this.hooks = deps.hooks;
+    this.statuses = deps.statuses ?? new SandboxStatuses(deps.store);
     this.containers = new SandboxContainers(deps, () => this.hooks);
   }
 
@@ -246,7 +251,7 @@ export class SandboxManager {
         store.delete(record.id);
         throw new ApiError('runtime_failed', `creating sandbox '${opts.name}' failed: ${(e as Error).message}`);
       }
-      store.setStatus(record.id, 'running');
+      this.statuses.move(record.id, 'running');
       const limits = `${opts.cpus} CPU, ${opts.ramMb} MB RAM, ${opts.storageGb} GB disk, ${opts.pidsLimit} processes`;
       this.deps.events.record(record, 'created', `created (${opts.runtime}, ${opts.image}; ${limits})`, {
         runtime: opts.runtime,
@@ -263,7 +268,7 @@ export class SandboxManager {
   async destroy(name: string): Promise<void> {
     await this.locks.run(name, async () => {
       const record = this.get(name);
-      this.deps.store.setStatus(record.id, 'destroying');
+      this.statuses.move(record.id, 'destroying');
       this.deps.crashPoint('destroy:marked');
       await this.containers.teardown(record);
       this.deps.store.delete(record.id);
@@ -311,7 +316,7 @@ export class SandboxManager {
     if (from === 'running' || from === 'warm') {
       const state = await runtime.state(current.containerId);
       if (state === 'running') {
-        if (from !== 'running') this.deps.store.setStatus(current.id, 'running');
+        if (from !== 'running') this.statuses.move(current.id, 'running');
         this.containers.sawRunning(current.id);
         return this.get(name);
       }
@@ -327,17 +332,17 @@ export class SandboxManager {
       await this.containers.boot(current);
     } catch (e) {
       const reason = `starting failed: ${(e as Error).message}`;
-      this.deps.store.setStatus(current.id, 'failed', { failureReason: reason });
+      this.statuses.move(current.id, 'failed', { failureReason: reason });
       this.deps.events.record(current, 'failed', reason);
       throw new ApiError('runtime_failed', `sandbox '${name}' could not be started: ${reason}`);
     }
-    this.deps.store.setStatus(current.id, 'running', { failureReason: null });
+    this.statuses.move(current.id, 'running', { failureReason: null });
     this.recordWake(this.deps.store.byId(current.id) ?? current, from, started, current.failureReason);
     return this.get(name);
   }
 
   private resumed(record: SandboxRecord, startedAt: number): SandboxRecord {
-    this.deps.store.setStatus(record.id, 'running');
+    this.statuses.move(record.id, 'running');
     this.containers.sawRunning(record.id);
     this.recordWake(record, 'warm', startedAt);
     const woken = this.get(record.name);
@@ -380,12 +385,12 @@ export class SandboxManager {
       this.containers.forget(current);
       if (depth === 'warm') {
         if (state === 'running') await runtime.pause(container);
-        this.deps.store.setStatus(current.id, 'warm');
+        this.statuses.move(current.id, 'warm');
       } else {
         this.hooks?.stopping?.(current);
         this.deps.crashPoint('sleep:cold');
         await this.containers.retire(current);
-        this.deps.store.setStatus(current.id, 'cold');
+        this.statuses.move(current.id, 'cold');
       }
       const ms = Math.round(performance.now() - started);
       const what = depth === 'warm' ? 'went warm: frozen, memory kept' : 'went cold: stopped, disk kept, no memory used';
@@ -416,11 +421,11 @@ export class SandboxManager {
         await this.containers.boot(current);
       } catch (e) {
         const reason = `restarting failed: ${(e as Error).message}`;
-        this.deps.store.setStatus(current.id, 'failed', { failureReason: reason });
+        this.statuses.move(current.id, 'failed', { failureReason: reason });
         this.deps.events.record(current, 'failed', reason);
         throw new ApiError('runtime_failed', `sandbox '${name}' could not be restarted: ${reason}`);
       }
-      this.deps.store.setStatus(current.id, 'running', { failureReason: null });
+      this.statuses.move(current.id, 'running', { failureReason: null });
       this.deps.activity?.touch(name);
       const ms = Math.round(performance.now() - started);
       const restarted = this.get(name);
@@ -459,7 +464,7 @@ export class SandboxManager {
   private recordDeath(record: SandboxRecord, type: 'oom_killed' | 'failed', reason: string, detail?: Record<string, unknown>): void {
     this.containers.forget(record);
     this.hooks?.stopping?.(record);
-    this.deps.store.setStatus(record.id, 'failed', { failureReason: reason });
+    this.statuses.move(record.id, 'failed', { failureReason: reason });
     this.deps.events.record(record, type, reason, detail);
   }
 
@@ -569,7 +574,7 @@ export class SandboxManager {
   /** Boots the sandbox and marks it running. Caller holds the lock. */
   async startContainer(record: SandboxRecord): Promise<SandboxRecord> {
     await this.containers.boot(record);
-    this.deps.store.setStatus(record.id, 'running', { failureReason: null });
+    this.statuses.move(record.id, 'running', { failureReason: null });
     return this.get(record.name);
   }
 }
