@@ -8,7 +8,7 @@ import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
 import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import type { SandboxRuntime } from '../runtime/runtime.js';
 import { VIEWS_INSIDE, type Snapshots } from '../storage/snapshots.js';
-import { ApiError } from './errors.js';
+import { DomainError, SandboxBusy, RuntimeFailed } from './errors.js';
 import type { EventRecorder } from './events.js';
 import type { Metrics } from './metrics.js';
 import type { SandboxHooks } from './sandbox-hooks.js';
@@ -176,7 +176,7 @@ export class Checkpoints {
         // The disk is restored either way; the sandbox is marked failed, and starts on next use.
         const reason = `starting after restoring ${id} failed: ${(e as Error).message}`;
         this.deps.statuses.move(record.id, 'failed', { failureReason: reason });
-        throw new ApiError('runtime_failed', `the disk of '${name}' is restored to ${id}, but ${reason}`);
+        throw new RuntimeFailed(`the disk of '${name}' is restored to ${id}, but ${reason}`);
       }
       progress(`sandbox '${name}' runs again (boot took ${ms(performance.now() - t2)})`);
       const seconds = (performance.now() - t0) / 1000;
@@ -196,7 +196,7 @@ export class Checkpoints {
       const record = this.deps.manager.get(name);
       this.ready(record, id);
       if (this.deps.store.sourceOf(record.id) === id) {
-        throw new ApiError(
+        throw new DomainError(
           'checkpoint_in_use',
           `${id} is the checkpoint sandbox '${name}' stands on (its disk was last taken as or restored from ${id}); ` +
             'create or restore another checkpoint first, or destroy the sandbox',
@@ -333,7 +333,7 @@ export class Checkpoints {
     } catch (e) {
       await snapshots.remove(record.id, checkpoint.id).catch(() => {});
       store.delete(record.id, checkpoint.id, { releaseId: true });
-      throw new ApiError('runtime_failed', `checkpoint of sandbox '${record.name}' failed: ${(e as Error).message}`);
+      throw new RuntimeFailed(`checkpoint of sandbox '${record.name}' failed: ${(e as Error).message}`);
     }
     // Timer checkpoints are safety copies: the sandbox keeps standing on its last explicit one.
     store.complete(record.id, checkpoint.id, { becomesSource: !opts.isAuto });
@@ -415,7 +415,7 @@ export class Checkpoints {
   private ready(record: SandboxRecord, id: string): CheckpointRecord {
     const checkpoint = Checkpoints.isValidId(id) ? this.deps.store.get(record.id, id) : undefined;
     if (!checkpoint || checkpoint.status !== 'ready') {
-      throw new ApiError(
+      throw new DomainError(
         'checkpoint_not_found',
         `sandbox '${record.name}' has no checkpoint '${id.slice(0, 64)}' (see \`burrow checkpoint list ${record.name} --all\`)`,
       );
@@ -518,7 +518,7 @@ function isLive(state: string): boolean {
 
 function assertNotBusy(record: SandboxRecord): void {
   if (record.status === 'creating' || record.status === 'destroying') {
-    throw new ApiError('sandbox_busy', `sandbox '${record.name}' is ${record.status}; try again when it is done`);
+    throw new SandboxBusy(record);
   }
 }
 

@@ -2,7 +2,7 @@
 // applied at once (cgroups for CPU, memory and processes; the btrfs quota group for disk).
 import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
 import type { SandboxDisks } from '../storage/sandbox-disks.js';
-import { ApiError } from './errors.js';
+import { SandboxBusy, Conflict } from './errors.js';
 import type { Capacity } from './capacity.js';
 import type { EventRecorder } from './events.js';
 import type { SandboxManager } from './sandbox-manager.js';
@@ -47,7 +47,7 @@ export class SandboxLimits {
     return manager.withLock(name, async () => {
       const record = manager.get(name);
       if (record.status === 'creating' || record.status === 'destroying') {
-        throw new ApiError('sandbox_busy', `sandbox '${name}' is ${record.status}; try again when it is done`);
+        throw new SandboxBusy(record);
       }
       const old: Limits = { cpus: record.cpus, ramMb: record.ramMb, storageGb: record.storageGb, pidsLimit: record.pidsLimit };
       const next: Limits = {
@@ -62,7 +62,7 @@ export class SandboxLimits {
           await cgroup.setLimits(next, record.runtime);
         } catch (e) {
           await cgroup.setLimits(old, record.runtime).catch(() => {});
-          throw new ApiError('conflict', `the limits of '${name}' were not changed: ${(e as Error).message}`);
+          throw new Conflict(`the limits of '${name}' were not changed: ${(e as Error).message}`);
         }
       }
       if (next.storageGb !== old.storageGb && this.deps.storageLimits) {

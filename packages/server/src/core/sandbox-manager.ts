@@ -11,7 +11,7 @@ import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import type { Activity } from './activity.js';
 import { SandboxContainers, type ContainerDeps } from './sandbox-containers.js';
 import { combineHooks, type SandboxHooks } from './sandbox-hooks.js';
-import { ApiError, notFound } from './errors.js';
+import { DomainError, SandboxNotFound, SandboxExists, SandboxBusy, RuntimeFailed } from './errors.js';
 import type { EventRecorder, EventType } from './events.js';
 import { deathReason } from './sandbox-health.js';
 import type { Capacity } from './capacity.js';
@@ -117,7 +117,7 @@ export class SandboxManager {
 
   get(name: string): SandboxRecord {
     const record = this.deps.store.byName(name);
-    if (!record) throw notFound(name);
+    if (!record) throw new SandboxNotFound(name);
     return record;
   }
 
@@ -199,7 +199,7 @@ export class SandboxManager {
       const { store, crashPoint } = this.deps;
       const imageId = opts.from?.image ?? this.deps.images.idFor(opts.image);
       if (!(await this.deps.images.isImported(imageId))) {
-        throw new ApiError('unavailable', `image '${opts.image}' is not built yet: run \`burrow image build ${opts.image}\``);
+        throw new DomainError('unavailable', `image '${opts.image}' is not built yet: run \`burrow image build ${opts.image}\``);
       }
       const now = new Date().toISOString();
       const record: SandboxRecord = {
@@ -227,7 +227,7 @@ export class SandboxManager {
         idBase: null, // given at the first boot that needs one
       };
       if (store.byName(opts.name)) {
-        throw new ApiError('sandbox_exists', `a sandbox named '${opts.name}' already exists`);
+        throw new SandboxExists(opts.name);
       }
       await this.deps.storageRoom.assertPoolRoom(opts.from ? `forking into '${opts.name}'` : `creating sandbox '${opts.name}'`);
       await this.deps.capacity.runningSlot(opts.name, opts.waitForCapacity ?? false);
@@ -235,7 +235,7 @@ export class SandboxManager {
         store.insert(record); // no await since the slot was found: the slot is ours
       } catch (e) {
         if (e instanceof DuplicateNameError) {
-          throw new ApiError('sandbox_exists', `a sandbox named '${opts.name}' already exists`);
+          throw new SandboxExists(opts.name);
         }
         throw e;
       }
@@ -249,7 +249,7 @@ export class SandboxManager {
       } catch (e) {
         await this.containers.teardown(record).catch(() => {});
         store.delete(record.id);
-        throw new ApiError('runtime_failed', `creating sandbox '${opts.name}' failed: ${(e as Error).message}`);
+        throw new RuntimeFailed(`creating sandbox '${opts.name}' failed: ${(e as Error).message}`);
       }
       this.statuses.move(record.id, 'running');
       const limits = `${opts.cpus} CPU, ${opts.ramMb} MB RAM, ${opts.storageGb} GB disk, ${opts.pidsLimit} processes`;
@@ -285,7 +285,7 @@ export class SandboxManager {
     const record = this.get(name);
     this.deps.activity?.touch(name);
     if (record.status === 'creating' || record.status === 'destroying') {
-      throw new ApiError('sandbox_busy', `sandbox '${name}' is ${record.status}; try again when it is done`);
+      throw new SandboxBusy(record);
     }
     if (record.status === 'running' && this.containers.recentlySeenRunning(record.id)) return record;
     const shared = this.wakes.get(name);
@@ -300,7 +300,7 @@ export class SandboxManager {
   private async wakeLocked(name: string): Promise<SandboxRecord> {
     const current = this.get(name);
     if (current.status === 'destroying' || current.status === 'creating') {
-      throw new ApiError('sandbox_busy', `sandbox '${name}' is ${current.status}`);
+      throw new SandboxBusy(current, { tryAgain: false });
     }
     const runtime = this.containers.runtimeOf(current);
     const from = current.status;
@@ -334,7 +334,7 @@ export class SandboxManager {
       const reason = `starting failed: ${(e as Error).message}`;
       this.statuses.move(current.id, 'failed', { failureReason: reason });
       this.deps.events.record(current, 'failed', reason);
-      throw new ApiError('runtime_failed', `sandbox '${name}' could not be started: ${reason}`);
+      throw new RuntimeFailed(`sandbox '${name}' could not be started: ${reason}`);
     }
     this.statuses.move(current.id, 'running', { failureReason: null });
     this.recordWake(this.deps.store.byId(current.id) ?? current, from, started, current.failureReason);
@@ -369,7 +369,7 @@ export class SandboxManager {
     return this.locks.run(name, async () => {
       const current = this.get(name);
       if (current.status === 'creating' || current.status === 'destroying') {
-        throw new ApiError('sandbox_busy', `sandbox '${name}' is ${current.status}`);
+        throw new SandboxBusy(current, { tryAgain: false });
       }
       const asleep = current.status === 'cold' || current.status === 'failed' || (asked === 'warm' && current.status === 'warm');
       if (asleep || !stillIdle()) return current;
@@ -409,7 +409,7 @@ export class SandboxManager {
     return this.locks.run(name, async () => {
       const current = this.get(name);
       if (current.status === 'creating' || current.status === 'destroying') {
-        throw new ApiError('sandbox_busy', `sandbox '${name}' is ${current.status}; try again when it is done`);
+        throw new SandboxBusy(current);
       }
       if (current.status !== 'running') await this.deps.capacity.runningSlot(name, true);
       const started = performance.now();
@@ -423,7 +423,7 @@ export class SandboxManager {
         const reason = `restarting failed: ${(e as Error).message}`;
         this.statuses.move(current.id, 'failed', { failureReason: reason });
         this.deps.events.record(current, 'failed', reason);
-        throw new ApiError('runtime_failed', `sandbox '${name}' could not be restarted: ${reason}`);
+        throw new RuntimeFailed(`sandbox '${name}' could not be restarted: ${reason}`);
       }
       this.statuses.move(current.id, 'running', { failureReason: null });
       this.deps.activity?.touch(name);
