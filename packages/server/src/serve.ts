@@ -213,7 +213,6 @@ export async function serve(
   const checkpoints = new Checkpoints({
     manager,
     sandboxes: store,
-    statuses,
     store: checkpointStore,
     snapshots,
     autoKeep: config.autoCheckpoint.keep,
@@ -224,12 +223,12 @@ export async function serve(
     metrics,
   });
   const limits = new SandboxLimits({ manager, store, disks, events, capacity, storageLimits: quotas });
-  const health = healthReporter({ store, manager, events, cgroupOf: (record) => manager.containers.cgroupOf(record) });
+  const health = healthReporter({ store, manager, events, cgroupOf: (record) => manager.cgroupOf(record) });
   const usageStore = new UsageStore(db);
   const meter = new Meter({
     sandboxes: store,
     usage: usageStore,
-    readCgroup: (record) => manager.containers.cgroupOf(record).read(),
+    readCgroup: (record) => manager.cgroupOf(record).read(),
     diskUsage: () => (quotas ? disks.usage() : Promise.resolve(new Map())),
     noticed: (record, finding) => void health(record.name, finding),
     observed: (record, reading) => processLimit.observe(record, reading),
@@ -287,7 +286,7 @@ export async function serve(
   if (diskGauge) manager.addHooks(diskGauge.hooks());
 
   const sessions = new SessionRegistry(activity);
-  const repaired = await reconcile({ store, statuses, manager, runtimes, disks, network: networks, images, checkpoints });
+  const repaired = await reconcile({ store, manager, runtimes, disks, network: networks, images, checkpoints });
   const forgotten = await secrets.repair((id) => store.byId(id) !== undefined);
   if (forgotten.length) logger.info(`secrets: grants of destroyed sandboxes forgotten: ${forgotten.join(', ')}`);
   for (const [what, list] of Object.entries(repaired)) {
@@ -363,7 +362,7 @@ export async function serve(
         const record = manager.byId(id);
         if (record?.status !== 'running') return [];
         const spec = { args: LISTENER_OWNERS_COMMAND, env: [`PATH=${DEFAULT_PATH}`], cwd: '/', uid: 0, gid: 0 };
-        return parseListenerOwners(await manager.containers.runtimeOf(record).run(record.containerId, spec, PID_LOOKUP_TIMEOUT_MS));
+        return parseListenerOwners(await runtimes[record.runtime].run(record.containerId, spec, PID_LOOKUP_TIMEOUT_MS));
       },
     ),
     events,

@@ -12,7 +12,7 @@ import { DomainError, SandboxBusy, RuntimeFailed } from './errors.js';
 import type { EventRecorder } from './events.js';
 import type { Metrics } from './metrics.js';
 import type { SandboxHooks } from './sandbox-hooks.js';
-import type { SandboxStatuses } from './sandbox-status.js';
+import type { LockedSandbox } from './locked-sandbox.js';
 import type { CreateOptions, SandboxManager } from './sandbox-manager.js';
 import { StorageRoom } from './storage-room.js';
 
@@ -31,7 +31,6 @@ export interface CheckpointInfo extends CheckpointRecord {
 export interface CheckpointDeps {
   manager: SandboxManager;
   sandboxes: SandboxStore;
-  statuses: SandboxStatuses;
   store: CheckpointStore;
   snapshots: Snapshots;
   /** Automatic checkpoints kept per sandbox; older ones are deleted. */
@@ -129,12 +128,12 @@ export class Checkpoints {
 
   async create(name: string, opts: { comment?: string } = {}, progress: Progress = () => {}): Promise<CheckpointRecord> {
     assertNotBusy(this.deps.manager.get(name));
-    return this.deps.manager.withLock(name, async () => {
-      const record = this.deps.manager.get(name);
+    return this.deps.manager.withLock(name, async (sandbox) => {
+      const record = sandbox.record;
       assertNotBusy(record);
       await this.makeRoom(record, `a checkpoint of '${name}'`, progress);
-      const { checkpoint, live } = await this.take(record, { comment: opts.comment ?? '', isAuto: false }, progress);
-      if (live) await this.refreshViews(record, true);
+      const { checkpoint, live } = await this.take(sandbox, { comment: opts.comment ?? '', isAuto: false }, progress);
+      if (live) await this.refreshViews(sandbox, true);
       return checkpoint;
     });
   }
@@ -145,9 +144,9 @@ export class Checkpoints {
    */
   async restore(name: string, id: string, progress: Progress = () => {}): Promise<{ autoId: string }> {
     assertNotBusy(this.deps.manager.get(name));
-    return this.deps.manager.withLock(name, async () => {
-      const { manager, store, snapshots, crashPoint } = this.deps;
-      const record = manager.get(name);
+    return this.deps.manager.withLock(name, async (sandbox) => {
+      const { store, snapshots, crashPoint } = this.deps;
+      const record = sandbox.record;
       assertNotBusy(record);
       this.ready(record, id);
       await this.makeRoom(record, restoring(name, id), progress, id);
@@ -155,7 +154,7 @@ export class Checkpoints {
       const intent = store.beginRestore(record.id, id);
       crashPoint('checkpoint:restore:recorded');
       progress(`stopping sandbox '${name}' (running sessions end)`);
-      await manager.containers.retire(record);
+      await sandbox.retire();
       crashPoint('checkpoint:restore:stopped');
       const t1 = performance.now();
       await snapshots.moveLiveAside(record.id, intent.autoId);
@@ -171,11 +170,12 @@ export class Checkpoints {
         `disk swapped to ${id} in ${ms(t2 - t1)} (stopping took ${ms(t1 - t0)}); the state before is kept as ${intent.autoId}`,
       );
       try {
-        await manager.startContainer(manager.get(name));
+        await sandbox.boot();
+        sandbox.move('running', { failureReason: null });
       } catch (e) {
         // The disk is restored either way; the sandbox is marked failed, and starts on next use.
         const reason = `starting after restoring ${id} failed: ${(e as Error).message}`;
-        this.deps.statuses.move(record.id, 'failed', { failureReason: reason });
+        sandbox.move('failed', { failureReason: reason });
         throw new RuntimeFailed(`the disk of '${name}' is restored to ${id}, but ${reason}`);
       }
       progress(`sandbox '${name}' runs again (boot took ${ms(performance.now() - t2)})`);
@@ -192,8 +192,8 @@ export class Checkpoints {
   }
 
   async delete(name: string, id: string): Promise<void> {
-    await this.deps.manager.withLock(name, async () => {
-      const record = this.deps.manager.get(name);
+    await this.deps.manager.withLock(name, async (sandbox) => {
+      const record = sandbox.record;
       this.ready(record, id);
       if (this.deps.store.sourceOf(record.id) === id) {
         throw new DomainError(
@@ -203,7 +203,7 @@ export class Checkpoints {
         );
       }
       await this.remove(record, id);
-      await this.refreshViews(record);
+      await this.refreshViews(sandbox);
     });
   }
 
@@ -215,8 +215,8 @@ export class Checkpoints {
     const { manager, snapshots, crashPoint } = this.deps;
     assertNotBusy(manager.get(name));
     // The source's lock keeps the checkpoint from being deleted while it is copied.
-    return manager.withLock(name, async () => {
-      const source = manager.get(name);
+    return manager.withLock(name, async (sandbox) => {
+      const source = sandbox.record;
       assertNotBusy(source);
       this.ready(source, id);
       const opts: CreateOptions = {
@@ -263,11 +263,11 @@ export class Checkpoints {
     for (const listed of this.deps.manager.list()) {
       if (listed.status !== 'running') continue;
       try {
-        await this.deps.manager.withLock(listed.name, async () => {
-          const record = this.deps.sandboxes.byName(listed.name);
+        await this.deps.manager.withLock(listed.name, async (sandbox) => {
+          const record = sandbox.find();
           if (!record || record.status !== 'running') return;
           await this.makeRoom(record, `an automatic checkpoint of '${record.name}'`, () => {});
-          await this.take(record, { comment: 'automatic', isAuto: true }, () => {});
+          await this.take(sandbox, { comment: 'automatic', isAuto: true }, () => {});
           await this.prune(record);
         });
       } catch (e) {
@@ -284,12 +284,13 @@ export class Checkpoints {
    * kernel, whose dirty pages the snapshot itself flushes, so they skip the `sync`.
    */
   private async take(
-    record: SandboxRecord,
+    sandbox: LockedSandbox,
     opts: { comment: string; isAuto: boolean },
     progress: Progress,
   ): Promise<{ checkpoint: CheckpointRecord; live: boolean }> {
     const { store, snapshots, crashPoint } = this.deps;
-    const runtime = this.deps.manager.containers.runtimeOf(record);
+    const record = sandbox.record;
+    const runtime = sandbox.runtime;
     const checkpoint = store.begin(record.id, opts);
     const started = performance.now();
     crashPoint('checkpoint:create:recorded');
@@ -312,13 +313,13 @@ export class Checkpoints {
         if (live) {
           if (runtime.kind === 'gvisor') progress(`flushed the sandbox's file data to disk in ${ms(performance.now() - t0)}`);
           const frozenAt = performance.now();
-          await this.deps.manager.containers.freeze(record);
+          await sandbox.freeze();
           try {
             crashPoint('checkpoint:create:paused');
             await snapshots.take(record.id, checkpoint.id, group);
             crashPoint('checkpoint:create:snapshot');
           } finally {
-            await this.deps.manager.containers.thaw(record);
+            await sandbox.thaw();
           }
           if (wasPaused) await runtime.pause(record.containerId);
           progress(`sandbox was frozen for ${ms(performance.now() - frozenAt)} while its disk was snapshotted`);
@@ -403,10 +404,11 @@ export class Checkpoints {
    * the views directory is a shared mount (see Snapshots.mountViews); a stopped one gets them
    * at its next boot.
    */
-  private async refreshViews(record: SandboxRecord, knownRunning = false): Promise<void> {
-    if (!knownRunning && (await this.deps.manager.containers.runtimeOf(record).state(record.containerId)) !== 'running') return;
+  private async refreshViews(sandbox: LockedSandbox, knownRunning = false): Promise<void> {
+    const record = sandbox.record;
+    if (!knownRunning && (await sandbox.runtime.state(record.containerId)) !== 'running') return;
     try {
-      await this.deps.snapshots.mountViews(record.id, viewIds(this.deps.store, record.id), this.deps.manager.containers.imagePath(record));
+      await this.deps.snapshots.mountViews(record.id, viewIds(this.deps.store, record.id), sandbox.imagePath);
     } catch (e) {
       this.deps.log(`refreshing the checkpoint views of '${record.name}' failed: ${(e as Error).message}`);
     }
@@ -464,8 +466,10 @@ export class Checkpoints {
         // A create interrupted while the sandbox was frozen must not leave it frozen.
         const record = byId.get(c.sandboxId);
         if (record?.status === 'running') {
-          const runtime = manager.containers.runtimeOf(record);
-          if ((await runtime.state(record.containerId)) === 'paused') await runtime.resume(record.containerId);
+          await manager.withLock(record.name, async (sandbox) => {
+            const runtime = sandbox.runtime;
+            if ((await runtime.state(record.containerId)) === 'paused') await runtime.resume(record.containerId);
+          });
         }
       } else if (c.status === 'deleting' || !(await snapshots.exists(c.sandboxId, c.id))) {
         await snapshots.remove(c.sandboxId, c.id);
@@ -476,7 +480,7 @@ export class Checkpoints {
     }
 
     // Sandboxes keep running while the daemon is down: bring their views up to date.
-    for (const record of byId.values()) await this.refreshViews(record);
+    for (const record of byId.values()) await manager.withLock(record.name, (sandbox) => this.refreshViews(sandbox));
 
     await snapshots.dropEmptyGroups();
 

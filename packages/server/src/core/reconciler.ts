@@ -9,7 +9,6 @@ import type { RuntimeSet } from '../runtime/runtimes.js';
 import type { ImageStore } from '../storage/images.js';
 import type { SandboxDisks } from '../storage/sandbox-disks.js';
 import type { SandboxManager } from './sandbox-manager.js';
-import { SandboxStatuses } from './sandbox-status.js';
 
 export interface ReconcileReport {
   rolledBack: string[];
@@ -27,8 +26,6 @@ export interface ReconcilerDeps {
   disks: SandboxDisks;
   network: SandboxNetworks;
   images: ImageStore;
-  /** The writer of status changes (default: one over `store` that throws on an illegal one). */
-  statuses?: SandboxStatuses;
   /** Finishes or undoes interrupted checkpoint operations (core/checkpoints.ts), after the sandboxes. */
   checkpoints?: { repair(): Promise<Record<string, string[]>> };
 }
@@ -43,34 +40,36 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport &
     orphansRemoved: [],
   };
   const { store, manager, runtimes } = deps;
-  const statuses = deps.statuses ?? new SandboxStatuses(store);
 
   await deps.images.removePartialImports();
 
-  for (const record of store.all()) {
-    if (record.status === 'creating' || record.status === 'destroying') {
-      await manager.containers.teardown(record);
-      store.delete(record.id);
-      (record.status === 'creating' ? report.rolledBack : report.finishedDestroy).push(record.name);
-      continue;
-    }
-    await manager.containers.thawAfterCrash(record);
-    const state = await runtimes[record.runtime].state(record.containerId);
-    const gone = state !== 'running' && state !== 'paused';
-    if (gone && (record.status === 'running' || record.status === 'warm')) {
-      statuses.move(record.id, 'cold');
-      report.markedCold.push(record.name);
-    } else if (!gone && (record.status === 'cold' || record.status === 'failed')) {
-      // Being stopped on purpose when the daemon died: finish it.
-      await manager.containers.retire(record);
-      report.markedCold.push(record.name);
-    } else if (state === 'paused' && record.status === 'running') {
-      statuses.move(record.id, 'warm');
-      report.markedWarm.push(record.name);
-    } else if (state === 'running' && record.status === 'warm') {
-      statuses.move(record.id, 'running');
-      report.markedRunning.push(record.name);
-    }
+  for (const listed of store.all()) {
+    await manager.withLock(listed.name, async (sandbox) => {
+      const record = sandbox.record;
+      if (record.status === 'creating' || record.status === 'destroying') {
+        await sandbox.teardown();
+        store.delete(record.id);
+        (record.status === 'creating' ? report.rolledBack : report.finishedDestroy).push(record.name);
+        return;
+      }
+      await sandbox.thawAfterCrash();
+      const state = await sandbox.runtime.state(record.containerId);
+      const gone = state !== 'running' && state !== 'paused';
+      if (gone && (record.status === 'running' || record.status === 'warm')) {
+        sandbox.move('cold');
+        report.markedCold.push(record.name);
+      } else if (!gone && (record.status === 'cold' || record.status === 'failed')) {
+        // Being stopped on purpose when the daemon died: finish it.
+        await sandbox.retire();
+        report.markedCold.push(record.name);
+      } else if (state === 'paused' && record.status === 'running') {
+        sandbox.move('warm');
+        report.markedWarm.push(record.name);
+      } else if (state === 'running' && record.status === 'warm') {
+        sandbox.move('running');
+        report.markedRunning.push(record.name);
+      }
+    });
   }
 
   const known = new Set(store.all().map((r) => r.id));

@@ -32,7 +32,7 @@ export class SandboxLimits {
     for (const record of this.deps.store.all()) {
       if (record.status !== 'running' && record.status !== 'warm') continue;
       try {
-        await this.deps.manager.containers.cgroupOf(record).setLimits(record, record.runtime);
+        await this.deps.manager.cgroupOf(record).setLimits(record, record.runtime);
         if (this.deps.storageLimits) await this.deps.disks.limitSize(record.id, record.storageGb * 2 ** 30);
       } catch (e) {
         failed.push(`${record.name} (${(e as Error).message})`);
@@ -44,8 +44,8 @@ export class SandboxLimits {
   async update(name: string, patch: Partial<Limits>): Promise<SandboxRecord> {
     const { manager } = this.deps;
     this.deps.capacity.refuseBeyondHost(patch);
-    return manager.withLock(name, async () => {
-      const record = manager.get(name);
+    return manager.withLock(name, async (sandbox) => {
+      const record = sandbox.record;
       if (record.status === 'creating' || record.status === 'destroying') {
         throw new SandboxBusy(record);
       }
@@ -57,7 +57,7 @@ export class SandboxLimits {
         pidsLimit: patch.pidsLimit ?? old.pidsLimit,
       };
       if (record.status === 'running' || record.status === 'warm') {
-        const cgroup = manager.containers.cgroupOf(record);
+        const cgroup = sandbox.cgroup;
         try {
           await cgroup.setLimits(next, record.runtime);
         } catch (e) {
