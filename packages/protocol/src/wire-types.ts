@@ -3,13 +3,7 @@
  * own fields, for the shapes that are not schemas (response-schemas.ts has those): request
  * bodies as clients write them, stream messages and NDJSON lines.
  */
-import type { SpriteConfig, UrlSettings } from './response-schemas.js';
-
-/** Sprites documents `cold`, `warm` and `running`; burrow may report its other states too. */
-export type SpriteStatus = 'cold' | 'warm' | 'running' | (string & {});
-
-/** The isolation driver that runs a sandbox. */
-export type Runtime = 'gvisor' | 'runc';
+import type { Runtime, SpriteConfig, UrlSettings } from './response-schemas.js';
 
 /** The base images burrow builds. */
 export type ImageName = 'minimal' | 'dev';

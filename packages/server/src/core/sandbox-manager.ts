@@ -14,7 +14,7 @@ import { SandboxContainers, type ContainerDeps } from './sandbox-containers.js';
 import { combineHooks, type SandboxHooks } from './sandbox-hooks.js';
 import { DomainError, SandboxNotFound, SandboxExists, SandboxBusy, RuntimeFailed } from './errors.js';
 import type { EventRecorder, EventType } from './events.js';
-import { deathReason } from './sandbox-health.js';
+import { deathReason, type DeathRecorder } from './sandbox-health.js';
 import type { Capacity } from './capacity.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { processExit, type ProcessExit } from './process-exit.js';
@@ -93,7 +93,7 @@ const KILL_ALL_BUT_INIT = 'n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo
 
 export const SANDBOX_USER = { uid: 1000, gid: 1000, name: 'user', home: '/home/user' };
 
-export class SandboxManager {
+export class SandboxManager implements DeathRecorder {
   /** How each boot runs: containers, cgroups, disks mounted, what was lately seen alive. */
   private readonly containers: SandboxContainers;
   private readonly locks = new KeyedMutex();
