@@ -176,8 +176,8 @@ describe('limits', () => {
     const changed = (await sandbox.events()).find((e) => e.type === 'limits_changed');
     expect(changed?.message).toMatch(/cpus 1 -> 0.5.*ramMb 512 -> 768/);
     // A memory limit below what the sandbox uses now is refused, and nothing changes.
-    await sandbox.exec('sh', ['-c', 'python3 -c "import time; b = bytearray(300 << 20); time.sleep(60)" >/dev/null 2>&1 &']);
-    await new Promise((r) => setTimeout(r, 3000));
+    await sandbox.exec('sh', ['-c', 'python3 -c "import time; b = bytearray(300 << 20); open(\'/tmp/allocated\', \'w\'); time.sleep(60)" >/dev/null 2>&1 &']);
+    await until('300 MiB to be allocated', async () => (await sandbox.exec('test', ['-e', '/tmp/allocated'])).exitCode === 0);
     await expect(sandbox.updateLimits({ ram_mb: 128 })).rejects.toMatchObject({ status: 409, code: 'conflict' });
     expect((await sandbox.refresh()).config.ram_mb).toBe(768);
     expect(cgroupFile(name, 'memory', 'memory.limit_in_bytes')).toBe(String(768 << 20));

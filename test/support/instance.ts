@@ -41,6 +41,8 @@ export class BurrowInstance {
       BURROW_LISTEN: '127.0.0.1:0',
       BURROW_POOL_SIZE: '20G',
       BURROW_NET_POOL: testNetPool(home),
+      // A sandbox status change that the lifecycle table does not allow fails the test.
+      BURROW_STRICT_TRANSITIONS: '1',
       ...extraEnv,
     });
   }

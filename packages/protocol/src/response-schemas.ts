@@ -4,7 +4,12 @@
  * Answers are not strict: a client must accept fields a newer server adds.
  */
 import { z } from 'zod';
-import type { Runtime, SpriteStatus } from './wire-types.js';
+
+/** Sprites documents `cold`, `warm` and `running`; burrow may report its other states too. */
+export type SpriteStatus = 'cold' | 'warm' | 'running' | (string & {});
+
+/** The isolation driver that runs a sandbox. */
+export type Runtime = 'gvisor' | 'runc';
 
 /** A string whose known values may grow: typed as the known ones (or any), described for tools. */
 function openEnum<T extends string>(known: readonly string[], description: string) {

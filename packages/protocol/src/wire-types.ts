@@ -4,13 +4,7 @@
  * bodies as clients write them, stream messages and NDJSON lines.
  */
 import type { ImageName } from './images.js';
-import type { SpriteConfig, UrlSettings } from './response-schemas.js';
-
-/** Sprites documents `cold`, `warm` and `running`; burrow may report its other states too. */
-export type SpriteStatus = 'cold' | 'warm' | 'running' | (string & {});
-
-/** The isolation driver that runs a sandbox. */
-export type Runtime = 'gvisor' | 'runc';
+import type { Runtime, SpriteConfig, UrlSettings } from './response-schemas.js';
 
 /**
  * Idle timeouts for one sandbox: a duration (`30s`, `10m`, `1h`), seconds, `off` (never), or

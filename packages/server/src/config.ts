@@ -112,6 +112,8 @@ export interface BurrowConfig {
   sleep: { warmAfterMs: number | null; coldAfterMs: number | null };
   /** Test-only: the daemon kills itself with SIGKILL when it reaches this named step. */
   crashAt: string | undefined;
+  /** Test hook: a sandbox status change the lifecycle table does not allow throws instead of being logged. */
+  strictTransitions: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -273,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): BurrowConfig {
     },
     instanceTag: createHash('sha256').update(home).digest('hex').slice(0, 6),
     crashAt: env.BURROW_CRASH_AT || undefined,
+    strictTransitions: flag('BURROW_STRICT_TRANSITIONS', undefined, false),
   };
 }
 

@@ -40,6 +40,7 @@ import { SandboxFs } from './core/sandbox-fs.js';
 import { EgressPolicies } from './core/egress-policies.js';
 import { combineHooks } from './core/sandbox-hooks.js';
 import { SandboxManager } from './core/sandbox-manager.js';
+import { SandboxStatuses, throwIllegal } from './core/sandbox-status.js';
 import { Privileges } from './core/privileges.js';
 import { PrivilegesStore } from './db/privileges.js';
 import { Secrets } from './core/secrets.js';
@@ -196,8 +197,11 @@ export async function serve(
     events,
     guestTasks: (record) => runtimes[record.runtime].tasks(record.containerId),
   });
+  // Tests ask for illegal status changes to throw; a running daemon logs them (see SandboxStatuses).
+  const statuses = new SandboxStatuses(store, config.strictTransitions ? throwIllegal : (e) => log(`lifecycle: ${e.message}`));
   const manager = new SandboxManager({
     store,
+    statuses,
     runtimes,
     disks,
     images,
@@ -228,12 +232,12 @@ export async function serve(
     metrics,
   });
   const limits = new SandboxLimits({ manager, store, disks, events, capacity, storageLimits: quotas });
-  const health = healthReporter({ store, manager, events, cgroupOf: (record) => manager.containers.cgroupOf(record) });
+  const health = healthReporter({ store, manager, events, cgroupOf: (record) => manager.cgroupOf(record) });
   const usageStore = new UsageStore(db);
   const meter = new Meter({
     sandboxes: store,
     usage: usageStore,
-    readCgroup: (record) => manager.containers.cgroupOf(record).read(),
+    readCgroup: (record) => manager.cgroupOf(record).read(),
     diskUsage: () => (quotas ? disks.usage() : Promise.resolve(new Map())),
     noticed: (record, finding) => void health(record.name, finding),
     observed: (record, reading) => processLimit.observe(record, reading),
@@ -394,7 +398,7 @@ export async function serve(
         const record = manager.byId(id);
         if (record?.status !== 'running') return [];
         const spec = { args: LISTENER_OWNERS_COMMAND, env: [`PATH=${DEFAULT_PATH}`], cwd: '/', uid: 0, gid: 0 };
-        return parseListenerOwners(await manager.containers.runtimeOf(record).run(record.containerId, spec, PID_LOOKUP_TIMEOUT_MS));
+        return parseListenerOwners(await runtimes[record.runtime].run(record.containerId, spec, PID_LOOKUP_TIMEOUT_MS));
       },
     ),
     events,

@@ -1,7 +1,7 @@
 // The privileges policy against a real (in-memory) SQLite: partial updates, what a boot gets,
 // refusals that store nothing, reset, and rows going with their sandbox.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ApiError } from '../src/core/errors.js';
+import { DomainError } from '../src/core/errors.js';
 import { Privileges } from '../src/core/privileges.js';
 import { openDatabase, type Db } from '../src/db/database.js';
 import { PrivilegesStore } from '../src/db/privileges.js';
@@ -42,7 +42,7 @@ describe('Privileges', () => {
   it('refuses what it cannot apply and stores nothing', () => {
     privileges.set('one', { noNewPrivileges: true });
     const refused = (change: Parameters<Privileges['set']>[1]) => {
-      expect(() => privileges.set('one', change)).toThrow(ApiError);
+      expect(() => privileges.set('one', change)).toThrow(DomainError);
       expect(privileges.get('one')).toEqual({ profile: 'standard', devices: [], noNewPrivileges: true });
     };
     refused({ devices: ['null', 'kvm'] });

@@ -2,6 +2,8 @@
 // pool's reserve (5%, at least 1 GiB, unless configured), and the checkpoint budget, which
 // leaves room for one more checkpoint to come to hold the whole disk.
 import { describe, expect, it } from 'vitest';
+import { httpStatusOf } from '../src/api/errors.js';
+import type { DomainError } from '../src/core/errors.js';
 import { StorageRoom, type StorageRoomDeps } from '../src/core/storage-room.js';
 import type { SandboxRecord } from '../src/db/sandboxes.js';
 import type { SandboxSpace } from '../src/storage/sandbox-space.js';
@@ -25,7 +27,8 @@ describe('the pool reserve', () => {
     const at = (sizeBytes: number, freeBytes: number, reserveBytes: number | null = null) =>
       room({ poolSpace: async () => ({ sizeBytes, freeBytes }), reserveBytes }).assertPoolRoom('a checkpoint of dev');
     await expect(at(100 * GIB, 5 * GIB)).resolves.toBeUndefined();
-    await expect(at(100 * GIB, 4.9 * GIB)).rejects.toMatchObject({ code: 'pool_full', status: 507 });
+    await expect(at(100 * GIB, 4.9 * GIB)).rejects.toMatchObject({ code: 'pool_full' });
+    expect(await at(100 * GIB, 4.9 * GIB).catch((e: DomainError) => httpStatusOf(e))).toBe(507);
     await expect(at(10 * GIB, 1 * GIB)).resolves.toBeUndefined();
     await expect(at(10 * GIB, 0.9 * GIB)).rejects.toThrow(/a checkpoint of dev was refused: the storage pool has 0\.90 GiB free, under its reserve of 1\.00 GiB/);
     await expect(at(100 * GIB, 50 * GIB, 60 * GIB)).rejects.toMatchObject({ code: 'pool_full' });
@@ -56,7 +59,8 @@ describe('the checkpoint budget', () => {
 
   it('refuses with quota_exceeded, saying what is held and what to do', () => {
     const e = StorageRoom.budgetExceeded(box, { fits: false, checkpointBytes: 3.5 * GIB, diskBytes: GIB, budgetBytes: 4 * GIB }, 'a checkpoint of dev');
-    expect(e).toMatchObject({ code: 'quota_exceeded', status: 409, details: { checkpoint_bytes: 3.5 * GIB, budget_bytes: 4 * GIB } });
+    expect(e).toMatchObject({ code: 'quota_exceeded', details: { checkpoint_bytes: 3.5 * GIB, budget_bytes: 4 * GIB } });
+    expect(httpStatusOf(e)).toBe(409);
     expect(e.message).toMatch(/hold 3\.50 GiB.*budget of 4\.00 GiB.*burrow checkpoint list dev/);
   });
 });

@@ -22,7 +22,8 @@ declare module 'fastify' {
     routeKeys: Set<string>;
   }
 }
-import { ApiError } from '../core/errors.js';
+import { DomainError } from '../core/errors.js';
+import { ApiError, httpStatusOf } from './errors.js';
 import type { Activity } from '../core/activity.js';
 import type { Privileges } from '../core/privileges.js';
 import type { Checkpoints } from '../core/checkpoints.js';
@@ -309,8 +310,8 @@ function holdWhileInFlight(app: FastifyInstance, deps: ApiDeps): void {
 
 type ErrorBody = { error: string; message: string } & Record<string, string | number>;
 
-export function toErrorBody(err: FastifyError | ApiError | ZodError): { status: number; body: ErrorBody } {
-  if (err instanceof ApiError) return { status: err.status, body: { ...err.details, error: err.code, message: err.message } };
+export function toErrorBody(err: FastifyError | DomainError | ZodError): { status: number; body: ErrorBody } {
+  if (err instanceof DomainError) return { status: httpStatusOf(err), body: { ...err.details, error: err.code, message: err.message } };
   if (err instanceof ZodError) {
     const unknown = err.issues.find((i) => i.code === 'unrecognized_keys');
     const first = err.issues[0];

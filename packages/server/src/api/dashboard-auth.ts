@@ -8,7 +8,7 @@
 // never grant), and WebSocket upgrades, which browsers cannot add headers to, carry our Origin.
 import type { FastifyRequest } from 'fastify';
 import type { BrowserSessions } from '../auth/browser-sessions.js';
-import { ApiError } from '../core/errors.js';
+import { ApiError } from './errors.js';
 import { cookieValues } from './burrow-credentials.js';
 
 export const SESSION_COOKIE = 'burrow_session';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Activity } from '../core/activity.js';
 import type { Checkpoints } from '../core/checkpoints.js';
-import { ApiError } from '../core/errors.js';
+import { ApiError } from './errors.js';
 import type { SandboxHooks } from '../core/sandbox-hooks.js';
 import type { SandboxManager } from '../core/sandbox-manager.js';
 import type { Services } from '../core/services.js';

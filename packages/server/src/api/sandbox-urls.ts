@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Activity } from '../core/activity.js';
-import { ApiError } from '../core/errors.js';
+import { DomainError } from '../core/errors.js';
 import { newNameProblem } from '@burrow/protocol';
 import type { SandboxManager } from '../core/sandbox-manager.js';
 import type { SandboxRecord } from '../db/sandboxes.js';
@@ -191,7 +191,7 @@ export class SandboxUrls {
       if (target) return target;
       fail(503, 'Sandbox has no network', `Sandbox '${record.name}' has no network address.`);
     } catch (e) {
-      const message = e instanceof ApiError ? e.message : `waking the sandbox failed: ${(e as Error).message}`;
+      const message = e instanceof DomainError ? e.message : `waking the sandbox failed: ${(e as Error).message}`;
       fail(503, 'Sandbox unavailable', message);
     }
     return undefined;

@@ -3,7 +3,7 @@
 // `concurrent_sprite_limit_exceeded`, or wait for a slot when asked to. One sandbox's limits
 // may not exceed the host (host-size.ts).
 import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
-import { ApiError } from './errors.js';
+import { DomainError } from './errors.js';
 import { refuseBeyondHost, type HostSize } from './host-size.js';
 
 const POLL_MS = 250;
@@ -41,7 +41,7 @@ export class Capacity {
       if (Date.now() >= deadline) {
         const limit = this.limits.running;
         const advice = wait ? 'try again later' : 'send wait_for_capacity: true to wait for a slot';
-        throw new ApiError(
+        throw new DomainError(
           'concurrent_sprite_limit_exceeded',
           `${limit} sandboxes are already running, the limit of this server; stop or destroy one, or ${advice} ('${name}' was not started)`,
           { limit, current_count: limit, retry_after_seconds: RETRY_AFTER_SECONDS },

@@ -8,10 +8,11 @@ import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
 import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import type { SandboxRuntime } from '../runtime/runtime.js';
 import { VIEWS_INSIDE, type Snapshots } from '../storage/snapshots.js';
-import { ApiError } from './errors.js';
+import { DomainError, SandboxBusy, RuntimeFailed } from './errors.js';
 import type { EventRecorder } from './events.js';
 import type { Metrics } from './metrics.js';
 import type { SandboxHooks } from './sandbox-hooks.js';
+import type { LockedSandbox } from './locked-sandbox.js';
 import type { CreateOptions, SandboxManager } from './sandbox-manager.js';
 import { StorageRoom } from './storage-room.js';
 
@@ -127,12 +128,12 @@ export class Checkpoints {
 
   async create(name: string, opts: { comment?: string } = {}, progress: Progress = () => {}): Promise<CheckpointRecord> {
     assertNotBusy(this.deps.manager.get(name));
-    return this.deps.manager.withLock(name, async () => {
-      const record = this.deps.manager.get(name);
+    return this.deps.manager.withLock(name, async (sandbox) => {
+      const record = sandbox.record;
       assertNotBusy(record);
       await this.makeRoom(record, `a checkpoint of '${name}'`, progress);
-      const { checkpoint, live } = await this.take(record, { comment: opts.comment ?? '', isAuto: false }, progress);
-      if (live) await this.refreshViews(record, true);
+      const { checkpoint, live } = await this.take(sandbox, { comment: opts.comment ?? '', isAuto: false }, progress);
+      if (live) await this.refreshViews(sandbox, true);
       return checkpoint;
     });
   }
@@ -143,11 +144,11 @@ export class Checkpoints {
    */
   async createAutomatic(name: string, comment: string): Promise<CheckpointRecord> {
     assertNotBusy(this.deps.manager.get(name));
-    return this.deps.manager.withLock(name, async () => {
-      const record = this.deps.manager.get(name);
+    return this.deps.manager.withLock(name, async (sandbox) => {
+      const record = sandbox.record;
       assertNotBusy(record);
       await this.makeRoom(record, `an automatic checkpoint of '${name}'`, () => {});
-      return (await this.take(record, { comment, isAuto: true }, () => {})).checkpoint;
+      return (await this.take(sandbox, { comment, isAuto: true }, () => {})).checkpoint;
     });
   }
 
@@ -157,9 +158,9 @@ export class Checkpoints {
    */
   async restore(name: string, id: string, progress: Progress = () => {}): Promise<{ autoId: string }> {
     assertNotBusy(this.deps.manager.get(name));
-    return this.deps.manager.withLock(name, async () => {
-      const { manager, store, snapshots, crashPoint } = this.deps;
-      const record = manager.get(name);
+    return this.deps.manager.withLock(name, async (sandbox) => {
+      const { store, snapshots, crashPoint } = this.deps;
+      const record = sandbox.record;
       assertNotBusy(record);
       this.ready(record, id);
       await this.makeRoom(record, restoring(name, id), progress, id);
@@ -167,7 +168,7 @@ export class Checkpoints {
       const intent = store.beginRestore(record.id, id);
       crashPoint('checkpoint:restore:recorded');
       progress(`stopping sandbox '${name}' (running sessions end)`);
-      await manager.containers.retire(record);
+      await sandbox.retire();
       crashPoint('checkpoint:restore:stopped');
       const t1 = performance.now();
       await snapshots.moveLiveAside(record.id, intent.autoId);
@@ -183,12 +184,13 @@ export class Checkpoints {
         `disk swapped to ${id} in ${ms(t2 - t1)} (stopping took ${ms(t1 - t0)}); the state before is kept as ${intent.autoId}`,
       );
       try {
-        await manager.startContainer(manager.get(name));
+        await sandbox.boot();
+        sandbox.move('running', { failureReason: null });
       } catch (e) {
         // The disk is restored either way; the sandbox is marked failed, and starts on next use.
         const reason = `starting after restoring ${id} failed: ${(e as Error).message}`;
-        this.deps.sandboxes.setStatus(record.id, 'failed', { failureReason: reason });
-        throw new ApiError('runtime_failed', `the disk of '${name}' is restored to ${id}, but ${reason}`);
+        sandbox.move('failed', { failureReason: reason });
+        throw new RuntimeFailed(`the disk of '${name}' is restored to ${id}, but ${reason}`);
       }
       progress(`sandbox '${name}' runs again (boot took ${ms(performance.now() - t2)})`);
       const seconds = (performance.now() - t0) / 1000;
@@ -204,18 +206,18 @@ export class Checkpoints {
   }
 
   async delete(name: string, id: string): Promise<void> {
-    await this.deps.manager.withLock(name, async () => {
-      const record = this.deps.manager.get(name);
+    await this.deps.manager.withLock(name, async (sandbox) => {
+      const record = sandbox.record;
       this.ready(record, id);
       if (this.deps.store.sourceOf(record.id) === id) {
-        throw new ApiError(
+        throw new DomainError(
           'checkpoint_in_use',
           `${id} is the checkpoint sandbox '${name}' stands on (its disk was last taken as or restored from ${id}); ` +
             'create or restore another checkpoint first, or destroy the sandbox',
         );
       }
       await this.remove(record, id);
-      await this.refreshViews(record);
+      await this.refreshViews(sandbox);
     });
   }
 
@@ -227,8 +229,8 @@ export class Checkpoints {
     const { manager, snapshots, crashPoint } = this.deps;
     assertNotBusy(manager.get(name));
     // The source's lock keeps the checkpoint from being deleted while it is copied.
-    return manager.withLock(name, async () => {
-      const source = manager.get(name);
+    return manager.withLock(name, async (sandbox) => {
+      const source = sandbox.record;
       assertNotBusy(source);
       this.ready(source, id);
       const opts: CreateOptions = {
@@ -275,11 +277,11 @@ export class Checkpoints {
     for (const listed of this.deps.manager.list()) {
       if (listed.status !== 'running') continue;
       try {
-        await this.deps.manager.withLock(listed.name, async () => {
-          const record = this.deps.sandboxes.byName(listed.name);
+        await this.deps.manager.withLock(listed.name, async (sandbox) => {
+          const record = sandbox.find();
           if (!record || record.status !== 'running') return;
           await this.makeRoom(record, `an automatic checkpoint of '${record.name}'`, () => {});
-          await this.take(record, { comment: 'automatic', isAuto: true }, () => {});
+          await this.take(sandbox, { comment: 'automatic', isAuto: true }, () => {});
           await this.prune(record);
         });
       } catch (e) {
@@ -296,12 +298,13 @@ export class Checkpoints {
    * kernel, whose dirty pages the snapshot itself flushes, so they skip the `sync`.
    */
   private async take(
-    record: SandboxRecord,
+    sandbox: LockedSandbox,
     opts: { comment: string; isAuto: boolean },
     progress: Progress,
   ): Promise<{ checkpoint: CheckpointRecord; live: boolean }> {
     const { store, snapshots, crashPoint } = this.deps;
-    const runtime = this.deps.manager.containers.runtimeOf(record);
+    const record = sandbox.record;
+    const runtime = sandbox.runtime;
     const checkpoint = store.begin(record.id, opts);
     const started = performance.now();
     crashPoint('checkpoint:create:recorded');
@@ -324,13 +327,13 @@ export class Checkpoints {
         if (live) {
           if (runtime.kind === 'gvisor') progress(`flushed the sandbox's file data to disk in ${ms(performance.now() - t0)}`);
           const frozenAt = performance.now();
-          await this.deps.manager.containers.freeze(record);
+          await sandbox.freeze();
           try {
             crashPoint('checkpoint:create:paused');
             await snapshots.take(record.id, checkpoint.id, group);
             crashPoint('checkpoint:create:snapshot');
           } finally {
-            await this.deps.manager.containers.thaw(record);
+            await sandbox.thaw();
           }
           if (wasPaused) await runtime.pause(record.containerId);
           progress(`sandbox was frozen for ${ms(performance.now() - frozenAt)} while its disk was snapshotted`);
@@ -345,7 +348,7 @@ export class Checkpoints {
     } catch (e) {
       await snapshots.remove(record.id, checkpoint.id).catch(() => {});
       store.delete(record.id, checkpoint.id, { releaseId: true });
-      throw new ApiError('runtime_failed', `checkpoint of sandbox '${record.name}' failed: ${(e as Error).message}`);
+      throw new RuntimeFailed(`checkpoint of sandbox '${record.name}' failed: ${(e as Error).message}`);
     }
     // Timer checkpoints are safety copies: the sandbox keeps standing on its last explicit one.
     store.complete(record.id, checkpoint.id, { becomesSource: !opts.isAuto });
@@ -415,10 +418,11 @@ export class Checkpoints {
    * the views directory is a shared mount (see Snapshots.mountViews); a stopped one gets them
    * at its next boot.
    */
-  private async refreshViews(record: SandboxRecord, knownRunning = false): Promise<void> {
-    if (!knownRunning && (await this.deps.manager.containers.runtimeOf(record).state(record.containerId)) !== 'running') return;
+  private async refreshViews(sandbox: LockedSandbox, knownRunning = false): Promise<void> {
+    const record = sandbox.record;
+    if (!knownRunning && (await sandbox.runtime.state(record.containerId)) !== 'running') return;
     try {
-      await this.deps.snapshots.mountViews(record.id, viewIds(this.deps.store, record.id), this.deps.manager.containers.imagePath(record));
+      await this.deps.snapshots.mountViews(record.id, viewIds(this.deps.store, record.id), sandbox.imagePath);
     } catch (e) {
       this.deps.log(`refreshing the checkpoint views of '${record.name}' failed: ${(e as Error).message}`);
     }
@@ -427,7 +431,7 @@ export class Checkpoints {
   private ready(record: SandboxRecord, id: string): CheckpointRecord {
     const checkpoint = Checkpoints.isValidId(id) ? this.deps.store.get(record.id, id) : undefined;
     if (!checkpoint || checkpoint.status !== 'ready') {
-      throw new ApiError(
+      throw new DomainError(
         'checkpoint_not_found',
         `sandbox '${record.name}' has no checkpoint '${id.slice(0, 64)}' (see \`burrow checkpoint list ${record.name} --all\`)`,
       );
@@ -476,8 +480,10 @@ export class Checkpoints {
         // A create interrupted while the sandbox was frozen must not leave it frozen.
         const record = byId.get(c.sandboxId);
         if (record?.status === 'running') {
-          const runtime = manager.containers.runtimeOf(record);
-          if ((await runtime.state(record.containerId)) === 'paused') await runtime.resume(record.containerId);
+          await manager.withLock(record.name, async (sandbox) => {
+            const runtime = sandbox.runtime;
+            if ((await runtime.state(record.containerId)) === 'paused') await runtime.resume(record.containerId);
+          });
         }
       } else if (c.status === 'deleting' || !(await snapshots.exists(c.sandboxId, c.id))) {
         await snapshots.remove(c.sandboxId, c.id);
@@ -488,7 +494,7 @@ export class Checkpoints {
     }
 
     // Sandboxes keep running while the daemon is down: bring their views up to date.
-    for (const record of byId.values()) await this.refreshViews(record);
+    for (const record of byId.values()) await manager.withLock(record.name, (sandbox) => this.refreshViews(sandbox));
 
     await snapshots.dropEmptyGroups();
 
@@ -530,7 +536,7 @@ function isLive(state: string): boolean {
 
 function assertNotBusy(record: SandboxRecord): void {
   if (record.status === 'creating' || record.status === 'destroying') {
-    throw new ApiError('sandbox_busy', `sandbox '${record.name}' is ${record.status}; try again when it is done`);
+    throw new SandboxBusy(record);
   }
 }
 

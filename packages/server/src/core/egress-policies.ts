@@ -30,8 +30,8 @@ export class EgressPolicies {
 
   /** Replaces the policy (no rules: no policy, the public internet is open). Applies live. */
   async set(name: string, policy: NetworkPolicy): Promise<void> {
-    await this.manager.withLock(name, async () => {
-      const record = this.manager.get(name);
+    await this.manager.withLock(name, async (sandbox) => {
+      const record = sandbox.record;
       await this.networks.setPolicy(record.id, policy.rules.length ? JSON.stringify(policy) : null);
       this.matchers.delete(record.id);
     });

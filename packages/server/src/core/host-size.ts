@@ -4,7 +4,7 @@
 import { statfsSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import type { SandboxRecord } from '../db/sandboxes.js';
-import { ApiError } from './errors.js';
+import { DomainError } from './errors.js';
 
 export interface HostSize {
   cpus: number;
@@ -38,6 +38,6 @@ export function refuseBeyondHost(limits: SizeLimits, host: HostSize): void {
     beyond.push(`storage_gb ${limits.storageGb} (the storage pool holds ${host.storageGb} GB)`);
   }
   if (beyond.length) {
-    throw new ApiError('invalid_limits', `more than this host can give: ${beyond.join(', ')}; ask for at most that`);
+    throw new DomainError('invalid_limits', `more than this host can give: ${beyond.join(', ')}; ask for at most that`);
   }
 }

@@ -23,7 +23,7 @@ import type { SandboxDisks } from '../storage/sandbox-disks.js';
 import { storedIdBase } from '../storage/ownership.js';
 import type { Snapshots } from '../storage/snapshots.js';
 import type { Checkpoints } from './checkpoints.js';
-import { ApiError } from './errors.js';
+import { DomainError } from './errors.js';
 import { inNeedsOrder } from './services.js';
 import { SANDBOX_USER, type SandboxManager } from './sandbox-manager.js';
 
@@ -83,13 +83,13 @@ export class ImageExports {
   async prepare(name: string, opts: ExportOptions = {}): Promise<PreparedExport> {
     const { manager, checkpoints, snapshots, disks } = this.deps;
     const tag = opts.tag ?? `${name}:${opts.checkpoint ?? 'latest'}`;
-    if (!TAG.test(tag)) throw new ApiError('invalid_request', `'${tag.slice(0, 200)}' is not an image name (like app or app:1 or registry.example/team/app:1)`);
+    if (!TAG.test(tag)) throw new DomainError('invalid_request', `'${tag.slice(0, 200)}' is not an image name (like app or app:1 or registry.example/team/app:1)`);
     const record = manager.get(name);
-    const imagePath = manager.containers.imagePath(record);
+    const imagePath = manager.imagePathOf(record);
     // Before any checkpoint is taken: a client told to come back must not leave one behind.
     const base = await this.deps.baseLayers.ready(record.image, imagePath, BASE_LAYER_WAIT_MS);
     if (!base) {
-      throw new ApiError(
+      throw new DomainError(
         'unavailable',
         `the base layer of image ${record.image} is being built (once per image on this machine; minutes for a large image): try again shortly`,
         { retry_after_seconds: BASE_LAYER_RETRY_S },

@@ -18,7 +18,7 @@ import { createSubvolume, deleteSubvolume, isSubvolume, setReadonly } from '../s
 import type { ImageStore } from '../storage/images.js';
 import type { PoolLayout } from '../storage/pool.js';
 import { CommandError, run } from '../util/run.js';
-import { ApiError } from './errors.js';
+import { DomainError, SandboxExists } from './errors.js';
 import type { CreateOptions, SandboxManager } from './sandbox-manager.js';
 
 const UNPACK_TOOL = packageFile('host-tools/oci-unpack.py');
@@ -52,7 +52,7 @@ export class ImageImports {
 
   async import(name: string, archive: Readable, opts: { runtime?: RuntimeKind } = {}): Promise<SandboxRecord> {
     const { manager, images, pool } = this.deps;
-    if (manager.list().some((s) => s.name === name)) throw new ApiError('sandbox_exists', `a sandbox named '${name}' already exists`);
+    if (manager.list().some((s) => s.name === name)) throw new SandboxExists(name);
     const staging = join(pool.images, `.partial-import-${randomBytes(6).toString('hex')}`);
     await createSubvolume(staging);
     let tree: string | undefined;
@@ -94,8 +94,8 @@ export class ImageImports {
   }
 }
 
-function invalid(message: string): ApiError {
-  return new ApiError('invalid_image', message);
+function invalid(message: string): DomainError {
+  return new DomainError('invalid_image', message);
 }
 
 /** Runs the unpack tool; a refusal (exit 3) becomes a 400 that says why. */

@@ -6,7 +6,7 @@
 import { refusesNewPrivileges, type PrivilegesProfile } from '@burrow/protocol';
 import type { PrivilegesRecord, PrivilegesStore } from '../db/privileges.js';
 import type { SandboxStore } from '../db/sandboxes.js';
-import { ApiError, notFound } from './errors.js';
+import { DomainError, SandboxNotFound } from './errors.js';
 import type { EventRecorder } from './events.js';
 
 
@@ -43,15 +43,15 @@ export class Privileges {
   set(name: string, change: PrivilegesChange): PrivilegesRecord {
     const sandbox = this.sandbox(name);
     if (change.profile === 'privileged') {
-      throw new ApiError('invalid_policy', "Invalid policy: profile 'privileged' is not available: burrow never gives a sandbox host privileges (use 'standard' or 'minimal')");
+      throw new DomainError('invalid_policy', "Invalid policy: profile 'privileged' is not available: burrow never gives a sandbox host privileges (use 'standard' or 'minimal')");
     }
     if (change.profile === 'minimal' && change.noNewPrivileges === false) {
-      throw new ApiError('invalid_policy', "Invalid policy: profile 'minimal' always sets noNewPrivileges; send noNewPrivileges: true or leave it out");
+      throw new DomainError('invalid_policy', "Invalid policy: profile 'minimal' always sets noNewPrivileges; send noNewPrivileges: true or leave it out");
     }
     const devices = change.devices?.map((d) => d.replace(/^\/dev\//, ''));
     const foreign = devices?.filter((d) => !STANDARD_DEVICES.includes(d)) ?? [];
     if (foreign.length > 0) {
-      throw new ApiError(
+      throw new DomainError(
         'invalid_policy',
         `Invalid policy: burrow cannot pass host devices into a sandbox (${foreign.map((d) => `'${d}'`).join(', ')}); ` +
           `every sandbox already has ${STANDARD_DEVICES.join(', ')}`,
@@ -83,7 +83,7 @@ export class Privileges {
 
   private sandbox(name: string): { id: string; name: string } {
     const record = this.deps.sandboxes.byName(name);
-    if (!record) throw notFound(name);
+    if (!record) throw new SandboxNotFound(name);
     return record;
   }
 

@@ -9,7 +9,7 @@
 // climbs, the runtime is asked how many tasks it runs.
 import type { SandboxRecord } from '../db/sandboxes.js';
 import type { CgroupReading } from '../runtime/cgroup.js';
-import { ApiError } from './errors.js';
+import { DomainError } from './errors.js';
 import type { EventRecorder } from './events.js';
 
 /** Host tasks a command's start needs: `runc exec` and its Go runtime's threads, the agent's client. */
@@ -62,7 +62,7 @@ export class ProcessLimitWatch {
   assertRoom(record: SandboxRecord, reading: CgroupReading | null): void {
     const hostFull = reading !== null && reading.pidsMax - reading.pidsCurrent < START_TASKS;
     if (!hostFull && !this.isExhausted(record.id)) return;
-    throw new ApiError(
+    throw new DomainError(
       'pids_exhausted',
       `sandbox '${record.name}' is at its limit of processes (pids_limit ${record.pidsLimit}), so nothing new can start in it: end its processes with \`burrow kill ${record.name}\` or raise the limit with \`burrow limits ${record.name} --pids N\``,
       { limit: record.pidsLimit },

@@ -43,30 +43,33 @@ export async function reconcile(deps: ReconcilerDeps): Promise<ReconcileReport &
 
   await deps.images.removePartialImports();
 
-  for (const record of store.all()) {
-    if (record.status === 'creating' || record.status === 'destroying') {
-      await manager.containers.teardown(record);
-      store.delete(record.id);
-      (record.status === 'creating' ? report.rolledBack : report.finishedDestroy).push(record.name);
-      continue;
-    }
-    await manager.containers.thawAfterCrash(record);
-    const state = await runtimes[record.runtime].state(record.containerId);
-    const gone = state !== 'running' && state !== 'paused';
-    if (gone && (record.status === 'running' || record.status === 'warm')) {
-      store.setStatus(record.id, 'cold');
-      report.markedCold.push(record.name);
-    } else if (!gone && (record.status === 'cold' || record.status === 'failed')) {
-      // Being stopped on purpose when the daemon died: finish it.
-      await manager.containers.retire(record);
-      report.markedCold.push(record.name);
-    } else if (state === 'paused' && record.status === 'running') {
-      store.setStatus(record.id, 'warm');
-      report.markedWarm.push(record.name);
-    } else if (state === 'running' && record.status === 'warm') {
-      store.setStatus(record.id, 'running');
-      report.markedRunning.push(record.name);
-    }
+  for (const listed of store.all()) {
+    await manager.withLock(listed.name, async (sandbox) => {
+      const record = sandbox.record;
+      if (record.status === 'creating' || record.status === 'destroying') {
+        await sandbox.teardown();
+        store.delete(record.id);
+        (record.status === 'creating' ? report.rolledBack : report.finishedDestroy).push(record.name);
+        return;
+      }
+      await sandbox.thawAfterCrash();
+      const state = await sandbox.runtime.state(record.containerId);
+      const gone = state !== 'running' && state !== 'paused';
+      if (gone && (record.status === 'running' || record.status === 'warm')) {
+        sandbox.move('cold');
+        report.markedCold.push(record.name);
+      } else if (!gone && (record.status === 'cold' || record.status === 'failed')) {
+        // Being stopped on purpose when the daemon died: finish it.
+        await sandbox.retire();
+        report.markedCold.push(record.name);
+      } else if (state === 'paused' && record.status === 'running') {
+        sandbox.move('warm');
+        report.markedWarm.push(record.name);
+      } else if (state === 'running' && record.status === 'warm') {
+        sandbox.move('running');
+        report.markedRunning.push(record.name);
+      }
+    });
   }
 
   const known = new Set(store.all().map((r) => r.id));

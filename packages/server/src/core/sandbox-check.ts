@@ -33,13 +33,13 @@ export async function checkSandbox(manager: SandboxManager, name: string): Promi
   if (before.status === 'warm' && !(await manager.checkAlive(before))) return asleepOrDown(manager.get(name), checkedAt);
   if (before.status !== 'running') return asleepOrDown(before, checkedAt);
 
-  const probe = await manager.withLock(name, async (): Promise<Probe> => {
-    const record = manager.get(name);
+  const probe = await manager.withLock(name, async (sandbox): Promise<Probe> => {
+    const record = sandbox.record;
     if (record.status !== 'running') return { record };
     const started = performance.now();
     try {
-      await runAsRoot(manager.containers.runtimeOf(record), record.containerId, ['/bin/true'], PROBE_TIMEOUT_MS);
-      manager.containers.sawRunning(record.id);
+      await runAsRoot(sandbox.runtime, record.containerId, ['/bin/true'], PROBE_TIMEOUT_MS);
+      sandbox.sawRunning();
       return { ok: true, elapsedMs: performance.now() - started };
     } catch (e) {
       return { ok: false, elapsedMs: performance.now() - started, error: (e as Error).message };

@@ -2,7 +2,8 @@
 // recorded before it starts) over the sandbox's network namespace and mounted disk, limited by a
 // cgroup named after the container. The manager (sandbox-manager.ts) decides when sandboxes
 // start, sleep and stop; this module knows how, and remembers which containers were lately seen
-// alive, so that not every use of a sandbox costs a runtime call.
+// alive, so that not every use of a sandbox costs a runtime call. Only the manager holds this
+// object: what changes a container is reached through LockedSandbox, under the sandbox's lock.
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -114,7 +115,8 @@ export class SandboxContainers {
 
   /**
    * Network, disk mount, bundle, container: each step skips what already exists. Each boot runs
-   * in a new container, whose id is recorded before it starts. Caller holds the sandbox's lock.
+   * in a new container, whose id is recorded before it starts. Reached through LockedSandbox, so
+   * the caller holds the sandbox's lock.
    */
   async boot(record: SandboxRecord): Promise<void> {
     const { disks, network, images, store, crashPoint } = this.deps;
@@ -209,7 +211,7 @@ export class SandboxContainers {
    * Stops every process of the sandbox now and unmounts its disk (subvolume and namespace stay),
    * leaving the container's cleanup to the background: a killed gVisor sandbox takes 1-2 s to
    * die on the ptrace platform, and the next boot runs in a container of its own id anyway.
-   * Caller holds the sandbox's lock.
+   * Reached through LockedSandbox, so the caller holds the sandbox's lock.
    */
   async retire(record: SandboxRecord): Promise<void> {
     this.forget(record);

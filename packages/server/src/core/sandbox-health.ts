@@ -5,11 +5,18 @@
 import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
 import type { Cgroup } from '../runtime/cgroup.js';
 import type { EventRecorder } from './events.js';
-import type { SandboxManager } from './sandbox-manager.js';
+
+/**
+ * Records a death the metering found (SandboxManager does, under the sandbox's lock): false, and
+ * nothing done, when the container runs after all or the death was already recorded.
+ */
+export interface DeathRecorder {
+  markDied(name: string, type: 'oom_killed' | 'failed', reason: string, detail?: Record<string, unknown>): Promise<boolean>;
+}
 
 export interface HealthDeps {
   store: Pick<SandboxStore, 'byName'>;
-  manager: Pick<SandboxManager, 'markDied'>;
+  manager: DeathRecorder;
   cgroupOf(record: SandboxRecord): Pick<Cgroup, 'memoryFacts'>;
   events: EventRecorder;
 }

@@ -2,7 +2,7 @@
 // applied at once (cgroups for CPU, memory and processes; the btrfs quota group for disk).
 import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
 import type { SandboxDisks } from '../storage/sandbox-disks.js';
-import { ApiError } from './errors.js';
+import { SandboxBusy, Conflict } from './errors.js';
 import type { Capacity } from './capacity.js';
 import type { EventRecorder } from './events.js';
 import type { SandboxManager } from './sandbox-manager.js';
@@ -32,7 +32,7 @@ export class SandboxLimits {
     for (const record of this.deps.store.all()) {
       if (record.status !== 'running' && record.status !== 'warm') continue;
       try {
-        await this.deps.manager.containers.cgroupOf(record).setLimits(record, record.runtime);
+        await this.deps.manager.cgroupOf(record).setLimits(record, record.runtime);
         if (this.deps.storageLimits) await this.deps.disks.limitSize(record.id, record.storageGb * 2 ** 30);
       } catch (e) {
         failed.push(`${record.name} (${(e as Error).message})`);
@@ -44,10 +44,10 @@ export class SandboxLimits {
   async update(name: string, patch: Partial<Limits>): Promise<SandboxRecord> {
     const { manager } = this.deps;
     this.deps.capacity.refuseBeyondHost(patch);
-    return manager.withLock(name, async () => {
-      const record = manager.get(name);
+    return manager.withLock(name, async (sandbox) => {
+      const record = sandbox.record;
       if (record.status === 'creating' || record.status === 'destroying') {
-        throw new ApiError('sandbox_busy', `sandbox '${name}' is ${record.status}; try again when it is done`);
+        throw new SandboxBusy(record);
       }
       const old: Limits = { cpus: record.cpus, ramMb: record.ramMb, storageGb: record.storageGb, pidsLimit: record.pidsLimit };
       const next: Limits = {
@@ -57,12 +57,12 @@ export class SandboxLimits {
         pidsLimit: patch.pidsLimit ?? old.pidsLimit,
       };
       if (record.status === 'running' || record.status === 'warm') {
-        const cgroup = manager.containers.cgroupOf(record);
+        const cgroup = sandbox.cgroup;
         try {
           await cgroup.setLimits(next, record.runtime);
         } catch (e) {
           await cgroup.setLimits(old, record.runtime).catch(() => {});
-          throw new ApiError('conflict', `the limits of '${name}' were not changed: ${(e as Error).message}`);
+          throw new Conflict(`the limits of '${name}' were not changed: ${(e as Error).message}`);
         }
       }
       if (next.storageGb !== old.storageGb && this.deps.storageLimits) {

@@ -1,7 +1,8 @@
 // The sandbox manager owns every sandbox's state transitions: create, wake, sleep, death,
 // destroy. Each multi-step operation writes its intent to the database first (`creating`,
 // `destroying`) so that a crash at any step leaves something the reconciler can finish or undo
-// on the next start. How a boot itself runs (container, cgroup, mounts) is sandbox-containers.ts.
+// on the next start. How a boot itself runs (container, cgroup, mounts) is sandbox-containers.ts;
+// other modules change a sandbox only under its lock, through withLock's LockedSandbox.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
 import type { ImageName, RuntimeKind } from '../config.js';
@@ -11,12 +12,15 @@ import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import type { Activity } from './activity.js';
 import { SandboxContainers, type ContainerDeps } from './sandbox-containers.js';
 import { combineHooks, type SandboxHooks } from './sandbox-hooks.js';
-import { ApiError, notFound } from './errors.js';
+import { DomainError, SandboxNotFound, SandboxExists, SandboxBusy, RuntimeFailed } from './errors.js';
 import type { EventRecorder, EventType } from './events.js';
-import { deathReason } from './sandbox-health.js';
+import { deathReason, type DeathRecorder } from './sandbox-health.js';
 import type { Capacity } from './capacity.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { processExit, type ProcessExit } from './process-exit.js';
+import { SandboxStatuses } from './sandbox-status.js';
+import { LockedSandbox } from './locked-sandbox.js';
+import type { Cgroup } from '../runtime/cgroup.js';
 import type { Metrics } from './metrics.js';
 import type { StorageRoom } from './storage-room.js';
 import type { ProcessLimitWatch } from './process-limit.js';
@@ -72,6 +76,8 @@ export interface ManagerDeps extends ContainerDeps {
   activity?: Activity;
   /** Commands are refused, not hung, in a sandbox at its process limit. */
   processLimit?: Pick<ProcessLimitWatch, 'assertRoom' | 'relieve'>;
+  /** The writer of every status change (default: one over `store` that throws on an illegal one). */
+  statuses?: SandboxStatuses;
 }
 
 /** A command started by `exec`: its process, and how it ended as its caller is to be told. */
@@ -81,16 +87,18 @@ export interface ExecHandle extends SandboxProcessHandle {
 
 /**
  * Run by root inside a gVisor sandbox: prints how many processes there are besides init and
- * itself, then SIGKILLs them all (kill -1 spares init and the caller).
+ * itself, then SIGKILLs them all (kill -1 spares init and the caller). With none, kill -1
+ * would fail with "No such process": there is nothing to do then.
  */
-const KILL_ALL_BUT_INIT = 'n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $((n-2)); kill -KILL -1';
+const KILL_ALL_BUT_INIT = 'n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $((n-2)); [ "$n" -le 2 ] || kill -KILL -1';
 
 export const SANDBOX_USER = { uid: 1000, gid: 1000, name: 'user', home: '/home/user' };
 
-export class SandboxManager {
+export class SandboxManager implements DeathRecorder {
   /** How each boot runs: containers, cgroups, disks mounted, what was lately seen alive. */
-  readonly containers: SandboxContainers;
+  private readonly containers: SandboxContainers;
   private readonly locks = new KeyedMutex();
+  private readonly statuses: SandboxStatuses;
   /** The wake in progress per name: concurrent callers share it instead of queueing for the lock. */
   private readonly wakes = new Map<string, Promise<SandboxRecord>>();
 
@@ -98,6 +106,7 @@ export class SandboxManager {
 
   constructor(private readonly deps: ManagerDeps) {
     this.hooks = deps.hooks;
+    this.statuses = deps.statuses ?? new SandboxStatuses(deps.store);
     this.containers = new SandboxContainers(deps, () => this.hooks);
   }
 
@@ -112,7 +121,7 @@ export class SandboxManager {
 
   get(name: string): SandboxRecord {
     const record = this.deps.store.byName(name);
-    if (!record) throw notFound(name);
+    if (!record) throw new SandboxNotFound(name);
     return record;
   }
 
@@ -178,23 +187,23 @@ export class SandboxManager {
     reason: string,
     detail?: Record<string, unknown>,
   ): Promise<boolean> {
-    return this.locks.run(name, async () => {
-      const record = this.deps.store.byName(name);
+    return this.withLock(name, async (sandbox) => {
+      const record = sandbox.find();
       if (!record || (record.status !== 'running' && record.status !== 'warm')) return false;
-      const state = await this.containers.runtimeOf(record).state(record.containerId);
+      const state = await sandbox.runtime.state(record.containerId);
       if (state === 'running' || state === 'paused') return false;
-      this.recordDeath(record, type, reason, detail);
+      this.recordDeath(sandbox, type, reason, detail);
       return true;
     });
   }
 
   async create(opts: CreateOptions): Promise<SandboxRecord> {
     this.deps.capacity.refuseBeyondHost(opts);
-    return this.locks.run(opts.name, async () => {
+    return this.withLock(opts.name, async (sandbox) => {
       const { store, crashPoint } = this.deps;
       const imageId = opts.from?.image ?? this.deps.images.idFor(opts.image);
       if (!(await this.deps.images.isImported(imageId))) {
-        throw new ApiError('unavailable', `image '${opts.image}' is not built yet: run \`burrow image build ${opts.image}\``);
+        throw new DomainError('unavailable', `image '${opts.image}' is not built yet: run \`burrow image build ${opts.image}\``);
       }
       const now = new Date().toISOString();
       const record: SandboxRecord = {
@@ -222,7 +231,7 @@ export class SandboxManager {
         idBase: null, // given at the first boot that needs one
       };
       if (store.byName(opts.name)) {
-        throw new ApiError('sandbox_exists', `a sandbox named '${opts.name}' already exists`);
+        throw new SandboxExists(opts.name);
       }
       await this.deps.storageRoom.assertPoolRoom(opts.from ? `forking into '${opts.name}'` : `creating sandbox '${opts.name}'`);
       await this.deps.capacity.runningSlot(opts.name, opts.waitForCapacity ?? false);
@@ -230,7 +239,7 @@ export class SandboxManager {
         store.insert(record); // no await since the slot was found: the slot is ours
       } catch (e) {
         if (e instanceof DuplicateNameError) {
-          throw new ApiError('sandbox_exists', `a sandbox named '${opts.name}' already exists`);
+          throw new SandboxExists(opts.name);
         }
         throw e;
       }
@@ -240,13 +249,13 @@ export class SandboxManager {
         await this.deps.disks.create(record.id);
         crashPoint('create:subvolume');
         await this.hooks?.diskCreated(record);
-        await this.containers.boot(record);
+        await sandbox.boot();
       } catch (e) {
-        await this.containers.teardown(record).catch(() => {});
+        await sandbox.teardown().catch(() => {});
         store.delete(record.id);
-        throw new ApiError('runtime_failed', `creating sandbox '${opts.name}' failed: ${(e as Error).message}`);
+        throw new RuntimeFailed(`creating sandbox '${opts.name}' failed: ${(e as Error).message}`);
       }
-      store.setStatus(record.id, 'running');
+      sandbox.move('running');
       const limits = `${opts.cpus} CPU, ${opts.ramMb} MB RAM, ${opts.storageGb} GB disk, ${opts.pidsLimit} processes`;
       this.deps.events.record(record, 'created', `created (${opts.runtime}, ${opts.image}; ${limits})`, {
         runtime: opts.runtime,
@@ -261,11 +270,11 @@ export class SandboxManager {
   }
 
   async destroy(name: string): Promise<void> {
-    await this.locks.run(name, async () => {
-      const record = this.get(name);
-      this.deps.store.setStatus(record.id, 'destroying');
+    await this.withLock(name, async (sandbox) => {
+      const record = sandbox.record;
+      sandbox.move('destroying');
       this.deps.crashPoint('destroy:marked');
-      await this.containers.teardown(record);
+      await sandbox.teardown();
       this.deps.store.delete(record.id);
       this.deps.events.record(record, 'destroyed', 'destroyed; its disk and checkpoints are deleted');
     });
@@ -280,24 +289,25 @@ export class SandboxManager {
     const record = this.get(name);
     this.deps.activity?.touch(name);
     if (record.status === 'creating' || record.status === 'destroying') {
-      throw new ApiError('sandbox_busy', `sandbox '${name}' is ${record.status}; try again when it is done`);
+      throw new SandboxBusy(record);
     }
     if (record.status === 'running' && this.containers.recentlySeenRunning(record.id)) return record;
     const shared = this.wakes.get(name);
     if (shared) return shared;
-    const wake = this.locks.run(name, () => this.wakeLocked(name)).finally(() => this.wakes.delete(name));
+    const wake = this.withLock(name, (sandbox) => this.wakeLocked(sandbox)).finally(() => this.wakes.delete(name));
     this.wakes.set(name, wake);
     const woken = await wake;
     this.deps.activity?.touch(name);
     return woken;
   }
 
-  private async wakeLocked(name: string): Promise<SandboxRecord> {
-    const current = this.get(name);
+  private async wakeLocked(sandbox: LockedSandbox): Promise<SandboxRecord> {
+    const { name } = sandbox;
+    const current = sandbox.record;
     if (current.status === 'destroying' || current.status === 'creating') {
-      throw new ApiError('sandbox_busy', `sandbox '${name}' is ${current.status}`);
+      throw new SandboxBusy(current, { tryAgain: false });
     }
-    const runtime = this.containers.runtimeOf(current);
+    const runtime = sandbox.runtime;
     const from = current.status;
     // Only a sandbox meant to be up has a container worth asking about: a cold one's container
     // may still be dying in the background, and its state file can say `paused` meanwhile.
@@ -306,41 +316,42 @@ export class SandboxManager {
       // cost as much again. A failed resume falls through to the checks below.
       await this.deps.capacity.runningSlot(name, true);
       const started = performance.now();
-      if (await runtime.resume(current.containerId).then(() => true, () => false)) return this.resumed(current, started);
+      if (await runtime.resume(current.containerId).then(() => true, () => false)) return this.resumed(sandbox, started);
     }
     if (from === 'running' || from === 'warm') {
       const state = await runtime.state(current.containerId);
       if (state === 'running') {
-        if (from !== 'running') this.deps.store.setStatus(current.id, 'running');
-        this.containers.sawRunning(current.id);
-        return this.get(name);
+        if (from !== 'running') sandbox.move('running');
+        sandbox.sawRunning();
+        return sandbox.record;
       }
       if (state === 'paused') {
         const started = performance.now();
-        if (await runtime.resume(current.containerId).then(() => true, () => false)) return this.resumed(current, started);
+        if (await runtime.resume(current.containerId).then(() => true, () => false)) return this.resumed(sandbox, started);
       }
-      await this.markDead(current);
+      await this.markDead(sandbox);
     }
     if (from !== 'running') await this.deps.capacity.runningSlot(name, true);
     const started = performance.now();
     try {
-      await this.containers.boot(current);
+      await sandbox.boot();
     } catch (e) {
       const reason = `starting failed: ${(e as Error).message}`;
-      this.deps.store.setStatus(current.id, 'failed', { failureReason: reason });
+      sandbox.move('failed', { failureReason: reason });
       this.deps.events.record(current, 'failed', reason);
-      throw new ApiError('runtime_failed', `sandbox '${name}' could not be started: ${reason}`);
+      throw new RuntimeFailed(`sandbox '${name}' could not be started: ${reason}`);
     }
-    this.deps.store.setStatus(current.id, 'running', { failureReason: null });
-    this.recordWake(this.deps.store.byId(current.id) ?? current, from, started, current.failureReason);
-    return this.get(name);
+    sandbox.move('running', { failureReason: null });
+    this.recordWake(sandbox.find() ?? current, from, started, current.failureReason);
+    return sandbox.record;
   }
 
-  private resumed(record: SandboxRecord, startedAt: number): SandboxRecord {
-    this.deps.store.setStatus(record.id, 'running');
-    this.containers.sawRunning(record.id);
+  private resumed(sandbox: LockedSandbox, startedAt: number): SandboxRecord {
+    const record = sandbox.record;
+    sandbox.move('running');
+    sandbox.sawRunning();
     this.recordWake(record, 'warm', startedAt);
-    const woken = this.get(record.name);
+    const woken = sandbox.record;
     setImmediate(() => this.hooks?.resumed?.(woken));
     return woken;
   }
@@ -361,37 +372,37 @@ export class SandboxManager {
    * idle timer give up if a use began meanwhile.
    */
   async sleep(name: string, asked: SleepDepth, stillIdle: () => boolean = () => true): Promise<SandboxRecord> {
-    return this.locks.run(name, async () => {
-      const current = this.get(name);
+    return this.withLock(name, async (sandbox) => {
+      const current = sandbox.record;
       if (current.status === 'creating' || current.status === 'destroying') {
-        throw new ApiError('sandbox_busy', `sandbox '${name}' is ${current.status}`);
+        throw new SandboxBusy(current, { tryAgain: false });
       }
       const asleep = current.status === 'cold' || current.status === 'failed' || (asked === 'warm' && current.status === 'warm');
       if (asleep || !stillIdle()) return current;
       const depth = asked === 'warm' && !this.deps.capacity.has('warm') ? 'cold' : asked;
-      const runtime = this.containers.runtimeOf(current);
+      const runtime = sandbox.runtime;
       const container = current.containerId;
       const started = performance.now();
       const state = await runtime.state(container);
       if (state !== 'running' && state !== 'paused') {
-        await this.markDead(current);
-        return this.get(name);
+        await this.markDead(sandbox);
+        return sandbox.record;
       }
-      this.containers.forget(current);
+      sandbox.forget();
       if (depth === 'warm') {
         if (state === 'running') await runtime.pause(container);
-        this.deps.store.setStatus(current.id, 'warm');
+        sandbox.move('warm');
       } else {
         this.hooks?.stopping?.(current);
         this.deps.crashPoint('sleep:cold');
-        await this.containers.retire(current);
-        this.deps.store.setStatus(current.id, 'cold');
+        await sandbox.retire();
+        sandbox.move('cold');
       }
       const ms = Math.round(performance.now() - started);
       const what = depth === 'warm' ? 'went warm: frozen, memory kept' : 'went cold: stopped, disk kept, no memory used';
       const over = depth !== asked ? ` (the ${this.deps.capacity.limits.warm} warm sandboxes this server keeps are taken)` : '';
       this.deps.events.record(current, 'slept', `${what}${over} in ${ms} ms`, { to: depth, duration_ms: ms });
-      return this.get(name);
+      return sandbox.record;
     });
   }
 
@@ -401,29 +412,29 @@ export class SandboxManager {
    * cold sandbox is booted the same way (it needs a running slot).
    */
   async restart(name: string): Promise<SandboxRecord> {
-    return this.locks.run(name, async () => {
-      const current = this.get(name);
+    return this.withLock(name, async (sandbox) => {
+      const current = sandbox.record;
       if (current.status === 'creating' || current.status === 'destroying') {
-        throw new ApiError('sandbox_busy', `sandbox '${name}' is ${current.status}; try again when it is done`);
+        throw new SandboxBusy(current);
       }
       if (current.status !== 'running') await this.deps.capacity.runningSlot(name, true);
       const started = performance.now();
       if (current.status === 'running' || current.status === 'warm') {
         this.hooks?.stopping?.(current);
-        await this.containers.retire(current);
+        await sandbox.retire();
       }
       try {
-        await this.containers.boot(current);
+        await sandbox.boot();
       } catch (e) {
         const reason = `restarting failed: ${(e as Error).message}`;
-        this.deps.store.setStatus(current.id, 'failed', { failureReason: reason });
+        sandbox.move('failed', { failureReason: reason });
         this.deps.events.record(current, 'failed', reason);
-        throw new ApiError('runtime_failed', `sandbox '${name}' could not be restarted: ${reason}`);
+        throw new RuntimeFailed(`sandbox '${name}' could not be restarted: ${reason}`);
       }
-      this.deps.store.setStatus(current.id, 'running', { failureReason: null });
+      sandbox.move('running', { failureReason: null });
       this.deps.activity?.touch(name);
       const ms = Math.round(performance.now() - started);
-      const restarted = this.get(name);
+      const restarted = sandbox.record;
       this.deps.events.record(restarted, 'restarted', `restarted from ${current.status} in ${ms} ms: disk kept, every process started again`, {
         from: current.status,
         duration_ms: ms,
@@ -439,27 +450,28 @@ export class SandboxManager {
   async checkAlive(record: SandboxRecord): Promise<boolean> {
     if (record.status !== 'running' && record.status !== 'warm') return true;
     if (await this.containers.hostProcessLives(record)) return true;
-    return this.locks.run(record.name, async () => {
-      const current = this.deps.store.byName(record.name);
+    return this.withLock(record.name, async (sandbox) => {
+      const current = sandbox.find();
       if (!current || (current.status !== 'running' && current.status !== 'warm')) return true;
-      const state = await this.containers.runtimeOf(current).state(current.containerId);
+      const state = await sandbox.runtime.state(current.containerId);
       if (state === 'running' || state === 'paused') return true;
-      await this.markDead(current);
+      await this.markDead(sandbox);
       return false;
     });
   }
 
-  /** The container died underneath (OOM kill, runtime crash): record why; the next wake boots it. Caller holds the lock. */
-  private async markDead(record: SandboxRecord): Promise<void> {
-    const death = deathReason(record, await this.containers.cgroupOf(record).memoryFacts());
-    this.recordDeath(record, death.type, death.reason, death.detail);
+  /** The container died underneath (OOM kill, runtime crash): record why; the next wake boots it. */
+  private async markDead(sandbox: LockedSandbox): Promise<void> {
+    const death = deathReason(sandbox.record, await sandbox.cgroup.memoryFacts());
+    this.recordDeath(sandbox, death.type, death.reason, death.detail);
   }
 
-  /** Marks a dead sandbox failed with the reason and records the event. Caller holds the lock. */
-  private recordDeath(record: SandboxRecord, type: 'oom_killed' | 'failed', reason: string, detail?: Record<string, unknown>): void {
-    this.containers.forget(record);
+  /** Marks a dead sandbox failed with the reason and records the event. */
+  private recordDeath(sandbox: LockedSandbox, type: 'oom_killed' | 'failed', reason: string, detail?: Record<string, unknown>): void {
+    const record = sandbox.record;
+    sandbox.forget();
     this.hooks?.stopping?.(record);
-    this.deps.store.setStatus(record.id, 'failed', { failureReason: reason });
+    sandbox.move('failed', { failureReason: reason });
     this.deps.events.record(record, type, reason, detail);
   }
 
@@ -524,13 +536,13 @@ export class SandboxManager {
     // and booted: nothing is left to kill.
     await this.checkAlive(this.get(name));
     await this.ensureRunning(name);
-    return this.locks.run(name, async () => {
-      const record = this.get(name);
+    return this.withLock(name, async (sandbox) => {
+      const record = sandbox.record;
       if (record.status !== 'running') return 0;
-      const runtime = this.containers.runtimeOf(record);
+      const runtime = sandbox.runtime;
       let killed: number;
       if (record.runtime === 'runc') {
-        killed = await this.containers.cgroupOf(record).killAllBut(await runtime.hostPid(record.containerId));
+        killed = await sandbox.cgroup.killAllBut(await runtime.hostPid(record.containerId));
       } else {
         try {
           const listed = await runtime.run(record.containerId, { args: ['/bin/sh', '-c', KILL_ALL_BUT_INIT], env: [], cwd: '/', uid: 0, gid: 0 }, 60_000);
@@ -538,7 +550,7 @@ export class SandboxManager {
         } catch (e) {
           // Its runtime died meanwhile (the bomb took it down): recorded, and booted on next use.
           if ((await runtime.state(record.containerId)) === 'running') throw e;
-          await this.markDead(record);
+          await this.markDead(sandbox);
           return 0;
         }
       }
@@ -561,15 +573,29 @@ export class SandboxManager {
     });
   }
 
-  /** Runs `fn` under the sandbox's lock: it never interleaves with create, destroy or wake of `name`. */
-  withLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    return this.locks.run(name, fn);
+  /**
+   * Runs `fn` under the sandbox's lock: it never interleaves with create, wake, sleep or destroy
+   * of `name`. `sandbox` is how `fn` changes what runs and records the status; it stops working
+   * when `fn` is done.
+   */
+  withLock<T>(name: string, fn: (sandbox: LockedSandbox) => Promise<T>): Promise<T> {
+    return this.locks.run(name, async () => {
+      const sandbox = new LockedSandbox(name, { store: this.deps.store, containers: this.containers, statuses: this.statuses });
+      try {
+        return await fn(sandbox);
+      } finally {
+        sandbox.release();
+      }
+    });
   }
 
-  /** Boots the sandbox and marks it running. Caller holds the lock. */
-  async startContainer(record: SandboxRecord): Promise<SandboxRecord> {
-    await this.containers.boot(record);
-    this.deps.store.setStatus(record.id, 'running', { failureReason: null });
-    return this.get(record.name);
+  /** The cgroup of the sandbox's current container, to read (metering, limits at start). */
+  cgroupOf(record: Pick<SandboxRecord, 'containerId'>): Cgroup {
+    return this.containers.cgroupOf(record);
+  }
+
+  /** The read-only image the sandbox's disk stands on. */
+  imagePathOf(record: SandboxRecord): string {
+    return this.containers.imagePath(record);
   }
 }

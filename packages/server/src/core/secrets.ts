@@ -11,7 +11,7 @@ import { parseInject, type SecretForUse } from '../egress/injector.js';
 import type { PlaceholderGrant, Placeholders } from '../egress/placeholders.js';
 import type { SecretSealer } from '../egress/secret-sealing.js';
 import type { SandboxStore } from '../db/sandboxes.js';
-import { ApiError, notFound } from './errors.js';
+import { DomainError, SandboxNotFound } from './errors.js';
 
 export const SECRET_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const HOST_PATTERN = /^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
@@ -47,19 +47,19 @@ export class Secrets {
 
   /** A preset fills in the hosts and the header its API wants; given ones win. */
   add(name: string, opts: { hosts?: string[]; inject?: string; preset?: SecretPreset; value: string }): SecretView {
-    if (!SECRET_NAME.test(name)) throw new ApiError('invalid_request', `secret name '${name}' must be 1-63 of a-z 0-9 _ . - (starting with a letter or digit)`);
+    if (!SECRET_NAME.test(name)) throw new DomainError('invalid_request', `secret name '${name}' must be 1-63 of a-z 0-9 _ . - (starting with a letter or digit)`);
     const preset = opts.preset === undefined ? undefined : SECRET_PRESETS[opts.preset];
     const hosts = opts.hosts ?? [...(preset?.hosts ?? [])];
     const inject = opts.inject ?? preset?.inject;
     const badHost = hosts.find((h) => !HOST_PATTERN.test(h));
     if (!hosts.length || badHost !== undefined) {
-      throw new ApiError('invalid_request', `hosts must be names like api.example.com or *.example.com${badHost ? `, got '${badHost}'` : ''}`);
+      throw new DomainError('invalid_request', `hosts must be names like api.example.com or *.example.com${badHost ? `, got '${badHost}'` : ''}`);
     }
-    if (inject === undefined) throw new ApiError('invalid_request', "give the header to inject (like 'Authorization: Bearer {}') or a preset");
+    if (inject === undefined) throw new DomainError('invalid_request', "give the header to inject (like 'Authorization: Bearer {}') or a preset");
     try {
       parseInject(inject);
     } catch (e) {
-      throw new ApiError('invalid_request', (e as Error).message);
+      throw new DomainError('invalid_request', (e as Error).message);
     }
     const existing = this.deps.store.get(name);
     this.deps.store.put({
@@ -79,7 +79,7 @@ export class Secrets {
 
   view(name: string): SecretView {
     const s = this.deps.store.get(name);
-    if (!s) throw new ApiError('not_found', `no secret named '${name}' (see \`burrow secret list\`)`);
+    if (!s) throw new DomainError('not_found', `no secret named '${name}' (see \`burrow secret list\`)`);
     const grants = this.deps.store.grants().filter((g) => g.secret === name && !g.revokedAt);
     return {
       name: s.name,
@@ -219,7 +219,7 @@ export class Secrets {
 
   private sandbox(name: string) {
     const record = this.deps.sandboxes.byName(name);
-    if (!record) throw notFound(name);
+    if (!record) throw new SandboxNotFound(name);
     return record;
   }
 

@@ -9,7 +9,7 @@ import type { SandboxRecord } from '../db/sandboxes.js';
 import type { ServiceDefinition, ServiceRecord, ServiceStore } from '../db/services.js';
 import { SANDBOX_USER, type SandboxManager } from './sandbox-manager.js';
 import type { SandboxHooks } from './sandbox-hooks.js';
-import { ApiError } from './errors.js';
+import { DomainError, Conflict } from './errors.js';
 import { ServiceProcess } from './service-process.js';
 
 export const SERVICE_LOG_DIR = '/.burrow/logs/services';
@@ -78,7 +78,7 @@ export class Services {
   get(name: string, service: string): { record: ServiceRecord; proc: ServiceProcess | undefined } {
     const sandbox = this.deps.manager.get(name);
     const record = this.deps.store.get(sandbox.id, service);
-    if (!record) throw new ApiError('not_found', `sandbox '${name}' has no service '${service}' (see \`burrow service list ${name}\`)`);
+    if (!record) throw new DomainError('not_found', `sandbox '${name}' has no service '${service}' (see \`burrow service list ${name}\`)`);
     return { record, proc: this.procs.get(sandbox.id)?.get(service) };
   }
 
@@ -87,8 +87,8 @@ export class Services {
     const sandbox = this.deps.manager.get(name);
     const others = this.deps.store.forSandbox(sandbox.id).filter((s) => s.name !== def.name);
     const missing = def.needs.filter((n) => !others.some((s) => s.name === n));
-    if (missing.length) throw new ApiError('conflict', `service '${def.name}' needs ${missing.map((m) => `'${m}'`).join(', ')}, which sandbox '${name}' does not have`);
-    if (cycleThrough(def, others)) throw new ApiError('conflict', `service '${def.name}' would need itself through its needs`);
+    if (missing.length) throw new Conflict(`service '${def.name}' needs ${missing.map((m) => `'${m}'`).join(', ')}, which sandbox '${name}' does not have`);
+    if (cycleThrough(def, others)) throw new Conflict(`service '${def.name}' would need itself through its needs`);
     this.deps.store.put(sandbox.id, def);
     const existing = this.procs.get(sandbox.id)?.get(def.name);
     if (existing) {
@@ -130,7 +130,7 @@ export class Services {
     const sandbox = this.deps.manager.get(name);
     const dependents = this.deps.store.forSandbox(sandbox.id).filter((s) => s.needs.includes(service));
     if (dependents.length) {
-      throw new ApiError('conflict', `service '${service}' is needed by ${dependents.map((d) => `'${d.name}'`).join(', ')}; delete or redefine those first`);
+      throw new Conflict(`service '${service}' is needed by ${dependents.map((d) => `'${d.name}'`).join(', ')}; delete or redefine those first`);
     }
     const proc = this.procOf(sandbox, record);
     if (proc.live) await this.deps.manager.ensureRunning(name);
@@ -141,7 +141,7 @@ export class Services {
 
   async signal(name: string, service: string, signal: NodeJS.Signals): Promise<void> {
     const { proc } = this.get(name, service);
-    if (!proc?.live) throw new ApiError('conflict', `service '${service}' is not running`);
+    if (!proc?.live) throw new Conflict(`service '${service}' is not running`);
     await this.deps.manager.ensureRunning(name);
     await proc.signal(signal);
   }

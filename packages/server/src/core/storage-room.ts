@@ -4,7 +4,7 @@
 // write-checkpoint-delete loop inside the sandbox would otherwise grow without bound.
 import type { SandboxRecord } from '../db/sandboxes.js';
 import type { SandboxSpace } from '../storage/sandbox-space.js';
-import { ApiError } from './errors.js';
+import { DomainError } from './errors.js';
 
 const GIB = 2 ** 30;
 /** The pool's default reserve: this share of its size, and at least MIN_RESERVE_BYTES. */
@@ -40,7 +40,7 @@ export class StorageRoom {
     const { sizeBytes, freeBytes } = await this.deps.poolSpace();
     const reserve = this.deps.reserveBytes ?? Math.max(MIN_RESERVE_BYTES, sizeBytes * RESERVE_SHARE);
     if (freeBytes >= reserve) return;
-    throw new ApiError(
+    throw new DomainError(
       'pool_full',
       `${what} was refused: the storage pool has ${gib(freeBytes)} free, under its reserve of ${gib(reserve)} ` +
         '(BURROW_POOL_RESERVE); delete checkpoints or sandboxes, or grow the pool',
@@ -73,8 +73,8 @@ export class StorageRoom {
   }
 
   /** The `quota_exceeded` refusal for a sandbox whose checkpoints are at their budget. */
-  static budgetExceeded(record: SandboxRecord, room: CheckpointRoom, what: string): ApiError {
-    return new ApiError(
+  static budgetExceeded(record: SandboxRecord, room: CheckpointRoom, what: string): DomainError {
+    return new DomainError(
       'quota_exceeded',
       `${what} was refused: the checkpoints of sandbox '${record.name}' hold ${gib(room.checkpointBytes)}, and with one more ` +
         `(which may come to hold its whole ${gib(room.diskBytes)} disk) they could pass their budget of ${gib(room.budgetBytes)} ` +

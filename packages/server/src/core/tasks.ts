@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SandboxRecord } from '../db/sandboxes.js';
 import type { TaskRecord, TaskStore } from '../db/tasks.js';
-import { ApiError } from './errors.js';
+import { DomainError, Conflict } from './errors.js';
 
 export const MAX_TASK_MS = 60 * 60_000;
 const MAX_TASKS_PER_SANDBOX = 64;
@@ -21,7 +21,7 @@ export class Tasks {
     checkExpiry(expireMs);
     const now = new Date();
     if (this.list(sandboxId).length >= MAX_TASKS_PER_SANDBOX) {
-      throw new ApiError('conflict', `a sandbox holds at most ${MAX_TASKS_PER_SANDBOX} tasks; release some first`);
+      throw new Conflict(`a sandbox holds at most ${MAX_TASKS_PER_SANDBOX} tasks; release some first`);
     }
     this.store.deleteExpired(now.toISOString());
     const task: TaskRecord = {
@@ -59,8 +59,8 @@ export class Tasks {
 
 function checkExpiry(ms: number): void {
   if (!(ms > 0 && ms <= MAX_TASK_MS)) {
-    throw new ApiError('invalid_request', `expire must be more than 0 and at most 1h, got ${ms} ms`);
+    throw new DomainError('invalid_request', `expire must be more than 0 and at most 1h, got ${ms} ms`);
   }
 }
 
-const notFound = (id: string) => new ApiError('not_found', `no task '${id}' (it may have expired; see GET /v1/tasks)`);
+const notFound = (id: string) => new DomainError('not_found', `no task '${id}' (it may have expired; see GET /v1/tasks)`);

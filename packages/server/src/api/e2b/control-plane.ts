@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Bearer } from '../../auth/api-tokens.js';
 import type { Checkpoints } from '../../core/checkpoints.js';
-import { ApiError } from '../../core/errors.js';
+import { DomainError } from '../../core/errors.js';
+import { httpStatusOf } from '../errors.js';
 import type { SandboxManager } from '../../core/sandbox-manager.js';
 import type { SessionRegistry } from '../../core/sessions.js';
 import type { E2bSandboxRecord, E2bSandboxStore } from '../../db/e2b-sandboxes.js';
@@ -142,7 +143,7 @@ export class ControlPlane {
         const copy = this.adopt(record, { templateId: e2b.templateId, metadata: e2b.metadata, timeout: body.timeout, onTimeout: e2b.onTimeout });
         results.push({ sandbox: sandboxView(record, copy, this.deps.access.envdTokenFor(caller.token, record)) });
       } catch (e) {
-        const status = e instanceof E2bHttpError || e instanceof ApiError ? e.status : 500;
+        const status = e instanceof E2bHttpError ? e.status : e instanceof DomainError ? httpStatusOf(e) : 500;
         results.push({ error: { code: status, message: (e as Error).message } });
       }
     }
@@ -256,7 +257,7 @@ export class ControlPlane {
 
   private async metrics(res: ServerResponse, caller: Caller, name: string): Promise<void> {
     const { record } = this.sandbox(caller, name, 'read');
-    const reading = stateOf(record) === 'running' ? this.deps.manager.containers.cgroupOf(record).read() : null;
+    const reading = stateOf(record) === 'running' ? this.deps.manager.cgroupOf(record).read() : null;
     if (!reading) return sendJson(res, 200, []);
     const now = this.now();
     sendJson(res, 200, [

@@ -2,7 +2,8 @@
 // with `{"code","message"}` for /files (spec 3.6).
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { FsErrorCode } from '@burrow/protocol';
-import { ApiError } from '../../core/errors.js';
+import { DomainError } from '../../core/errors.js';
+import { httpStatusOf } from '../errors.js';
 import { FsError } from '../../core/sandbox-fs.js';
 
 const FS_CODES: Record<FsErrorCode, Code> = {
@@ -34,7 +35,7 @@ function codeOfStatus(status: number): Code {
 export function toConnectError(e: unknown): ConnectError {
   if (e instanceof ConnectError) return e;
   if (e instanceof FsError) return new ConnectError(e.message, FS_CODES[e.code]);
-  if (e instanceof ApiError) return new ConnectError(e.message, codeOfStatus(e.status));
+  if (e instanceof DomainError) return new ConnectError(e.message, codeOfStatus(httpStatusOf(e)));
   return new ConnectError((e as Error).message ?? String(e), Code.Internal);
 }
 
@@ -50,6 +51,6 @@ export async function rpc<T>(fn: () => Promise<T>): Promise<T> {
 /** The HTTP status of a failure on /files. */
 export function statusOf(e: unknown): number {
   if (e instanceof FsError) return e.code === 'EIO' ? 500 : e.status === 409 ? 409 : e.status;
-  if (e instanceof ApiError) return e.status;
+  if (e instanceof DomainError) return httpStatusOf(e);
   return 500;
 }

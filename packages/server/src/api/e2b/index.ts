@@ -8,7 +8,8 @@ import type { TokenOp } from '@burrow/protocol';
 import { CODE_INTERPRETER_PORT, nameProblem } from '@burrow/protocol';
 import type { TokenAuthority } from '../../auth/api-tokens.js';
 import type { Checkpoints } from '../../core/checkpoints.js';
-import { ApiError } from '../../core/errors.js';
+import { DomainError } from '../../core/errors.js';
+import { httpStatusOf } from '../errors.js';
 import type { SandboxFs } from '../../core/sandbox-fs.js';
 import type { SandboxManager } from '../../core/sandbox-manager.js';
 import type { SessionRegistry } from '../../core/sessions.js';
@@ -145,7 +146,7 @@ export class E2bAdapter {
   }
 
   private fail(res: ServerResponse, e: unknown, req: IncomingMessage, isRpc: boolean): void {
-    const status = e instanceof E2bHttpError ? e.status : e instanceof ApiError ? e.status : statusOf(e);
+    const status = e instanceof E2bHttpError ? e.status : e instanceof DomainError ? httpStatusOf(e) : statusOf(e);
     const message = (e as Error).message ?? String(e);
     if (status >= 500 && status !== 502 && status !== 503) {
       this.deps.logError(message, { method: req.method, url: req.url, stack: (e as Error).stack });

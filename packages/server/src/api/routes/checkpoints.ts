@@ -3,7 +3,7 @@
 import type { Checkpoint, CheckpointEvent } from '@burrow/protocol';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { CheckpointInfo } from '../../core/checkpoints.js';
-import { ApiError } from '../../core/errors.js';
+import { DomainError } from '../../core/errors.js';
 import { validName } from '../../core/names.js';
 import type { ApiDeps } from '../app.js';
 import { createCheckpointBody, forkBody, listCheckpointsQuery } from '@burrow/protocol';
@@ -94,7 +94,7 @@ async function streamEvents(reply: FastifyReply, work: (info: (line: string) => 
     const done = await work((data) => send({ type: 'info', data, time: time() }));
     send({ type: 'complete', data: done, time: time() });
   } catch (e) {
-    send({ type: 'error', error: (e as Error).message, ...(e instanceof ApiError ? { code: e.code } : {}), time: time() });
+    send({ type: 'error', error: (e as Error).message, ...(e instanceof DomainError ? { code: e.code } : {}), time: time() });
   } finally {
     res.end();
   }

@@ -1,7 +1,7 @@
 // The web dashboard on the API's own listener: its page and assets (public: they hold no data)
 // and the login that turns an API token into a session cookie (see dashboard-auth.ts).
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { ApiError } from '../../core/errors.js';
+import { ApiError } from '../errors.js';
 import type { DashboardAssets } from '../dashboard-assets.js';
 import { assertSameSite, type DashboardLogins } from '../dashboard-auth.js';
 import { dashboardLoginBody } from '@burrow/protocol';

@@ -4,7 +4,7 @@
 import type { SandboxEventWire } from '@burrow/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { SandboxEvent } from '../../core/events.js';
-import { notFound } from '../../core/errors.js';
+import { SandboxNotFound } from '../../core/errors.js';
 import { validName } from '../../core/names.js';
 import type { ApiDeps } from '../app.js';
 import { eventsQuery } from '@burrow/protocol';
@@ -20,7 +20,7 @@ export function eventRoutes(deps: ApiDeps): FastifyPluginAsync {
       const q = eventsQuery.parse(req.query);
       const past = events.list(name, { afterSeq: q.after ?? 0, limit: q.limit ?? 100 });
       // Events outlive their sandbox; a name that never had one is unknown.
-      if (past.length === 0 && !manager.list().some((r) => r.name === name)) throw notFound(name);
+      if (past.length === 0 && !manager.list().some((r) => r.name === name)) throw new SandboxNotFound(name);
       if (!q.follow) return past.map(toWire);
 
       reply.hijack();

@@ -1,7 +1,7 @@
 // Exec (spec section 3): the WebSocket exec, the plain HTTP exec, the session list, Go's version
 // probe, and the refusal of the control socket that keeps Go and JS SDKs on plain exec.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../../core/errors.js';
+import { ApiError } from '../errors.js';
 import { validName } from '../../core/names.js';
 import type { ApiDeps } from '../app.js';
 import { bridgeExecSocket, STREAM } from '../exec-bridge.js';

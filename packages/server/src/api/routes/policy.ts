@@ -4,7 +4,7 @@ import { networkPolicySchema } from '@burrow/protocol';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodError } from 'zod';
 import type { ApiDeps } from '../app.js';
-import { ApiError } from '../../core/errors.js';
+import { ApiError } from '../errors.js';
 import { validName } from '../../core/names.js';
 
 export function policyRoutes(deps: ApiDeps): FastifyPluginAsync {

@@ -1,7 +1,7 @@
 // Port watch (spec §10): a WebSocket on /v1/sprites/{name}/ports/watch that first lists the
 // ports the sandbox listens on, then reports each one opened or closed.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { ApiError } from '../../core/errors.js';
+import { ApiError } from '../errors.js';
 import { validName } from '../../core/names.js';
 import type { ApiDeps } from '../app.js';
 

@@ -6,7 +6,7 @@ import { tcpProxyInitMessage as initMessage, type TcpProxyInit } from '@burrow/p
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { connect } from 'node:net';
 import { createWebSocketStream, type RawData, type WebSocket } from 'ws';
-import { ApiError } from '../../core/errors.js';
+import { ApiError } from '../errors.js';
 import { validName } from '../../core/names.js';
 import type { ApiDeps } from '../app.js';
 

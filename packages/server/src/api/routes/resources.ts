@@ -2,7 +2,7 @@
 // /v1/sprites/{name}/policy/resources` with `{memory: {limit_mb, autoscale}}`, mapped onto the
 // sandbox's ram_mb limit (applied at once when it runs). burrow does not autoscale memory.
 import type { FastifyPluginAsync } from 'fastify';
-import { ApiError } from '../../core/errors.js';
+import { ApiError } from '../errors.js';
 import { validName } from '../../core/names.js';
 import type { ApiDeps } from '../app.js';
 import { resourcePolicyBody } from '@burrow/protocol';

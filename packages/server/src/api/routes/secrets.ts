@@ -2,7 +2,7 @@
 // placeholder, revoke, and the audit log of every use. Values go in and never come out.
 import { durationMs } from '@burrow/protocol';
 import type { FastifyPluginAsync } from 'fastify';
-import { ApiError } from '../../core/errors.js';
+import { ApiError } from '../errors.js';
 import { validName } from '../../core/names.js';
 import type { Secrets } from '../../core/secrets.js';
 import { addSecretBody, egressLogQuery, grantSecretBody } from '@burrow/protocol';

@@ -4,7 +4,7 @@
 // how a request names its sandbox.
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServiceRecord } from '../../db/services.js';
-import { ApiError } from '../../core/errors.js';
+import { ApiError } from '../errors.js';
 import { normalizeSignal } from '../../core/exit-codes.js';
 import type { ServiceEvent, ServiceProcess } from '../../core/service-process.js';
 import { logFileOf, type Services } from '../../core/services.js';

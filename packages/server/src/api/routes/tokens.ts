@@ -3,7 +3,7 @@
 // its parent, so that revoking the parent revokes it too.
 import type { FastifyPluginAsync } from 'fastify';
 import { TokenRefused } from '../../auth/api-tokens.js';
-import { ApiError } from '../../core/errors.js';
+import { ApiError } from '../errors.js';
 import type { ApiTokenRecord } from '../../db/api-tokens.js';
 import type { ApiDeps } from '../app.js';
 import { createTokenBody } from '@burrow/protocol';

@@ -1,7 +1,8 @@
 // Metered usage and its cost (a burrow extra): `GET /v1/usage?from=&to=&sprite=` for the whole
 // server or one sandbox, and `GET /v1/sprites/{name}/usage?from=&to=` for one sandbox.
 import type { FastifyPluginAsync } from 'fastify';
-import { ApiError, notFound } from '../../core/errors.js';
+import { SandboxNotFound } from '../../core/errors.js';
+import { ApiError } from '../errors.js';
 import { validName } from '../../core/names.js';
 import type { ApiDeps } from '../app.js';
 import { usageQuery } from '@burrow/protocol';
@@ -29,7 +30,7 @@ export function usageRoutes(deps: ApiDeps): FastifyPluginAsync {
       const name = validName(req.params.name);
       const { from, to } = range(req.query);
       const report = await usage.report({ from, to }, name);
-      if (report.sprites.length === 0 && !manager.list().some((r) => r.name === name)) throw notFound(name);
+      if (report.sprites.length === 0 && !manager.list().some((r) => r.name === name)) throw new SandboxNotFound(name);
       return report;
     });
   };
