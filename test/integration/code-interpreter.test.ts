@@ -11,8 +11,8 @@ import { localPortTo, type LocalPort } from '../support/sandbox-port.js';
 import { until } from '../support/until.js';
 import { useInstance } from '../support/use-instance.js';
 
-// The default image of this daemon, so that its first start builds it (hookTimeout allows).
-const burrow = useInstance({ BURROW_IMAGE: 'code-interpreter', BURROW_WARM_AFTER: 'off' });
+// The default image of this daemon, so that its first start on a machine builds it.
+const burrow = useInstance({ BURROW_IMAGE: 'code-interpreter', BURROW_WARM_AFTER: 'off' }, { startTimeoutMs: 1_800_000 });
 const name = sandboxName('interp');
 let client: BurrowClient;
 let sandbox: Sandbox;

@@ -6,12 +6,14 @@ import { Sandbox } from '@e2b/code-interpreter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useInstance } from '../support/use-instance.js';
 
-const burrow = useInstance();
+// The default image of this daemon, so that its first start on a machine builds it: the SDK's
+// create would not wait that long.
+const burrow = useInstance({ BURROW_IMAGE: 'code-interpreter' }, { startTimeoutMs: 1_800_000 });
 let sbx: Sandbox;
 
 beforeAll(async () => {
   sbx = await Sandbox.create({ apiUrl: burrow.url, sandboxUrl: burrow.url, apiKey: burrow.token, timeoutMs: 600_000 });
-}, 1_200_000);
+}, 300_000);
 
 afterAll(async () => {
   await sbx?.kill();
