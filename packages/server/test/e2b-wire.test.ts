@@ -57,14 +57,14 @@ describe('the list query', () => {
 
 describe('templates', () => {
   it('runs base on the minimal image and unknown templates on dev', () => {
-    expect(imageForTemplate('base')).toEqual({ ok: true, image: 'minimal' });
-    expect(imageForTemplate('my-custom-template')).toEqual({ ok: true, image: 'dev' });
-    expect(imageForTemplate('dev')).toEqual({ ok: true, image: 'dev' });
+    expect(imageForTemplate('base')).toBe('minimal');
+    expect(imageForTemplate('my-custom-template')).toBe('dev');
+    expect(imageForTemplate('dev')).toBe('dev');
+    expect(imageForTemplate('constructor')).toBe('dev');
   });
 
-  it('names the code-interpreter image, refused when this build lacks it', () => {
-    const mapped = imageForTemplate('code-interpreter-v1');
-    expect(mapped.image).toBe('code-interpreter');
+  it('runs the code interpreter’s template on the code-interpreter image', () => {
+    expect(imageForTemplate('code-interpreter-v1')).toBe('code-interpreter');
   });
 
   it('tells snapshot ids from templates', () => {

@@ -151,15 +151,11 @@ export class ControlPlane {
   }
 
   private async boot(name: string, body: NewSandboxBody): Promise<SandboxRecord> {
-    const mapped = imageForTemplate(body.templateID);
-    if (!mapped.ok) {
-      throw new E2bHttpError(400, `template '${body.templateID}' runs on the '${mapped.image}' image, which this burrow build does not have`);
-    }
     const { defaults } = this.deps;
     return this.deps.manager.create({
       name,
       runtime: defaults.runtime,
-      image: mapped.image,
+      image: imageForTemplate(body.templateID),
       cpus: defaults.cpus,
       ramMb: defaults.ramMb,
       storageGb: defaults.storageGb,

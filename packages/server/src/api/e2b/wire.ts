@@ -2,7 +2,7 @@
 // request bodies and queries, the objects answered, and how a template names a burrow image.
 // Pure functions only, so the mapping is unit-tested without a daemon.
 import { z } from 'zod';
-import { IMAGES, type ImageName } from '../../config.js';
+import type { ImageName } from '../../config.js';
 import type { SandboxRecord } from '../../db/sandboxes.js';
 import type { E2bSandboxRecord } from '../../db/e2b-sandboxes.js';
 
@@ -88,8 +88,8 @@ export function parseSnapshotId(id: string): { sandbox: string; checkpoint: stri
   return m ? { sandbox: m[1]!, checkpoint: m[2]! } : null;
 }
 
-/** The images templates may name, this build's and those of other builds, by template. */
-const TEMPLATE_IMAGES: Record<string, string> = {
+/** The image of each template burrow knows. */
+const TEMPLATE_IMAGES: Record<string, ImageName> = {
   // E2B's `base` is a small Debian box with Python: burrow's minimal image is exactly that.
   base: 'minimal',
   'code-interpreter-v1': 'code-interpreter',
@@ -98,13 +98,10 @@ const TEMPLATE_IMAGES: Record<string, string> = {
   dev: 'dev',
 };
 /** Any other template (a custom E2B template this server cannot build) runs on the full dev image. */
-const FALLBACK_IMAGE = 'dev';
+const FALLBACK_IMAGE: ImageName = 'dev';
 
-export type TemplateImage = { ok: true; image: ImageName } | { ok: false; image: string };
-
-export function imageForTemplate(template: string): TemplateImage {
-  const image = TEMPLATE_IMAGES[template] ?? FALLBACK_IMAGE;
-  return (IMAGES as readonly string[]).includes(image) ? { ok: true, image: image as ImageName } : { ok: false, image };
+export function imageForTemplate(template: string): ImageName {
+  return Object.hasOwn(TEMPLATE_IMAGES, template) ? TEMPLATE_IMAGES[template]! : FALLBACK_IMAGE;
 }
 
 export function stateOf(record: SandboxRecord): E2bState {
