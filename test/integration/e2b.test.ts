@@ -202,6 +202,23 @@ describe('other ports', () => {
     expect((await raw('/index.txt', { headers })).status).toBe(401);
   });
 
+  it('makes getHost(port) a sandbox URL when E2B_DOMAIN is burrow’s URL domain', async () => {
+    const port = Number(new URL(burrow.url).port);
+    const connected = await Sandbox.connect(sbx.sandboxId, { ...conn(), domain: `localhost:${port}` });
+    const host = connected.getHost(8000);
+    expect(host).toBe(`8000-${sbx.sandboxId}.localhost:${port}`);
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/index.txt', headers: { host, Authorization: `Bearer ${burrow.token}` } }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(answer).toEqual({ status: 200, body: 'served from inside' });
+  });
+
   it("leaves a sandbox URL's paths to the sandbox's app, even E2B's control-plane paths", async () => {
     await sbx.files.write('/home/user/app/sandboxes', 'the app answers /sandboxes');
     await sbx.commands.run('cd /home/user/app && python3 -m http.server 8080', { background: true });

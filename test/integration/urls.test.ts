@@ -1,5 +1,5 @@
 // Sandbox URLs, the TCP proxy and the port watch against real gVisor sandboxes: Host-header
-// routing on the API listener, private and public auth, login links, WebSocket and streaming
+// routing on the API listener (`<name>` and `<port>-<name>`), private and public auth, login links, WebSocket and streaming
 // pass-through, the 502 page, `burrow proxy`, and port_opened / port_closed.
 import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
@@ -124,6 +124,17 @@ describe('a private sandbox URL (auth sprite, the default)', () => {
 
   it('answers 404 for a sandbox that does not exist', async () => {
     expect((await get(sandboxName('nope'), '/', { Authorization: `Bearer ${burrow.token}` })).status).toBe(404);
+  });
+
+  it('serves any other port of the sandbox at <port>-<name>, to the same credentials', async () => {
+    await startApp(app, 8001);
+    const token = { Authorization: `Bearer ${burrow.token}` };
+    expect((await get(`8001-${app}`, '/')).status).toBe(401);
+    expect(await get(`8001-${app}`, '/', token)).toMatchObject({ status: 200, body: `page of ${app} auth=- cookie=-\n` });
+    const nothing = await get(`8002-${app}`, '/', token);
+    expect(nothing.status).toBe(502);
+    expect(nothing.body).toContain('port 8002');
+    expect((await get(`8001-${sandboxName('nope')}`, '/', token)).status).toBe(404);
   });
 
   it('checks every request of a keep-alive connection, wherever it goes', async () => {

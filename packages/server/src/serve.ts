@@ -347,6 +347,7 @@ export async function serve(
     },
     // The URL serves the first service that declares an http_port, else port 8080.
     targetOf: (record) => targetIn(record.id, serviceStore.forSandbox(record.id).find((s) => s.httpPort)?.httpPort ?? DEFAULT_HTTP_PORT),
+    targetAt: (record, port) => targetIn(record.id, port),
   });
   const targetIn = (sandboxId: string, port: number) => {
     const subnet = networks.subnetOf(sandboxId);

@@ -65,7 +65,7 @@ beforeAll(async () => {
     dashboard: await DashboardAssets.load(web),
     dashboardLogins: new DashboardLogins(sessions),
     // No Host names a sandbox here, so every request reaches the API.
-    urls: { sandboxNameOf: () => undefined },
+    urls: { addressOf: () => undefined },
     view: { urlFor: (n) => `http://${n}.localhost:7070`, isolationOf: () => 'runc', processLimitReached: () => false, sleepDefaults: { warmAfterMs: 30_000, coldAfterMs: 600_000 } },
     activity: new Activity(),
     defaults: { runtime: 'runc', image: 'dev', cpus: 1, ramMb: 512, storageGb: 10 },

@@ -28,7 +28,7 @@ beforeAll(async () => {
   app = await buildApi({
     tokens: new TokenAuthority(await ensureKeyFile(join(dir, 'token.key')), new ApiTokenStore(db)),
     dashboard: await DashboardAssets.load(join(dir, 'web')),
-    urls: { sandboxNameOf: () => undefined },
+    urls: { addressOf: () => undefined },
     activity: new Activity(),
     metrics: new Metrics({ sandboxCounts: () => ({}) }),
   } as unknown as ApiDeps);

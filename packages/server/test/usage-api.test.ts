@@ -44,7 +44,7 @@ beforeAll(async () => {
     tokens,
     usage: new Usage({ store, flush: async () => {}, prices: DEFAULT_PRICES }),
     dashboard: await DashboardAssets.load(join(dir, 'web')),
-    urls: { sandboxNameOf: () => undefined },
+    urls: { addressOf: () => undefined },
     activity: new Activity(),
     metrics: new Metrics({ sandboxCounts: () => ({}) }),
   } as unknown as ApiDeps);

@@ -130,14 +130,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     clientErrorHandler: answerClientError,
     serverFactory: (handler) => {
       const server = createServer((req, res) => {
-        const sandbox = deps.urls.sandboxNameOf(req);
+        const sandbox = deps.urls.addressOf(req);
         // A sandbox's URL serves the sandbox's app whatever the path: only the API's host speaks E2B.
         if (sandbox === undefined && deps.foreign?.claims(req)) return deps.foreign.handle(req, res);
         if (sandbox === undefined) return handler(req, res);
         deps.urls.handle(req, res, sandbox).catch(() => res.destroy());
       });
       server.on('upgrade', (req, socket, head) => {
-        const sandbox = deps.urls.sandboxNameOf(req);
+        const sandbox = deps.urls.addressOf(req);
         if (sandbox === undefined) return void apiUpgrades.emit('upgrade', req, socket, head);
         deps.urls.upgrade(req, socket, head, sandbox).catch(() => socket.destroy());
       });

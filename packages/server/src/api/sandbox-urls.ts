@@ -1,6 +1,8 @@
-// Sandbox URLs: `http://<name>.<domain>:<port>/` on the API listener. Requests whose Host names a
-// sandbox never reach the API routes: they are authorised (url_settings.auth `sprite` or
-// `public`), the sandbox is woken, and the request (or WebSocket) is relayed to its HTTP port.
+// Sandbox URLs: `http://<name>.<domain>:<port>/` on the API listener, and
+// `http://<port>-<name>.<domain>/` for any other port of the sandbox (the names E2B's
+// `getHost(port)` builds). Requests whose Host names a sandbox never reach the API routes: they
+// are authorised (url_settings.auth `sprite` or `public`, the same for every port), the sandbox is
+// woken, and the request (or WebSocket) is relayed to its HTTP port, or to the port named.
 //
 // Two paths do this. A connection whose first request may go straight through (the sandbox is
 // up, the request carries its credential, no upgrade, no login) is relayed at the byte level
@@ -31,26 +33,49 @@ export interface SandboxUrlDeps {
   access: UrlAccess;
   /** Where the sandbox's HTTP server is reached from the host. */
   targetOf(record: SandboxRecord): Target | undefined;
+  /** Where a given port of the sandbox is reached from the host. */
+  targetAt(record: SandboxRecord, port: number): Target | undefined;
   /** A request or WebSocket in flight keeps its sandbox awake. */
   activity?: Activity;
   /** Ends a WebSocket opened with an API token when that token is revoked or expires. */
   holdWhileTokenValid?(authorization: string | undefined, socket: Duplex): void;
 }
 
+/** What a sandbox URL's host names: the sandbox, and the port when it is not the HTTP port. */
+export interface UrlAddress {
+  name: string;
+  port?: number;
+}
+
+const PORT_PREFIX = /^([1-9]\d{0,4})-(.+)$/;
+
 export class SandboxUrls {
   constructor(private readonly deps: SandboxUrlDeps) {}
 
-  /** The sandbox a request's Host names, or undefined for the API itself. */
-  sandboxNameOf(req: IncomingMessage): string | undefined {
-    return this.sandboxNamed(req.headers.host ?? '');
+  /** The sandbox (and port) a request's Host names, or undefined for the API itself. */
+  addressOf(req: IncomingMessage): UrlAddress | undefined {
+    return this.addressNamed(req.headers.host ?? '');
   }
 
-  private sandboxNamed(hostHeader: string): string | undefined {
+  /**
+   * `<name>` or `<port>-<name>`. A sandbox whose own name looks like the second form keeps its
+   * URL: the port form applies only when no sandbox has the whole label as its name.
+   */
+  private addressNamed(hostHeader: string): UrlAddress | undefined {
     const host = hostHeader.toLowerCase().replace(/:\d+$/, '').replace(/\.$/, '');
     const suffix = `.${this.deps.domain}`;
     if (!host.endsWith(suffix)) return undefined;
     const label = host.slice(0, -suffix.length);
-    return newNameProblem(label) === null ? label : undefined;
+    const prefixed = PORT_PREFIX.exec(label);
+    if (prefixed && !this.deps.manager.find(label)) {
+      const port = Number(prefixed[1]);
+      if (port <= 65535 && newNameProblem(prefixed[2]!) === null) return { name: prefixed[2]!, port };
+    }
+    return newNameProblem(label) === null ? { name: label } : undefined;
+  }
+
+  private targetFor(record: SandboxRecord, address: UrlAddress): Target | undefined {
+    return address.port === undefined ? this.deps.targetOf(record) : this.deps.targetAt(record, address.port);
   }
 
   /**
@@ -60,16 +85,16 @@ export class SandboxUrls {
    */
   route(first: RequestHead, client: Socket): Route | undefined {
     const hosts = values(first, 'host');
-    const name = hosts.length === 1 ? this.sandboxNamed(hosts[0]!) : undefined;
-    const record = name === undefined ? undefined : this.deps.manager.find(name);
-    if (!record || record.status !== 'running') return undefined;
-    const target = this.deps.targetOf(record);
+    const address = hosts.length === 1 ? this.addressNamed(hosts[0]!) : undefined;
+    const record = address === undefined ? undefined : this.deps.manager.find(address.name);
+    if (!address || !record || record.status !== 'running') return undefined;
+    const target = this.targetFor(record, address);
     if (!target) return undefined;
     // A request in flight keeps the sandbox awake; an idle keep-alive connection does not.
     let release: (() => void) | undefined;
     return {
       target,
-      rewrite: (head) => this.directHead(head, record.id, record.name, client.remoteAddress ?? ''),
+      rewrite: (head) => this.directHead(head, record.id, address, client.remoteAddress ?? ''),
       busy: (busy) => {
         if (busy) return void (release ??= this.deps.activity?.hold(record.name));
         release?.();
@@ -80,9 +105,11 @@ export class SandboxUrls {
   }
 
   /** The head to relay for a request on a direct route, or undefined when it needs `handle`. */
-  private directHead(head: RequestHead, sandboxId: string, name: string, from: string): string | undefined {
+  private directHead(head: RequestHead, sandboxId: string, address: UrlAddress, from: string): string | undefined {
+    const { name } = address;
     const hosts = values(head, 'host');
-    if (hosts.length !== 1 || this.sandboxNamed(hosts[0]!) !== name) return undefined;
+    const named = hosts.length === 1 ? this.addressNamed(hosts[0]!) : undefined;
+    if (named?.name !== name || named.port !== address.port) return undefined;
     if (head.method === 'CONNECT' || values(head, 'upgrade').length || isBurrowPath(pathOf(head.target))) return undefined;
     const record = this.deps.manager.find(name);
     if (!record || record.id !== sandboxId || record.status !== 'running') return undefined;
@@ -109,7 +136,8 @@ export class SandboxUrls {
     return `${out}X-Forwarded-For: ${forwardedFor.join(', ')}\r\nX-Forwarded-Host: ${hosts[0]}\r\nX-Forwarded-Proto: http\r\n\r\n`;
   }
 
-  async handle(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+  async handle(req: IncomingMessage, res: ServerResponse, address: UrlAddress): Promise<void> {
+    const { name } = address;
     const record = await this.admit(req, name, (status, title, text, headers) => page(res, status, title, text, headers));
     if (!record) return;
     const path = pathOf(req.url ?? '/');
@@ -117,7 +145,7 @@ export class SandboxUrls {
     if (path === LOGOUT_PATH) return this.logout(req, res, record);
     const release = this.deps.activity?.hold(name);
     if (release) res.once('close', release);
-    const target = await this.wake(record, (status, title, text) => page(res, status, title, text));
+    const target = await this.wake(record, address, (status, title, text) => page(res, status, title, text));
     if (!target) return;
     forwardRequest(req, res, target, {
       headers: this.headersFor(req),
@@ -125,7 +153,8 @@ export class SandboxUrls {
     });
   }
 
-  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, name: string): Promise<void> {
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, address: UrlAddress): Promise<void> {
+    const { name } = address;
     const fail = (status: number, title: string, text: string) => {
       socket.end(`HTTP/1.1 ${status} ${title}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${text}\n`);
     };
@@ -136,7 +165,7 @@ export class SandboxUrls {
     if (req.headers.authorization !== undefined) this.deps.holdWhileTokenValid?.(req.headers.authorization, socket);
     const release = this.deps.activity?.hold(name);
     if (release) socket.once('close', release);
-    const target = await this.wake(record, fail);
+    const target = await this.wake(record, address, fail);
     if (!target) return;
     forwardUpgrade(req, socket, head, target, {
       headers: this.headersFor(req, true),
@@ -182,11 +211,11 @@ export class SandboxUrls {
     page(res, 200, 'Logged out', `This browser is no longer logged in to '${record.name}'.`, { 'Set-Cookie': cleared });
   }
 
-  private async wake(record: SandboxRecord, fail: (status: number, title: string, text: string) => void): Promise<Target | undefined> {
+  private async wake(record: SandboxRecord, address: UrlAddress, fail: (status: number, title: string, text: string) => void): Promise<Target | undefined> {
     try {
       const asleep = record.status !== 'running';
       const awake = await this.deps.manager.ensureRunning(record.name);
-      const target = this.deps.targetOf(awake);
+      const target = this.targetFor(awake, address);
       if (target && asleep) await waitForListener(target, WOKEN_LISTEN_WAIT_MS);
       if (target) return target;
       fail(503, 'Sandbox has no network', `Sandbox '${record.name}' has no network address.`);
