@@ -55,6 +55,12 @@ describe('the code interpreter SDK', () => {
     expect(Buffer.from(png!, 'base64').subarray(1, 4).toString()).toBe('PNG');
   });
 
+  it('returns a pandas DataFrame as an HTML table beside its text', async () => {
+    const execution = await sbx.runCode('import pandas as pd\npd.DataFrame({"a": [1, 2], "b": [3, 4]})');
+    expect(execution.results.find((result) => result.isMainResult)?.html).toContain('<table');
+    expect(execution.text).toContain('a  b');
+  });
+
   it('gives a run the environment variables it is passed', async () => {
     expect((await sbx.runCode('import os\nos.environ["RUN_ONLY"]', { envs: { RUN_ONLY: 'yes' } })).text).toBe('yes');
   });
