@@ -388,7 +388,6 @@ describe('bad input', () => {
       ['/v2/sandboxes', { method: 'POST', headers: key(), body: '{not json' }],
       ['/v2/sandboxes', { method: 'POST', headers: key(), body: JSON.stringify({ templateID: 'base', timeout: -1 }) }],
       ['/v2/sandboxes', { method: 'POST', headers: key(), body: JSON.stringify({ templateID: 'base', envVars: { A: 1 } }) }],
-      ['/v2/sandboxes', { method: 'POST', headers: key(), body: JSON.stringify({ templateID: 'code-interpreter-v1' }) }],
       ['/v2/sandboxes?state=sleeping', { headers: key() }],
       ['/v2/sandboxes?metadata=k%3D%25E0%25A4%25A', { headers: key() }],
       [`/sandboxes/${sbx.sandboxId}/timeout`, { method: 'POST', headers: key(), body: JSON.stringify({ timeout: 'soon' }) }],
