@@ -414,7 +414,7 @@ export async function serve(
     view: {
       urlFor: (name) => `http://${name}.${config.network.urlDomain}:${actualPort()}`,
       isolationOf: (record) => runtimes[record.runtime].isolation,
-      processLimitReached: (record) => processLimit.isExhausted(record.id),
+      processLimitReached: (record) => processLimit.isExhausted(record),
       sleepDefaults: config.sleep,
     },
   });

@@ -36,12 +36,12 @@ describe('the process-limit watch', () => {
   it('records one pids_exhausted event per episode and refuses commands until the sandbox has had room for 10 s', () => {
     const r = rig();
     r.watch.observe(runc, reading({ pidsRefused: 5 })); // refusals before the first reading are history
-    expect(r.watch.isExhausted('a')).toBe(false);
+    expect(r.watch.isExhausted(runc)).toBe(false);
 
     r.watch.observe(runc, reading({ pidsCurrent: 256, pidsRefused: 90 }));
     r.advance(1000);
     r.watch.observe(runc, reading({ pidsCurrent: 256, pidsRefused: 300 }));
-    expect(r.watch.isExhausted('a')).toBe(true);
+    expect(r.watch.isExhausted(runc)).toBe(true);
     expect(r.events).toEqual([expect.stringMatching(/^pids_exhausted: reached its limit of 256 processes and threads: .*burrow kill bomb/)]);
     expect(() => r.watch.assertRoom(runc, reading({ pidsCurrent: 100, pidsRefused: 300 }))).toThrow(
       expect.objectContaining({ code: 'pids_exhausted' }),
@@ -51,10 +51,10 @@ describe('the process-limit watch', () => {
     // A dip below the limit is not the end of a bomb: 10 s without a refusal is.
     r.advance(5000);
     r.watch.observe(runc, reading({ pidsCurrent: 100, pidsRefused: 300 }));
-    expect(r.watch.isExhausted('a')).toBe(true);
+    expect(r.watch.isExhausted(runc)).toBe(true);
     r.advance(5000);
     r.watch.observe(runc, reading({ pidsCurrent: 100, pidsRefused: 300 }));
-    expect(r.watch.isExhausted('a')).toBe(false);
+    expect(r.watch.isExhausted(runc)).toBe(false);
     expect(() => r.watch.assertRoom(runc, reading({ pidsCurrent: 100 }))).not.toThrow();
 
     r.watch.observe(runc, reading({ pidsCurrent: 256, pidsRefused: 301 }));
@@ -72,14 +72,18 @@ describe('the process-limit watch', () => {
     r.watch.observe(runc, reading({}));
     r.watch.observe(runc, reading({ pidsCurrent: 256, pidsRefused: 1 }));
     r.watch.relieve('a');
-    expect(r.watch.isExhausted('a')).toBe(false);
+    expect(r.watch.isExhausted(runc)).toBe(false);
 
     r.watch.observe(runc, reading({ pidsCurrent: 256, pidsRefused: 2 }));
     r.watch.observe(runc, reading({ pidsCurrent: 256, pidsRefused: 3 }));
-    expect(r.watch.isExhausted('a')).toBe(true);
-    // A new boot's cgroup counts from zero: its first reading is a baseline.
-    r.watch.observe({ ...runc, containerId: 'a-2' }, reading({ pidsRefused: 0 }));
-    expect(r.watch.isExhausted('a')).toBe(false);
+    expect(r.watch.isExhausted(runc)).toBe(true);
+    // A new boot has room from its start, before the meter's first reading of it, which is a
+    // baseline: its cgroup counts from zero.
+    const booted = { ...runc, containerId: 'a-2' };
+    expect(r.watch.isExhausted(booted)).toBe(false);
+    expect(() => r.watch.assertRoom(booted, reading({ pidsCurrent: 1 }))).not.toThrow();
+    r.watch.observe(booted, reading({ pidsRefused: 0 }));
+    expect(r.watch.isExhausted(booted)).toBe(false);
   });
 
   it('asks a gVisor runtime for its tasks once its host tasks climb, and judges by those', async () => {
@@ -87,12 +91,12 @@ describe('the process-limit watch', () => {
     const quiet = rig(300);
     quiet.watch.observe(gvisor, reading({ pidsCurrent: 100, pidsMax: 4096 }));
     await new Promise((r) => setImmediate(r));
-    expect(quiet.watch.isExhausted('g')).toBe(false);
+    expect(quiet.watch.isExhausted(gvisor)).toBe(false);
 
     const r = rig(257);
     r.watch.observe(gvisor, reading({ pidsCurrent: 3000, pidsMax: 4096 }));
     await new Promise((r) => setImmediate(r));
-    expect(r.watch.isExhausted('g')).toBe(true);
+    expect(r.watch.isExhausted(gvisor)).toBe(true);
     expect(r.events).toEqual([expect.stringMatching(/^pids_exhausted: reached its limit of 256 processes and threads per user/)]);
   });
 });

@@ -51,8 +51,10 @@ export class ProcessLimitWatch {
   }
 
   /** Whether the sandbox is at its process limit now. */
-  isExhausted(id: string): boolean {
-    return this.watched.get(id)?.exhausted ?? false;
+  isExhausted(record: Pick<SandboxRecord, 'id' | 'containerId'>): boolean {
+    const w = this.watched.get(record.id);
+    // What was seen of an earlier boot says nothing of this one: its cgroup is new.
+    return w !== undefined && w.container === record.containerId && w.exhausted;
   }
 
   /**
@@ -61,7 +63,7 @@ export class ProcessLimitWatch {
    */
   assertRoom(record: SandboxRecord, reading: CgroupReading | null): void {
     const hostFull = reading !== null && reading.pidsMax - reading.pidsCurrent < START_TASKS;
-    if (!hostFull && !this.isExhausted(record.id)) return;
+    if (!hostFull && !this.isExhausted(record)) return;
     throw new DomainError(
       'pids_exhausted',
       `sandbox '${record.name}' is at its limit of processes (pids_limit ${record.pidsLimit}), so nothing new can start in it: end its processes with \`burrow kill ${record.name}\` or raise the limit with \`burrow limits ${record.name} --pids N\``,
