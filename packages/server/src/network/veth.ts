@@ -55,7 +55,13 @@ export class VethPairs {
 
   async remove(slot: number): Promise<void> {
     const host = this.nameFor(slot);
-    if (await this.exists(host)) await run('ip', ['link', 'delete', host], { okCodes: [1] });
+    try {
+      if (await this.exists(host)) await run('ip', ['link', 'delete', host], { okCodes: [1] });
+    } catch (e) {
+      // Deleting the sandbox's namespace takes the pair with it, in the kernel's own time: a
+      // link gone between the check and the delete is removed all the same.
+      if (await this.exists(host)) throw e;
+    }
   }
 
   /** Host ends of this instance's pairs, by slot. */
