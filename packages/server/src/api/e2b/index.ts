@@ -14,6 +14,7 @@ import type { SandboxFs } from '../../core/sandbox-fs.js';
 import type { SandboxManager } from '../../core/sandbox-manager.js';
 import type { SessionRegistry } from '../../core/sessions.js';
 import type { E2bSandboxStore } from '../../db/e2b-sandboxes.js';
+import type { SandboxRecord } from '../../db/sandboxes.js';
 import { forwardRequest, waitForListener, type Target } from '../../network/http-forward.js';
 import type { ApiDeps } from '../app.js';
 import { E2bAccess } from './access.js';
@@ -102,7 +103,7 @@ export class E2bAdapter {
     if (!record || !this.deps.store.get(record.id)) throw new E2bHttpError(502, 'sandbox not found');
     if (stateOf(record) === 'paused') throw new E2bHttpError(502, `sandbox '${sandbox}' is paused; Sandbox.connect() resumes it`);
 
-    if (port !== ENVD_PORT) return this.proxy(req, res, sandbox, port, path);
+    if (port !== ENVD_PORT) return this.proxy(req, res, record, port, path);
     if (path === '/health') {
       res.writeHead(204);
       return void res.end();
@@ -128,15 +129,16 @@ export class E2bAdapter {
    * Any other port of the sandbox, through the same forwarding as sandbox URLs. The token is
    * required except on the code interpreter's `/contexts`, which the SDK calls without one.
    */
-  private async proxy(req: IncomingMessage, res: ServerResponse, sandbox: string, port: number, path: string): Promise<void> {
+  private async proxy(req: IncomingMessage, res: ServerResponse, record: SandboxRecord, port: number, path: string): Promise<void> {
+    const sandbox = record.name;
     // The code interpreter's `/contexts` calls carry no access token (the SDK sends none).
     const open = port === CODE_INTERPRETER_PORT && (path === '/contexts' || path.startsWith('/contexts/'));
     if (!open || req.headers['x-access-token'] !== undefined) this.access.envdToken(req, sandbox, 'exec');
     const target = this.deps.proxyTarget(sandbox, port);
     if (!target) throw new E2bHttpError(502, `sandbox '${sandbox}' has no network address`);
-    // The code interpreter is a service burrow starts with the sandbox: just after a create or a
+    // The code interpreter is a service burrow starts with its sandbox: just after a create or a
     // wake it may not listen yet, and the SDK's first runCode comes at once.
-    if (port === CODE_INTERPRETER_PORT) await waitForListener(target, BRIDGE_START_WAIT_MS);
+    if (port === CODE_INTERPRETER_PORT && record.image === 'code-interpreter') await waitForListener(target, BRIDGE_START_WAIT_MS);
     const headers = { ...req.headers };
     for (const name of ['x-access-token', 'e2b-sandbox-id', 'e2b-sandbox-port', 'e2b-traffic-access-token']) delete headers[name];
     forwardRequest(req, res, target, {
