@@ -138,7 +138,7 @@ export class E2bAdapter {
     if (!target) throw new E2bHttpError(502, `sandbox '${sandbox}' has no network address`);
     // The code interpreter is a service burrow starts with its sandbox: just after a create or a
     // wake it may not listen yet, and the SDK's first runCode comes at once.
-    if (port === CODE_INTERPRETER_PORT && record.image === 'code-interpreter') await waitForListener(target, BRIDGE_START_WAIT_MS);
+    if (port === CODE_INTERPRETER_PORT && record.imageName === 'code-interpreter') await waitForListener(target, BRIDGE_START_WAIT_MS);
     const headers = { ...req.headers };
     for (const name of ['x-access-token', 'e2b-sandbox-id', 'e2b-sandbox-port', 'e2b-traffic-access-token']) delete headers[name];
     forwardRequest(req, res, target, {
