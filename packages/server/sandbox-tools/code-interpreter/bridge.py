@@ -203,6 +203,15 @@ class Handler(web.RequestHandler):
             self.refuse(404, f'Context {context_id} not found')
         return context
 
+    async def kernel_started(self, context):
+        """Waits for the context's kernel; False once a 502 was answered because it never started."""
+        try:
+            await context.ready
+        except RuntimeError as e:
+            self.refuse(502, str(e))
+            return False
+        return True
+
     def write_error(self, status_code, **kwargs):
         self.set_header('Content-Type', 'text/plain; charset=utf-8')
         self.finish(self._reason)
@@ -232,12 +241,8 @@ class Execute(Handler):
             context = self.contexts.default_context()
         else:
             return
-        if context is None:
+        if context is None or not await self.kernel_started(context):
             return
-        try:
-            await context.ready
-        except RuntimeError as e:
-            return self.refuse(502, str(e))
         self.set_header('Content-Type', 'application/x-ndjson')
         self.running_in = context
         await context.execute(code, env_vars, self.emit)
@@ -278,11 +283,9 @@ class ContextList(Handler):
         if not isinstance(cwd, str) or not os.path.isabs(cwd) or not os.path.isdir(cwd):
             return self.refuse(400, f'cwd {cwd!r} is not an absolute path to a directory in the sandbox')
         context = self.contexts.create(language, cwd)
-        try:
-            await context.ready
-        except RuntimeError as e:
+        if not await self.kernel_started(context):
             del self.contexts.by_id[context.id]
-            return self.refuse(502, str(e))
+            return
         self.set_header('Content-Type', 'application/json')
         self.write(json.dumps(context.describe()))
 
@@ -299,12 +302,8 @@ class ContextItem(Handler):
 class ContextRestart(Handler):
     async def post(self, context_id):
         context = self.context_named(context_id)
-        if context is None:
+        if context is None or not await self.kernel_started(context):
             return
-        try:
-            await context.ready
-        except RuntimeError as e:
-            return self.refuse(502, str(e))
         if context.lock.locked():
             context.interrupted_because = 'the context was restarted'
         await context.restart()
