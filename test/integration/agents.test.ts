@@ -55,7 +55,7 @@ beforeAll(async () => {
   client = burrow.client();
   await client.createSandbox(box, { image: 'dev' });
   for (const [preset, key] of Object.entries(KEYS)) {
-    const added = await burrow.cli(['secret', 'add', preset, '--preset', preset], `${key}\n`);
+    const added = await burrow.cli(['secret', 'add', preset, '--preset', preset], { input: `${key}\n` });
     expect(added.code, added.stderr).toBe(0);
     const granted = await burrow.cli(['secret', 'grant', preset, box]);
     expect(granted.code, granted.stderr).toBe(0);

@@ -22,7 +22,7 @@ describe('secrets and placeholders', () => {
   let placeholder = '';
 
   it('adds a secret from stdin and grants a placeholder bound to the sandbox', async () => {
-    const added = await burrow.cli(['secret', 'add', 'stripe', '--host', 'api.example.test', '--inject', 'Authorization: Bearer {}'], `${VALUE}\n`);
+    const added = await burrow.cli(['secret', 'add', 'stripe', '--host', 'api.example.test', '--inject', 'Authorization: Bearer {}'], { input: `${VALUE}\n` });
     expect(added.code, added.stderr).toBe(0);
     const granted = await burrow.cli(['secret', 'grant', 'stripe', box, '--env', 'STRIPE_KEY', '--ttl', '1h', '--json']);
     expect(granted.code, granted.stderr).toBe(0);

@@ -1,10 +1,9 @@
 // API tokens are macaroons: attenuated tokens never exceed their caveats, over HTTP and over
 // WebSocket upgrades; tampered and revoked tokens are refused; the CLI attenuates offline.
-import { spawn } from 'node:child_process';
 import { attenuateToken, BurrowClient, isBurrowError, parseMacaroon, serializeMacaroon } from '@burrow/sdk';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { CLI, sandboxName } from '../support/instance.js';
+import { sandboxName } from '../support/instance.js';
 import { useInstance } from '../support/use-instance.js';
 
 const burrow = useInstance();
@@ -16,18 +15,6 @@ beforeAll(async () => {
   await admin.createSandbox(dev);
   await admin.createSandbox(other, { runtime: 'runc' });
 });
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...burrow.cliEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (b: Buffer) => (stdout += b));
-    child.stderr.on('data', (b: Buffer) => (stderr += b));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function clientWith(token: string): BurrowClient {
   return new BurrowClient({ baseURL: burrow.url, token });
@@ -88,19 +75,19 @@ function closeOf(ws: WebSocket, withinMs: number): Promise<{ code: number; reaso
 describe('API tokens', () => {
   it('the admin token is a macaroon that the SDK and CLI use as before', async () => {
     expect(parseMacaroon(burrow.token).caveats).toEqual([]);
-    const r = await cli(['list']);
+    const r = await burrow.cli(['list']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(dev);
   });
 
   it('an attenuated token (offline, from the CLI) cannot exceed its caveats, on HTTP or WebSocket', async () => {
-    const created = await cli(['token', 'create', '-d', 'agent', '--sandbox-prefix', sandboxName('tok')]);
+    const created = await burrow.cli(['token', 'create', '-d', 'agent', '--sandbox-prefix', sandboxName('tok')]);
     expect(created.code).toBe(0);
     const prefixed = created.stdout.trim();
 
     // No server call: the CLI works with an unreachable API.
-    const attenuated = await cli(['token', 'attenuate', prefixed, '--sandbox', dev, '--ops', 'exec,read', '--ttl', '1h'], {
-      BURROW_API: 'http://127.0.0.1:9',
+    const attenuated = await burrow.cli(['token', 'attenuate', prefixed, '--sandbox', dev, '--ops', 'exec,read', '--ttl', '1h'], {
+      env: { BURROW_API: 'http://127.0.0.1:9' },
     });
     expect(attenuated.code).toBe(0);
     const token = attenuated.stdout.trim();
@@ -186,15 +173,15 @@ describe('API tokens', () => {
 
   it('refuses revoked tokens and their attenuations, over HTTP and WebSocket', async () => {
     const { token, id } = await burrow.client().createToken({ description: 'to revoke' });
-    const child = (await cli(['token', 'attenuate', token, '--ops', 'read,exec'])).stdout.trim();
+    const child = (await burrow.cli(['token', 'attenuate', token, '--ops', 'read,exec'])).stdout.trim();
     expect(await upgradeStatus(child, dev)).toBe(101);
 
-    const revoked = await cli(['token', 'revoke', id]);
+    const revoked = await burrow.cli(['token', 'revoke', id]);
     expect(revoked.code).toBe(0);
     expect(await statusOf(clientWith(token).listSandboxes())).toBe(401);
     expect(await upgradeStatus(child, dev)).toBe(401);
 
-    const list = await cli(['token', 'list', '--json']);
+    const list = await burrow.cli(['token', 'list', '--json']);
     const entry = (JSON.parse(list.stdout) as Array<{ id: string; revoked_at: string | null }>).find((t) => t.id === id);
     expect(entry?.revoked_at).toBeTruthy();
   });
@@ -207,13 +194,13 @@ describe('API tokens', () => {
     expect(listed.find((t) => t.id === child.id)?.parent_id).toBe(parent.id);
     expect(listed.find((t) => t.id === grandchild.id)?.parent_id).toBe(child.id);
 
-    const tree = (await cli(['token', 'list'])).stdout.split('\n');
+    const tree = (await burrow.cli(['token', 'list'])).stdout.split('\n');
     const row = (id: string) => tree.findIndex((line) => line.includes(id));
     expect(row(child.id)).toBe(row(parent.id) + 1);
     expect(tree[row(child.id)]).toContain(`└─ ${child.id}`);
     expect(tree[row(grandchild.id)]).toContain(`   └─ ${grandchild.id}`);
 
-    expect((await cli(['token', 'revoke', parent.id])).code).toBe(0);
+    expect((await burrow.cli(['token', 'revoke', parent.id])).code).toBe(0);
     expect(await statusOf(clientWith(grandchild.token).getSandbox(dev))).toBe(401);
     expect(await upgradeStatus(child.token, dev)).toBe(401);
     const after = await burrow.client().listTokens();
@@ -255,7 +242,7 @@ describe('API tokens', () => {
     await admin.createSandbox(name, { runtime: 'runc' });
     try {
       const minted = await admin.createToken({ restrictions: { sandbox: name } });
-      const offline = (await cli(['token', 'attenuate', '--sandbox', name])).stdout.trim();
+      const offline = (await burrow.cli(['token', 'attenuate', '--sandbox', name])).stdout.trim();
       for (const token of [minted.token, offline]) expect((await clientWith(token).getSandbox(name)).name).toBe(name);
 
       await admin.sandbox(name).delete();

@@ -138,9 +138,14 @@ export class BurrowInstance {
   }
 
   /** Runs the CLI against this instance, `input` on its stdin; resolves with how it ended. */
-  cli(args: string[], input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  /**
+   * Runs the CLI against this instance.
+   * @param input what the CLI reads on stdin
+   * @param env variables set over the instance's own (another token, say)
+   */
+  cli(args: string[], { input = '', env = {} }: { input?: string; env?: Record<string, string> } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...this.cliEnv() } });
+      const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...this.cliEnv(), ...env } });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (b: Buffer) => (stdout += b));
