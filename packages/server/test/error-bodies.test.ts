@@ -1,7 +1,7 @@
 // Core's errors know no HTTP; the API edge answers each with its code's status and the flat body
 // of spec section 1.
 import { describe, expect, it } from 'vitest';
-import { toErrorBody } from '../src/api/public/app.js';
+import { toErrorBody } from '../src/api/errors.js';
 import { ApiError } from '../src/api/errors.js';
 import { Conflict, DomainError, RuntimeFailed, SandboxBusy, SandboxExists, SandboxNotFound } from '../src/core/errors.js';
 

@@ -6,7 +6,7 @@ import type { Checkpoints } from '../../core/checkpoints.js';
 import type { Tasks } from '../../core/tasks.js';
 import type { TaskRecord } from '../../db/tasks.js';
 import { createCheckpointBody, createTaskBody, extendTaskBody } from '@burrow/protocol';
-import { toWire } from '../public/routes/checkpoints.js';
+import { checkpointView } from '../checkpoint-view.js';
 
 export interface InSandboxDeps {
   tasks: Tasks;
@@ -40,13 +40,13 @@ export function inSandboxRoutes(deps: InSandboxDeps): FastifyPluginAsync {
       return reply.code(204).send();
     });
 
-    app.get('/v1/checkpoints', async (req) => (await checkpoints.list(caller(req).name)).map(toWire));
+    app.get('/v1/checkpoints', async (req) => (await checkpoints.list(caller(req).name)).map(checkpointView));
 
     app.post('/v1/checkpoints', async (req, reply) => {
       const body = createCheckpointBody.parse(req.body ?? {});
       const { name } = caller(req);
       const created = await checkpoints.create(name, { comment: body.comment });
-      return reply.code(201).send(toWire(await checkpoints.get(name, created.id)));
+      return reply.code(201).send(checkpointView(await checkpoints.get(name, created.id)));
     });
   };
 }

@@ -9,13 +9,12 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Activity } from '../../core/activity.js';
 import type { Checkpoints } from '../../core/checkpoints.js';
-import { ApiError } from '../errors.js';
+import { ApiError, toErrorBody } from '../errors.js';
 import type { SandboxHooks } from '../../core/sandbox-hooks.js';
 import type { SandboxManager } from '../../core/sandbox-manager.js';
 import type { Services } from '../../core/services.js';
 import type { Tasks } from '../../core/tasks.js';
 import { packageFile } from '../../storage/image-recipes.js';
-import { toErrorBody } from '../public/app.js';
 import { inSandboxRoutes } from './routes.js';
 import { serviceRoutes } from '../service-routes.js';
 

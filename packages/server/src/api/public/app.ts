@@ -6,8 +6,8 @@ import type { Duplex } from 'node:stream';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { routeKey, routeOf, type ImageName } from '@burrow/protocol';
-import { ZodError } from 'zod';
+import { routeKey, routeOf } from '@burrow/protocol';
+import type { ZodError } from 'zod';
 import { TokenRefused, type Bearer, type TokenAuthority } from '../../auth/api-tokens.js';
 
 declare module 'fastify' {
@@ -22,47 +22,35 @@ declare module 'fastify' {
     routeKeys: Set<string>;
   }
 }
-import { DomainError } from '../../core/errors.js';
-import { ApiError, httpStatusOf } from '../errors.js';
+import { ApiError, toErrorBody } from '../errors.js';
 import type { Activity } from '../../core/activity.js';
 import type { Privileges } from '../../core/privileges.js';
-import type { Checkpoints } from '../../core/checkpoints.js';
 import type { EgressPolicies } from '../../core/egress-policies.js';
-import type { EventLog } from '../../core/events.js';
 import type { Metrics } from '../../core/metrics.js';
-import type { SandboxLimits } from '../../core/sandbox-limits.js';
-import type { Usage } from '../../core/usage.js';
 import { validName } from '../../core/names.js';
 import type { Services } from '../../core/services.js';
-import type { SandboxFs } from '../../core/sandbox-fs.js';
-import type { SandboxManager } from '../../core/sandbox-manager.js';
-import type { SessionRegistry } from '../../core/sessions.js';
-import type { ViewContext } from './sprite-view.js';
 import type { DashboardAssets } from './dashboard-assets.js';
 import { bearerToken } from '../burrow-credentials.js';
 import { assertSameSite, type DashboardLogins } from './dashboard-auth.js';
-import { checkpointRoutes } from './routes/checkpoints.js';
-import { eventRoutes } from './routes/events.js';
+import { checkpointRoutes, type CheckpointRouteDeps } from './routes/checkpoints.js';
+import { eventRoutes, type EventRouteDeps } from './routes/events.js';
 import { imageArchiveRoutes, type ImageArchiveDeps } from './routes/image-archives.js';
 import { metricsRoutes } from './routes/metrics.js';
-import { resourceRoutes } from './routes/resources.js';
-import { usageRoutes } from './routes/usage.js';
-import { execRoutes } from './routes/exec.js';
-import { fsRoutes } from './routes/fs.js';
+import { resourceRoutes, type ResourceRouteDeps } from './routes/resources.js';
+import { usageRoutes, type UsageRouteDeps } from './routes/usage.js';
+import { execRoutes, type ExecRouteDeps } from './routes/exec.js';
+import { fsRoutes, type FsRouteDeps } from './routes/fs.js';
 import { dashboardRoutes, isDashboardPublic } from './routes/dashboard.js';
 import { serviceRoutes } from '../service-routes.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { policyRoutes } from './routes/policy.js';
 import { privilegesRoutes } from './routes/privileges.js';
-import { portRoutes } from './routes/ports.js';
-import { proxyRoutes } from './routes/proxy.js';
-import { urlRoutes } from './routes/urls.js';
+import { portRoutes, type PortRouteDeps } from './routes/ports.js';
+import { proxyRoutes, type ProxyRouteDeps } from './routes/proxy.js';
+import { urlRoutes, type UrlRouteDeps } from './routes/urls.js';
 import type { SandboxUrls } from '../urls/sandbox-urls.js';
-import type { UrlAccess } from '../urls/url-access.js';
-import type { Target } from '../urls/http-forward.js';
 import { relayInFrontOf, type HttpConnectionRelay } from '../urls/http-connection-relay.js';
-import type { PortWatchers } from '../../network/port-watcher.js';
-import { spriteRoutes } from './routes/sprites.js';
+import { spriteRoutes, type SpriteRouteDeps } from './routes/sprites.js';
 import { secretRoutes, type SecretRouteDeps } from './routes/secrets.js';
 import { tokenRoutes } from './routes/tokens.js';
 import { requestScopes } from './request-scope.js';
@@ -73,44 +61,37 @@ export const SPRITE_VERSION = '1.0.0';
 /** Readable without a token: the API's own description. */
 const PUBLIC_PATHS = new Set(['/v1/openapi.json']);
 
-export interface ApiDeps {
-  manager: SandboxManager;
-  checkpoints: Checkpoints;
-  /** Export and import of sandboxes as OCI images. */
-  imageArchives: Omit<ImageArchiveDeps, 'view' | 'logError'>;
-  fs: SandboxFs;
-  sessions: SessionRegistry;
-  tokens: TokenAuthority;
-  egress: EgressPolicies;
-  urls: SandboxUrls;
-  urlAccess: UrlAccess;
-  /** Where the host reaches a port inside the sandbox (its localhost). */
-  proxyTarget(name: string, port: number): Target | undefined;
-  ports: PortWatchers;
-  activity: Activity;
-  services: Services;
-  events: EventLog;
-  metrics: Metrics;
-  /** Server-side failures (5xx) go to the daemon's log with the route and the stack. */
-  logError?: (message: string, detail: Record<string, unknown>) => void;
-  limits: SandboxLimits;
-  privileges: Privileges;
-  usage: Usage;
-  defaults: {
-    runtime: 'gvisor' | 'runc';
-    image: ImageName;
-    cpus: number;
-    ramMb: number;
-    storageGb: number;
-    pidsLimit: number;
+/**
+ * What the public API is built from: each route group's own slice (declared beside its
+ * handlers), and what the listener itself uses around them.
+ */
+export type ApiDeps = SpriteRouteDeps &
+  ExecRouteDeps &
+  FsRouteDeps &
+  CheckpointRouteDeps &
+  EventRouteDeps &
+  UsageRouteDeps &
+  ResourceRouteDeps &
+  PortRouteDeps &
+  ProxyRouteDeps &
+  UrlRouteDeps & {
+    /** Export and import of sandboxes as OCI images. */
+    imageArchives: Omit<ImageArchiveDeps, 'view' | 'logError'>;
+    tokens: TokenAuthority;
+    egress: EgressPolicies;
+    urls: SandboxUrls;
+    activity: Activity;
+    services: Services;
+    metrics: Metrics;
+    privileges: Privileges;
+    secrets: SecretRouteDeps;
+    dashboard: DashboardAssets;
+    dashboardLogins: DashboardLogins;
+    /** Server-side failures (5xx) go to the daemon's log with the route and the stack. */
+    logError?: (message: string, detail: Record<string, unknown>) => void;
+    /** A foreign protocol served on the same listener (the E2B API), asked first for each request. */
+    foreign?: ForeignProtocol;
   };
-  secrets: SecretRouteDeps;
-  view: ViewContext;
-  dashboard: DashboardAssets;
-  dashboardLogins: DashboardLogins;
-  /** A foreign protocol served on the same listener (the E2B API), asked first for each request. */
-  foreign?: ForeignProtocol;
-}
 
 export interface ForeignProtocol {
   claims(req: IncomingMessage): boolean;
@@ -306,31 +287,6 @@ function holdWhileInFlight(app: FastifyInstance, deps: ApiDeps): void {
     if (req.headers.upgrade) req.raw.socket.once('close', release);
     else reply.raw.once('close', release);
   });
-}
-
-type ErrorBody = { error: string; message: string } & Record<string, string | number>;
-
-export function toErrorBody(err: FastifyError | DomainError | ZodError): { status: number; body: ErrorBody } {
-  if (err instanceof DomainError) return { status: httpStatusOf(err), body: { ...err.details, error: err.code, message: err.message } };
-  if (err instanceof ZodError) {
-    const unknown = err.issues.find((i) => i.code === 'unrecognized_keys');
-    const first = err.issues[0];
-    const where = first && first.path.length ? `${first.path.join('.')}: ` : '';
-    return {
-      status: 400,
-      body: {
-        error: unknown ? 'unknown_field' : 'invalid_request',
-        message: `${where}${first?.message ?? 'invalid request'}`,
-      },
-    };
-  }
-  const status = err.statusCode ?? 500;
-  if (status === 413) return { status, body: { error: 'payload_too_large', message: err.message } };
-  if (status >= 400 && status < 500) {
-    const message = err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? 'send the body as application/json' : err.message;
-    return { status: 400, body: { error: 'invalid_request', message } };
-  }
-  return { status: 500, body: { error: 'internal', message: `internal error: ${err.message}` } };
 }
 
 /**

@@ -8,11 +8,10 @@ import type { Bearer } from '../../../auth/api-tokens.js';
 import type { Checkpoints } from '../../../core/checkpoints.js';
 import { DomainError } from '../../../core/errors.js';
 import { httpStatusOf } from '../../errors.js';
-import type { SandboxManager } from '../../../core/sandbox-manager.js';
+import type { SandboxDefaults, SandboxManager } from '../../../core/sandbox-manager.js';
 import type { SessionRegistry } from '../../../core/sessions.js';
 import type { E2bSandboxRecord, E2bSandboxStore } from '../../../db/e2b-sandboxes.js';
 import type { SandboxRecord } from '../../../db/sandboxes.js';
-import type { ApiDeps } from '../app.js';
 import type { E2bAccess } from './access.js';
 import { E2bHttpError, parse, readJson, sendJson, sendNoContent } from './http.js';
 import {
@@ -42,7 +41,7 @@ export interface ControlPlaneDeps {
   sessions: SessionRegistry;
   store: E2bSandboxStore;
   access: E2bAccess;
-  defaults: ApiDeps['defaults'];
+  defaults: SandboxDefaults;
   now?: () => number;
 }
 

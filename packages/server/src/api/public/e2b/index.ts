@@ -11,12 +11,11 @@ import type { Checkpoints } from '../../../core/checkpoints.js';
 import { DomainError } from '../../../core/errors.js';
 import { httpStatusOf } from '../../errors.js';
 import type { SandboxFs } from '../../../core/sandbox-fs.js';
-import type { SandboxManager } from '../../../core/sandbox-manager.js';
+import type { SandboxDefaults, SandboxManager } from '../../../core/sandbox-manager.js';
 import type { SessionRegistry } from '../../../core/sessions.js';
 import type { E2bSandboxStore } from '../../../db/e2b-sandboxes.js';
 import type { SandboxRecord } from '../../../db/sandboxes.js';
 import { forwardRequest, waitForListener, type Target } from '../../urls/http-forward.js';
-import type { ApiDeps } from '../app.js';
 import { E2bAccess } from './access.js';
 import { ControlPlane } from './control-plane.js';
 import { statusOf } from './envd-errors.js';
@@ -35,7 +34,7 @@ export interface E2bDeps {
   sessions: SessionRegistry;
   tokens: TokenAuthority;
   store: E2bSandboxStore;
-  defaults: ApiDeps['defaults'];
+  defaults: SandboxDefaults;
   /** Where the host reaches a port inside the sandbox. */
   proxyTarget(name: string, port: number): Target | undefined;
   logError(message: string, detail: Record<string, unknown>): void;

@@ -1,18 +1,23 @@
 // Checkpoints (spec section 5): create and restore answer with an NDJSON stream of progress
 // events; list, get and delete are plain JSON; fork (a burrow extra) answers with the new Sprite.
-import type { Checkpoint, CheckpointEvent } from '@burrow/protocol';
+import type { CheckpointEvent } from '@burrow/protocol';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import type { CheckpointInfo } from '../../../core/checkpoints.js';
+import type { Checkpoints } from '../../../core/checkpoints.js';
 import { DomainError } from '../../../core/errors.js';
 import { validName } from '../../../core/names.js';
-import type { ApiDeps } from '../app.js';
+import { checkpointView } from '../../checkpoint-view.js';
 import { createCheckpointBody, forkBody, listCheckpointsQuery } from '@burrow/protocol';
-import { spriteView } from '../sprite-view.js';
+import { spriteView, type ViewContext } from '../sprite-view.js';
 
 type NameParams = { Params: { name: string } };
 type IdParams = { Params: { name: string; id: string } };
 
-export function checkpointRoutes(deps: ApiDeps): FastifyPluginAsync {
+export interface CheckpointRouteDeps {
+  checkpoints: Checkpoints;
+  view: ViewContext;
+}
+
+export function checkpointRoutes(deps: CheckpointRouteDeps): FastifyPluginAsync {
   const { checkpoints, view } = deps;
   return async (app) => {
     app.post<NameParams>('/v1/sprites/:name/checkpoint', async (req, reply) => {
@@ -31,11 +36,11 @@ export function checkpointRoutes(deps: ApiDeps): FastifyPluginAsync {
       const name = validName(req.params.name);
       const q = listCheckpointsQuery.parse(req.query);
       const list = await checkpoints.list(name, { includeAuto: q.includeAuto ?? false, history: q.history });
-      return list.map(toWire);
+      return list.map(checkpointView);
     });
 
     app.get<IdParams>('/v1/sprites/:name/checkpoints/:id', async (req) => {
-      return toWire(await checkpoints.get(validName(req.params.name), req.params.id));
+      return checkpointView(await checkpoints.get(validName(req.params.name), req.params.id));
     });
 
     app.post<IdParams>('/v1/sprites/:name/checkpoints/:id/restore', async (req, reply) => {
@@ -61,19 +66,6 @@ export function checkpointRoutes(deps: ApiDeps): FastifyPluginAsync {
       const record = await checkpoints.fork(name, req.params.id, body.name);
       return reply.code(201).send(spriteView(record, view));
     });
-  };
-}
-
-export function toWire(c: CheckpointInfo): Checkpoint {
-  return {
-    id: c.id,
-    create_time: c.createdAt,
-    comment: c.comment,
-    history: c.history,
-    is_auto: c.isAuto,
-    source_id: c.sourceId,
-    health: '',
-    size_bytes: c.sizeBytes,
   };
 }
 

@@ -3,16 +3,21 @@
 // as it happens, until the client goes away.
 import type { SandboxEventWire } from '@burrow/protocol';
 import type { FastifyPluginAsync } from 'fastify';
-import type { SandboxEvent } from '../../../core/events.js';
+import type { EventLog, SandboxEvent } from '../../../core/events.js';
 import { SandboxNotFound } from '../../../core/errors.js';
 import { validName } from '../../../core/names.js';
-import type { ApiDeps } from '../app.js';
+import type { SandboxManager } from '../../../core/sandbox-manager.js';
 import { eventsQuery } from '@burrow/protocol';
 
 /** A line every so often keeps proxies and idle timeouts from closing a quiet follow. */
 const HEARTBEAT_MS = 15_000;
 
-export function eventRoutes(deps: ApiDeps): FastifyPluginAsync {
+export interface EventRouteDeps {
+  events: EventLog;
+  manager: SandboxManager;
+}
+
+export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsync {
   const { events, manager } = deps;
   return async (app) => {
     app.get<{ Params: { name: string } }>('/v1/sprites/:name/events', async (req, reply) => {

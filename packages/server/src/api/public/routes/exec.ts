@@ -3,13 +3,13 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../../errors.js';
 import { validName } from '../../../core/names.js';
-import type { ApiDeps } from '../app.js';
+import type { PortWatchers } from '../../../network/port-watcher.js';
 import { bridgeExecSocket, STREAM } from '../exec-bridge.js';
 import { execQuery, killQuery, parseDuration, type ExecQuery } from '@burrow/protocol';
 import type { WebSocket } from 'ws';
 import { normalizeSignal } from '../../../core/exit-codes.js';
-import { SANDBOX_USER, type ExecHandle } from '../../../core/sandbox-manager.js';
-import type { Session } from '../../../core/sessions.js';
+import { SANDBOX_USER, type ExecHandle, type SandboxManager } from '../../../core/sandbox-manager.js';
+import type { Session, SessionRegistry } from '../../../core/sessions.js';
 import { NdjsonStream } from '../../ndjson.js';
 import { prepareSessionSocket } from '../session-socket.js';
 import { sendPortNotices } from '../port-notices.js';
@@ -39,7 +39,13 @@ type Prepared = { q: ExecQuery; args: string[] };
 const DEFAULT_RUN_AFTER_DISCONNECT_MS = { tty: 0, plain: 10_000 };
 const DEFAULT_TERMINAL = { rows: 24, cols: 80 };
 
-export function execRoutes(deps: ApiDeps): FastifyPluginAsync {
+export interface ExecRouteDeps {
+  manager: SandboxManager;
+  sessions: SessionRegistry;
+  ports: PortWatchers;
+}
+
+export function execRoutes(deps: ExecRouteDeps): FastifyPluginAsync {
   const { manager, sessions } = deps;
 
   /** Validates the query and wakes the sandbox before any upgrade, so failures are plain HTTP. */

@@ -20,7 +20,7 @@ import {
 } from '@burrow/protocol';
 import { validName } from '../../../core/names.js';
 import { FsError, sandboxPath, type SandboxFs } from '../../../core/sandbox-fs.js';
-import type { ApiDeps } from '../app.js';
+import type { SandboxManager } from '../../../core/sandbox-manager.js';
 
 type NameParams = { Params: { name: string } };
 
@@ -30,7 +30,12 @@ const MAX_SUBSCRIPTIONS = 16;
 const WATCH_HIGH_WATER = 1 << 20;
 const PING_MS = 30_000;
 
-export function fsRoutes(deps: ApiDeps): FastifyPluginAsync {
+export interface FsRouteDeps {
+  manager: SandboxManager;
+  fs: SandboxFs;
+}
+
+export function fsRoutes(deps: FsRouteDeps): FastifyPluginAsync {
   const { manager, fs } = deps;
   const base = '/v1/sprites/:name/fs';
   const sandbox = (req: FastifyRequest<NameParams>) => validName(req.params.name);

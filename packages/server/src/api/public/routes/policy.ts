@@ -2,12 +2,11 @@
 // SDKs treat anything else as failure) and applies the policy live; a bad policy is a 400.
 import { networkPolicySchema } from '@burrow/protocol';
 import type { FastifyPluginAsync } from 'fastify';
-import type { ZodError } from 'zod';
-import type { ApiDeps } from '../app.js';
-import { ApiError } from '../../errors.js';
+import type { EgressPolicies } from '../../../core/egress-policies.js';
+import { invalidPolicy } from '../../errors.js';
 import { validName } from '../../../core/names.js';
 
-export function policyRoutes(deps: ApiDeps): FastifyPluginAsync {
+export function policyRoutes(deps: { egress: EgressPolicies }): FastifyPluginAsync {
   return async (app) => {
     app.get<{ Params: { name: string } }>('/v1/sprites/:name/policy/network', async (req) => {
       return deps.egress.get(validName(req.params.name));
@@ -21,11 +20,4 @@ export function policyRoutes(deps: ApiDeps): FastifyPluginAsync {
       return reply.code(204).send();
     });
   };
-}
-
-/** A policy body that does not parse: 400 `invalid_policy` (the JS SDK reports a 400 as "Invalid policy"). */
-export function invalidPolicy(error: ZodError): ApiError {
-  const issue = error.issues[0];
-  const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
-  return new ApiError('invalid_policy', `Invalid policy: ${where}${issue?.message ?? 'not a policy'}`);
 }

@@ -3,11 +3,17 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { ApiError } from '../../errors.js';
 import { validName } from '../../../core/names.js';
-import type { ApiDeps } from '../app.js';
+import type { SandboxManager } from '../../../core/sandbox-manager.js';
+import type { PortWatchers } from '../../../network/port-watcher.js';
 
 type NameParams = { Params: { name: string } };
 
-export function portRoutes(deps: ApiDeps): FastifyPluginAsync {
+export interface PortRouteDeps {
+  manager: SandboxManager;
+  ports: PortWatchers;
+}
+
+export function portRoutes(deps: PortRouteDeps): FastifyPluginAsync {
   const { manager } = deps;
   return async (app) => {
     app.route<NameParams>({

@@ -6,7 +6,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { validName } from '../../../core/names.js';
 import type { Privileges } from '../../../core/privileges.js';
 import { privilegesPolicyBody } from '@burrow/protocol';
-import { invalidPolicy } from './policy.js';
+import { invalidPolicy } from '../../errors.js';
 
 const PATH = '/v1/sprites/:name/policy/privileges';
 

@@ -8,14 +8,21 @@ import { connect } from 'node:net';
 import { createWebSocketStream, type RawData, type WebSocket } from 'ws';
 import { ApiError } from '../../errors.js';
 import { validName } from '../../../core/names.js';
-import type { ApiDeps } from '../app.js';
+import type { SandboxManager } from '../../../core/sandbox-manager.js';
+import type { Target } from '../../urls/http-forward.js';
 
 type NameParams = { Params: { name: string } };
 
 const INIT_TIMEOUT_MS = 10_000;
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '0.0.0.0', '']);
 
-export function proxyRoutes(deps: ApiDeps): FastifyPluginAsync {
+export interface ProxyRouteDeps {
+  manager: SandboxManager;
+  /** Where the host reaches a port inside the sandbox (its localhost). */
+  proxyTarget(name: string, port: number): Target | undefined;
+}
+
+export function proxyRoutes(deps: ProxyRouteDeps): FastifyPluginAsync {
   const { manager } = deps;
   return async (app) => {
     app.route<NameParams>({
@@ -35,7 +42,7 @@ export function proxyRoutes(deps: ApiDeps): FastifyPluginAsync {
   };
 }
 
-function relay(socket: WebSocket, name: string, deps: ApiDeps): void {
+function relay(socket: WebSocket, name: string, deps: ProxyRouteDeps): void {
   const refuse = (message: string) => {
     if (socket.readyState === socket.OPEN) socket.send(JSON.stringify({ status: 'error', message }));
     socket.close(1008, message.slice(0, 120));

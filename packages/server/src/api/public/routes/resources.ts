@@ -4,10 +4,17 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { ApiError } from '../../errors.js';
 import { validName } from '../../../core/names.js';
-import type { ApiDeps } from '../app.js';
+import type { SandboxLimits } from '../../../core/sandbox-limits.js';
+import type { SandboxDefaults, SandboxManager } from '../../../core/sandbox-manager.js';
 import { resourcePolicyBody } from '@burrow/protocol';
 
-export function resourceRoutes(deps: ApiDeps): FastifyPluginAsync {
+export interface ResourceRouteDeps {
+  manager: SandboxManager;
+  limits: SandboxLimits;
+  defaults: Pick<SandboxDefaults, 'ramMb'>;
+}
+
+export function resourceRoutes(deps: ResourceRouteDeps): FastifyPluginAsync {
   const { manager, limits } = deps;
   const view = (ramMb: number) => ({ memory: { limit_mb: ramMb, autoscale: false } });
   return async (app) => {

@@ -2,16 +2,26 @@
 // (spec section 2), and burrow's sleep and wake.
 import type { KillResult, RestartResult, SandboxCheck as SandboxCheckWire } from '@burrow/protocol';
 import type { FastifyPluginAsync } from 'fastify';
-import type { ApiDeps } from '../app.js';
+import type { SandboxLimits } from '../../../core/sandbox-limits.js';
+import type { SandboxDefaults, SandboxManager } from '../../../core/sandbox-manager.js';
+import type { SessionRegistry } from '../../../core/sessions.js';
 import { validName } from '../../../core/names.js';
 import { checkSandbox } from '../../../core/sandbox-check.js';
 import { createSpriteBody, listSpritesQuery, sleepQuery, updateSpriteBody } from '@burrow/protocol';
-import { ORGANIZATION, spriteView } from '../sprite-view.js';
+import { ORGANIZATION, spriteView, type ViewContext } from '../sprite-view.js';
 import { watchSprites } from '../sprite-watch.js';
 
 const PAGE_MAX = 100;
 
-export function spriteRoutes(deps: ApiDeps): FastifyPluginAsync {
+export interface SpriteRouteDeps {
+  manager: SandboxManager;
+  view: ViewContext;
+  defaults: SandboxDefaults;
+  limits: SandboxLimits;
+  sessions: SessionRegistry;
+}
+
+export function spriteRoutes(deps: SpriteRouteDeps): FastifyPluginAsync {
   const { manager, view } = deps;
   return async (app) => {
     app.post('/v1/sprites', async (req, reply) => {

@@ -2,13 +2,12 @@
 // caveats of the token that asked for it, so no token can mint a stronger one, and records it as
 // its parent, so that revoking the parent revokes it too.
 import type { FastifyPluginAsync } from 'fastify';
-import { TokenRefused } from '../../../auth/api-tokens.js';
+import { TokenRefused, type TokenAuthority } from '../../../auth/api-tokens.js';
 import { ApiError } from '../../errors.js';
 import type { ApiTokenRecord } from '../../../db/api-tokens.js';
-import type { ApiDeps } from '../app.js';
 import { createTokenBody } from '@burrow/protocol';
 
-export function tokenRoutes(deps: ApiDeps): FastifyPluginAsync {
+export function tokenRoutes(deps: { tokens: TokenAuthority }): FastifyPluginAsync {
   const { tokens } = deps;
   return async (app) => {
     app.post('/v1/tokens', async (req, reply) => {

@@ -1,11 +1,18 @@
 // Login links for private sandbox URLs: POST /v1/sprites/{name}/url/login answers a link that
 // logs a browser in to the sandbox's URL (valid ten minutes, for that sandbox only).
 import type { FastifyPluginAsync } from 'fastify';
-import type { ApiDeps } from '../app.js';
+import type { SandboxManager } from '../../../core/sandbox-manager.js';
 import { validName } from '../../../core/names.js';
-import { LOGIN_PATH } from '../../urls/url-access.js';
+import { LOGIN_PATH, type UrlAccess } from '../../urls/url-access.js';
+import type { ViewContext } from '../sprite-view.js';
 
-export function urlRoutes(deps: ApiDeps): FastifyPluginAsync {
+export interface UrlRouteDeps {
+  manager: SandboxManager;
+  urlAccess: UrlAccess;
+  view: Pick<ViewContext, 'urlFor'>;
+}
+
+export function urlRoutes(deps: UrlRouteDeps): FastifyPluginAsync {
   return async (app) => {
     app.post<{ Params: { name: string } }>('/v1/sprites/:name/url/login', async (req) => {
       const record = deps.manager.get(validName(req.params.name));

@@ -4,13 +4,19 @@ import type { FastifyPluginAsync } from 'fastify';
 import { SandboxNotFound } from '../../../core/errors.js';
 import { ApiError } from '../../errors.js';
 import { validName } from '../../../core/names.js';
-import type { ApiDeps } from '../app.js';
+import type { SandboxManager } from '../../../core/sandbox-manager.js';
+import type { Usage } from '../../../core/usage.js';
 import { usageQuery } from '@burrow/protocol';
 
 const DAY_MS = 86_400_000;
 const MAX_RANGE_MS = 400 * DAY_MS;
 
-export function usageRoutes(deps: ApiDeps): FastifyPluginAsync {
+export interface UsageRouteDeps {
+  usage: Usage;
+  manager: SandboxManager;
+}
+
+export function usageRoutes(deps: UsageRouteDeps): FastifyPluginAsync {
   const { usage, manager } = deps;
   const range = (query: unknown) => {
     const q = usageQuery.parse(query);
