@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildApi } from './api/public/app.js';
 import { DEFAULT_HTTP_PORT, SandboxUrls } from './api/urls/sandbox-urls.js';
+import type { Target } from './api/urls/http-forward.js';
+import type { FastifyInstance } from 'fastify';
 import { UrlAccess } from './api/urls/url-access.js';
 import { DashboardLogins } from './api/public/dashboard-auth.js';
 import { BrowserSessions } from './auth/browser-sessions.js';
@@ -37,17 +39,17 @@ import { TaskStore } from './db/tasks.js';
 import { ServiceStore } from './db/services.js';
 import { reconcile } from './core/reconciler.js';
 import { SandboxFs } from './core/sandbox-fs.js';
-import { EgressPolicies } from './core/egress-policies.js';
+import { EgressPolicies, PolicyClients } from './core/egress-policies.js';
 import { combineHooks } from './core/sandbox-hooks.js';
-import { SandboxManager } from './core/sandbox-manager.js';
+import { SandboxManager, type SandboxDefaults } from './core/sandbox-manager.js';
 import { SandboxStatuses, throwIllegal } from './core/sandbox-status.js';
 import { Privileges } from './core/privileges.js';
 import { PrivilegesStore } from './db/privileges.js';
-import { Secrets } from './core/secrets.js';
+import { placeholderGrantOf, Secrets } from './core/secrets.js';
 import { SessionRegistry } from './core/sessions.js';
 import { CheckpointStore } from './db/checkpoints.js';
 import { ApiTokenStore } from './db/api-tokens.js';
-import { openDatabase } from './db/database.js';
+import { openDatabase, type Db } from './db/database.js';
 import { NetworkStore } from './db/networks.js';
 import { EventStore } from './db/events.js';
 import { SandboxStore } from './db/sandboxes.js';
@@ -73,7 +75,7 @@ import { LISTENER_OWNERS_COMMAND, parseListenerOwners, PortWatchers } from './ne
 import { SandboxNetworks } from './network/sandbox-network.js';
 import { VethPairs, vethPrefix } from './network/veth.js';
 import { DEFAULT_PATH } from './runtime/oci-bundle.js';
-import { createRuntimes } from './runtime/runtimes.js';
+import { createRuntimes, type RuntimeSet } from './runtime/runtimes.js';
 import { ImageStore } from './storage/images.js';
 import { ensurePool, poolSpace } from './storage/pool.js';
 import { measureHost } from './core/host-size.js';
@@ -100,48 +102,87 @@ const EVENT_RETENTION_MS = 90 * 86_400_000;
 /** How long asking a sandbox which process opened a port may take before its pid reads 0. */
 const PID_LOOKUP_TIMEOUT_MS = 5_000;
 
+// The graph is built in stages, each a function of the config and the stages before it,
+// answering a typed record: host -> storage -> observability -> network -> egress -> core ->
+// in-sandbox API -> recovery -> public API -> timers. Nothing refers to what a later stage makes.
+
 export async function serve(
   config: BurrowConfig,
   logger: Logger = createLogger({ level: config.logLevel }),
 ): Promise<RunningServer> {
+  const host = await prepareHost(config, logger);
+  const storage = await openStorage(config, host);
+  const observed = observe(storage, logger);
+  const network = await startNetwork(config, host, storage, observed);
+  const egress = await startEgress(config, host, storage, observed, network);
+  const core = await buildCore(config, host, storage, observed, network, egress);
+  const inSandbox = buildInSandboxApi(host, storage, core);
+  await recover(host, storage, network, egress, core);
+  await inSandbox.sandboxApi.start();
+  const api = await startApi(config, host, storage, observed, network, egress, core);
+  const stopTimers = startTimers(config, host, core, api);
+
+  return {
+    url: api.url,
+    log: host.log,
+    async close() {
+      // Sandboxes keep running: they belong to the host, not to this process.
+      stopTimers();
+      await inSandbox.sandboxApi.close();
+      await api.app.close();
+      await network.resolver.close();
+      await core.meter.stop();
+      core.diskGauge?.stop();
+      await egress.proxy.close();
+      storage.db.close();
+    },
+  };
+}
+
+interface Host {
+  log: (line: string) => void;
+  logger: Logger;
+  paths: ReturnType<typeof homePaths>;
+  /** Tests name a step (`config.crashAt`) at which the daemon kills itself, to prove recovery. */
+  crashPoint: (step: string) => void;
+}
+
+/** The host is ready (doctor), burrow's home exists, the kernel leaves room for every sandbox's processes. */
+async function prepareHost(config: BurrowConfig, logger: Logger): Promise<Host> {
   const log = lineLogger(logger);
   const report = await doctor(config, { fix: true, log });
   if (!report.ok) throw new Error(`the host is not ready:\n  ${report.problems.join('\n  ')}`);
-
   const paths = homePaths(config);
   await mkdir(config.home, { recursive: true, mode: 0o700 });
   await mkdir(paths.sandboxes, { recursive: true });
-  const pool = await ensurePool(config, log);
-  const images = new ImageStore(config, pool);
-  await images.ensure(config.defaultImage, log);
-
-  const db = openDatabase(paths.database);
-  const store = new SandboxStore(db);
-  const metrics = new Metrics({ sandboxCounts: () => store.countByStatus() });
-  const events = new EventLog({
-    store: new EventStore(db),
-    log: (e) => logger.info({ sandbox: e.sandboxName, sandboxId: e.sandboxId, event: e.type, ...e.detail }, e.message),
-    count: (type) => metrics.event(type),
-  });
-  events.prune(EVENT_RETENTION_MS);
-  const netns = new NetnsManager(`burrow-${config.instanceTag}-`);
-  const runtimes = await createRuntimes(config, (containerId) => netns.pathFor(sandboxIdOf(containerId)), log);
-  const disks = new SandboxDisks(pool, paths.sandboxes);
-  const addressPool = new AddressPool(config.network.pool);
-  const firewall = new HostFirewall(`burrow-${config.instanceTag}`, vethPrefix(config.instanceTag), addressPool.cidr);
-  const networks = new SandboxNetworks({
-    netns,
-    veths: new VethPairs(vethPrefix(config.instanceTag)),
-    firewall,
-    store: new NetworkStore(db),
-    pool: addressPool,
-    filesDir: join(config.home, 'network'),
-    crashPoint: (step) => crashPoint(step),
-  });
   const crashPoint = (step: string) => {
     if (config.crashAt === step) process.kill(process.pid, 'SIGKILL');
   };
-  const checkpointStore = new CheckpointStore(db);
+  return { log, logger, paths, crashPoint };
+}
+
+interface Storage {
+  pool: Awaited<ReturnType<typeof ensurePool>>;
+  images: ImageStore;
+  disks: SandboxDisks;
+  snapshots: Snapshots;
+  /** Whether btrfs quota groups work: sizes, storage limits and disk metering depend on them. */
+  quotas: boolean;
+  db: Db;
+  store: SandboxStore;
+  checkpointStore: CheckpointStore;
+  secretStore: SecretStore;
+  serviceStore: ServiceStore;
+  usageStore: UsageStore;
+}
+
+/** The btrfs pool with the default image, the sandboxes' disks, and the database. */
+async function openStorage(config: BurrowConfig, { log, logger, paths }: Host): Promise<Storage> {
+  const pool = await ensurePool(config, log);
+  const images = new ImageStore(config, pool);
+  await images.ensure(config.defaultImage, log);
+  const db = openDatabase(paths.database);
+  const disks = new SandboxDisks(pool, paths.sandboxes);
   const snapshots = new Snapshots(pool, disks);
   // Quota groups give checkpoint sizes, storage limits and disk metering: without them sizes
   // read null, storage_gb is not enforced and disks are not metered; nothing else changes.
@@ -155,16 +196,105 @@ export async function serve(
       return false;
     },
   );
-  // Egress: the CA sandboxes trust, secrets sealed at rest, placeholders minted with their own key.
+  return {
+    pool,
+    images,
+    disks,
+    snapshots,
+    quotas,
+    db,
+    store: new SandboxStore(db),
+    checkpointStore: new CheckpointStore(db),
+    secretStore: new SecretStore(db),
+    serviceStore: new ServiceStore(db),
+    usageStore: new UsageStore(db),
+  };
+}
+
+interface Observed {
+  metrics: Metrics;
+  events: EventLog;
+}
+
+/** Metrics and the event log: every later stage reports to them. */
+function observe({ db, store }: Storage, logger: Logger): Observed {
+  const metrics = new Metrics({ sandboxCounts: () => store.countByStatus() });
+  const events = new EventLog({
+    store: new EventStore(db),
+    log: (e) => logger.info({ sandbox: e.sandboxName, sandboxId: e.sandboxId, event: e.type, ...e.detail }, e.message),
+    count: (type) => metrics.event(type),
+  });
+  events.prune(EVENT_RETENTION_MS);
+  return { metrics, events };
+}
+
+interface Network {
+  netns: NetnsManager;
+  firewall: HostFirewall;
+  networks: SandboxNetworks;
+  policies: PolicyClients;
+  resolver: DnsResolver;
+  /** Where the host reaches a port of a sandbox (its localhost inside). */
+  targetIn: (sandboxId: string, port: number) => Target | undefined;
+}
+
+/** Sandbox networks, the host firewall, and the DNS resolver that applies egress policies. */
+async function startNetwork(config: BurrowConfig, { log, crashPoint }: Host, { db }: Storage, { metrics }: Observed): Promise<Network> {
+  const netns = new NetnsManager(`burrow-${config.instanceTag}-`);
+  const addressPool = new AddressPool(config.network.pool);
+  const firewall = new HostFirewall(`burrow-${config.instanceTag}`, vethPrefix(config.instanceTag), addressPool.cidr);
+  const networks = new SandboxNetworks({
+    netns,
+    veths: new VethPairs(vethPrefix(config.instanceTag)),
+    firewall,
+    store: new NetworkStore(db),
+    pool: addressPool,
+    filesDir: join(config.home, 'network'),
+    crashPoint,
+  });
+  const policies = new PolicyClients(networks, firewall);
+  const resolver = new DnsResolver(
+    parseUpstream(config.network.dnsUpstream),
+    (address) => policies.clientAt(address),
+    log,
+    () => metrics.proxyRefused('dns_policy'),
+  );
+  const dnsPort = await resolver.start();
+  firewall.addGatewayService({ name: 'dns', protocols: ['udp', 'tcp'], port: dnsPort, redirectFrom: [53] });
+  if (await enableIpv4Forwarding()) log('enabled IPv4 forwarding (net.ipv4.ip_forward=1) for sandbox egress');
+  const oldPidMax = await raisePidMax();
+  if (oldPidMax !== null) log(`raised kernel.pid_max from ${oldPidMax} to ${HOST_PID_MAX}: sandboxes' process limits must not add up to the host's`);
+  const targetIn = (sandboxId: string, port: number) => {
+    const subnet = networks.subnetOf(sandboxId);
+    return subnet && { host: subnet.address, port };
+  };
+  return { netns, firewall, networks, policies, resolver, targetIn };
+}
+
+interface Egress {
+  ca: CertificateAuthority;
+  trust: SandboxTrust;
+  secrets: Secrets;
+  tokenizer: TokenizerKeys;
+  proxy: EgressProxy;
+  /** The proxy's explicit-proxy address as the sandbox reaches it (its gateway). */
+  proxyUrlOf: (sandboxId: string) => string | undefined;
+}
+
+/**
+ * The CA sandboxes trust, secrets sealed at rest, placeholders minted with their own key, and
+ * the egress proxy that injects them: sandboxes' TCP 80 and 443 are redirected to it on their
+ * gateway address (only where the firewall would let the traffic out anyway), or they use it
+ * explicitly. It listens before any sandbox boots.
+ */
+async function startEgress(config: BurrowConfig, { paths }: Host, { store, secretStore }: Storage, { metrics }: Observed, network: Network): Promise<Egress> {
+  const { networks, firewall, policies } = network;
   await mkdir(paths.egress, { recursive: true, mode: 0o700 });
   const ca = await CertificateAuthority.open(join(paths.egress, 'ca'));
   const trust = new SandboxTrust(join(paths.egress, 'trust'), ca.certPem);
   await trust.prepare();
-  const secretStore = new SecretStore(db);
-  const placeholders = new Placeholders(await ensureKeyFile(join(paths.egress, 'placeholder.key')), (id) =>
-    secrets.grantForPlaceholder(id),
-  );
-  const secrets: Secrets = new Secrets({
+  const placeholders = new Placeholders(await ensureKeyFile(join(paths.egress, 'placeholder.key')), placeholderGrantOf(secretStore));
+  const secrets = new Secrets({
     store: secretStore,
     sealer: new SecretSealer(await ensureKeyFile(join(paths.egress, 'secrets.key'))),
     placeholders,
@@ -172,12 +302,59 @@ export async function serve(
     filesDir: join(paths.egress, 'grants'),
   });
   const tokenizer = await TokenizerKeys.open(join(paths.egress, 'tokenizer.key'));
-  let proxyPort = 0; // known once the proxy listens, before any sandbox boots
+  const dnsUpstream = parseUpstream(config.network.dnsUpstream);
+  const proxy = new EgressProxy({
+    ca,
+    injector: new Injector(placeholders, (name) => secrets.secretForUse(name), tokenizer),
+    // A connection is a sandbox's when it comes from its address to its own gateway.
+    identify: (remote, local) => {
+      const row = networks.sandboxAt(remote);
+      const record = row && store.byId(row.sandboxId);
+      if (!row || !record || networks.subnetOf(row.sandboxId)?.gateway !== local) return null;
+      return { id: record.id, name: record.name, address: remote };
+    },
+    policyRefusal: (sandbox, host) =>
+      sandbox && policies.clientAt(sandbox.address)?.allows(host) === false ? `the egress policy of '${sandbox.name}' does not allow ${host}` : null,
+    blocked: blockedRanges([...BLOCKED_RANGES, config.network.pool]),
+    audit: (event) => secretStore.audit({ ...event, at: new Date().toISOString() }),
+    counters: { injected: () => metrics.proxyInjected(), refused: (reason) => metrics.proxyRefused(reason) },
+    ...(config.network.dnsUpstream ? { lookup: dnsServerLookup(dnsUpstream) } : {}),
+    ...(config.egress.upstreamCaFile ? { upstreamCa: [await readFile(config.egress.upstreamCaFile, 'utf8')] } : {}),
+  });
+  const proxyPort = await proxy.start(config.egress.proxyPort);
+  firewall.addGatewayService({ name: 'egress-proxy', protocols: ['tcp'], port: proxyPort, redirectFrom: [80, 443], onlyWhereAllowed: true });
   const proxyUrlOf = (sandboxId: string) => {
     const subnet = networks.subnetOf(sandboxId);
-    return subnet && proxyPort ? `http://${subnet.gateway}:${proxyPort}` : undefined;
+    return subnet && `http://${subnet.gateway}:${proxyPort}`;
   };
+  return { ca, trust, secrets, tokenizer, proxy, proxyUrlOf };
+}
 
+interface Core {
+  runtimes: RuntimeSet;
+  manager: SandboxManager;
+  checkpoints: Checkpoints;
+  limits: SandboxLimits;
+  privileges: Privileges;
+  processLimit: ProcessLimitWatch;
+  activity: Activity;
+  sessions: SessionRegistry;
+  services: Services;
+  tasks: Tasks;
+  meter: Meter;
+  usage: Usage;
+  egress: EgressPolicies;
+  /** Without quota groups there is no usage to show: `df` then shows the pool, as it would anyway. */
+  diskGauge: DiskGauge | undefined;
+  defaults: SandboxDefaults;
+}
+
+/** The sandbox manager and everything that acts on sandboxes through it. */
+async function buildCore(config: BurrowConfig, host: Host, storage: Storage, { metrics, events }: Observed, network: Network, egressStage: Egress): Promise<Core> {
+  const { log, logger, crashPoint } = host;
+  const { pool, images, disks, snapshots, quotas, store, checkpointStore, serviceStore, usageStore } = storage;
+  const { netns, networks } = network;
+  const runtimes = await createRuntimes(config, (containerId) => netns.pathFor(sandboxIdOf(containerId)), log);
   const storageRoom = new StorageRoom({
     poolSpace: () => poolSpace(pool),
     reserveBytes: config.poolReserveBytes,
@@ -186,7 +363,7 @@ export async function serve(
     budgetPerStorageGb: config.checkpointBudget,
   });
   const activity = new Activity();
-  const privileges = new Privileges({ store: new PrivilegesStore(db), sandboxes: store, events });
+  const privileges = new Privileges({ store: new PrivilegesStore(storage.db), sandboxes: store, events });
   const capacity = new Capacity(
     store,
     { running: config.limits.running, warm: config.limits.warm },
@@ -214,7 +391,10 @@ export async function serve(
     storageLimits: quotas,
     runcUserNamespace: config.runcUserNamespace,
     crashPoint,
-    hooks: combineHooks(checkpointHooks({ store: checkpointStore, snapshots, crashPoint }), egressHooks(secrets, trust, proxyUrlOf)),
+    hooks: combineHooks(
+      checkpointHooks({ store: checkpointStore, snapshots, crashPoint }),
+      egressHooks(egressStage.secrets, egressStage.trust, egressStage.proxyUrlOf),
+    ),
     activity,
     privileges: (sandboxId) => privileges.forBoot(sandboxId),
     processLimit,
@@ -233,7 +413,6 @@ export async function serve(
   });
   const limits = new SandboxLimits({ manager, store, disks, events, capacity, storageLimits: quotas });
   const health = healthReporter({ store, manager, events, cgroupOf: (record) => manager.cgroupOf(record) });
-  const usageStore = new UsageStore(db);
   const meter = new Meter({
     sandboxes: store,
     usage: usageStore,
@@ -246,67 +425,83 @@ export async function serve(
     intervals: { diskMs: config.meterDiskIntervalMs },
   });
   const usage = new Usage({ store: usageStore, flush: () => meter.flush(), prices: config.prices });
-
-  const egress = new EgressPolicies(manager, networks, firewall);
-  const resolver = new DnsResolver(
-    parseUpstream(config.network.dnsUpstream),
-    (address) => egress.clientAt(address),
-    log,
-    () => metrics.proxyRefused('dns_policy'),
-  );
-  const dnsPort = await resolver.start();
-  firewall.addGatewayService({ name: 'dns', protocols: ['udp', 'tcp'], port: dnsPort, redirectFrom: [53] });
-  if (await enableIpv4Forwarding()) log('enabled IPv4 forwarding (net.ipv4.ip_forward=1) for sandbox egress');
-  const oldPidMax = await raisePidMax();
-  if (oldPidMax !== null) log(`raised kernel.pid_max from ${oldPidMax} to ${HOST_PID_MAX}: sandboxes' process limits must not add up to the host's`);
-
-  // The egress proxy: sandboxes' TCP 80 and 443 are redirected to it on their gateway address
-  // (only where the firewall would let the traffic out anyway), or they use it explicitly.
-  const dnsUpstream = parseUpstream(config.network.dnsUpstream);
-  const proxy = new EgressProxy({
-    ca,
-    injector: new Injector(placeholders, (name) => secrets.secretForUse(name), tokenizer),
-    // A connection is a sandbox's when it comes from its address to its own gateway.
-    identify: (remote, local) => {
-      const row = networks.sandboxAt(remote);
-      const record = row && store.byId(row.sandboxId);
-      if (!row || !record || networks.subnetOf(row.sandboxId)?.gateway !== local) return null;
-      return { id: record.id, name: record.name, address: remote };
-    },
-    policyRefusal: (sandbox, host) =>
-      sandbox && egress.clientAt(sandbox.address)?.allows(host) === false ? `the egress policy of '${sandbox.name}' does not allow ${host}` : null,
-    blocked: blockedRanges([...BLOCKED_RANGES, config.network.pool]),
-    audit: (event) => secretStore.audit({ ...event, at: new Date().toISOString() }),
-    counters: { injected: () => metrics.proxyInjected(), refused: (reason) => metrics.proxyRefused(reason) },
-    ...(config.network.dnsUpstream ? { lookup: dnsServerLookup(dnsUpstream) } : {}),
-    ...(config.egress.upstreamCaFile ? { upstreamCa: [await readFile(config.egress.upstreamCaFile, 'utf8')] } : {}),
-  });
-  proxyPort = await proxy.start(config.egress.proxyPort);
-  firewall.addGatewayService({ name: 'egress-proxy', protocols: ['tcp'], port: proxyPort, redirectFrom: [80, 443], onlyWhereAllowed: true });
-
-  const serviceStore = new ServiceStore(db);
+  const egress = new EgressPolicies(manager, networks, network.policies);
   const services = new Services({ manager, store: serviceStore, log });
   manager.addHooks(services.hooks());
   manager.addHooks(codeInterpreterHooks(serviceStore));
-  const tasks = new Tasks(new TaskStore(db));
+  const diskGauge = quotas ? new DiskGauge({ sandboxes: store, disks, events, intervalMs: DISK_GAUGE_INTERVAL_MS, log }) : undefined;
+  const defaults: SandboxDefaults = {
+    runtime: config.defaultRuntime,
+    image: config.defaultImage,
+    cpus: config.defaults.cpus,
+    ramMb: config.defaults.ramMb,
+    storageGb: config.defaults.storageGb,
+    pidsLimit: config.defaults.pidsLimit,
+  };
+  return {
+    runtimes,
+    manager,
+    checkpoints,
+    limits,
+    privileges,
+    processLimit,
+    activity,
+    sessions: new SessionRegistry(activity),
+    services,
+    tasks: new Tasks(new TaskStore(storage.db)),
+    meter,
+    usage,
+    egress,
+    diskGauge,
+    defaults,
+  };
+}
+
+/**
+ * What a sandbox sees of burrow from inside: the API on its own socket, then the disk gauge's
+ * files (its `df`). Their boot hooks must be in place before recovery boots anything.
+ */
+function buildInSandboxApi({ log }: Host, { disks }: Storage, core: Core): { sandboxApi: SandboxApi } {
+  const { manager, tasks, checkpoints, services, activity, diskGauge } = core;
   const sandboxApi = new SandboxApi({ manager, tasks, checkpoints, services, activity, hostDirOf: (id) => disks.hostDir(id), log });
   manager.addHooks(sandboxApi.hooks());
-  // Without quota groups there is no usage to show: `df` then shows the pool, as it would anyway.
-  const diskGauge = quotas ? new DiskGauge({ sandboxes: store, disks, events, intervalMs: DISK_GAUGE_INTERVAL_MS, log }) : undefined;
   if (diskGauge) manager.addHooks(diskGauge.hooks());
+  return { sandboxApi };
+}
 
-  const sessions = new SessionRegistry(activity);
-  const repaired = await reconcile({ store, manager, runtimes, disks, network: networks, images, checkpoints });
-  const forgotten = await secrets.repair((id) => store.byId(id) !== undefined);
+/** What a crash left half done is finished or rolled back, before anything is served. */
+async function recover({ log, logger }: Host, storage: Storage, network: Network, egress: Egress, core: Core): Promise<void> {
+  const { store, disks, images } = storage;
+  const { manager, runtimes, checkpoints, limits } = core;
+  const repaired = await reconcile({ store, manager, runtimes, disks, network: network.networks, images, checkpoints });
+  const forgotten = await egress.secrets.repair((id) => store.byId(id) !== undefined);
   if (forgotten.length) logger.info(`secrets: grants of destroyed sandboxes forgotten: ${forgotten.join(', ')}`);
   for (const [what, list] of Object.entries(repaired)) {
     if (list.length) log(`reconciler: ${what}: ${list.join(', ')}`);
   }
   const notReapplied = await limits.reapplyAll();
   if (notReapplied.length) logger.warn(`limits could not be applied again to: ${notReapplied.join(', ')}`);
+}
 
-  await sandboxApi.start();
+interface PublicApi {
+  app: FastifyInstance;
+  url: string;
+  e2bLifetimes: E2bLifetimes;
+}
 
+/** burrow's listener: the Sprites API, the dashboard, sandbox URLs and the E2B API. */
+async function startApi(
+  config: BurrowConfig,
+  { log, logger, paths }: Host,
+  storage: Storage,
+  { metrics, events }: Observed,
+  network: Network,
+  egress: Egress,
+  core: Core,
+): Promise<PublicApi> {
+  const { db, serviceStore, snapshots, disks, images, pool } = storage;
+  const { manager, checkpoints, sessions, activity, defaults, runtimes, processLimit } = core;
+  const { targetIn } = network;
   const tokenKey = await ensureKeyFile(paths.tokenKey);
   const tokens = new TokenAuthority(tokenKey, new ApiTokenStore(db), Date.now, (name) => manager.find(name));
 
@@ -314,7 +509,6 @@ export async function serve(
   // The dashboard is built by Vite into dist/web, beside this file once compiled.
   const dashboard = await DashboardAssets.load(fileURLToPath(new URL('./web/', import.meta.url)));
   if (dashboard.missing) log(`dashboard: ${dashboard.missing}`);
-  const { host, port } = config.listen;
   // Opening a sandbox's URL reaches into it like a proxy does: the token needs `exec` on it.
   // Browser sessions (the dashboard's, URL logins) stand for a token: revoking it ends them.
   const browserSessions = new BrowserSessions(new BrowserSessionStore(db));
@@ -349,20 +543,8 @@ export async function serve(
     targetOf: (record) => targetIn(record.id, serviceStore.forSandbox(record.id).find((s) => s.httpPort)?.httpPort ?? DEFAULT_HTTP_PORT),
     targetAt: (record, port) => targetIn(record.id, port),
   });
-  const targetIn = (sandboxId: string, port: number) => {
-    const subnet = networks.subnetOf(sandboxId);
-    return subnet && { host: subnet.address, port };
-  };
   const proxyTarget = (name: string, port: number) => targetIn(manager.get(name).id, port);
   const sandboxFs = new SandboxFs(manager);
-  const defaults = {
-    runtime: config.defaultRuntime,
-    image: config.defaultImage,
-    cpus: config.defaults.cpus,
-    ramMb: config.defaults.ramMb,
-    storageGb: config.defaults.storageGb,
-    pidsLimit: config.defaults.pidsLimit,
-  };
   const e2bStore = new E2bSandboxStore(db);
   const e2bLifetimes = new E2bLifetimes({ store: e2bStore, manager, sessions, log });
   const e2b = new E2bAdapter({
@@ -376,7 +558,8 @@ export async function serve(
     disks,
     services: serviceStore,
     baseLayers: new BaseLayers(config.imageCache, BURROW_IMAGE_FILES),
-    grantsOf: (sandbox) => secrets.list().flatMap((s) => s.grants.filter((g) => g.sandbox === sandbox).map((g) => ({ secret: s.name, env: g.env }))),
+    grantsOf: (sandbox) =>
+      egress.secrets.list().flatMap((s) => s.grants.filter((g) => g.sandbox === sandbox).map((g) => ({ secret: s.name, env: g.env }))),
   });
   const app = await buildApi({
     manager,
@@ -386,15 +569,15 @@ export async function serve(
     sessions,
     foreign: e2b,
     tokens,
-    secrets: { secrets, tokenizerPublicKey: tokenizer.publicKeyHex, caCertificate: ca.certPem },
+    secrets: { secrets: egress.secrets, tokenizerPublicKey: egress.tokenizer.publicKeyHex, caCertificate: egress.ca.certPem },
     dashboard,
     dashboardLogins: new DashboardLogins(browserSessions),
-    egress,
+    egress: core.egress,
     urls,
     urlAccess,
     proxyTarget,
     ports: new PortWatchers(
-      (id) => netns.pathFor(id),
+      (id) => network.netns.pathFor(id),
       async (id) => {
         const record = manager.byId(id);
         if (record?.status !== 'running') return [];
@@ -405,50 +588,42 @@ export async function serve(
     events,
     metrics,
     logError: (message, detail) => logger.error(detail, message),
-    limits,
-    privileges,
-    usage,
+    limits: core.limits,
+    privileges: core.privileges,
+    usage: core.usage,
     activity,
-    services,
+    services: core.services,
     defaults,
+    urlDomain: config.network.urlDomain,
     view: {
-      urlFor: (name) => `http://${name}.${config.network.urlDomain}:${actualPort()}`,
       isolationOf: (record) => runtimes[record.runtime].isolation,
       processLimitReached: (record) => processLimit.isExhausted(record),
       sleepDefaults: config.sleep,
     },
   });
+  const { host, port } = config.listen;
   await app.listen({ host, port });
-  function actualPort(): number {
-    const address = app.server.address();
-    return typeof address === 'object' && address ? address.port : port;
-  }
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort()}`;
+  const address = app.server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   log(`burrow is listening on ${url}`);
+  return { app, url, e2bLifetimes };
+}
+
+/** What runs on its own once burrow listens; answers the function that stops it all. */
+function startTimers(config: BurrowConfig, { log }: Host, core: Core, api: PublicApi): () => void {
+  const { manager, checkpoints, meter, diskGauge, activity, tasks, services } = core;
   const { intervalMs } = config.autoCheckpoint;
   const stopAutoCheckpoints = intervalMs ? checkpoints.startAutoTimer(intervalMs) : () => {};
   if (config.meter) meter.start();
   diskGauge?.start();
   const idle = new IdleTimer({ manager, activity, defaults: config.sleep, holds: [tasks.holds], log });
   const stopIdle = idle.start();
-  const stopE2bLifetimes = e2bLifetimes.start();
+  const stopE2bLifetimes = api.e2bLifetimes.start();
   services.restartAfterDaemonStart();
-
-  return {
-    url,
-    log,
-    async close() {
-      // Sandboxes keep running: they belong to the host, not to this process.
-      stopAutoCheckpoints();
-      stopIdle();
-      stopE2bLifetimes();
-      await sandboxApi.close();
-      await app.close();
-      await resolver.close();
-      await meter.stop();
-      diskGauge?.stop();
-      await proxy.close();
-      db.close();
-    },
+  return () => {
+    stopAutoCheckpoints();
+    stopIdle();
+    stopE2bLifetimes();
   };
 }

@@ -66,7 +66,8 @@ beforeAll(async () => {
     dashboardLogins: new DashboardLogins(sessions),
     // No Host names a sandbox here, so every request reaches the API.
     urls: { addressOf: () => undefined },
-    view: { urlFor: (n) => `http://${n}.localhost:7070`, isolationOf: () => 'runc', processLimitReached: () => false, sleepDefaults: { warmAfterMs: 30_000, coldAfterMs: 600_000 } },
+    urlDomain: 'localhost',
+    view: { isolationOf: () => 'runc', processLimitReached: () => false, sleepDefaults: { warmAfterMs: 30_000, coldAfterMs: 600_000 } },
     activity: new Activity(),
     defaults: { runtime: 'runc', image: 'dev', cpus: 1, ramMb: 512, storageGb: 10 },
     metrics: new Metrics({ sandboxCounts: () => ({}) }),

@@ -1,7 +1,7 @@
 // The HTTP/WebSocket API: Sprites v1 wire protocol (shared/spec/sprites-api.md) plus burrow's
 // extras under the same /v1 tree. Every error leaves as `{"error": code, "message": text}`.
 import { EventEmitter } from 'node:events';
-import { createServer, maxHeaderSize, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, maxHeaderSize, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -30,6 +30,7 @@ import type { Metrics } from '../../core/metrics.js';
 import { validName } from '../../core/names.js';
 import type { Services } from '../../core/services.js';
 import type { DashboardAssets } from './dashboard-assets.js';
+import type { ViewContext } from './sprite-view.js';
 import { bearerToken } from '../burrow-credentials.js';
 import { assertSameSite, type DashboardLogins } from './dashboard-auth.js';
 import { checkpointRoutes, type CheckpointRouteDeps } from './routes/checkpoints.js';
@@ -61,11 +62,7 @@ export const SPRITE_VERSION = '1.0.0';
 /** Readable without a token: the API's own description. */
 const PUBLIC_PATHS = new Set(['/v1/openapi.json']);
 
-/**
- * What the public API is built from: each route group's own slice (declared beside its
- * handlers), and what the listener itself uses around them.
- */
-export type ApiDeps = SpriteRouteDeps &
+type RouteDeps = SpriteRouteDeps &
   ExecRouteDeps &
   FsRouteDeps &
   CheckpointRouteDeps &
@@ -74,7 +71,17 @@ export type ApiDeps = SpriteRouteDeps &
   ResourceRouteDeps &
   PortRouteDeps &
   ProxyRouteDeps &
-  UrlRouteDeps & {
+  UrlRouteDeps;
+
+/**
+ * What the public API is built from: each route group's own slice (declared beside its
+ * handlers), and what the listener itself uses around them.
+ */
+export type ApiDeps = Omit<RouteDeps, 'view'> & {
+    /** How a sandbox is shown, but for its URL: the listener knows its own port. */
+    view: Omit<ViewContext, 'urlFor'>;
+    /** Sandbox URLs are `http://<name>.<urlDomain>:<this listener's port>`. */
+    urlDomain: string;
     /** Export and import of sandboxes as OCI images. */
     imageArchives: Omit<ImageArchiveDeps, 'view' | 'logError'>;
     tokens: TokenAuthority;
@@ -132,6 +139,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     relay?.closeAll();
     deps.foreign?.close();
   });
+  const routeDeps: RouteDeps & ApiDeps = {
+    ...deps,
+    view: { ...deps.view, urlFor: (name) => `http://${name}.${deps.urlDomain}:${listeningPort(app.server)}` },
+  };
   app.decorateRequest('bearer', null);
   app.decorateRequest('token', null);
   const isPublic = (path: string) => PUBLIC_PATHS.has(path) || isDashboardPublic(deps.dashboard, path);
@@ -199,31 +210,36 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     void reply.code(404).send({ error: 'not_found', message: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` });
   });
 
-  await app.register(spriteRoutes(deps));
-  await app.register(execRoutes(deps));
-  await app.register(fsRoutes(deps));
-  await app.register(checkpointRoutes(deps));
-  await app.register(imageArchiveRoutes({ ...deps.imageArchives, view: deps.view, logError: (message) => deps.logError?.(message, {}) }));
+  await app.register(spriteRoutes(routeDeps));
+  await app.register(execRoutes(routeDeps));
+  await app.register(fsRoutes(routeDeps));
+  await app.register(checkpointRoutes(routeDeps));
+  await app.register(imageArchiveRoutes({ ...deps.imageArchives, view: routeDeps.view, logError: (message) => deps.logError?.(message, {}) }));
   await app.register(
     serviceRoutes(deps.services, {
       prefix: '/v1/sprites/:name',
       sandboxOf: (req) => validName((req.params as { name: string }).name),
     }),
   );
-  await app.register(tokenRoutes(deps));
-  await app.register(policyRoutes(deps));
-  await app.register(urlRoutes(deps));
-  await app.register(proxyRoutes(deps));
-  await app.register(portRoutes(deps));
-  await app.register(eventRoutes(deps));
-  await app.register(usageRoutes(deps));
-  await app.register(resourceRoutes(deps));
+  await app.register(tokenRoutes(routeDeps));
+  await app.register(policyRoutes(routeDeps));
+  await app.register(urlRoutes(routeDeps));
+  await app.register(proxyRoutes(routeDeps));
+  await app.register(portRoutes(routeDeps));
+  await app.register(eventRoutes(routeDeps));
+  await app.register(usageRoutes(routeDeps));
+  await app.register(resourceRoutes(routeDeps));
   await app.register(privilegesRoutes(deps.privileges));
-  await app.register(metricsRoutes(deps));
-  await app.register(secretRoutes(deps));
+  await app.register(metricsRoutes(routeDeps));
+  await app.register(secretRoutes(routeDeps));
   await app.register(openapiRoutes());
   await app.register(dashboardRoutes({ assets: deps.dashboard, logins: deps.dashboardLogins, refusal: (token) => refusal(deps.tokens, token) }));
   return app;
+}
+
+function listeningPort(server: Server): number {
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : 0;
 }
 
 /**
