@@ -2,16 +2,18 @@
 // API layer throws ApiErrors for what it finds itself (a refused token, a malformed request).
 // Both answer with the status the protocol's registry gives their code, and a flat body
 // `{ "error": "<code>", "message": "...", ...details }` (spec section 1).
-import { statusFor } from '@burrow/protocol';
+import { FsErrorCodes, statusFor } from '@burrow/protocol';
 import type { FastifyError } from 'fastify';
 import { ZodError } from 'zod';
 import { DomainError } from '../core/errors.js';
+import { FsError } from '../core/sandbox-fs.js';
 
 /** An error the API layer finds itself, before or around what it asks of core. */
 export class ApiError extends DomainError {}
 
-export function httpStatusOf(error: DomainError): number {
-  return statusFor(error.code);
+/** Registry codes by the protocol's table; fs errors (errno form, spec section 6) by theirs. */
+export function httpStatusOf(error: DomainError | FsError): number {
+  return error instanceof FsError ? FsErrorCodes[error.code] : statusFor(error.code);
 }
 
 /** A policy body that does not parse: 400 `invalid_policy` (the JS SDK reports a 400 as "Invalid policy"). */

@@ -50,7 +50,7 @@ export async function rpc<T>(fn: () => Promise<T>): Promise<T> {
 
 /** The HTTP status of a failure on /files. */
 export function statusOf(e: unknown): number {
-  if (e instanceof FsError) return e.code === 'EIO' ? 500 : e.status === 409 ? 409 : e.status;
+  if (e instanceof FsError) return e.code === 'EIO' ? 500 : httpStatusOf(e);
   if (e instanceof DomainError) return httpStatusOf(e);
   return 500;
 }

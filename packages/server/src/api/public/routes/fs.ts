@@ -20,6 +20,7 @@ import {
 } from '@burrow/protocol';
 import { validName } from '../../../core/names.js';
 import { FsError, sandboxPath, type SandboxFs } from '../../../core/sandbox-fs.js';
+import { httpStatusOf } from '../../errors.js';
 import type { SandboxManager } from '../../../core/sandbox-manager.js';
 
 type NameParams = { Params: { name: string } };
@@ -160,7 +161,7 @@ export function fsRoutes(deps: FsRouteDeps): FastifyPluginAsync {
 
 function sendFsError(reply: FastifyReply, err: FsError): FastifyReply {
   const body: FsErrorBody = { error: err.message, code: err.code, path: err.path };
-  return reply.code(err.status).type('application/json').send(body);
+  return reply.code(httpStatusOf(err)).type('application/json').send(body);
 }
 
 function zodMessage(err: ZodError): string {
