@@ -78,27 +78,27 @@ type RouteDeps = SpriteRouteDeps &
  * handlers), and what the listener itself uses around them.
  */
 export type ApiDeps = Omit<RouteDeps, 'view'> & {
-    /** How a sandbox is shown, but for its URL: the listener knows its own port. */
-    view: Omit<ViewContext, 'urlFor'>;
-    /** Sandbox URLs are `http://<name>.<urlDomain>:<this listener's port>`. */
-    urlDomain: string;
-    /** Export and import of sandboxes as OCI images. */
-    imageArchives: Omit<ImageArchiveDeps, 'view' | 'logError'>;
-    tokens: TokenAuthority;
-    egress: EgressPolicies;
-    urls: SandboxUrls;
-    activity: Activity;
-    services: Services;
-    metrics: Metrics;
-    privileges: Privileges;
-    secrets: SecretRouteDeps;
-    dashboard: DashboardAssets;
-    dashboardLogins: DashboardLogins;
-    /** Server-side failures (5xx) go to the daemon's log with the route and the stack. */
-    logError?: (message: string, detail: Record<string, unknown>) => void;
-    /** A foreign protocol served on the same listener (the E2B API), asked first for each request. */
-    foreign?: ForeignProtocol;
-  };
+  /** How a sandbox is shown, but for its URL: the listener knows its own port. */
+  view: Omit<ViewContext, 'urlFor'>;
+  /** Sandbox URLs are `http://<name>.<urlDomain>:<this listener's port>`. */
+  urlDomain: string;
+  /** Export and import of sandboxes as OCI images. */
+  imageArchives: Omit<ImageArchiveDeps, 'view' | 'logError'>;
+  tokens: TokenAuthority;
+  egress: EgressPolicies;
+  urls: SandboxUrls;
+  activity: Activity;
+  services: Services;
+  metrics: Metrics;
+  privileges: Privileges;
+  secrets: SecretRouteDeps;
+  dashboard: DashboardAssets;
+  dashboardLogins: DashboardLogins;
+  /** Server-side failures (5xx) go to the daemon's log with the route and the stack. */
+  logError?: (message: string, detail: Record<string, unknown>) => void;
+  /** A foreign protocol served on the same listener (the E2B API), asked first for each request. */
+  foreign?: ForeignProtocol;
+};
 
 export interface ForeignProtocol {
   claims(req: IncomingMessage): boolean;
