@@ -7,7 +7,7 @@
 import { createServer, Agent, request, type Server } from 'node:https';
 import { BlockList, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { CertificateAuthority, EgressProxy, Injector, Placeholders, TokenizerKeys } from '@burrow/server';
+import { CertificateAuthority, EgressProxy, Injector, Placeholders, TokenizerKeys } from '@burrow/server/testing';
 import { log, type BenchContext, type Benchmark, type Figure } from './context.js';
 import { formatMs, median, p90 } from './stats.js';
 

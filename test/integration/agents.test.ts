@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CertificateAuthority } from '@burrow/server';
+import { CertificateAuthority } from '@burrow/server/testing';
 import { inspectToken, type BurrowClient } from '@burrow/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeInternet } from '../support/fake-internet.js';

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, Sandbox, Service } from '@burrow/sdk';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { LOG_ROTATE_BYTES } from '@burrow/server';
+import { LOG_ROTATE_BYTES } from '@burrow/server/testing';
 import { CLI, sandboxName } from '../support/instance.js';
 import { until } from '../support/until.js';
 import { useInstance } from '../support/use-instance.js';

@@ -5,7 +5,7 @@ import { lstatSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, Sandbox } from '@burrow/sdk';
-import { FIRST_ID_BASE, ID_RANGE_SIZE, shiftOwnership } from '@burrow/server';
+import { FIRST_ID_BASE, ID_RANGE_SIZE, shiftOwnership } from '@burrow/server/testing';
 import { sandboxName } from '../support/instance.js';
 import { useInstance } from '../support/use-instance.js';
 

@@ -6,7 +6,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
-import { addressReply, emptyReply, parseQuery, RCODE_NXDOMAIN } from '@burrow/server';
+import { addressReply, emptyReply, parseQuery, RCODE_NXDOMAIN } from '@burrow/server/testing';
 import { RUN_ID } from './instance.js';
 
 const SERVER = `

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi, type ApiDeps } from '../src/api/app.js';
-import { DashboardAssets } from '../src/api/dashboard-assets.js';
-import { DashboardLogins } from '../src/api/dashboard-auth.js';
+import { buildApi, type ApiDeps } from '../src/api/public/app.js';
+import { DashboardAssets } from '../src/api/public/dashboard-assets.js';
+import { DashboardLogins } from '../src/api/public/dashboard-auth.js';
 import { BrowserSessions } from '../src/auth/browser-sessions.js';
 import { BrowserSessionStore } from '../src/db/browser-sessions.js';
 import { Activity } from '../src/core/activity.js';
@@ -66,7 +66,8 @@ beforeAll(async () => {
     dashboardLogins: new DashboardLogins(sessions),
     // No Host names a sandbox here, so every request reaches the API.
     urls: { addressOf: () => undefined },
-    view: { urlFor: (n) => `http://${n}.localhost:7070`, isolationOf: () => 'runc', processLimitReached: () => false, sleepDefaults: { warmAfterMs: 30_000, coldAfterMs: 600_000 } },
+    urlDomain: 'localhost',
+    view: { isolationOf: () => 'runc', processLimitReached: () => false, sleepDefaults: { warmAfterMs: 30_000, coldAfterMs: 600_000 } },
     activity: new Activity(),
     defaults: { runtime: 'runc', image: 'dev', cpus: 1, ramMb: 512, storageGb: 10 },
     metrics: new Metrics({ sandboxCounts: () => ({}) }),

@@ -1,12 +1,12 @@
 // The E2B adapter's pure pieces: how the SDK's metadata filter is decoded, how templates map to
 // images, what envd reports when a process ends, the op each RPC needs, and the lifetime rule.
 import { describe, expect, it } from 'vitest';
-import { rpcOp } from '../src/api/e2b/index.js';
-import { depthBelow, permissionsText } from '../src/api/e2b/envd-filesystem.js';
-import { endEvent } from '../src/api/e2b/envd-process.js';
-import { resolvePath, rpcUser, userNamed } from '../src/api/e2b/envd-users.js';
-import { decodeMetadataFilter, imageForTemplate, listQuery, matchesMetadata, parseSnapshotId, snapshotId } from '../src/api/e2b/wire.js';
-import { EventQueue } from '../src/api/e2b/event-queue.js';
+import { rpcOp } from '../src/api/public/e2b/index.js';
+import { depthBelow, permissionsText } from '../src/api/public/e2b/envd-filesystem.js';
+import { endEvent } from '../src/api/public/e2b/envd-process.js';
+import { resolvePath, rpcUser, userNamed } from '../src/api/public/e2b/envd-users.js';
+import { decodeMetadataFilter, imageForTemplate, listQuery, matchesMetadata, parseSnapshotId, snapshotId } from '../src/api/public/e2b/wire.js';
+import { EventQueue } from '../src/api/public/e2b/event-queue.js';
 import { E2bLifetimes } from '../src/core/e2b-lifetimes.js';
 import type { E2bSandboxRecord, E2bSandboxStore } from '../src/db/e2b-sandboxes.js';
 import type { SandboxManager } from '../src/core/sandbox-manager.js';

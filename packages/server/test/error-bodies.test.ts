@@ -1,9 +1,9 @@
 // Core's errors know no HTTP; the API edge answers each with its code's status and the flat body
 // of spec section 1.
 import { describe, expect, it } from 'vitest';
-import { toErrorBody } from '../src/api/app.js';
-import { ApiError } from '../src/api/errors.js';
+import { ApiError, httpStatusOf, toErrorBody } from '../src/api/errors.js';
 import { Conflict, DomainError, RuntimeFailed, SandboxBusy, SandboxExists, SandboxNotFound } from '../src/core/errors.js';
+import { FsError } from '../src/core/sandbox-fs.js';
 
 describe('error bodies at the API edge', () => {
   it("answers core's errors with their code's status and the message that says what to do", () => {
@@ -34,5 +34,11 @@ describe('error bodies at the API edge', () => {
 
   it("answers the API layer's own errors the same way", () => {
     expect(toErrorBody(new ApiError('unauthorized', 'no token'))).toEqual({ status: 401, body: { error: 'unauthorized', message: 'no token' } });
+  });
+
+  it('gives an fs error, which carries only its errno name, the status of spec section 6', () => {
+    const status = (code: ConstructorParameters<typeof FsError>[0]) => httpStatusOf(new FsError(code, 'x', '/x'));
+    expect(['ENOENT', 'EACCES', 'EEXIST', 'ENOTDIR', 'EINVAL', 'EIO'].map(status)).toEqual([404, 403, 409, 400, 400, 500]);
+    expect(Object.keys(new FsError('ENOENT', 'no such file', '/x'))).not.toContain('status');
   });
 });

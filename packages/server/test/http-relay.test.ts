@@ -4,8 +4,8 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { relayInFrontOf, type Route } from '../src/network/http-connection-relay.js';
-import { FramingError, RequestFramer, ResponseFramer, values, type FramerEvent } from '../src/network/http-framing.js';
+import { relayInFrontOf, type Route } from '../src/api/urls/http-connection-relay.js';
+import { FramingError, RequestFramer, ResponseFramer, values, type FramerEvent } from '../src/api/urls/http-framing.js';
 
 /** Feeds `bytes` one piece at a time (every split point matters) and collects what comes out. */
 function frame<H>(framer: { push(b: Buffer): void; next(): FramerEvent<H> | undefined }, bytes: string, piece = 1) {

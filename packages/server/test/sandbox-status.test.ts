@@ -1,4 +1,7 @@
 // The lifecycle table and its one writer, over a real (in-memory) database.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { IllegalTransition, SandboxStatuses, TRANSITIONS, canMove } from '../src/core/sandbox-status.js';
 import { openDatabase } from '../src/db/database.js';
@@ -76,5 +79,32 @@ describe('the sandbox lifecycle', () => {
     store.delete('a1');
     new SandboxStatuses(store).move('a1', 'failed');
     expect(store.byId('a1')).toBeUndefined();
+  });
+});
+
+describe('the one status writer', () => {
+  it('is held by SandboxStatuses alone: the store has no other status writer and hands this one out once', () => {
+    const store = storeWith('running');
+    expect((store as unknown as Record<string, unknown>).setStatus).toBeUndefined();
+    const statuses = new SandboxStatuses(store);
+    expect(() => store.takeStatusWriter()).toThrow('statuses change only through SandboxStatuses.move');
+    statuses.move('a1', 'warm');
+    expect(store.byId('a1')?.status).toBe('warm');
+  });
+
+  it('cannot be taken before SandboxStatuses: a second writer is a startup error, not a silent one', () => {
+    const store = storeWith('running');
+    const outside = store.takeStatusWriter();
+    expect(() => new SandboxStatuses(store)).toThrow('statuses change only through SandboxStatuses.move');
+    outside('a1', 'cold');
+    expect(store.byId('a1')?.status).toBe('cold');
+  });
+
+  it('is taken nowhere but in core/sandbox-status.ts, and no other SQL writes the status column', () => {
+    const src = fileURLToPath(new URL('../src/', import.meta.url));
+    const files = (readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => join(src, f));
+    const where = (pattern: RegExp) => files.filter((f) => pattern.test(readFileSync(f, 'utf8'))).map((f) => relative(src, f));
+    expect(where(/\.takeStatusWriter\(/)).toEqual(['core/sandbox-status.ts']);
+    expect(where(/UPDATE\s+sandboxes\s+SET[^;`]*\bstatus\s*=/i)).toEqual(['db/sandboxes.ts']);
   });
 });

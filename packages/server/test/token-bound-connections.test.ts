@@ -1,7 +1,7 @@
 // Connections a token opened end when it is revoked or expires, once, and not after they closed.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Bearer, TokenAuthority } from '../src/auth/api-tokens.js';
-import { TokenBoundConnections, type TokenEnd } from '../src/api/token-bound-connections.js';
+import { TokenBoundConnections, type TokenEnd } from '../src/api/public/token-bound-connections.js';
 
 let revoke: (ids: ReadonlySet<string>) => void;
 let connections: TokenBoundConnections;

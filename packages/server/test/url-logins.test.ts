@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TokenAuthority } from '../src/auth/api-tokens.js';
 import { BrowserSessions } from '../src/auth/browser-sessions.js';
 import { ensureKeyFile } from '../src/auth/root-key.js';
-import { UrlAccess, LOGIN_LIFETIME_MS } from '../src/api/url-access.js';
+import { UrlAccess, LOGIN_LIFETIME_MS } from '../src/api/urls/url-access.js';
 import { ApiTokenStore } from '../src/db/api-tokens.js';
 import { BrowserSessionStore } from '../src/db/browser-sessions.js';
 import { openDatabase, type Db } from '../src/db/database.js';

@@ -13,12 +13,10 @@ const MIN_LEARN_SECONDS = 30;
 const MAX_LEARN_SECONDS = 24 * 3600;
 
 export class EgressPolicies {
-  private readonly matchers = new Map<string, { policy: string; matcher: PolicyMatcher }>();
-
   constructor(
     private readonly manager: SandboxManager,
     private readonly networks: SandboxNetworks,
-    private readonly firewall: HostFirewall,
+    private readonly clients: PolicyClients,
   ) {}
 
   /** The sandbox's policy; `{"rules":[]}` when it has none. */
@@ -33,9 +31,22 @@ export class EgressPolicies {
     await this.manager.withLock(name, async (sandbox) => {
       const record = sandbox.record;
       await this.networks.setPolicy(record.id, policy.rules.length ? JSON.stringify(policy) : null);
-      this.matchers.delete(record.id);
+      this.clients.forget(record.id);
     });
   }
+}
+
+/**
+ * The policies as the DNS resolver and the egress proxy see them: by the address a query or
+ * connection comes from. Needs no sandbox manager, so both can listen before it exists.
+ */
+export class PolicyClients {
+  private readonly matchers = new Map<string, { policy: string; matcher: PolicyMatcher }>();
+
+  constructor(
+    private readonly networks: SandboxNetworks,
+    private readonly firewall: HostFirewall,
+  ) {}
 
   /** The resolver's view of the sandbox at `address`. */
   clientAt(address: string): DnsClient | undefined {
@@ -50,6 +61,11 @@ export class EgressPolicies {
           records.map((r) => ({ ip: r.ip, ttlSeconds: Math.min(MAX_LEARN_SECONDS, Math.max(MIN_LEARN_SECONDS, r.ttl)) })),
         ),
     };
+  }
+
+  /** Drops the compiled policy of a sandbox whose policy changed. */
+  forget(sandboxId: string): void {
+    this.matchers.delete(sandboxId);
   }
 
   private matcherFor(sandboxId: string, policy: string): PolicyMatcher {

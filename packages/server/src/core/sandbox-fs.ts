@@ -9,7 +9,6 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import {
   fsErrorCodeFor,
-  FsErrorCodes,
   type FsEntry,
   type FsEntryType,
   type FsErrorCode,
@@ -29,8 +28,8 @@ const MAX_STDERR = 64 * 1024;
 /** Upload bytes gathered into one write to the sandbox while the previous write is in flight. */
 const COALESCE = 1 << 20;
 
+/** A filesystem failure as errno names it; its HTTP status is the API's business (api/errors.ts). */
 export class FsError extends Error {
-  readonly status: number;
   constructor(
     readonly code: FsErrorCode,
     message: string,
@@ -38,7 +37,6 @@ export class FsError extends Error {
   ) {
     super(message);
     this.name = 'FsError';
-    this.status = FsErrorCodes[code];
   }
 }
 

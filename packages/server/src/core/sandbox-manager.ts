@@ -47,6 +47,9 @@ export interface CreateOptions {
   from?: { image: string; populate(sandboxId: string): Promise<void> };
 }
 
+/** What a new sandbox gets when its request names none: runtime, image and limits. */
+export type SandboxDefaults = Pick<CreateOptions, 'runtime' | 'image' | 'cpus' | 'ramMb' | 'storageGb' | 'pidsLimit'>;
+
 export type { SandboxHooks } from './sandbox-hooks.js';
 export type SleepDepth = 'warm' | 'cold';
 

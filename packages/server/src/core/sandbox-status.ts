@@ -1,7 +1,7 @@
 // The lifecycle of a sandbox as its recorded status: which status may follow which. Every status
 // change goes through `SandboxStatuses.move`, which checks it against this one table, so a new
 // path that would record a status the rest of burrow does not expect is caught where it is made.
-import type { SandboxRecord, SandboxStatus, SandboxStore } from '../db/sandboxes.js';
+import type { SandboxRecord, SandboxStatus, SandboxStore, StatusWriter } from '../db/sandboxes.js';
 
 /**
  * For each status, the statuses it may change to.
@@ -46,23 +46,27 @@ export const throwIllegal: OnIllegalTransition = (error) => {
   throw error;
 };
 
-/** The one writer of sandbox statuses. */
+/** The one writer of sandbox statuses: it holds the store's status writer, which is handed out once. */
 export class SandboxStatuses {
+  private readonly write: StatusWriter;
+
   constructor(
-    private readonly store: Pick<SandboxStore, 'byId' | 'setStatus'>,
+    private readonly store: Pick<SandboxStore, 'byId' | 'takeStatusWriter'>,
     /**
      * A running daemon reports and records the status anyway: by the time a status is written,
      * the host already is in that state (a container booted or gone), and a record that
      * disagrees with the host is worse than an unexpected step. Tests throw.
      */
     private readonly onIllegal: OnIllegalTransition = throwIllegal,
-  ) {}
+  ) {
+    this.write = store.takeStatusWriter();
+  }
 
   /** Records that the sandbox `id` is now `to`, checked against the table. A row gone meanwhile is left gone. */
   move(id: string, to: SandboxStatus, extra: { failureReason?: string | null } = {}): void {
     const current = this.store.byId(id);
     if (!current) return;
     if (!canMove(current.status, to)) this.onIllegal(new IllegalTransition(current, current.status, to));
-    this.store.setStatus(id, to, extra);
+    this.write(id, to, extra);
   }
 }

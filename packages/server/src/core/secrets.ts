@@ -38,6 +38,17 @@ export interface SecretsDeps {
   now?: () => number;
 }
 
+/**
+ * The grant a placeholder names, read from the store: the proxy's Placeholders need it, and
+ * they are built before Secrets, which mints with them.
+ */
+export function placeholderGrantOf(store: Pick<SecretStore, 'grant'>): (id: string) => PlaceholderGrant | undefined {
+  return (id) => {
+    const g = store.grant(id);
+    return g && { id: g.id, secret: g.secret, sandboxId: g.sandboxId, sandbox: g.sandbox, revoked: g.revokedAt !== null };
+  };
+}
+
 export class Secrets {
   private readonly now: () => number;
 
@@ -145,8 +156,7 @@ export class Secrets {
   }
 
   grantForPlaceholder(id: string): PlaceholderGrant | undefined {
-    const g = this.deps.store.grant(id);
-    return g && { id: g.id, secret: g.secret, sandboxId: g.sandboxId, sandbox: g.sandbox, revoked: g.revokedAt !== null };
+    return placeholderGrantOf(this.deps.store)(id);
   }
 
   /** Environment variables that carry placeholders into the sandbox's processes. */

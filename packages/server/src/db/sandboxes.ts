@@ -89,9 +89,13 @@ function fromRow(r: Row): SandboxRecord {
 
 export class DuplicateNameError extends Error {}
 
+/** Records a sandbox's new status (see SandboxStore.takeStatusWriter). */
+export type StatusWriter = (id: string, status: SandboxStatus, extra?: { failureReason?: string | null; at?: string }) => void;
+
 export class SandboxStore {
   private byNameStatement: Statement | undefined;
   private byIdStatement: Statement | undefined;
+  #statusWriterTaken = false;
 
   constructor(private readonly db: Db) {}
 
@@ -155,7 +159,18 @@ export class SandboxStore {
     return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
-  setStatus(id: string, status: SandboxStatus, extra: { failureReason?: string | null; at?: string } = {}): void {
+  /**
+   * The only way to write a sandbox's status, handed out once: SandboxStatuses (core/
+   * sandbox-status.ts) takes it when it is built and checks every change against the lifecycle
+   * table. Any other taker, before or after, is refused, so no other code can record a status.
+   */
+  takeStatusWriter(): StatusWriter {
+    if (this.#statusWriterTaken) throw new Error('the sandbox status writer is taken: statuses change only through SandboxStatuses.move');
+    this.#statusWriterTaken = true;
+    return (id, status, extra = {}) => this.#writeStatus(id, status, extra);
+  }
+
+  #writeStatus(id: string, status: SandboxStatus, extra: { failureReason?: string | null; at?: string }): void {
     const now = extra.at ?? new Date().toISOString();
     this.db
       .prepare(
