@@ -9,14 +9,15 @@
 //
 // Nothing is buffered: each layer's digest is measured by packing it once, and the archive
 // packs it again while it streams (the snapshot is read-only, so both passes give the same
-// bytes, and the archive checks that they do).
+// bytes, and the archive checks that they do). A checkpoint never changes, so its layer's
+// measure is kept: exporting it again packs it only once.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ServiceStore } from '../db/services.js';
 import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import type { BaseLayers } from '../oci/base-layers.js';
 import { archiveChunks, jsonBlob, type ArchiveFormat, type Blob } from '../oci/image-archive.js';
-import { filesLayer, measureLayer, runLayer, treeLayer, type LayerRecipe, type Skipped } from '../oci/layers.js';
+import { filesLayer, measureLayer, runLayer, treeLayer, type LayerRecipe, type Measured, type Skipped } from '../oci/layers.js';
 import { INIT, initFiles } from '../oci/service-init.js';
 import { BURROW_IMAGE_FILES } from '../storage/image-recipes.js';
 import type { SandboxDisks } from '../storage/sandbox-disks.js';
@@ -76,7 +77,13 @@ const BASE_LAYER_RETRY_S = 20;
 
 const TAG = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
 
+/** Checkpoints whose changes layer's measure is kept (a few hundred bytes each). */
+const MEASURES_KEPT = 256;
+
 export class ImageExports {
+  /** Measures of checkpoints' changes layers, by checkpoint and recipe; oldest first. */
+  private readonly measures = new Map<string, Promise<Measured>>();
+
   constructor(private readonly deps: ImageExportDeps) {}
 
   /** Everything but the bytes: checkpoint taken, layers measured, config and manifest made. */
@@ -105,7 +112,7 @@ export class ImageExports {
       exclude: await this.burrowMountsOf(record.id),
       maxFileBytes: record.storageGb * 2 ** 30,
     });
-    const changes = await measureLayer(changesRecipe);
+    const changes = await this.measureChanges(`${record.id}/${checkpoint.id}@${checkpoint.createdAt}`, changesRecipe);
     const services = inNeedsOrder(this.deps.services.forSandbox(record.id).filter((s) => s.wanted));
     const initRecipe = filesLayer(
       initFiles(services.map((s) => ({ name: s.name, cmd: s.cmd, args: s.args, env: s.env, dir: s.dir ?? SANDBOX_USER.home }))),
@@ -156,6 +163,26 @@ export class ImageExports {
       secrets: this.deps.grantsOf(name),
       chunks: () => archiveChunks({ manifest, config, layers, tag, format }),
     };
+  }
+
+  /**
+   * The checkpoint's layer is the same bytes every time it is packed with the same recipe (the
+   * snapshot is read-only; the key has the checkpoint's time, so a checkpoint deleted and made
+   * again under its name is a new key), so it is measured once; the stream still checks it.
+   */
+  private measureChanges(checkpointKey: string, recipe: LayerRecipe): Promise<Measured> {
+    const key = `${checkpointKey} ${JSON.stringify(recipe.args)}`;
+    let measured = this.measures.get(key);
+    if (!measured) {
+      measured = measureLayer(recipe);
+      measured.catch(() => this.measures.delete(key));
+      this.measures.set(key, measured);
+      for (const oldest of this.measures.keys()) {
+        if (this.measures.size <= MEASURES_KEPT) break;
+        this.measures.delete(oldest);
+      }
+    }
+    return measured;
   }
 
   /** burrow's own paths: its files in the image, and where it mounts things (the last boot's bundle, and the fixed ones). */

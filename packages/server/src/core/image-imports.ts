@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { RuntimeKind } from '../config.js';
 import type { SandboxRecord } from '../db/sandboxes.js';
-import { packageFile, BURROW_IMAGE_FILES } from '../storage/image-recipes.js';
+import { HOST_PYTHON, packageFile, BURROW_IMAGE_FILES } from '../storage/image-recipes.js';
 import { createSubvolume, deleteSubvolume, isSubvolume, setReadonly } from '../storage/btrfs.js';
 import type { ImageStore } from '../storage/images.js';
 import type { PoolLayout } from '../storage/pool.js';
@@ -102,13 +102,13 @@ function invalid(message: string): DomainError {
 async function unpack(args: string[], input?: Readable): Promise<{ stdout: string }> {
   if (!input) {
     try {
-      return await run('python3', [UNPACK_TOOL, ...args]);
+      return await run(HOST_PYTHON, [UNPACK_TOOL, ...args]);
     } catch (e) {
       throw refusalOr(e);
     }
   }
   return new Promise((resolve, reject) => {
-    const child = spawn('python3', [UNPACK_TOOL, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(HOST_PYTHON, [UNPACK_TOOL, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -119,7 +119,7 @@ async function unpack(args: string[], input?: Readable): Promise<{ stdout: strin
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (code === 0) resolve({ stdout });
-      else reject(refusalOr(new CommandError(['python3', UNPACK_TOOL, ...args], code, stderr, signal)));
+      else reject(refusalOr(new CommandError([HOST_PYTHON, UNPACK_TOOL, ...args], code, stderr, signal)));
     });
   });
 }

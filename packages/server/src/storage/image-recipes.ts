@@ -145,6 +145,13 @@ export function imageNameOf(id: string): ImageName {
   return id.replace(/-[0-9a-f]{12}$/, '') as ImageName;
 }
 
+/**
+ * The interpreter of the host tools (`host-tools/*.py`): Debian's, which `burrow doctor --fix`
+ * installs, never whichever `python3` comes first on PATH (a version manager's shim there costs
+ * over a second per start, and another Python is not the one the tools are run with in tests).
+ */
+export const HOST_PYTHON = '/usr/bin/python3';
+
 /** A file shipped in the server package (next to src/ and dist/). */
 export function packageFile(relative: string): string {
   return fileURLToPath(new URL(`../../${relative}`, import.meta.url));
