@@ -42,6 +42,10 @@ async function sh(target: Sandbox, script: string): Promise<string> {
   return r.stdout;
 }
 
+async function manifestDigestOf(archivePath: string, ref = ''): Promise<string> {
+  return (JSON.parse((await run('skopeo', ['inspect', `oci-archive:${archivePath}${ref}`])).stdout) as { Digest: string }).Digest;
+}
+
 async function sha256(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
@@ -267,6 +271,8 @@ describe('burrow import', () => {
     expect(await sh(back, 'cat ~/app/index.html')).toBe('<h1>hello from the sandbox</h1>\n');
     expect(await sh(back, 'id -un; test -e /etc/issue && echo issue || echo no-issue')).toBe('user\nno-issue\n');
     expect(await sh(back, 'stat -c %U:%G ~/app')).toBe('user:user\n');
+    // It stands on the imported image, and says so.
+    expect((await back.refresh()).image).toBe(`oci-${(await manifestDigestOf(archive)).slice('sha256:'.length, 'sha256:'.length + 12)}`);
     await back.delete();
   }, 600_000);
 

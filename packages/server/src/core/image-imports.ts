@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { RuntimeKind } from '../config.js';
+import type { ImageName, RuntimeKind } from '../config.js';
 import type { SandboxRecord } from '../db/sandboxes.js';
 import { HOST_PYTHON, packageFile, BURROW_IMAGE_FILES } from '../storage/image-recipes.js';
 import { createSubvolume, deleteSubvolume, isSubvolume, setReadonly } from '../storage/btrfs.js';
@@ -31,8 +31,8 @@ export interface ImageImportDeps {
   manager: SandboxManager;
   images: ImageStore;
   pool: PoolLayout;
-  /** Limits, image and runtime a new sandbox gets when the request names none. */
-  defaults: Omit<CreateOptions, 'name' | 'environment' | 'labels' | 'urlSettings'>;
+  /** Limits and runtime a new sandbox gets when the request names none, and the image whose agent is grafted in. */
+  defaults: Omit<CreateOptions, 'name' | 'environment' | 'labels' | 'urlSettings' | 'image'> & { image: ImageName };
 }
 
 interface Descriptor {

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AGENTS, type ImageName } from '@burrow/protocol';
+import { AGENTS, IMAGE_NAMES, type ImageName } from '@burrow/protocol';
 import { AGENT } from '../runtime/agent.js';
 
 export type { ImageName };
@@ -140,9 +140,18 @@ export function imageId(recipe: ImageRecipe, mirror: string | undefined): string
   return `${recipe.name}-${hash}`;
 }
 
-/** The image an id was built from: the id is the name, a dash and 12 hex digits (see imageId). */
-export function imageNameOf(id: string): ImageName {
-  return id.replace(/-[0-9a-f]{12}$/, '') as ImageName;
+/** The image an id was built from (the id is the name, a dash and 12 hex digits, see imageId); null for an imported image. */
+export function imageNameOf(id: string): ImageName | null {
+  const name = id.replace(/-[0-9a-f]{12}$/, '');
+  return (IMAGE_NAMES as readonly string[]).includes(name) ? (name as ImageName) : null;
+}
+
+/**
+ * What a sandbox reports as its image: one of burrow's images by name, an imported one by its
+ * id (`oci-` and 12 hex digits of the archive's manifest digest), which is what it stands on.
+ */
+export function imageLabelOf(id: string): string {
+  return imageNameOf(id) ?? id;
 }
 
 /**
