@@ -7,6 +7,7 @@
 // export imports back as a sandbox; archives for another architecture, without a user, or with
 // names that climb out or go through symlinks are refused with nothing made.
 import { execFile, spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
@@ -25,6 +26,7 @@ const work = `/tmp/burrow-oci-${RUN_ID}`;
 const name = sandboxName('oci');
 const second = sandboxName('oci-2');
 const imported = sandboxName('oci-in');
+const importedApp = sandboxName('oci-app');
 const refused = sandboxName('oci-bad');
 const archive = join(work, 'app.tar');
 const netns = `burrow-oci-${RUN_ID}`;
@@ -40,6 +42,20 @@ async function sh(target: Sandbox, script: string): Promise<string> {
   const r = await target.exec('sh', ['-c', script]);
   if (r.exitCode !== 0) throw new Error(`'${script}' exited ${r.exitCode}: ${r.stderr}`);
   return r.stdout;
+}
+
+/** A page of a sandbox's URL (`NAME.localhost`), which forwards to the service with http_port. */
+function viaUrl(sandboxName: string): Promise<string> {
+  const { port } = new URL(burrow.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host: `${sandboxName}.localhost:${port}`, Authorization: `Bearer ${burrow.token}` } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(`${res.statusCode} ${body}`));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 async function manifestDigestOf(archivePath: string, ref = ''): Promise<string> {
@@ -274,6 +290,18 @@ describe('burrow import', () => {
     // It stands on the imported image, and says so.
     expect((await back.refresh()).image).toBe(`oci-${(await manifestDigestOf(archive)).slice('sha256:'.length, 'sha256:'.length + 12)}`);
     await back.delete();
+  }, 600_000);
+
+  it("makes the exported sandbox's services again, serving the app at the new sandbox's URL", async () => {
+    const result = await burrow.cli(['import', archive, importedApp, '--runtime', 'runc']);
+    expect(result.code, result.stderr).toBe(0);
+    const services = await client.sandbox(importedApp).services.list();
+    expect(services.map((s) => ({ name: s.name, cmd: s.cmd, args: s.args, http_port: s.http_port, needs: s.needs }))).toEqual([
+      { name: 'web', cmd: 'python3', args: ['-m', 'http.server', '8080', '--directory', '/home/user/app'], http_port: 8080, needs: [] },
+    ]);
+    const page = await until('the imported app to answer at its URL', () => viaUrl(importedApp), { accept: (p) => p.includes('hello from the sandbox'), timeoutMs: 60_000 });
+    expect(page).toMatch(/^200 /);
+    await client.sandbox(importedApp).delete();
   }, 600_000);
 
   it('refuses an image for another architecture, or without a `user`, with a 400 and nothing made', async () => {

@@ -381,7 +381,7 @@ export async function serve(
   const app = await buildApi({
     manager,
     checkpoints,
-    imageArchives: { exports, imports: new ImageImports({ manager, images, pool, defaults }) },
+    imageArchives: { exports, imports: new ImageImports({ manager, services, images, pool, defaults }) },
     fs: sandboxFs,
     sessions,
     foreign: e2b,

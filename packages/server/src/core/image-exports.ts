@@ -13,7 +13,8 @@
 // measure is kept: exporting it again packs it only once.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ServiceStore } from '../db/services.js';
+import { SERVICES_LABEL, type ExportedService } from '@burrow/protocol';
+import type { ServiceRecord, ServiceStore } from '../db/services.js';
 import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import type { BaseLayers } from '../oci/base-layers.js';
 import { archiveChunks, jsonBlob, type ArchiveFormat, type Blob } from '../oci/image-archive.js';
@@ -132,7 +133,12 @@ export class ImageExports {
         Env: Object.keys(env).sort().map((k) => `${k}=${env[k]}`),
         Entrypoint: [INIT],
         ...(ports.length ? { ExposedPorts: Object.fromEntries(ports.map((p) => [`${p}/tcp`, {}])) } : {}),
-        Labels: { 'dev.burrow.sandbox': name, 'dev.burrow.checkpoint': checkpoint.id, 'dev.burrow.image': record.image },
+        Labels: {
+          'dev.burrow.sandbox': name,
+          'dev.burrow.checkpoint': checkpoint.id,
+          'dev.burrow.image': record.image,
+          [SERVICES_LABEL]: JSON.stringify(describeServices(services)),
+        },
       },
       rootfs: { type: 'layers', diff_ids: [base.diffId, changes.digest, init.digest] },
       history: [
@@ -193,6 +199,20 @@ export class ImageExports {
     const named = mounts.map((m) => m.destination).filter((d): d is string => typeof d === 'string');
     return [...new Set([...ALWAYS_MOUNTED, ...BURROW_IMAGE_FILES, ...named])].sort();
   }
+}
+
+/** The services as a service PUT names them, each needing only services the image has. */
+function describeServices(services: ServiceRecord[]): ExportedService[] {
+  const names = new Set(services.map((s) => s.name));
+  return services.map((s) => ({
+    name: s.name,
+    cmd: s.cmd,
+    args: s.args,
+    env: s.env,
+    ...(s.dir ? { dir: s.dir } : {}),
+    needs: s.needs.filter((n) => names.has(n)),
+    http_port: s.httpPort,
+  }));
 }
 
 function streamed(recipe: LayerRecipe, digest: string, size: number): Blob {

@@ -6,6 +6,7 @@
 // grafted in from burrow's image. Every step happens under a `.partial-` name that start-up
 // removes, and every failure removes what was made: never a half-made sandbox or image.
 import { spawn } from 'node:child_process';
+import { exportedServices, SERVICES_LABEL } from '@burrow/protocol';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rename, stat } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ImageName, RuntimeKind } from '../config.js';
 import type { SandboxRecord } from '../db/sandboxes.js';
+import type { ServiceDefinition } from '../db/services.js';
 import { HOST_PYTHON, packageFile, BURROW_IMAGE_FILES } from '../storage/image-recipes.js';
 import { createSubvolume, deleteSubvolume, isSubvolume, setReadonly } from '../storage/btrfs.js';
 import type { ImageStore } from '../storage/images.js';
@@ -20,6 +22,7 @@ import type { PoolLayout } from '../storage/pool.js';
 import { CommandError, run } from '../util/run.js';
 import { DomainError, SandboxExists } from './errors.js';
 import type { CreateOptions, SandboxManager } from './sandbox-manager.js';
+import type { Services } from './services.js';
 
 const UNPACK_TOOL = packageFile('host-tools/oci-unpack.py');
 /** The tool's exit status for a refused archive. */
@@ -29,6 +32,7 @@ const BURROW_VARIABLES = new Set(['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'L
 
 export interface ImageImportDeps {
   manager: SandboxManager;
+  services: Services;
   images: ImageStore;
   pool: PoolLayout;
   /** Limits and runtime a new sandbox gets when the request names none, and the image whose agent is grafted in. */
@@ -44,8 +48,11 @@ interface Descriptor {
 interface ImageConfig {
   architecture?: string;
   os?: string;
-  config?: { Env?: string[] };
+  config?: { Env?: string[]; Entrypoint?: unknown; Cmd?: unknown; ExposedPorts?: unknown; WorkingDir?: unknown; Labels?: unknown };
 }
+
+/** The service an image of another tool runs as: its entrypoint and command. */
+const FOREIGN_SERVICE = 'app';
 
 export class ImageImports {
   constructor(private readonly deps: ImageImportDeps) {}
@@ -62,6 +69,7 @@ export class ImageImports {
       if (config.architecture !== 'amd64' || (config.os ?? 'linux') !== 'linux') {
         throw invalid(`the image is for ${config.os ?? '?'}/${config.architecture ?? '?'}; burrow runs linux/amd64 images`);
       }
+      const services = servicesOf(config);
       const imageId = `oci-${manifestDigest.slice('sha256:'.length, 'sha256:'.length + 12)}`;
       if (!(await images.isImported(imageId))) {
         tree = join(pool.images, `.partial-${imageId}-${randomBytes(4).toString('hex')}`);
@@ -78,7 +86,7 @@ export class ImageImports {
           if (!(await isSubvolume(images.pathOf(imageId)))) throw e;
         });
       }
-      return await manager.create({
+      const record = await manager.create({
         ...this.deps.defaults,
         runtime: opts.runtime ?? this.deps.defaults.runtime,
         name,
@@ -87,6 +95,13 @@ export class ImageImports {
         urlSettings: { auth: 'sprite' },
         from: { image: imageId, populate: async () => {} },
       });
+      try {
+        for (const service of services) await this.deps.services.put(name, service);
+      } catch (e) {
+        await manager.destroy(name).catch(() => {});
+        throw e;
+      }
+      return manager.get(name);
     } finally {
       if (tree) await deleteSubvolume(tree).catch(() => {});
       await deleteSubvolume(staging).catch(() => {});
@@ -205,6 +220,52 @@ function safeMember(dir: string, member: string): string {
   const parts = String(member).split('/').filter((p) => p && p !== '.');
   if (parts.some((p) => p === '..') || parts.length === 0) throw invalid(`'${String(member).slice(0, 80)}' climbs out of the archive`);
   return join(dir, ...parts);
+}
+
+/**
+ * The services the sandbox runs: a burrow export names its own (in start order); an image of
+ * another tool runs its entrypoint and command as one service, serving its lowest exposed TCP
+ * port. A description that does not parse refuses the archive before anything is made.
+ */
+function servicesOf(config: ImageConfig): ServiceDefinition[] {
+  const labels = config.config?.Labels;
+  const described = labels && typeof labels === 'object' ? (labels as Record<string, unknown>)[SERVICES_LABEL] : undefined;
+  if (described !== undefined) {
+    const parsed = exportedServices.safeParse(typeof described === 'string' ? parseJson(described, `label ${SERVICES_LABEL}`) : null);
+    if (!parsed.success) throw invalid(`label ${SERVICES_LABEL} does not describe services: ${parsed.error.issues[0]?.message ?? 'bad shape'}`);
+    return parsed.data.map((s) => ({
+      name: s.name,
+      cmd: s.cmd,
+      args: s.args ?? [],
+      env: s.env ?? {},
+      dir: s.dir ?? null,
+      needs: s.needs ?? [],
+      httpPort: s.http_port ?? null,
+    }));
+  }
+  const argv = [...stringsOf(config.config?.Entrypoint), ...stringsOf(config.config?.Cmd)];
+  if (!argv.length || argv.some((a) => a.includes('\0'))) return [];
+  const ports = Object.keys(config.config?.ExposedPorts && typeof config.config.ExposedPorts === 'object' ? config.config.ExposedPorts : {})
+    .map((p) => /^(\d{1,5})(?:\/tcp)?$/.exec(p))
+    .map((m) => Number(m?.[1]))
+    .filter((p) => p >= 1 && p <= 65_535)
+    .sort((a, b) => a - b);
+  const workdir = config.config?.WorkingDir;
+  return [
+    {
+      name: FOREIGN_SERVICE,
+      cmd: argv[0]!,
+      args: argv.slice(1),
+      env: {},
+      dir: typeof workdir === 'string' && workdir.startsWith('/') ? workdir : null,
+      needs: [],
+      httpPort: ports[0] ?? null,
+    },
+  ];
+}
+
+function stringsOf(value: unknown): string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string') ? value : [];
 }
 
 function environmentOf(config: ImageConfig): Record<string, string> {
