@@ -4,8 +4,10 @@
 // Deleted files are absent from the image, the same checkpoint exports to the same bytes, a
 // second sandbox of the image shares the base layer, and hostile contents (symlinks out of the
 // sandbox, a huge sparse file, names with newlines) make export read nothing outside it. The
-// export imports back as a sandbox; archives for another architecture, without a user, or with
-// names that climb out or go through symlinks are refused with nothing made.
+// export imports back as a sandbox that reports its image and serves its services at its own URL;
+// archives of other tools (umoci from a directory, skopeo's docker-archive, zstd layers) import
+// too; archives for another architecture, without a user, or with names that climb out or go
+// through symlinks are refused with nothing made.
 import { execFile, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
@@ -27,6 +29,9 @@ const name = sandboxName('oci');
 const second = sandboxName('oci-2');
 const imported = sandboxName('oci-in');
 const importedApp = sandboxName('oci-app');
+const foreign = sandboxName('oci-umoci');
+const fromDocker = sandboxName('oci-docker');
+const fromZstd = sandboxName('oci-zstd');
 const refused = sandboxName('oci-bad');
 const archive = join(work, 'app.tar');
 const netns = `burrow-oci-${RUN_ID}`;
@@ -342,5 +347,87 @@ describe('burrow import', () => {
     expect((await burrow.call('GET', `/v1/sprites/${refused}`)).status).toBe(404);
     const images = join(burrow.config.pool.mountpoint, 'images');
     expect((await run('ls', ['-A', images])).stdout.split('\n').filter((e) => e.startsWith('.partial'))).toEqual([]);
+  }, 300_000);
+});
+
+/**
+ * A root file system no burrow made: a static busybox (its httpd serves /www on port 8000), with
+ * what burrow's agent and service wrapper run (bash, setpriv, coreutils, their libraries) copied
+ * from the host, a `user` account, and a page. $1 is the directory.
+ */
+const FOREIGN_ROOTFS = String.raw`
+set -eu
+root=$1
+mkdir -p "$root"/bin "$root"/etc "$root"/www "$root"/home/user "$root"/tmp "$root"/lib64
+cp /bin/busybox "$root"/bin/busybox
+ln -s busybox "$root"/bin/sh
+for program in bash setpriv tee stat mkdir dirname; do
+  path=$(command -v "$program")
+  cp "$path" "$root"/bin/
+  for lib in $(ldd "$path" | awk '/=> \//{print $3}'); do mkdir -p "$root$(dirname "$lib")"; cp -n "$lib" "$root$lib"; done
+done
+cp /lib64/ld-linux-x86-64.so.2 "$root"/lib64/
+printf 'root:x:0:0::/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n' > "$root"/etc/passwd
+printf 'root:x:0:\nuser:x:1000:\n' > "$root"/etc/group
+chown 1000:1000 "$root"/home/user
+chmod 1777 "$root"/tmp
+echo '<p>served by busybox</p>' > "$root"/www/index.html
+`;
+
+describe('archives of other tools', () => {
+  const umociArchive = join(work, 'umoci.tar');
+  const dockerArchive = join(work, 'docker-save.tar');
+  const zstdArchive = join(work, 'zstd.tar');
+
+  beforeAll(async () => {
+    const rootfs = join(work, 'foreign-rootfs');
+    const layout = join(work, 'foreign-layout');
+    await run('bash', ['-c', FOREIGN_ROOTFS, 'foreign-rootfs', rootfs]);
+    await run('umoci', ['init', '--layout', layout]);
+    await run('umoci', ['new', '--image', `${layout}:app`]);
+    await run('umoci', ['insert', '--image', `${layout}:app`, rootfs, '/']);
+    const cmd = ['httpd', '-f', '-p', '8000', '-h', '/www'].flatMap((a) => ['--config.cmd', a]);
+    await run('umoci', ['config', '--image', `${layout}:app`, '--architecture', 'amd64', '--os', 'linux', '--config.entrypoint', '/bin/busybox', ...cmd, '--config.exposedports', '8000/tcp', '--config.workingdir', '/www']);
+    await run('tar', ['-cf', umociArchive, '-C', layout, '.']);
+    await run('skopeo', ['copy', `oci-archive:${umociArchive}:app`, `docker-archive:${dockerArchive}:app:1`]);
+    await run('skopeo', ['copy', '--dest-compress-format', 'zstd', `oci-archive:${umociArchive}:app`, `oci-archive:${zstdArchive}:app`]);
+  }, 300_000);
+
+  it('imports a one-layer OCI archive umoci made from a directory, and serves its entrypoint at the sandbox URL', async () => {
+    const manifest = JSON.parse((await run('skopeo', ['inspect', '--raw', `oci-archive:${umociArchive}:app`])).stdout) as { layers: unknown[] };
+    expect(manifest.layers).toHaveLength(1);
+    const result = await burrow.cli(['import', umociArchive, foreign, '--runtime', 'runc']);
+    expect(result.code, result.stderr).toBe(0);
+    const back = client.sandbox(foreign);
+    expect((await back.refresh()).image).toBe(`oci-${(await manifestDigestOf(umociArchive, ':app')).slice(7, 19)}`);
+    const services = await back.services.list();
+    expect(services.map((s) => ({ name: s.name, cmd: s.cmd, args: s.args, http_port: s.http_port, dir: s.dir }))).toEqual([
+      { name: 'app', cmd: '/bin/busybox', args: ['httpd', '-f', '-p', '8000', '-h', '/www'], http_port: 8000, dir: '/www' },
+    ]);
+    const page = await until('the image entrypoint to answer at the sandbox URL', () => viaUrl(foreign), { accept: (p) => p.includes('served by busybox'), timeoutMs: 60_000 });
+    expect(page).toMatch(/^200 /);
+    await back.delete();
+  }, 300_000);
+
+  it('imports a docker-archive (the `docker save` format) that skopeo wrote', async () => {
+    const listing = (await run('tar', ['-tf', dockerArchive])).stdout.split('\n');
+    expect(listing).toContain('manifest.json');
+    expect(listing).not.toContain('index.json');
+    const result = await burrow.cli(['import', dockerArchive, fromDocker, '--runtime', 'runc']);
+    expect(result.code, result.stderr).toBe(0);
+    const back = client.sandbox(fromDocker);
+    expect((await back.exec('/bin/busybox', ['cat', '/www/index.html'])).stdout).toBe('<p>served by busybox</p>\n');
+    expect((await back.refresh()).image).toMatch(/^oci-[0-9a-f]{12}$/);
+    await back.delete();
+  }, 300_000);
+
+  it('imports an image whose layer is zstd-compressed', async () => {
+    const manifest = JSON.parse((await run('skopeo', ['inspect', '--raw', `oci-archive:${zstdArchive}:app`])).stdout) as { layers: Array<{ mediaType: string }> };
+    expect(manifest.layers.map((l) => l.mediaType)).toEqual(['application/vnd.oci.image.layer.v1.tar+zstd']);
+    const result = await burrow.cli(['import', zstdArchive, fromZstd, '--runtime', 'runc']);
+    expect(result.code, result.stderr).toBe(0);
+    const back = client.sandbox(fromZstd);
+    expect((await back.exec('/bin/busybox', ['cat', '/www/index.html'])).stdout).toBe('<p>served by busybox</p>\n');
+    await back.delete();
   }, 300_000);
 });

@@ -80,6 +80,7 @@ export class ImageImports {
         if (!found.user) throw invalid('the image has no `user` account in /etc/passwd; add one (uid 1000 with a home at /home/user), as burrow runs commands as `user`');
         const burrowImage = images.pathOf(images.idFor(this.deps.defaults.image));
         await unpack(['graft', tree, burrowImage, ...BURROW_IMAGE_FILES]);
+        await unpack(['dirs', tree]);
         await setReadonly(tree, true);
         await rename(tree, images.pathOf(imageId)).catch(async (e: NodeJS.ErrnoException) => {
           // Imported meanwhile by another request: that copy serves.
@@ -153,7 +154,6 @@ async function readLayout(dir: string): Promise<{ manifestDigest: string; config
     const layers = manifest.json.layers ?? [];
     if (!manifest.json.config) throw invalid('the manifest names no config');
     const config = await blobJson<ImageConfig>(dir, manifest.json.config.digest);
-    for (const l of layers) if (/zstd/.test(l.mediaType ?? '')) throw invalid('zstd-compressed layers are not supported; export with gzip');
     return { manifestDigest: manifest.digest, config, layers: await Promise.all(layers.map((l) => verifiedBlob(dir, l.digest))) };
   }
   const saved = await readJson<Array<{ Config: string; Layers: string[] }>>(dir, 'manifest.json');
