@@ -7,7 +7,7 @@
 // export imports back as a sandbox that reports its image and serves its services at its own URL;
 // archives of other tools (umoci from a directory, skopeo's docker-archive, zstd layers) import
 // too; archives for another architecture, without a user, or with names that climb out or go
-// through symlinks are refused with nothing made.
+// through symlinks are refused with nothing made. A granted secret is named, never exported.
 import { execFile, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
@@ -42,6 +42,9 @@ const secretText = `host-only-${randomBytes(8).toString('hex')}`;
 let client: BurrowClient;
 let sandbox: Sandbox;
 let exportStderr = '';
+/** A secret the app uses through burrow: the export names it and carries neither it nor its placeholder. */
+const apiKey = { name: 'oci-api-key', env: 'API_KEY', value: `sk-${randomBytes(12).toString('hex')}` };
+let placeholder = '';
 
 async function sh(target: Sandbox, script: string): Promise<string> {
   const r = await target.exec('sh', ['-c', script]);
@@ -78,6 +81,8 @@ beforeAll(async () => {
   await writeFile(hostSecret, secretText);
   client = burrow.client();
   sandbox = await client.createSandbox(name, { runtime: 'runc' });
+  await client.addSecret(apiKey.name, { hosts: ['api.example.test'], inject: 'Authorization: Bearer {}', value: apiKey.value });
+  placeholder = (await client.grantSecret(apiKey.name, name, { env: apiKey.env })).placeholder;
   await sh(
     sandbox,
     [
@@ -165,6 +170,17 @@ describe('burrow export', () => {
     expect(bytes.includes(Buffer.from(secretText))).toBe(false);
     const shadow = await readFile('/etc/shadow');
     expect(bytes.includes(shadow)).toBe(false);
+  });
+
+  it('names the granted secret the app will need, and carries neither its value nor its placeholder', async () => {
+    expect(exportStderr).toMatch(new RegExp(`warning: the image holds no secrets.*\\n\\s+${apiKey.name} \\(as \\$${apiKey.env}\\)`, 's'));
+    const checkpoint = /@(auto-\d+)/.exec(exportStderr)![1]!;
+    const viaSdk = await sandbox.export({ checkpoint });
+    expect(viaSdk.notes.secrets).toEqual([{ secret: apiKey.name, env: apiKey.env }]);
+    viaSdk.stream.destroy();
+    const bytes = await readFile(archive);
+    expect(placeholder).not.toBe('');
+    for (const needle of [apiKey.value, placeholder]) expect(bytes.includes(Buffer.from(needle))).toBe(false);
   });
 
   it('runs under runc outside burrow and serves the page the sandbox served', async () => {
