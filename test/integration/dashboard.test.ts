@@ -1,7 +1,8 @@
 // The web dashboard end to end, in headless Chromium against a real `burrow serve` and real gVisor
 // sandboxes: log in with a token, create a sandbox, use its terminal, checkpoint, write a file,
-// restore and see the file gone; services, policy, URL; fork; the live list (warm, cold);
-// re-attaching a terminal; CSRF and Origin checks; a token limited to one sandbox.
+// restore and see the file gone; download a checkpoint as an OCI image; services, policy, URL;
+// fork; the live list (warm, cold); re-attaching a terminal; CSRF and Origin checks; a token
+// limited to one sandbox.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import WebSocket from 'ws';
