@@ -262,7 +262,7 @@ describe('burrow export', () => {
  * a layer tar with tarfile, so entries no directory could hold (a symlink, then a file below it)
  * can be made.
  */
-async function craftArchive(label: string, architecture: string, layerScripts: string[]): Promise<string> {
+async function craftArchive(label: string, architecture: string, layerScripts: string[], labels: Record<string, string> = {}): Promise<string> {
   const layout = join(work, `craft-${label}`);
   await mkdir(join(layout, 'blobs', 'sha256'), { recursive: true });
   const blob = async (bytes: Buffer) => {
@@ -276,7 +276,7 @@ async function craftArchive(label: string, architecture: string, layerScripts: s
     await run('python3', ['-c', script, file]);
     layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...(await blob(await readFile(file))) });
   }
-  const config = await blob(Buffer.from(JSON.stringify({ architecture, os: 'linux', config: { Env: ['GREETING=hi'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } })));
+  const config = await blob(Buffer.from(JSON.stringify({ architecture, os: 'linux', config: { Env: ['GREETING=hi'], Labels: labels }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } })));
   const manifest = await blob(
     Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers })),
   );
@@ -344,6 +344,18 @@ describe('burrow import', () => {
     expect(await response.json()).toMatchObject({ error: 'invalid_image' });
     expect((await burrow.call('GET', `/v1/sprites/${refused}`)).status).toBe(404);
     expect((await burrow.call('GET', '/v1/sprites')).body.sprites).toEqual(before.body.sprites);
+  }, 300_000);
+
+  it('refuses a services label that does not describe services, with a 400 and nothing made', async () => {
+    const hostile = await craftArchive('label', 'amd64', [`${USABLE}\nt.close()`], { 'dev.burrow.services': JSON.stringify([{ name: '../../etc', cmd: 'sh' }]) });
+    const response = await fetch(`${burrow.url}/v1/sprites/${refused}/import`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${burrow.token}`, 'Content-Type': 'application/x-tar' },
+      body: await readFile(hostile),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'invalid_image', message: expect.stringContaining('dev.burrow.services') });
+    expect((await burrow.call('GET', `/v1/sprites/${refused}`)).status).toBe(404);
   }, 300_000);
 
   it('refuses a layer that writes through its own symlink or climbs out, writing nothing on the host', async () => {

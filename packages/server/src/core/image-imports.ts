@@ -6,7 +6,7 @@
 // grafted in from burrow's image. Every step happens under a `.partial-` name that start-up
 // removes, and every failure removes what was made: never a half-made sandbox or image.
 import { spawn } from 'node:child_process';
-import { exportedServices, SERVICES_LABEL } from '@burrow/protocol';
+import { exportedServices, SERVICES_LABEL, type ExportedService } from '@burrow/protocol';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rename, stat } from 'node:fs/promises';
@@ -230,24 +230,28 @@ function safeMember(dir: string, member: string): string {
 function servicesOf(config: ImageConfig): ServiceDefinition[] {
   const labels = config.config?.Labels;
   const described = labels && typeof labels === 'object' ? (labels as Record<string, unknown>)[SERVICES_LABEL] : undefined;
-  if (described !== undefined) {
-    const parsed = exportedServices.safeParse(typeof described === 'string' ? parseJson(described, `label ${SERVICES_LABEL}`) : null);
-    if (!parsed.success) throw invalid(`label ${SERVICES_LABEL} does not describe services: ${parsed.error.issues[0]?.message ?? 'bad shape'}`);
-    return parsed.data.map((s) => ({
-      name: s.name,
-      cmd: s.cmd,
-      args: s.args ?? [],
-      env: s.env ?? {},
-      dir: s.dir ?? null,
-      needs: s.needs ?? [],
-      httpPort: s.http_port ?? null,
-    }));
-  }
+  const source = described === undefined ? "the image's Entrypoint and Cmd" : `label ${SERVICES_LABEL}`;
+  const services = described === undefined ? foreignService(config) : typeof described === 'string' ? parseJson(described, source) : null;
+  const parsed = exportedServices.safeParse(services);
+  if (!parsed.success) throw invalid(`${source} ${parsed.error.issues[0]?.message ?? 'does not describe services'}`);
+  return parsed.data.map((s) => ({
+    name: s.name,
+    cmd: s.cmd,
+    args: s.args ?? [],
+    env: s.env ?? {},
+    dir: s.dir ?? null,
+    needs: s.needs ?? [],
+    httpPort: s.http_port ?? null,
+  }));
+}
+
+/** Entrypoint + Cmd as the service `app`, in WorkingDir, serving the lowest exposed TCP port. */
+function foreignService(config: ImageConfig): ExportedService[] {
   const argv = [...stringsOf(config.config?.Entrypoint), ...stringsOf(config.config?.Cmd)];
-  if (!argv.length || argv.some((a) => a.includes('\0'))) return [];
-  const ports = Object.keys(config.config?.ExposedPorts && typeof config.config.ExposedPorts === 'object' ? config.config.ExposedPorts : {})
-    .map((p) => /^(\d{1,5})(?:\/tcp)?$/.exec(p))
-    .map((m) => Number(m?.[1]))
+  if (!argv.length) return [];
+  const exposed = config.config?.ExposedPorts;
+  const ports = Object.keys(exposed && typeof exposed === 'object' ? exposed : {})
+    .map((p) => Number(/^(\d{1,5})(?:\/tcp)?$/.exec(p)?.[1]))
     .filter((p) => p >= 1 && p <= 65_535)
     .sort((a, b) => a - b);
   const workdir = config.config?.WorkingDir;
@@ -256,10 +260,8 @@ function servicesOf(config: ImageConfig): ServiceDefinition[] {
       name: FOREIGN_SERVICE,
       cmd: argv[0]!,
       args: argv.slice(1),
-      env: {},
-      dir: typeof workdir === 'string' && workdir.startsWith('/') ? workdir : null,
-      needs: [],
-      httpPort: ports[0] ?? null,
+      ...(typeof workdir === 'string' && workdir.startsWith('/') ? { dir: workdir } : {}),
+      http_port: ports[0] ?? null,
     },
   ];
 }
