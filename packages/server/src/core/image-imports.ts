@@ -3,15 +3,16 @@
 // writes nothing through a symlink, makes no device node and lets no name climb out. Its layers
 // are flattened into a new read-only image subvolume (`oci-<manifest digest>`), which the new
 // sandbox stands on as sandboxes stand on burrow's own images; burrow's agent and shim are
-// grafted in from burrow's image. Every step happens under a `.partial-` name that start-up
-// removes, and every failure removes what was made: never a half-made sandbox or image.
+// grafted in from burrow's image. The services come with it: those a burrow export describes in
+// its config, or an image's own entrypoint. Every step happens under a `.partial-` name that
+// start-up removes, and every failure removes what was made: never a half-made sandbox or image.
 import { spawn } from 'node:child_process';
-import { exportedServices, SERVICES_LABEL, type ExportedService } from '@burrow/protocol';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { exportedServices, SERVICES_LABEL, type ExportedService } from '@burrow/protocol';
 import type { ImageName, RuntimeKind } from '../config.js';
 import type { SandboxRecord } from '../db/sandboxes.js';
 import type { ServiceDefinition } from '../db/services.js';
@@ -87,7 +88,7 @@ export class ImageImports {
           if (!(await isSubvolume(images.pathOf(imageId)))) throw e;
         });
       }
-      const record = await manager.create({
+      await manager.create({
         ...this.deps.defaults,
         runtime: opts.runtime ?? this.deps.defaults.runtime,
         name,
