@@ -1,7 +1,8 @@
 // The web dashboard end to end, in headless Chromium against a real `burrow serve` and real gVisor
 // sandboxes: log in with a token, create a sandbox, use its terminal, checkpoint, write a file,
-// restore and see the file gone; services, policy, URL; fork; the live list (warm, cold);
-// re-attaching a terminal; CSRF and Origin checks; a token limited to one sandbox.
+// restore and see the file gone; download a checkpoint as an OCI image; services, policy, URL;
+// fork; the live list (warm, cold); re-attaching a terminal; CSRF and Origin checks; a token
+// limited to one sandbox.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import WebSocket from 'ws';
@@ -118,6 +119,27 @@ describe('the dashboard', () => {
     expect((await terminalLines()).some((l) => l.includes('No such file or directory'))).toBe(true);
     await screenshot(page, '04-restored');
   });
+
+  it('downloads a checkpoint from the timeline as an OCI image archive, with the session cookie', async () => {
+    const checkpoint = page.locator('li[data-checkpoint]', { hasText: 'before the file' });
+    const id = await checkpoint.getAttribute('data-checkpoint');
+    const [download] = await Promise.all([page.waitForEvent('download', WAIT), checkpoint.getByRole('link', { name: 'Export' }).click()]);
+    expect(download.suggestedFilename()).toBe(`${name}-${id}.tar`);
+    const stream = await download.createReadStream();
+    const head: Buffer[] = [];
+    let bytes = 0;
+    for await (const chunk of stream) {
+      head.push(chunk as Buffer);
+      bytes += (chunk as Buffer).length;
+      if (bytes >= 1024) break;
+    }
+    stream.destroy();
+    const start = Buffer.concat(head);
+    // An OCI image layout as a tar: its first entry is `oci-layout`.
+    expect(start.subarray(0, 10).toString()).toBe('oci-layout');
+    expect(start.subarray(512, 1024).toString()).toContain('"imageLayoutVersion":"1.0.0"');
+    await download.delete();
+  }, 600_000);
 
   it('re-attaches the same session after a reload, with its scrollback, and follows the window size', async () => {
     await typeInTerminal('echo before-$((6*7))-reload');

@@ -4,9 +4,12 @@
 // Deleted files are absent from the image, the same checkpoint exports to the same bytes, a
 // second sandbox of the image shares the base layer, and hostile contents (symlinks out of the
 // sandbox, a huge sparse file, names with newlines) make export read nothing outside it. The
-// export imports back as a sandbox; archives for another architecture, without a user, or with
-// names that climb out or go through symlinks are refused with nothing made.
+// export imports back as a sandbox that reports its image and serves its services at its own URL;
+// archives of other tools (umoci from a directory, skopeo's docker-archive, zstd layers) import
+// too; archives for another architecture, without a user, or with names that climb out or go
+// through symlinks are refused with nothing made. A granted secret is named, never exported.
 import { execFile, spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises';
@@ -25,6 +28,10 @@ const work = `/tmp/burrow-oci-${RUN_ID}`;
 const name = sandboxName('oci');
 const second = sandboxName('oci-2');
 const imported = sandboxName('oci-in');
+const importedApp = sandboxName('oci-app');
+const foreign = sandboxName('oci-umoci');
+const fromDocker = sandboxName('oci-docker');
+const fromZstd = sandboxName('oci-zstd');
 const refused = sandboxName('oci-bad');
 const archive = join(work, 'app.tar');
 const netns = `burrow-oci-${RUN_ID}`;
@@ -35,11 +42,32 @@ const secretText = `host-only-${randomBytes(8).toString('hex')}`;
 let client: BurrowClient;
 let sandbox: Sandbox;
 let exportStderr = '';
+/** A secret the app uses through burrow: the export names it and carries neither it nor its placeholder. */
+const apiKey = { name: 'oci-api-key', env: 'API_KEY', value: `sk-${randomBytes(12).toString('hex')}` };
+let placeholder = '';
 
 async function sh(target: Sandbox, script: string): Promise<string> {
   const r = await target.exec('sh', ['-c', script]);
   if (r.exitCode !== 0) throw new Error(`'${script}' exited ${r.exitCode}: ${r.stderr}`);
   return r.stdout;
+}
+
+/** A page of a sandbox's URL (`NAME.localhost`), which forwards to the service with http_port. */
+function viaUrl(sandboxName: string): Promise<string> {
+  const { port } = new URL(burrow.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', headers: { host: `${sandboxName}.localhost:${port}`, Authorization: `Bearer ${burrow.token}` } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(`${res.statusCode} ${body}`));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function manifestDigestOf(archivePath: string, ref = ''): Promise<string> {
+  return (JSON.parse((await run('skopeo', ['inspect', `oci-archive:${archivePath}${ref}`])).stdout) as { Digest: string }).Digest;
 }
 
 async function sha256(path: string): Promise<string> {
@@ -53,6 +81,8 @@ beforeAll(async () => {
   await writeFile(hostSecret, secretText);
   client = burrow.client();
   sandbox = await client.createSandbox(name, { runtime: 'runc' });
+  await client.addSecret(apiKey.name, { hosts: ['api.example.test'], inject: 'Authorization: Bearer {}', value: apiKey.value });
+  placeholder = (await client.grantSecret(apiKey.name, name, { env: apiKey.env })).placeholder;
   await sh(
     sandbox,
     [
@@ -142,6 +172,17 @@ describe('burrow export', () => {
     expect(bytes.includes(shadow)).toBe(false);
   });
 
+  it('names the granted secret the app will need, and carries neither its value nor its placeholder', async () => {
+    expect(exportStderr).toMatch(new RegExp(`warning: the image holds no secrets.*\\n\\s+${apiKey.name} \\(as \\$${apiKey.env}\\)`, 's'));
+    const checkpoint = /@(auto-\d+)/.exec(exportStderr)![1]!;
+    const viaSdk = await sandbox.export({ checkpoint });
+    expect(viaSdk.notes.secrets).toEqual([{ secret: apiKey.name, env: apiKey.env }]);
+    viaSdk.stream.destroy();
+    const bytes = await readFile(archive);
+    expect(placeholder).not.toBe('');
+    for (const needle of [apiKey.value, placeholder]) expect(bytes.includes(Buffer.from(needle))).toBe(false);
+  });
+
   it('runs under runc outside burrow and serves the page the sandbox served', async () => {
     await run('ip', ['netns', 'add', netns]);
     await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
@@ -221,7 +262,7 @@ describe('burrow export', () => {
  * a layer tar with tarfile, so entries no directory could hold (a symlink, then a file below it)
  * can be made.
  */
-async function craftArchive(label: string, architecture: string, layerScripts: string[]): Promise<string> {
+async function craftArchive(label: string, architecture: string, layerScripts: string[], labels: Record<string, string> = {}): Promise<string> {
   const layout = join(work, `craft-${label}`);
   await mkdir(join(layout, 'blobs', 'sha256'), { recursive: true });
   const blob = async (bytes: Buffer) => {
@@ -235,7 +276,7 @@ async function craftArchive(label: string, architecture: string, layerScripts: s
     await run('python3', ['-c', script, file]);
     layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...(await blob(await readFile(file))) });
   }
-  const config = await blob(Buffer.from(JSON.stringify({ architecture, os: 'linux', config: { Env: ['GREETING=hi'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } })));
+  const config = await blob(Buffer.from(JSON.stringify({ architecture, os: 'linux', config: { Env: ['GREETING=hi'], Labels: labels }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } })));
   const manifest = await blob(
     Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config }, layers })),
   );
@@ -267,7 +308,21 @@ describe('burrow import', () => {
     expect(await sh(back, 'cat ~/app/index.html')).toBe('<h1>hello from the sandbox</h1>\n');
     expect(await sh(back, 'id -un; test -e /etc/issue && echo issue || echo no-issue')).toBe('user\nno-issue\n');
     expect(await sh(back, 'stat -c %U:%G ~/app')).toBe('user:user\n');
+    // It stands on the imported image, and says so.
+    expect((await back.refresh()).image).toBe(`oci-${(await manifestDigestOf(archive)).slice('sha256:'.length, 'sha256:'.length + 12)}`);
     await back.delete();
+  }, 600_000);
+
+  it("makes the exported sandbox's services again, serving the app at the new sandbox's URL", async () => {
+    const result = await burrow.cli(['import', archive, importedApp, '--runtime', 'runc']);
+    expect(result.code, result.stderr).toBe(0);
+    const services = await client.sandbox(importedApp).services.list();
+    expect(services.map((s) => ({ name: s.name, cmd: s.cmd, args: s.args, http_port: s.http_port, needs: s.needs }))).toEqual([
+      { name: 'web', cmd: 'python3', args: ['-m', 'http.server', '8080', '--directory', '/home/user/app'], http_port: 8080, needs: [] },
+    ]);
+    const page = await until('the imported app to answer at its URL', () => viaUrl(importedApp), { accept: (p) => p.includes('hello from the sandbox'), timeoutMs: 60_000 });
+    expect(page).toMatch(/^200 /);
+    await client.sandbox(importedApp).delete();
   }, 600_000);
 
   it('refuses an image for another architecture, or without a `user`, with a 400 and nothing made', async () => {
@@ -291,6 +346,18 @@ describe('burrow import', () => {
     expect((await burrow.call('GET', '/v1/sprites')).body.sprites).toEqual(before.body.sprites);
   }, 300_000);
 
+  it('refuses a services label that does not describe services, with a 400 and nothing made', async () => {
+    const hostile = await craftArchive('label', 'amd64', [`${USABLE}\nt.close()`], { 'dev.burrow.services': JSON.stringify([{ name: '../../etc', cmd: 'sh' }]) });
+    const response = await fetch(`${burrow.url}/v1/sprites/${refused}/import`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${burrow.token}`, 'Content-Type': 'application/x-tar' },
+      body: await readFile(hostile),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({ error: 'invalid_image', message: expect.stringContaining('dev.burrow.services') });
+    expect((await burrow.call('GET', `/v1/sprites/${refused}`)).status).toBe(404);
+  }, 300_000);
+
   it('refuses a layer that writes through its own symlink or climbs out, writing nothing on the host', async () => {
     const outside = join(work, 'outside');
     await mkdir(outside, { recursive: true });
@@ -308,5 +375,87 @@ describe('burrow import', () => {
     expect((await burrow.call('GET', `/v1/sprites/${refused}`)).status).toBe(404);
     const images = join(burrow.config.pool.mountpoint, 'images');
     expect((await run('ls', ['-A', images])).stdout.split('\n').filter((e) => e.startsWith('.partial'))).toEqual([]);
+  }, 300_000);
+});
+
+/**
+ * A root file system no burrow made: a static busybox (its httpd serves /www on port 8000), with
+ * what burrow's agent and service wrapper run (bash, setpriv, coreutils, their libraries) copied
+ * from the host, a `user` account, and a page. $1 is the directory.
+ */
+const FOREIGN_ROOTFS = String.raw`
+set -eu
+root=$1
+mkdir -p "$root"/bin "$root"/etc "$root"/www "$root"/home/user "$root"/tmp "$root"/lib64
+cp /bin/busybox "$root"/bin/busybox
+ln -s busybox "$root"/bin/sh
+for program in bash setpriv tee stat mkdir dirname; do
+  path=$(command -v "$program")
+  cp "$path" "$root"/bin/
+  for lib in $(ldd "$path" | awk '/=> \//{print $3}'); do mkdir -p "$root$(dirname "$lib")"; cp -n "$lib" "$root$lib"; done
+done
+cp /lib64/ld-linux-x86-64.so.2 "$root"/lib64/
+printf 'root:x:0:0::/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n' > "$root"/etc/passwd
+printf 'root:x:0:\nuser:x:1000:\n' > "$root"/etc/group
+chown 1000:1000 "$root"/home/user
+chmod 1777 "$root"/tmp
+echo '<p>served by busybox</p>' > "$root"/www/index.html
+`;
+
+describe('archives of other tools', () => {
+  const umociArchive = join(work, 'umoci.tar');
+  const dockerArchive = join(work, 'docker-save.tar');
+  const zstdArchive = join(work, 'zstd.tar');
+
+  beforeAll(async () => {
+    const rootfs = join(work, 'foreign-rootfs');
+    const layout = join(work, 'foreign-layout');
+    await run('bash', ['-c', FOREIGN_ROOTFS, 'foreign-rootfs', rootfs]);
+    await run('umoci', ['init', '--layout', layout]);
+    await run('umoci', ['new', '--image', `${layout}:app`]);
+    await run('umoci', ['insert', '--image', `${layout}:app`, rootfs, '/']);
+    const cmd = ['httpd', '-f', '-p', '8000', '-h', '/www'].flatMap((a) => ['--config.cmd', a]);
+    await run('umoci', ['config', '--image', `${layout}:app`, '--architecture', 'amd64', '--os', 'linux', '--config.entrypoint', '/bin/busybox', ...cmd, '--config.exposedports', '8000/tcp', '--config.workingdir', '/www']);
+    await run('tar', ['-cf', umociArchive, '-C', layout, '.']);
+    await run('skopeo', ['copy', `oci-archive:${umociArchive}:app`, `docker-archive:${dockerArchive}:app:1`]);
+    await run('skopeo', ['copy', '--dest-compress-format', 'zstd', `oci-archive:${umociArchive}:app`, `oci-archive:${zstdArchive}:app`]);
+  }, 300_000);
+
+  it('imports a one-layer OCI archive umoci made from a directory, and serves its entrypoint at the sandbox URL', async () => {
+    const manifest = JSON.parse((await run('skopeo', ['inspect', '--raw', `oci-archive:${umociArchive}:app`])).stdout) as { layers: unknown[] };
+    expect(manifest.layers).toHaveLength(1);
+    const result = await burrow.cli(['import', umociArchive, foreign, '--runtime', 'runc']);
+    expect(result.code, result.stderr).toBe(0);
+    const back = client.sandbox(foreign);
+    expect((await back.refresh()).image).toBe(`oci-${(await manifestDigestOf(umociArchive, ':app')).slice(7, 19)}`);
+    const services = await back.services.list();
+    expect(services.map((s) => ({ name: s.name, cmd: s.cmd, args: s.args, http_port: s.http_port, dir: s.dir }))).toEqual([
+      { name: 'app', cmd: '/bin/busybox', args: ['httpd', '-f', '-p', '8000', '-h', '/www'], http_port: 8000, dir: '/www' },
+    ]);
+    const page = await until('the image entrypoint to answer at the sandbox URL', () => viaUrl(foreign), { accept: (p) => p.includes('served by busybox'), timeoutMs: 60_000 });
+    expect(page).toMatch(/^200 /);
+    await back.delete();
+  }, 300_000);
+
+  it('imports a docker-archive (the `docker save` format) that skopeo wrote', async () => {
+    const listing = (await run('tar', ['-tf', dockerArchive])).stdout.split('\n');
+    expect(listing).toContain('manifest.json');
+    expect(listing).not.toContain('index.json');
+    const result = await burrow.cli(['import', dockerArchive, fromDocker, '--runtime', 'runc']);
+    expect(result.code, result.stderr).toBe(0);
+    const back = client.sandbox(fromDocker);
+    expect((await back.exec('/bin/busybox', ['cat', '/www/index.html'])).stdout).toBe('<p>served by busybox</p>\n');
+    expect((await back.refresh()).image).toMatch(/^oci-[0-9a-f]{12}$/);
+    await back.delete();
+  }, 300_000);
+
+  it('imports an image whose layer is zstd-compressed', async () => {
+    const manifest = JSON.parse((await run('skopeo', ['inspect', '--raw', `oci-archive:${zstdArchive}:app`])).stdout) as { layers: Array<{ mediaType: string }> };
+    expect(manifest.layers.map((l) => l.mediaType)).toEqual(['application/vnd.oci.image.layer.v1.tar+zstd']);
+    const result = await burrow.cli(['import', zstdArchive, fromZstd, '--runtime', 'runc']);
+    expect(result.code, result.stderr).toBe(0);
+    const back = client.sandbox(fromZstd);
+    expect((await back.exec('/bin/busybox', ['cat', '/www/index.html'])).stdout).toBe('<p>served by busybox</p>\n');
+    await back.delete();
   }, 300_000);
 });

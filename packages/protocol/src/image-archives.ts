@@ -3,6 +3,7 @@
  * answers with before its bytes (what the client must know but the archive cannot say).
  */
 import { z } from 'zod';
+import { SERVICE_NAME, serviceBody } from './request-schemas.js';
 
 export const IMAGE_ARCHIVE_FORMATS = ['oci', 'docker'] as const;
 export type ImageArchiveFormat = (typeof IMAGE_ARCHIVE_FORMATS)[number];
@@ -41,3 +42,11 @@ export interface ExportNotes {
   /** How many were left out in all (`skipped` lists the first ones). */
   skippedCount: number;
 }
+
+/**
+ * The image config label of a burrow export that describes its services (JSON, in start order),
+ * so that an import makes the same services again; the image's init reads its own copy.
+ */
+export const SERVICES_LABEL = 'dev.burrow.services';
+export const exportedServices = z.array(serviceBody.extend({ name: z.string().regex(SERVICE_NAME) })).max(64);
+export type ExportedService = z.infer<typeof exportedServices>[number];

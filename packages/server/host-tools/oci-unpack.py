@@ -8,11 +8,15 @@ symlink is refused), no device node is made, ids stay in 0-65535.
       the outer archive (an OCI image layout, or `docker save`): its regular files only, each
       under DEST, names of [A-Za-z0-9._:/-] only
   oci-unpack.py layers DEST LAYER...
-      applies layer blobs (tar, or gzipped tar) in order, OCI whiteouts included
+      applies layer blobs (tar, gzipped or zstd-compressed tar) in order, OCI whiteouts included;
+      zstd is read by Debian's `zstd` program (Python has no zstd), given the blob's path as argv
   oci-unpack.py check DEST
       prints what a sandbox needs of the tree as JSON: {"shell": bool, "user": bool}
   oci-unpack.py graft DEST SOURCE PATH...
       copies PATHs (files, symlinks, trees) from SOURCE (a trusted image) into DEST
+  oci-unpack.py dirs DEST
+      makes the directories a sandbox needs that the image may lack (an image made from a bare
+      directory often has no /run, where burrow's agent listens, and no home for `user`)
 
 A refusal exits 3 with one line on stderr saying why; the caller turns it into a 400.
 """
@@ -21,12 +25,14 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import sys
 import tarfile
 
 MAX_ID = 65535
 NOBODY = 65534
 CHUNK = 1 << 20
+ZSTD_MAGIC = b'\x28\xb5\x2f\xfd'
 SAFE_OUTER_NAME = re.compile(r'^[A-Za-z0-9._:/-]+$')
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -97,29 +103,62 @@ def set_meta_fd(fd, info):
 
 
 def apply_layer(root_fd, path, skipped):
-    created = set()
     with open(path, 'rb') as raw:
-        with tarfile.open(fileobj=raw, mode='r|*') as layer:
-            for info in layer:
-                parts = parts_of(info.name)
-                if not parts:
+        zstd = raw.read(4) == ZSTD_MAGIC
+        raw.seek(0)
+        if not zstd:
+            apply_tar(root_fd, raw, skipped)
+            return
+    unzstd = subprocess.Popen(['zstd', '--decompress', '--stdout', '--quiet', '--', path], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        apply_tar(root_fd, unzstd.stdout, skipped)
+        unzstd.stdout.read()  # what follows the tar's end, so that zstd checks the whole frame
+    finally:
+        unzstd.stdout.close()
+        complaint = unzstd.stderr.read().decode(errors='replace').strip()
+        status = unzstd.wait()
+    if status != 0:
+        raise Refused(f'a zstd layer does not decompress: {complaint or f"zstd exited {status}"}')
+
+
+def apply_tar(root_fd, stream, skipped):
+    created = set()
+    with tarfile.open(fileobj=stream, mode='r|*') as layer:
+        for info in members_of(layer):
+            parts = parts_of(info.name)
+            if not parts:
+                continue
+            parent, name = parts[:-1], parts[-1]
+            parent_fd = open_dir(root_fd, parent, create=True)
+            try:
+                if name == '.wh..wh..opq':
+                    for entry in os.listdir(parent_fd):
+                        if '/'.join(parent + [entry]) not in created:
+                            remove_at(parent_fd, entry)
                     continue
-                parent, name = parts[:-1], parts[-1]
-                parent_fd = open_dir(root_fd, parent, create=True)
-                try:
-                    if name == '.wh..wh..opq':
-                        for entry in os.listdir(parent_fd):
-                            if '/'.join(parent + [entry]) not in created:
-                                remove_at(parent_fd, entry)
-                        continue
-                    if name.startswith('.wh.'):
-                        remove_at(parent_fd, name[4:])
-                        continue
-                    key = '/'.join(parts)
-                    created.add(key)
-                    write_entry(root_fd, parent_fd, name, info, layer, skipped, key)
-                finally:
-                    os.close(parent_fd)
+                if name.startswith('.wh.'):
+                    remove_at(parent_fd, name[4:])
+                    continue
+                key = '/'.join(parts)
+                created.add(key)
+                write_entry(root_fd, parent_fd, name, info, layer, skipped, key)
+            finally:
+                os.close(parent_fd)
+
+
+def members_of(layer):
+    """The layer's members; a layer whose last member lacks its padding and the end blocks (umoci
+    writes such layers) ends there. A member whose data is short fails where its data is read."""
+    members = iter(layer)
+    while True:
+        try:
+            yield next(members)
+        except StopIteration:
+            return
+        except tarfile.ReadError as e:
+            if str(e) != 'unexpected end of data':
+                raise
+            return
 
 
 def write_entry(root_fd, parent_fd, name, info, layer, skipped, key):
@@ -285,6 +324,26 @@ def copy_into(src, parent_fd, name):
             os.close(out)
 
 
+NEEDED_DIRS = [(['run'], 0o755, 0), (['home'], 0o755, 0), (['home', 'user'], 0o755, 1000)]
+
+
+def make_dirs(dest):
+    root_fd = os.open(dest, DIR_FLAGS)
+    for parts, mode, owner in NEEDED_DIRS:
+        parent_fd = open_dir(root_fd, parts[:-1], create=False)
+        try:
+            try:
+                os.lstat(parts[-1], dir_fd=parent_fd)
+                continue  # the image's own, whatever it is
+            except FileNotFoundError:
+                pass
+            os.mkdir(parts[-1], mode, dir_fd=parent_fd)
+            os.chown(parts[-1], owner, owner, dir_fd=parent_fd, follow_symlinks=False)
+            os.chmod(parts[-1], mode, dir_fd=parent_fd)
+        finally:
+            os.close(parent_fd)
+
+
 def main():
     command, dest, *rest = sys.argv[1:]
     try:
@@ -300,6 +359,8 @@ def main():
             check(dest)
         elif command == 'graft':
             graft(dest, rest[0], rest[1:])
+        elif command == 'dirs':
+            make_dirs(dest)
         else:
             raise SystemExit(f'unknown command {command}')
     except Refused as e:

@@ -68,6 +68,15 @@ describe('the image archive', () => {
     const changed = streamedLayer(Buffer.from('measured'), Buffer.from('MEASURED'));
     await expect(collect(image(changed))).rejects.toThrow(/came out different/);
   });
+
+  it('sends a stored blob (the cached base layer) under its recorded digest, checking only its size', async () => {
+    const recorded = streamedLayer(Buffer.alloc(700, 1));
+    const stored: Blob = { ...recorded, stored: true, open: () => Readable.from([Buffer.alloc(700, 2)]) };
+    const archive = await collect(image(stored));
+    expect(archive.includes(Buffer.alloc(700, 2))).toBe(true);
+    const truncated: Blob = { ...stored, open: () => Readable.from([Buffer.alloc(699, 1)]) };
+    await expect(collect(image(truncated))).rejects.toThrow(/came out different/);
+  });
 });
 
 describe('the init layer', () => {

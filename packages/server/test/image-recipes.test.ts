@@ -1,7 +1,7 @@
 // What the recipes promise about the images they build, and how an image id names its image.
 import { IMAGE_NAMES } from '@burrow/protocol';
 import { describe, expect, it } from 'vitest';
-import { imageId, imageNameOf, RECIPES } from '../src/storage/image-recipes.js';
+import { imageId, imageLabelOf, imageNameOf, RECIPES } from '../src/storage/image-recipes.js';
 
 describe('image ids', () => {
   it('name their image, a dash in the name included', () => {
@@ -9,7 +9,13 @@ describe('image ids', () => {
       const id = imageId(RECIPES[name], undefined);
       expect(id).toMatch(new RegExp(`^${name}-[0-9a-f]{12}$`));
       expect(imageNameOf(id)).toBe(name);
+      expect(imageLabelOf(id)).toBe(name);
     }
+  });
+
+  it('name no burrow image when imported, and the sandbox reports the import by its id', () => {
+    expect(imageNameOf('oci-0123456789ab')).toBeNull();
+    expect(imageLabelOf('oci-0123456789ab')).toBe('oci-0123456789ab');
   });
 });
 

@@ -236,7 +236,7 @@ export class Checkpoints {
       const opts: CreateOptions = {
         name: newName,
         runtime: source.runtime,
-        image: source.imageName,
+        image: source.imageName ?? undefined,
         cpus: source.cpus,
         ramMb: source.ramMb,
         storageGb: source.storageGb,

@@ -9,14 +9,16 @@
 //
 // Nothing is buffered: each layer's digest is measured by packing it once, and the archive
 // packs it again while it streams (the snapshot is read-only, so both passes give the same
-// bytes, and the archive checks that they do).
+// bytes, and the archive checks that they do). A checkpoint never changes, so its layer's
+// measure is kept: exporting it again packs it only once.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ServiceStore } from '../db/services.js';
+import { SERVICES_LABEL, type ExportedService } from '@burrow/protocol';
+import type { ServiceRecord, ServiceStore } from '../db/services.js';
 import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import type { BaseLayers } from '../oci/base-layers.js';
 import { archiveChunks, jsonBlob, type ArchiveFormat, type Blob } from '../oci/image-archive.js';
-import { filesLayer, measureLayer, runLayer, treeLayer, type LayerRecipe, type Skipped } from '../oci/layers.js';
+import { filesLayer, measureLayer, runLayer, treeLayer, type LayerRecipe, type Measured, type Skipped } from '../oci/layers.js';
 import { INIT, initFiles } from '../oci/service-init.js';
 import { BURROW_IMAGE_FILES } from '../storage/image-recipes.js';
 import type { SandboxDisks } from '../storage/sandbox-disks.js';
@@ -76,7 +78,13 @@ const BASE_LAYER_RETRY_S = 20;
 
 const TAG = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
 
+/** Checkpoints whose changes layer's measure is kept (a few hundred bytes each). */
+const MEASURES_KEPT = 256;
+
 export class ImageExports {
+  /** Measures of checkpoints' changes layers, by checkpoint and recipe; oldest first. */
+  private readonly measures = new Map<string, Promise<Measured>>();
+
   constructor(private readonly deps: ImageExportDeps) {}
 
   /** Everything but the bytes: checkpoint taken, layers measured, config and manifest made. */
@@ -105,7 +113,7 @@ export class ImageExports {
       exclude: await this.burrowMountsOf(record.id),
       maxFileBytes: record.storageGb * 2 ** 30,
     });
-    const changes = await measureLayer(changesRecipe);
+    const changes = await this.measureChanges(`${record.id}/${checkpoint.id}@${checkpoint.createdAt}`, changesRecipe);
     const services = inNeedsOrder(this.deps.services.forSandbox(record.id).filter((s) => s.wanted));
     const initRecipe = filesLayer(
       initFiles(services.map((s) => ({ name: s.name, cmd: s.cmd, args: s.args, env: s.env, dir: s.dir ?? SANDBOX_USER.home }))),
@@ -125,7 +133,12 @@ export class ImageExports {
         Env: Object.keys(env).sort().map((k) => `${k}=${env[k]}`),
         Entrypoint: [INIT],
         ...(ports.length ? { ExposedPorts: Object.fromEntries(ports.map((p) => [`${p}/tcp`, {}])) } : {}),
-        Labels: { 'dev.burrow.sandbox': name, 'dev.burrow.checkpoint': checkpoint.id, 'dev.burrow.image': record.image },
+        Labels: {
+          'dev.burrow.sandbox': name,
+          'dev.burrow.checkpoint': checkpoint.id,
+          'dev.burrow.image': record.image,
+          [SERVICES_LABEL]: JSON.stringify(describeServices(services)),
+        },
       },
       rootfs: { type: 'layers', diff_ids: [base.diffId, changes.digest, init.digest] },
       history: [
@@ -158,6 +171,26 @@ export class ImageExports {
     };
   }
 
+  /**
+   * The checkpoint's layer is the same bytes every time it is packed with the same recipe (the
+   * snapshot is read-only; the key has the checkpoint's time, so a checkpoint deleted and made
+   * again under its name is a new key), so it is measured once; the stream still checks it.
+   */
+  private measureChanges(checkpointKey: string, recipe: LayerRecipe): Promise<Measured> {
+    const key = `${checkpointKey} ${JSON.stringify(recipe.args)}`;
+    let measured = this.measures.get(key);
+    if (!measured) {
+      measured = measureLayer(recipe);
+      measured.catch(() => this.measures.delete(key));
+      this.measures.set(key, measured);
+      for (const oldest of this.measures.keys()) {
+        if (this.measures.size <= MEASURES_KEPT) break;
+        this.measures.delete(oldest);
+      }
+    }
+    return measured;
+  }
+
   /** burrow's own paths: its files in the image, and where it mounts things (the last boot's bundle, and the fixed ones). */
   private async burrowMountsOf(sandboxId: string): Promise<string[]> {
     const bundle = join(this.deps.disks.hostDir(sandboxId), 'bundle', 'config.json');
@@ -166,6 +199,20 @@ export class ImageExports {
     const named = mounts.map((m) => m.destination).filter((d): d is string => typeof d === 'string');
     return [...new Set([...ALWAYS_MOUNTED, ...BURROW_IMAGE_FILES, ...named])].sort();
   }
+}
+
+/** The services as a service PUT names them, each needing only services the image has. */
+function describeServices(services: ServiceRecord[]): ExportedService[] {
+  const names = new Set(services.map((s) => s.name));
+  return services.map((s) => ({
+    name: s.name,
+    cmd: s.cmd,
+    args: s.args,
+    env: s.env,
+    ...(s.dir ? { dir: s.dir } : {}),
+    needs: s.needs.filter((n) => names.has(n)),
+    http_port: s.httpPort,
+  }));
 }
 
 function streamed(recipe: LayerRecipe, digest: string, size: number): Blob {

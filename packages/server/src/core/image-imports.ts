@@ -3,23 +3,27 @@
 // writes nothing through a symlink, makes no device node and lets no name climb out. Its layers
 // are flattened into a new read-only image subvolume (`oci-<manifest digest>`), which the new
 // sandbox stands on as sandboxes stand on burrow's own images; burrow's agent and shim are
-// grafted in from burrow's image. Every step happens under a `.partial-` name that start-up
-// removes, and every failure removes what was made: never a half-made sandbox or image.
+// grafted in from burrow's image. The services come with it: those a burrow export describes in
+// its config, or an image's own entrypoint. Every step happens under a `.partial-` name that
+// start-up removes, and every failure removes what was made: never a half-made sandbox or image.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { exportedServices, SERVICES_LABEL, type ExportedService } from '@burrow/protocol';
 import type { RuntimeKind } from '../config.js';
 import type { SandboxRecord } from '../db/sandboxes.js';
-import { packageFile, BURROW_IMAGE_FILES } from '../storage/image-recipes.js';
+import type { ServiceDefinition } from '../db/services.js';
+import { HOST_PYTHON, packageFile, BURROW_IMAGE_FILES } from '../storage/image-recipes.js';
 import { createSubvolume, deleteSubvolume, isSubvolume, setReadonly } from '../storage/btrfs.js';
 import type { ImageStore } from '../storage/images.js';
 import type { PoolLayout } from '../storage/pool.js';
 import { CommandError, run } from '../util/run.js';
 import { DomainError, SandboxExists } from './errors.js';
-import type { CreateOptions, SandboxManager } from './sandbox-manager.js';
+import type { SandboxDefaults, SandboxManager } from './sandbox-manager.js';
+import type { Services } from './services.js';
 
 const UNPACK_TOOL = packageFile('host-tools/oci-unpack.py');
 /** The tool's exit status for a refused archive. */
@@ -29,10 +33,11 @@ const BURROW_VARIABLES = new Set(['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'L
 
 export interface ImageImportDeps {
   manager: SandboxManager;
+  services: Services;
   images: ImageStore;
   pool: PoolLayout;
-  /** Limits, image and runtime a new sandbox gets when the request names none. */
-  defaults: Omit<CreateOptions, 'name' | 'environment' | 'labels' | 'urlSettings'>;
+  /** Limits and runtime a new sandbox gets when the request names none, and the image whose agent is grafted in. */
+  defaults: SandboxDefaults;
 }
 
 interface Descriptor {
@@ -44,8 +49,11 @@ interface Descriptor {
 interface ImageConfig {
   architecture?: string;
   os?: string;
-  config?: { Env?: string[] };
+  config?: { Env?: string[]; Entrypoint?: unknown; Cmd?: unknown; ExposedPorts?: unknown; WorkingDir?: unknown; Labels?: unknown };
 }
+
+/** The service an image of another tool runs as: its entrypoint and command. */
+const FOREIGN_SERVICE = 'app';
 
 export class ImageImports {
   constructor(private readonly deps: ImageImportDeps) {}
@@ -62,6 +70,7 @@ export class ImageImports {
       if (config.architecture !== 'amd64' || (config.os ?? 'linux') !== 'linux') {
         throw invalid(`the image is for ${config.os ?? '?'}/${config.architecture ?? '?'}; burrow runs linux/amd64 images`);
       }
+      const services = servicesOf(config);
       const imageId = `oci-${manifestDigest.slice('sha256:'.length, 'sha256:'.length + 12)}`;
       if (!(await images.isImported(imageId))) {
         tree = join(pool.images, `.partial-${imageId}-${randomBytes(4).toString('hex')}`);
@@ -72,13 +81,14 @@ export class ImageImports {
         if (!found.user) throw invalid('the image has no `user` account in /etc/passwd; add one (uid 1000 with a home at /home/user), as burrow runs commands as `user`');
         const burrowImage = images.pathOf(images.idFor(this.deps.defaults.image));
         await unpack(['graft', tree, burrowImage, ...BURROW_IMAGE_FILES]);
+        await unpack(['dirs', tree]);
         await setReadonly(tree, true);
         await rename(tree, images.pathOf(imageId)).catch(async (e: NodeJS.ErrnoException) => {
           // Imported meanwhile by another request: that copy serves.
           if (!(await isSubvolume(images.pathOf(imageId)))) throw e;
         });
       }
-      return await manager.create({
+      await manager.create({
         ...this.deps.defaults,
         runtime: opts.runtime ?? this.deps.defaults.runtime,
         name,
@@ -87,6 +97,13 @@ export class ImageImports {
         urlSettings: { auth: 'sprite' },
         from: { image: imageId, populate: async () => {} },
       });
+      try {
+        for (const service of services) await this.deps.services.put(name, service);
+      } catch (e) {
+        await manager.destroy(name).catch(() => {});
+        throw e;
+      }
+      return manager.get(name);
     } finally {
       if (tree) await deleteSubvolume(tree).catch(() => {});
       await deleteSubvolume(staging).catch(() => {});
@@ -102,13 +119,13 @@ function invalid(message: string): DomainError {
 async function unpack(args: string[], input?: Readable): Promise<{ stdout: string }> {
   if (!input) {
     try {
-      return await run('python3', [UNPACK_TOOL, ...args]);
+      return await run(HOST_PYTHON, [UNPACK_TOOL, ...args]);
     } catch (e) {
       throw refusalOr(e);
     }
   }
   return new Promise((resolve, reject) => {
-    const child = spawn('python3', [UNPACK_TOOL, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(HOST_PYTHON, [UNPACK_TOOL, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -119,7 +136,7 @@ async function unpack(args: string[], input?: Readable): Promise<{ stdout: strin
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (code === 0) resolve({ stdout });
-      else reject(refusalOr(new CommandError(['python3', UNPACK_TOOL, ...args], code, stderr, signal)));
+      else reject(refusalOr(new CommandError([HOST_PYTHON, UNPACK_TOOL, ...args], code, stderr, signal)));
     });
   });
 }
@@ -138,7 +155,6 @@ async function readLayout(dir: string): Promise<{ manifestDigest: string; config
     const layers = manifest.json.layers ?? [];
     if (!manifest.json.config) throw invalid('the manifest names no config');
     const config = await blobJson<ImageConfig>(dir, manifest.json.config.digest);
-    for (const l of layers) if (/zstd/.test(l.mediaType ?? '')) throw invalid('zstd-compressed layers are not supported; export with gzip');
     return { manifestDigest: manifest.digest, config, layers: await Promise.all(layers.map((l) => verifiedBlob(dir, l.digest))) };
   }
   const saved = await readJson<Array<{ Config: string; Layers: string[] }>>(dir, 'manifest.json');
@@ -205,6 +221,54 @@ function safeMember(dir: string, member: string): string {
   const parts = String(member).split('/').filter((p) => p && p !== '.');
   if (parts.some((p) => p === '..') || parts.length === 0) throw invalid(`'${String(member).slice(0, 80)}' climbs out of the archive`);
   return join(dir, ...parts);
+}
+
+/**
+ * The services the sandbox runs: a burrow export names its own (in start order); an image of
+ * another tool runs its entrypoint and command as one service, serving its lowest exposed TCP
+ * port. A description that does not parse refuses the archive before anything is made.
+ */
+function servicesOf(config: ImageConfig): ServiceDefinition[] {
+  const labels = config.config?.Labels;
+  const described = labels && typeof labels === 'object' ? (labels as Record<string, unknown>)[SERVICES_LABEL] : undefined;
+  const source = described === undefined ? "the image's Entrypoint and Cmd" : `label ${SERVICES_LABEL}`;
+  const services = described === undefined ? foreignService(config) : typeof described === 'string' ? parseJson(described, source) : null;
+  const parsed = exportedServices.safeParse(services);
+  if (!parsed.success) throw invalid(`${source} ${parsed.error.issues[0]?.message ?? 'does not describe services'}`);
+  return parsed.data.map((s) => ({
+    name: s.name,
+    cmd: s.cmd,
+    args: s.args ?? [],
+    env: s.env ?? {},
+    dir: s.dir ?? null,
+    needs: s.needs ?? [],
+    httpPort: s.http_port ?? null,
+  }));
+}
+
+/** Entrypoint + Cmd as the service `app`, in WorkingDir, serving the lowest exposed TCP port. */
+function foreignService(config: ImageConfig): ExportedService[] {
+  const argv = [...stringsOf(config.config?.Entrypoint), ...stringsOf(config.config?.Cmd)];
+  if (!argv.length) return [];
+  const exposed = config.config?.ExposedPorts;
+  const ports = Object.keys(exposed && typeof exposed === 'object' ? exposed : {})
+    .map((p) => Number(/^(\d{1,5})(?:\/tcp)?$/.exec(p)?.[1]))
+    .filter((p) => p >= 1 && p <= 65_535)
+    .sort((a, b) => a - b);
+  const workdir = config.config?.WorkingDir;
+  return [
+    {
+      name: FOREIGN_SERVICE,
+      cmd: argv[0]!,
+      args: argv.slice(1),
+      ...(typeof workdir === 'string' && workdir.startsWith('/') ? { dir: workdir } : {}),
+      http_port: ports[0] ?? null,
+    },
+  ];
+}
+
+function stringsOf(value: unknown): string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string') ? value : [];
 }
 
 function environmentOf(config: ImageConfig): Record<string, string> {

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
 import type { ImageName, RuntimeKind } from '../config.js';
+import { imageLabelOf, imageNameOf } from '../storage/image-recipes.js';
 import { DuplicateNameError, type SandboxRecord } from '../db/sandboxes.js';
 import { AGENT, launch, type SandboxProcessHandle } from '../runtime/agent.js';
 import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
@@ -28,7 +29,8 @@ import type { ProcessLimitWatch } from './process-limit.js';
 export interface CreateOptions {
   name: string;
   runtime: RuntimeKind;
-  image: ImageName;
+  /** The burrow image of a new disk; a disk made `from` another stands on that one's image. */
+  image?: ImageName;
   cpus: number;
   ramMb: number;
   storageGb: number;
@@ -48,7 +50,8 @@ export interface CreateOptions {
 }
 
 /** What a new sandbox gets when its request names none: runtime, image and limits. */
-export type SandboxDefaults = Pick<CreateOptions, 'runtime' | 'image' | 'cpus' | 'ramMb' | 'storageGb' | 'pidsLimit'>;
+/** What a new sandbox gets for each of these that its request leaves out: every one is set. */
+export type SandboxDefaults = Required<Pick<CreateOptions, 'runtime' | 'image' | 'cpus' | 'ramMb' | 'storageGb' | 'pidsLimit'>>;
 
 export type { SandboxHooks } from './sandbox-hooks.js';
 export type SleepDepth = 'warm' | 'cold';
@@ -204,9 +207,11 @@ export class SandboxManager implements DeathRecorder {
     this.deps.capacity.refuseBeyondHost(opts);
     return this.withLock(opts.name, async (sandbox) => {
       const { store, crashPoint } = this.deps;
-      const imageId = opts.from?.image ?? this.deps.images.idFor(opts.image);
+      const imageId = opts.from?.image ?? (opts.image && this.deps.images.idFor(opts.image));
+      if (!imageId) throw new Error(`sandbox '${opts.name}' was given neither an image nor a disk to start from`);
+      const image = imageLabelOf(imageId);
       if (!(await this.deps.images.isImported(imageId))) {
-        throw new DomainError('unavailable', `image '${opts.image}' is not built yet: run \`burrow image build ${opts.image}\``);
+        throw new DomainError('unavailable', `image '${image}' is not built yet: run \`burrow image build ${image}\``);
       }
       const now = new Date().toISOString();
       const record: SandboxRecord = {
@@ -215,7 +220,7 @@ export class SandboxManager implements DeathRecorder {
         status: 'creating',
         runtime: opts.runtime,
         image: imageId,
-        imageName: opts.image,
+        imageName: imageNameOf(imageId),
         cpus: opts.cpus,
         ramMb: opts.ramMb,
         storageGb: opts.storageGb,
@@ -260,9 +265,9 @@ export class SandboxManager implements DeathRecorder {
       }
       sandbox.move('running');
       const limits = `${opts.cpus} CPU, ${opts.ramMb} MB RAM, ${opts.storageGb} GB disk, ${opts.pidsLimit} processes`;
-      this.deps.events.record(record, 'created', `created (${opts.runtime}, ${opts.image}; ${limits})`, {
+      this.deps.events.record(record, 'created', `created (${opts.runtime}, ${image}; ${limits})`, {
         runtime: opts.runtime,
-        image: opts.image,
+        image,
         cpus: opts.cpus,
         ram_mb: opts.ramMb,
         storage_gb: opts.storageGb,

@@ -13,7 +13,8 @@ export interface SandboxRecord {
   status: SandboxStatus;
   runtime: RuntimeKind;
   image: string;
-  imageName: ImageName;
+  /** The burrow image it stands on; null for an imported image (see imageLabelOf). */
+  imageName: ImageName | null;
   cpus: number;
   ramMb: number;
   storageGb: number;

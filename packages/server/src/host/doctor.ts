@@ -24,6 +24,7 @@ const REQUIREMENTS: Requirement[] = [
   { program: 'python3', pkg: 'python3', why: 'idmapped mounts of images for user-namespaced runc sandboxes' },
   { program: 'mount', pkg: 'mount', why: 'overlay and loop mounts' },
   { program: 'tar', pkg: 'tar', why: 'importing images' },
+  { program: 'zstd', pkg: 'zstd', why: 'importing OCI images with zstd-compressed layers' },
 ];
 
 export interface DoctorReport {

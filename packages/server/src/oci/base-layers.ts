@@ -60,7 +60,7 @@ export class BaseLayers {
   }
 
   blob(imageId: string, layer: BaseLayer): Blob {
-    return { digest: layer.digest, size: layer.size, mediaType: GZIP_LAYER, open: () => createReadStream(this.blobFile(imageId)) };
+    return { digest: layer.digest, size: layer.size, mediaType: GZIP_LAYER, stored: true, open: () => createReadStream(this.blobFile(imageId), { highWaterMark: 1 << 20 }) };
   }
 
   /** Partial files of builds whose process died (a daemon killed mid-build): nobody finishes them. */

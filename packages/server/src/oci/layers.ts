@@ -1,12 +1,12 @@
 // Layers of an exported image, as streams of tar bytes made by host-tools/oci-layer.py (Python
 // reads the extended attributes and whiteouts that Node.js cannot). A layer's bytes depend only
 // on the tree it packs, which is read-only (an image subvolume, a checkpoint's snapshot), so the
-// same layer can be made twice: once to learn its digest, once to send it.
+// same layer can be made twice: once to learn its digest (hashed by the tool, nothing sent), once
+// to send it.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { packageFile } from '../storage/image-recipes.js';
+import { HOST_PYTHON, packageFile } from '../storage/image-recipes.js';
 
 const LAYER_TOOL = packageFile('host-tools/oci-layer.py');
 
@@ -59,8 +59,8 @@ export function filesLayer(files: GeneratedFile[]): LayerRecipe {
   return { args: ['files'], input: JSON.stringify(spec) };
 }
 
-export function runLayer(recipe: LayerRecipe): LayerRun {
-  const child = spawn('python3', [LAYER_TOOL, ...recipe.args], { stdio: ['pipe', 'pipe', 'pipe'] });
+export function runLayer(recipe: LayerRecipe, how: { measure?: boolean } = {}): LayerRun {
+  const child = spawn(HOST_PYTHON, [LAYER_TOOL, ...(how.measure ? ['--measure'] : []), ...recipe.args], { stdio: ['pipe', 'pipe', 'pipe'] });
   child.stdin.on('error', () => {}); // the tool may exit before reading a spec it does not need
   child.stdin.end(recipe.input ?? '');
   const skipped: Skipped[] = [];
@@ -95,15 +95,12 @@ export interface Measured {
   skipped: Skipped[];
 }
 
-/** Makes the layer once, keeping only its sha256 and size. */
+/** The layer's sha256 and size: the tool hashes what it would write, so no layer bytes move. */
 export async function measureLayer(recipe: LayerRecipe): Promise<Measured> {
-  const run = runLayer(recipe);
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of run.stream as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    size += chunk.length;
-  }
+  const run = runLayer(recipe, { measure: true });
+  let answer = '';
+  for await (const chunk of run.stream as AsyncIterable<Buffer>) answer += chunk.toString();
   const skipped = await run.done;
-  return { digest: `sha256:${hash.digest('hex')}`, size, skipped };
+  const { digest, size } = JSON.parse(answer) as { digest: string; size: number };
+  return { digest, size, skipped };
 }

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AGENTS, type ImageName } from '@burrow/protocol';
+import { AGENTS, IMAGE_NAMES, type ImageName } from '@burrow/protocol';
 import { AGENT } from '../runtime/agent.js';
 
 export type { ImageName };
@@ -140,10 +140,26 @@ export function imageId(recipe: ImageRecipe, mirror: string | undefined): string
   return `${recipe.name}-${hash}`;
 }
 
-/** The image an id was built from: the id is the name, a dash and 12 hex digits (see imageId). */
-export function imageNameOf(id: string): ImageName {
-  return id.replace(/-[0-9a-f]{12}$/, '') as ImageName;
+/** The image an id was built from (the id is the name, a dash and 12 hex digits, see imageId); null for an imported image. */
+export function imageNameOf(id: string): ImageName | null {
+  const name = id.replace(/-[0-9a-f]{12}$/, '');
+  return (IMAGE_NAMES as readonly string[]).includes(name) ? (name as ImageName) : null;
 }
+
+/**
+ * What a sandbox reports as its image: one of burrow's images by name, an imported one by its
+ * id (`oci-` and 12 hex digits of the archive's manifest digest), which is what it stands on.
+ */
+export function imageLabelOf(id: string): string {
+  return imageNameOf(id) ?? id;
+}
+
+/**
+ * The interpreter of the host tools (`host-tools/*.py`): Debian's, which `burrow doctor --fix`
+ * installs, never whichever `python3` comes first on PATH (a version manager's shim there costs
+ * over a second per start, and another Python is not the one the tools are run with in tests).
+ */
+export const HOST_PYTHON = '/usr/bin/python3';
 
 /** A file shipped in the server package (next to src/ and dist/). */
 export function packageFile(relative: string): string {

@@ -113,7 +113,7 @@ export async function startApi(
   const app = await buildApi({
     manager,
     checkpoints,
-    imageArchives: { exports, imports: new ImageImports({ manager, images, pool, defaults }) },
+    imageArchives: { exports, imports: new ImageImports({ manager, services: core.services, images, pool, defaults }) },
     fs: sandboxFs,
     sessions,
     foreign: e2b,

@@ -1,5 +1,7 @@
 // The checkpoint timeline of one sandbox: newest first, with create, restore (confirmed: the
-// current disk is kept as an automatic checkpoint, and running sessions end) and fork.
+// current disk is kept as an automatic checkpoint, and running sessions end), fork, and export as
+// an OCI image (a plain download of the export route: the session cookie goes with it, and the
+// browser saves the stream without holding it).
 import type { Api, Checkpoint, StreamEvent } from '../api';
 import { enc } from '../api';
 import { ago, h, replace } from '../dom';
@@ -75,6 +77,7 @@ export function mountCheckpoints(api: Api, sandbox: string, opts: { onRestored: 
           h('div', { class: 'row-actions' },
             h('button', { type: 'button', onclick: () => void restore(c) }, 'Restore'),
             h('button', { type: 'button', onclick: () => void fork(c) }, 'Fork'),
+            exportLink(`${base}/export?checkpoint=${enc(c.id)}`, `${sandbox}-${c.id}.tar`, `Download ${c.id} as an OCI image (docker load, podman load, skopeo)`),
           ),
         ),
       ));
@@ -89,12 +92,17 @@ export function mountCheckpoints(api: Api, sandbox: string, opts: { onRestored: 
     h('form', { class: 'create', onsubmit: (e: Event) => (e.preventDefault(), void create()) },
       h('input', { name: 'comment', placeholder: 'comment (optional)', autocomplete: 'off', maxlength: 1024 }),
       h('button', { type: 'submit', class: 'primary' }, 'Create checkpoint'),
+      exportLink(`${base}/export`, `${sandbox}.tar`, 'Download the sandbox as it is now as an OCI image (an automatic checkpoint is taken; it keeps running)'),
     ),
     progress,
     list,
   );
   void load();
   return root;
+}
+
+function exportLink(href: string, file: string, title: string): HTMLAnchorElement {
+  return h('a', { class: 'button export', href, download: file, title }, 'Export');
 }
 
 export function formatBytes(n: number): string {

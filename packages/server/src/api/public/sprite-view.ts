@@ -1,6 +1,7 @@
 // The Sprite object (spec section 2) as the SDKs read it, built from a sandbox record.
 import type { Sprite } from '@burrow/protocol';
 import type { SandboxRecord } from '../../db/sandboxes.js';
+import { imageLabelOf } from '../../storage/image-recipes.js';
 import { sleepTimeouts, type SleepDefaults } from '../../core/idle.js';
 
 export interface ViewContext {
@@ -53,7 +54,7 @@ export function spriteView(r: SandboxRecord, ctx: ViewContext): Sprite {
     last_warming_at: r.lastWarmingAt,
     runtime: r.runtime,
     isolation: ctx.isolationOf(r),
-    image: r.imageName,
+    image: imageLabelOf(r.image),
     failure_reason: r.failureReason,
     condition: r.status === 'running' && ctx.processLimitReached(r) ? 'pids_exhausted' : null,
     sleep: sleepView(r, ctx.sleepDefaults),
