@@ -2,8 +2,9 @@
 // have no usable KVM): the guest kernel and initramfs, an image's ext4 disk and a sandbox's
 // reflink clone of it on the pool, a microVM that runs commands through the bridge, discard
 // that gives deleted blocks back to the pool, and the acceleration probe.
-import { mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
-import { execFileSync } from 'node:child_process';
+import { access, mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -20,6 +21,7 @@ import {
   type RunningMachine,
   type VmAssets,
 } from '@burrow/server';
+import { CLI } from '../support/instance.js';
 import { useInstance } from '../support/use-instance.js';
 
 const burrow = useInstance({ BURROW_IMAGE: 'minimal' });
@@ -157,4 +159,25 @@ describe('vm runtime foundation under TCG', () => {
     expect(await guestBoots('tcg', guest, 200)).toBe(false);
     expect(processesNaming(assets.initramfs)).toEqual([]);
   }, 240_000);
+
+  it('doctor --fix probes once and remembers the answer beside the image cache; doctor then says it', async () => {
+    const imageCache = join(burrow.home, 'doctor-cache', 'images');
+    const doctor = async (...args: string[]) =>
+      (await promisify(execFile)(process.execPath, [CLI, 'doctor', ...args], { env: { ...process.env, ...burrow.cliEnv(), BURROW_IMAGE_CACHE: imageCache } }))
+        .stdout;
+    const kvmBoots = await access('/dev/kvm').then(
+      () => guestBoots('kvm', { kernel: assets.kernel, initramfs: assets.initramfs }, 20_000),
+      () => false,
+    );
+    const expected = kvmBoots ? 'kvm' : 'tcg';
+    const line = kvmBoots ? 'vm sandboxes: KVM' : 'vm sandboxes: TCG';
+    try {
+      expect(await doctor()).toContain('vm sandboxes: KVM not probed yet');
+      expect(await doctor('--fix')).toContain(line);
+      expect((await readFile(join(burrow.home, 'doctor-cache', 'vm-acceleration'), 'utf8')).trim()).toBe(expected);
+      expect(await doctor()).toContain(line);
+    } finally {
+      await rm(join(burrow.home, 'doctor-cache'), { recursive: true, force: true });
+    }
+  }, 600_000);
 });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { hostTscKhz, qemuArgs, type Acceleration } from './machine.js';
 import { probeSucceeds } from '../runtimes.js';
+import { ensureVmAssets } from './vm-assets.js';
 
 /** A KVM guest reaches its init in well under a second; a hung one never does. */
 const KVM_PROBE_TIMEOUT_MS = 20_000;
@@ -21,9 +22,10 @@ export async function rememberedAcceleration(imageCache: string): Promise<Accele
   return text === 'kvm' || text === 'tcg' ? text : null;
 }
 
+/** @param guest what to boot, asked for only where /dev/kvm exists (it may download a kernel) */
 export async function vmAcceleration(
   imageCache: string,
-  guest: { kernel: string; initramfs: string },
+  guest: () => Promise<{ kernel: string; initramfs: string }>,
   log: (line: string) => void = () => {},
 ): Promise<Acceleration> {
   const remembered = await rememberedAcceleration(imageCache);
@@ -32,12 +34,30 @@ export async function vmAcceleration(
     () => true,
     () => false,
   );
-  const accel: Acceleration = kvmUsable && (await guestBoots('kvm', guest, KVM_PROBE_TIMEOUT_MS)) ? 'kvm' : 'tcg';
+  const accel: Acceleration = kvmUsable && (await guestBoots('kvm', await guest(), KVM_PROBE_TIMEOUT_MS)) ? 'kvm' : 'tcg';
   log(`vm sandboxes run under ${accel === 'kvm' ? 'KVM' : 'TCG (software emulation: slow)'}`);
   const file = accelerationFile(imageCache);
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, `${accel}\n`);
   return accel;
+}
+
+/**
+ * One line for `burrow doctor`. With `probe`, a host not probed yet is probed (which fetches the
+ * guest kernel first); a failure there is reported, not thrown: vm sandboxes are optional.
+ */
+export async function describeVmAcceleration(imageCache: string, opts: { probe: boolean; log: (line: string) => void }): Promise<string> {
+  let accel = await rememberedAcceleration(imageCache);
+  if (!accel && opts.probe) {
+    try {
+      accel = await vmAcceleration(imageCache, () => ensureVmAssets(imageCache, opts.log), opts.log);
+    } catch (e) {
+      return `vm sandboxes: cannot probe KVM: ${(e as Error).message}`;
+    }
+  }
+  if (accel === 'kvm') return 'vm sandboxes: KVM (a test guest booted under it)';
+  if (accel === 'tcg') return 'vm sandboxes: TCG, software emulation (no KVM guest boots on this host): slow';
+  return 'vm sandboxes: KVM not probed yet (`burrow doctor --fix` boots a test guest)';
 }
 
 /**
