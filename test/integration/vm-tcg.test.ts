@@ -12,6 +12,7 @@ import {
   diskLayout,
   ensureVmAssets,
   GuestChannel,
+  Qmp,
   guestBoots,
   hostTscKhz,
   ImageStore,
@@ -83,13 +84,15 @@ describe('vm runtime foundation under TCG', () => {
     expect(clone.shared).toBe(await allocatedBytes(imageDisk));
   });
 
-  it('boots the disk, runs commands through the bridge, and gives deleted blocks back to the pool', async () => {
+  it('boots the disk, runs commands through the bridge, gives deleted blocks back to the pool, and pauses and resumes', async () => {
     const work = join(burrow.home, 'vm-tcg');
     await mkdir(work, { recursive: true });
     const imageBefore = await stat(imageDisk);
     const agentSocket = join(work, 'agent.sock');
+    const qmpSocket = join(work, 'qmp.sock');
     let machine: RunningMachine | undefined;
     let channel: GuestChannel | undefined;
+    let qmp: Qmp | undefined;
     try {
       machine = await startMachine(
         {
@@ -100,6 +103,7 @@ describe('vm runtime foundation under TCG', () => {
           initramfs: assets.initramfs,
           disk: disks.sandboxPath(SANDBOX),
           agentSocket,
+          qmpSocket,
           consoleLog: join(work, 'console.log'),
           tscKhz: await hostTscKhz(),
           kernelArgs: ['panic=-1'],
@@ -142,11 +146,28 @@ describe('vm runtime foundation under TCG', () => {
       const poolFreeTrimmed = await statfs(disk);
       expect((poolFreeTrimmed.bavail - poolFreeWritten.bavail) * poolFreeTrimmed.bsize).toBeGreaterThanOrEqual(32 * MiB);
 
+      // Paused (a warm sandbox), the guest runs nothing; resumed, it carries on where it stopped.
+      qmp = await Qmp.connect(qmpSocket);
+      expect(await qmp.status()).toBe('running');
+      await qmp.execute('stop');
+      expect(await qmp.status()).toBe('paused');
+      let answered = false;
+      const whilePaused = channel.run(['echo', 'after the pause']).then((result) => {
+        answered = true;
+        return result;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      expect(answered).toBe(false);
+      await qmp.execute('cont');
+      expect(await whilePaused).toEqual({ code: 0, stdout: 'after the pause\n', stderr: '' });
+      expect(await qmp.status()).toBe('running');
+
       // The image's own file is untouched by all of it: the guest wrote to its clone only.
       const imageAfter = await stat(imageDisk);
       expect([imageAfter.mtimeMs, imageAfter.blocks]).toEqual([imageBefore.mtimeMs, imageBefore.blocks]);
     } finally {
       channel?.close();
+      qmp?.close();
       if (machine) await stopMachine(machine);
       await rm(work, { recursive: true, force: true });
     }

@@ -45,6 +45,7 @@ export { ensureVmAssets, type VmAssets } from './runtime/vm/vm-assets.js';
 export { guestBoots, vmAcceleration } from './runtime/vm/acceleration.js';
 export { hostTscKhz, startMachine, stopMachine, type RunningMachine } from './runtime/vm/machine.js';
 export { GuestChannel } from './runtime/vm/guest-channel.js';
+export { Qmp } from './runtime/vm/qmp.js';
 export { DiskImages, diskLayout } from './storage/disk-images.js';
 export { ImageStore } from './storage/images.js';
 export { poolLayout } from './storage/pool.js';

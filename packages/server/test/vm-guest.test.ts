@@ -115,6 +115,7 @@ describe("QEMU's command line", () => {
     disk: '/pool/vm-disks/sandboxes/a,b.ext4',
     agentSocket: '/run/sb/agent.sock',
     consoleLog: '/run/sb/console.log',
+    qmpSocket: '/run/sb/qmp.sock',
     tscKhz: 2_096_000,
   };
   const valueOf = (args: string[], flag: string) => args.filter((_, i) => args[i - 1] === flag);
@@ -136,6 +137,7 @@ describe("QEMU's command line", () => {
     // A comma in a path is doubled: QEMU would read it as the start of the next option.
     expect(valueOf(args, '-drive')[0]).toContain('file=/pool/vm-disks/sandboxes/a,,b.ext4,format=raw');
     expect(valueOf(args, '-drive')[0]).toContain('discard=unmap');
+    expect(valueOf(args, '-qmp')).toEqual(['unix:/run/sb/qmp.sock,server=on,wait=off']);
   });
 
   it('reads the TSC frequency from /proc/cpuinfo', () => {

@@ -17,6 +17,8 @@ export interface MachineSpec {
   disk?: string;
   /** The unix socket QEMU listens on for the bridge's virtio-serial port. */
   agentSocket?: string;
+  /** The unix socket of QEMU's machine protocol (pause, resume, status); see qmp.ts. */
+  qmpSocket?: string;
   /** The guest's serial console goes here: the kernel's messages and the initramfs's. */
   consoleLog: string;
   /** The host's TSC frequency (kHz); under TCG the guest reads the host's TSC (see tcgClockArgs). */
@@ -66,6 +68,7 @@ export function qemuArgs(spec: MachineSpec): string[] {
           'virtio-blk-device,drive=root',
         ]
       : []),
+    ...(spec.qmpSocket ? ['-qmp', `unix:${driveValue(spec.qmpSocket)},server=on,wait=off`] : []),
     ...(spec.agentSocket
       ? [
           '-device',
