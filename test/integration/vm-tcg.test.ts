@@ -2,7 +2,7 @@
 // have no usable KVM): the guest kernel and initramfs, an image's ext4 disk and a sandbox's
 // reflink clone of it on the pool, a microVM that runs commands through the bridge, discard
 // that gives deleted blocks back to the pool, and the acceleration probe.
-import { access, mkdir, readFile, rm, stat, statfs } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import {
   ensureVmAssets,
   GuestChannel,
   Qmp,
+  VmRuntime,
   guestBoots,
   hostTscKhz,
   ImageStore,
@@ -28,6 +29,7 @@ import { useInstance } from '../support/use-instance.js';
 const burrow = useInstance({ BURROW_IMAGE: 'minimal' });
 const MiB = 2 ** 20;
 const SANDBOX = 'vm-tcg-disk';
+const RUNTIME_SANDBOX = 'vm-tcg-runtime';
 
 /** btrfs's view of a file: bytes only it holds, and bytes it shares with other files. */
 function extentsOf(path: string): { exclusive: number; shared: number } {
@@ -67,6 +69,7 @@ describe('vm runtime foundation under TCG', () => {
 
   afterAll(async () => {
     await disks?.removeSandboxDisk(SANDBOX);
+    await disks?.removeSandboxDisk(RUNTIME_SANDBOX);
     if (imageId) await disks?.removeImage(imageId);
   });
 
@@ -173,6 +176,46 @@ describe('vm runtime foundation under TCG', () => {
     }
     expect(processesNaming(agentSocket)).toEqual([]);
   });
+
+  it('runs a sandbox as a microVM through the runtime interface: boot from a bundle, a command through burrow-agent, pause, resume, remove', async () => {
+    const root = join(burrow.home, 'vm-runtime');
+    const bundle = join(burrow.home, 'vm-bundle');
+    await mkdir(bundle, { recursive: true });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify({ linux: { resources: { memory: { limit: 384 * MiB }, cpu: { quota: 100_000, period: 100_000 } } } }));
+    await disks.clone(imageDisk, RUNTIME_SANDBOX);
+    const runtime = new VmRuntime({
+      root,
+      accel: 'tcg',
+      assets,
+      tscKhz: await hostTscKhz(),
+      diskOf: (id) => disks.sandboxPath(id),
+    });
+    const id = RUNTIME_SANDBOX;
+    try {
+      await runtime.start(id, bundle);
+      expect(await runtime.state(id)).toBe('running');
+      expect(await runtime.list()).toEqual([{ id, state: 'running' }]);
+      // As core runs every command: the agent's client, whose command PID 1 (burrow-agent) forks.
+      const client = ['/usr/local/sbin/burrow-agent', 'exec', 'vmtoken1', '0', '0', '/root', '0', '0', '0', '--'];
+      const out = await runtime.run(id, { args: [...client, '/bin/sh', '-c', 'echo "$GREETING from $(pwd)"; grep MemTotal /proc/meminfo'], env: ['GREETING=hi'], cwd: '/', uid: 0, gid: 0 });
+      expect(out.split('\n')[0]).toBe('hi from /root');
+      const memTotalKb = Number(/MemTotal:\s+(\d+)/.exec(out)![1]);
+      expect(memTotalKb).toBeLessThanOrEqual(384 * 1024);
+      await expect(runtime.run(id, { args: [...client, '/bin/false'], env: [], cwd: '/', uid: 0, gid: 0 })).rejects.toThrow(/exited 1/);
+
+      await runtime.pause(id);
+      expect(await runtime.state(id)).toBe('paused');
+      await runtime.resume(id);
+      expect(await runtime.state(id)).toBe('running');
+      const pid = await runtime.hostPid(id);
+      expect(pid).toBeGreaterThan(0);
+    } finally {
+      await runtime.remove(id);
+      await rm(bundle, { recursive: true, force: true });
+    }
+    expect(await runtime.state(id)).toBe('missing');
+    expect(processesNaming(join(root, id))).toEqual([]);
+  }, 240_000);
 
   it('probes acceleration by booting, and kills a guest that outlasts the timeout', async () => {
     const guest = { kernel: assets.kernel, initramfs: assets.initramfs };

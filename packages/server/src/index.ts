@@ -46,6 +46,7 @@ export { guestBoots, vmAcceleration } from './runtime/vm/acceleration.js';
 export { hostTscKhz, startMachine, stopMachine, type RunningMachine } from './runtime/vm/machine.js';
 export { GuestChannel } from './runtime/vm/guest-channel.js';
 export { Qmp } from './runtime/vm/qmp.js';
+export { VmRuntime } from './runtime/vm-runtime.js';
 export { DiskImages, diskLayout } from './storage/disk-images.js';
 export { ImageStore } from './storage/images.js';
 export { poolLayout } from './storage/pool.js';

@@ -8,6 +8,7 @@ import { kernelVersionFrom } from '../src/runtime/vm/guest-kernel.js';
 import { initScript, isStaticElf } from '../src/runtime/vm/initramfs.js';
 import { loadOrder, moduleName, parseModulesDep } from '../src/runtime/vm/kernel-modules.js';
 import { qemuArgs, tscKhzFrom, type MachineSpec } from '../src/runtime/vm/machine.js';
+import { machineSizeOf } from '../src/runtime/vm-runtime.js';
 
 /** The entries of a newc archive: name, mode, size and data, read back field by field. */
 function readCpio(archive: Buffer): Array<{ name: string; mode: number; data: string; rdev: [number, number] }> {
@@ -138,6 +139,15 @@ describe("QEMU's command line", () => {
     expect(valueOf(args, '-drive')[0]).toContain('file=/pool/vm-disks/sandboxes/a,,b.ext4,format=raw');
     expect(valueOf(args, '-drive')[0]).toContain('discard=unmap');
     expect(valueOf(args, '-qmp')).toEqual(['unix:/run/sb/qmp.sock,server=on,wait=off']);
+  });
+
+  it("takes vCPUs and RAM from the bundle's cgroup limits", () => {
+    const bundle = (memory: number, quota: number) => ({ linux: { resources: { memory: { limit: memory }, cpu: { quota, period: 100_000 } } } });
+    expect(machineSizeOf(bundle(1024 * 2 ** 20, 200_000))).toEqual({ cpus: 2, memoryMb: 1024 });
+    // Half a CPU still needs a whole vCPU; 1.5 CPUs two.
+    expect(machineSizeOf(bundle(512 * 2 ** 20, 50_000))).toEqual({ cpus: 1, memoryMb: 512 });
+    expect(machineSizeOf(bundle(512 * 2 ** 20, 150_000))).toEqual({ cpus: 2, memoryMb: 512 });
+    expect(machineSizeOf({})).toEqual({ cpus: 1, memoryMb: 512 });
   });
 
   it('reads the TSC frequency from /proc/cpuinfo', () => {
