@@ -177,7 +177,7 @@ describe('vm runtime foundation under TCG', () => {
     expect(processesNaming(agentSocket)).toEqual([]);
   });
 
-  it('runs a sandbox as a microVM through the runtime interface: boot from a bundle, a command through burrow-agent, pause, resume, remove', async () => {
+  it('runs a sandbox as a microVM through the runtime interface: boot from a bundle, a command through burrow-agent, pause, resume, a daemon restart, remove', async () => {
     const root = join(burrow.home, 'vm-runtime');
     const bundle = join(burrow.home, 'vm-bundle');
     await mkdir(bundle, { recursive: true });
@@ -209,6 +209,14 @@ describe('vm runtime foundation under TCG', () => {
       expect(await runtime.state(id)).toBe('running');
       const pid = await runtime.hostPid(id);
       expect(pid).toBeGreaterThan(0);
+
+      // The VM outlives the daemon: a new runtime object (a restarted daemon) finds it and runs in it.
+      runtime.close();
+      const restarted = new VmRuntime({ root, accel: 'tcg', assets, tscKhz: await hostTscKhz(), diskOf: (d) => disks.sandboxPath(d) });
+      expect(await restarted.state(id)).toBe('running');
+      expect(await restarted.hostPid(id)).toBe(pid);
+      expect(await restarted.run(id, { args: [...client, '/bin/echo', 'still here'], env: [], cwd: '/', uid: 0, gid: 0 })).toBe('still here\n');
+      restarted.close();
     } finally {
       await runtime.remove(id);
       await rm(bundle, { recursive: true, force: true });

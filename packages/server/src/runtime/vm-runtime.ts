@@ -174,6 +174,11 @@ export class VmRuntime implements SandboxRuntime {
     await rm(this.dir(containerId), { recursive: true, force: true });
   }
 
+  /** Drops the connections to the guests (the daemon stops); the VMs keep running without it. */
+  close(): void {
+    for (const id of [...this.channels.keys()]) this.closeChannel(id);
+  }
+
   private async qmp(containerId: string, command: string): Promise<void> {
     const qmp = await Qmp.connect(join(this.dir(containerId), 'qmp.sock'));
     try {
