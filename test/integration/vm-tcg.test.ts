@@ -177,7 +177,7 @@ describe('vm runtime foundation under TCG', () => {
     expect(processesNaming(agentSocket)).toEqual([]);
   });
 
-  it('runs a sandbox as a microVM through the runtime interface: boot from a bundle, a command through burrow-agent, pause, resume, a daemon restart, remove', async () => {
+  it('runs a sandbox as a microVM through the runtime interface: boot from a bundle, a command through burrow-agent, pause, resume, a daemon restart, checkpoint and restore, remove', async () => {
     const root = join(burrow.home, 'vm-runtime');
     const bundle = join(burrow.home, 'vm-bundle');
     await mkdir(bundle, { recursive: true });
@@ -216,6 +216,18 @@ describe('vm runtime foundation under TCG', () => {
       expect(await restarted.state(id)).toBe('running');
       expect(await restarted.hostPid(id)).toBe(pid);
       expect(await restarted.run(id, { args: [...client, '/bin/echo', 'still here'], env: [], cwd: '/', uid: 0, gid: 0 })).toBe('still here\n');
+
+      // Checkpoint: the guest syncs, pauses, and its disk is cloned; restore clones it back.
+      await restarted.run(id, { args: [...client, '/bin/sh', '-c', 'echo kept > /root/note && sync'], env: [], cwd: '/', uid: 0, gid: 0 });
+      await restarted.pause(id);
+      const checkpoint = await disks.checkpoint(id, 'v1');
+      await restarted.resume(id);
+      expect(extentsOf(checkpoint).exclusive).toBe(0);
+      await restarted.run(id, { args: [...client, '/bin/sh', '-c', 'echo changed > /root/note && sync'], env: [], cwd: '/', uid: 0, gid: 0 });
+      await restarted.remove(id);
+      await disks.clone(checkpoint, id);
+      await restarted.start(id, bundle);
+      expect(await restarted.run(id, { args: [...client, '/bin/cat', '/root/note'], env: [], cwd: '/', uid: 0, gid: 0 })).toBe('kept\n');
       restarted.close();
     } finally {
       await runtime.remove(id);
@@ -223,7 +235,7 @@ describe('vm runtime foundation under TCG', () => {
     }
     expect(await runtime.state(id)).toBe('missing');
     expect(processesNaming(join(root, id))).toEqual([]);
-  }, 240_000);
+  }, 360_000);
 
   it('probes acceleration by booting, and kills a guest that outlasts the timeout', async () => {
     const guest = { kernel: assets.kernel, initramfs: assets.initramfs };

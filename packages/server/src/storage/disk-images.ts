@@ -2,7 +2,7 @@
 // and each sandbox's disk a reflink clone of it (FICLONE: shares every extent, copies nothing).
 // Both live on the btrfs pool, because only there can a clone share extents with its source.
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { run } from '../util/run.js';
 
 export interface DiskLayout {
@@ -10,11 +10,13 @@ export interface DiskLayout {
   images: string;
   /** <pool>/vm-disks/sandboxes/<sandboxId>.ext4 */
   sandboxes: string;
+  /** <pool>/vm-disks/checkpoints/<sandboxId>/<checkpointId>.ext4 */
+  checkpoints: string;
 }
 
 export function diskLayout(poolRoot: string): DiskLayout {
   const root = join(poolRoot, 'vm-disks');
-  return { images: join(root, 'images'), sandboxes: join(root, 'sandboxes') };
+  return { images: join(root, 'images'), sandboxes: join(root, 'sandboxes'), checkpoints: join(root, 'checkpoints') };
 }
 
 export class DiskImages {
@@ -64,28 +66,48 @@ export class DiskImages {
     return path;
   }
 
-  /** A sandbox's disk as a reflink clone of `source` (an image file or a checkpoint). */
-  async clone(source: string, sandboxId: string): Promise<string> {
-    await mkdir(this.layout.sandboxes, { recursive: true });
-    const path = this.sandboxPath(sandboxId);
-    const partial = `${path}.partial-${process.pid}`;
-    try {
-      // --reflink=always fails rather than falling back to a full copy.
-      await run('cp', ['--reflink=always', source, partial]);
-      await rename(partial, path);
-    } finally {
-      await rm(partial, { force: true });
-    }
-    return path;
+  checkpointPath(sandboxId: string, checkpointId: string): string {
+    return join(this.layout.checkpoints, sandboxId, `${checkpointId}.ext4`);
   }
 
+  /**
+   * A sandbox's disk as a reflink clone of `source` (an image file or a checkpoint); restore and
+   * fork are this too. The old disk is replaced in one rename.
+   */
+  async clone(source: string, sandboxId: string): Promise<string> {
+    return reflink(source, this.sandboxPath(sandboxId));
+  }
+
+  /**
+   * A checkpoint: a reflink clone of the sandbox's disk, as flat in time and space as a btrfs
+   * snapshot. Consistent if the guest is paused (or stopped) and has synced its filesystem.
+   */
+  async checkpoint(sandboxId: string, checkpointId: string): Promise<string> {
+    return reflink(this.sandboxPath(sandboxId), this.checkpointPath(sandboxId, checkpointId));
+  }
+
+  /** The sandbox's disk and its checkpoints. */
   async removeSandboxDisk(sandboxId: string): Promise<void> {
     await rm(this.sandboxPath(sandboxId), { force: true });
+    await rm(join(this.layout.checkpoints, sandboxId), { recursive: true, force: true });
   }
 
   async removeImage(imageId: string): Promise<void> {
     await rm(this.imagePath(imageId), { force: true });
   }
+}
+
+async function reflink(source: string, dest: string): Promise<string> {
+  await mkdir(dirname(dest), { recursive: true });
+  const partial = `${dest}.partial-${process.pid}`;
+  try {
+    // --reflink=always fails rather than falling back to a full copy.
+    await run('cp', ['--reflink=always', source, partial]);
+    await rename(partial, dest);
+  } finally {
+    await rm(partial, { force: true });
+  }
+  return dest;
 }
 
 async function exists(path: string): Promise<boolean> {
