@@ -15,3 +15,14 @@ export { TokenizerKeys } from './egress/tokenizer-secrets.js';
 /** When a service's log is set aside, for the test that fills one. */
 export { LOG_ROTATE_BYTES } from './core/services.js';
 export { FIRST_ID_BASE, ID_RANGE_SIZE, shiftOwnership } from './storage/ownership.js';
+
+/** The layers of the `vm` runtime, for the tests that boot guests under TCG. */
+export { ensureVmAssets, type VmAssets } from './runtime/vm/vm-assets.js';
+export { guestBoots, vmAcceleration } from './runtime/vm/acceleration.js';
+export { hostTscKhz, startMachine, stopMachine, type RunningMachine } from './runtime/vm/machine.js';
+export { GuestChannel } from './runtime/vm/guest-channel.js';
+export { Qmp } from './runtime/vm/qmp.js';
+export { VmRuntime } from './runtime/vm-runtime.js';
+export { DiskImages, diskLayout } from './storage/disk-images.js';
+export { ImageStore } from './storage/images.js';
+export { poolLayout } from './storage/pool.js';

@@ -2,6 +2,7 @@
 // installed with apt-get; anywhere else, the exact command to run is printed.
 import { access, readFile } from 'node:fs/promises';
 import type { BurrowConfig } from '../config.js';
+import { describeVmAcceleration } from '../runtime/vm/acceleration.js';
 import { run, succeeds } from '../util/run.js';
 
 interface Requirement {
@@ -25,6 +26,11 @@ const REQUIREMENTS: Requirement[] = [
   { program: 'mount', pkg: 'mount', why: 'overlay and loop mounts' },
   { program: 'tar', pkg: 'tar', why: 'importing images' },
   { program: 'zstd', pkg: 'zstd', why: 'importing OCI images with zstd-compressed layers' },
+  { program: 'qemu-system-x86_64', pkg: 'qemu-system-x86', why: 'vm sandboxes (microVMs)' },
+  { program: 'mkfs.ext4', pkg: 'e2fsprogs', why: 'the disks of vm sandboxes' },
+  { program: 'busybox', pkg: 'busybox-static', why: 'the initramfs of vm sandboxes' },
+  { program: 'depmod', pkg: 'kmod', why: 'the kernel modules of vm sandboxes' },
+  { program: 'gcc', pkg: 'build-essential', why: 'the static bridge inside vm sandboxes' },
 ];
 
 export interface DoctorReport {
@@ -33,7 +39,7 @@ export interface DoctorReport {
 }
 
 export async function doctor(
-  _config: BurrowConfig,
+  config: BurrowConfig,
   opts: { fix: boolean; log?: (line: string) => void },
 ): Promise<DoctorReport> {
   const log = opts.log ?? (() => {});
@@ -53,6 +59,7 @@ export async function doctor(
   if (missing.length) {
     problems.push(`missing packages: ${missing.join(' ')}; install them with: apt-get install -y ${missing.join(' ')}`);
   }
+  log(await describeVmAcceleration(config.imageCache, { probe: opts.fix && !missing.length, log }));
   for (const p of problems) log(`problem: ${p}`);
   return { ok: problems.length === 0, problems };
 }

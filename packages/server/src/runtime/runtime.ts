@@ -14,7 +14,8 @@ export interface ProcessSpec {
 }
 
 export interface SandboxRuntime {
-  readonly kind: RuntimeKind;
+  /** `vm` is not offered for sandboxes yet (see runtime/vm-runtime.ts), so it is no RuntimeKind. */
+  readonly kind: RuntimeKind | 'vm';
   /** One plain sentence for `burrow info`: what stands between this sandbox and the host. */
   readonly isolation: string;
   /** Starts the container described by the OCI bundle, detached from the daemon. */

@@ -71,7 +71,7 @@ async function runscPlatform(config: BurrowConfig, log: (line: string) => void):
  * Runs a probe in its own process group and kills the whole group if it hangs: a hung
  * `runsc do` leaves sandbox processes behind that killing runsc alone would orphan.
  */
-function probeSucceeds(file: string, args: string[], timeoutMs: number): Promise<boolean> {
+export function probeSucceeds(file: string, args: string[], timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const child = spawn(file, args, { stdio: 'ignore', detached: true });
     const timer = setTimeout(() => {

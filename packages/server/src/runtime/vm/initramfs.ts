@@ -1,0 +1,133 @@
+// The smallest initramfs that boots a `vm` sandbox from its disk: busybox (static), the few
+// virtio drivers Debian's cloud kernel builds as modules, the bridge to the host
+// (image/vm/burrow-vm-bridge.c) and an /init that ties them together. Built once per kernel
+// version and recipe, cached beside the extracted kernel.
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageFile } from '../../storage/image-recipes.js';
+import { run } from '../../util/run.js';
+import { cpioArchive, type CpioEntry } from './cpio.js';
+import { readModulesDep, type GuestKernel } from './guest-kernel.js';
+import { loadOrder, moduleName, parseModulesDep } from './kernel-modules.js';
+
+/**
+ * Drivers the guest needs that the cloud kernel has only as modules (ext4 is built in): the
+ * microvm machine's virtio-mmio bus, the disk, the console ports (the bridge's channel where the
+ * host has no vhost-vsock), vsock (its channel where the host has it), and the network.
+ */
+export const GUEST_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_console', 'vmw_vsock_virtio_transport', 'virtio_net'];
+
+/** The name of the virtio-serial port the bridge listens on; the guest finds it by this name. */
+export const AGENT_PORT_NAME = 'burrow.agent';
+
+const BUSYBOX = '/bin/busybox';
+const BRIDGE_SOURCE = 'image/vm/burrow-vm-bridge.c';
+/** What PID 1 of the disk is: the same agent as in containers (image/burrow-agent.c). */
+const DISK_INIT = ['/usr/local/sbin/burrow-agent', 'init'];
+
+/**
+ * Mounts the disk on /newroot, starts the bridge chrooted into it, and switches root to the
+ * disk's init. busybox is called by name throughout: the initramfs has no applet links.
+ */
+export function initScript(modules: readonly string[]): string {
+  return `#!/bin/busybox sh
+export PATH=/bin
+busybox mount -t proc proc /proc
+busybox mount -t sysfs sysfs /sys
+busybox mount -t devtmpfs devtmpfs /dev
+for m in ${modules.join(' ')}; do
+  busybox insmod /lib/modules/$m.ko || busybox echo "burrow-init: insmod $m failed"
+done
+fail() { busybox echo "burrow-init: $*"; busybox poweroff -f; }
+# The port is found by the name the host gave it: device numbers depend on probe order.
+agent_port() {
+  for f in /sys/class/virtio-ports/*/name; do
+    [ "$(busybox cat "$f" 2>/dev/null)" = ${AGENT_PORT_NAME} ] && { f=\${f%/name}; busybox echo "/dev/\${f##*/}"; return; }
+  done
+}
+n=0
+while [ ! -b /dev/vda ] || [ -z "$(agent_port)" ]; do
+  n=$((n + 1)); [ $n -gt 600 ] && fail "no disk or no ${AGENT_PORT_NAME} port after 30 s"
+  busybox sleep 0.05
+done
+port=$(agent_port)
+# discard: deleted files give their blocks back through virtio-blk to the host's pool file.
+busybox mount -t ext4 -o discard /dev/vda /newroot || fail "cannot mount the disk"
+busybox mount --move /dev /newroot/dev
+busybox mkdir -p /newroot/dev/pts
+busybox mount -t devpts -o newinstance,ptmxmode=0666 devpts /newroot/dev/pts
+busybox mount --move /proc /newroot/proc
+busybox mount --move /sys /newroot/sys
+busybox mount -t tmpfs -o mode=0755 tmpfs /newroot/run
+# busybox sh opens /dev/null for a background job before its own redirections.
+busybox mknod -m 666 /dev/null c 1 3
+/bin/burrow-vm-bridge "/newroot$port" /newroot /bridge-started </newroot/dev/null >/newroot/dev/console 2>&1 &
+# switch_root deletes the initramfs's files: the bridge must have started first.
+while [ ! -e /bridge-started ]; do busybox sleep 0.01; done
+exec busybox switch_root /newroot ${DISK_INIT.join(' ')}
+`;
+}
+
+/** The cached initramfs for this kernel, built first if needed; its path. */
+export async function ensureInitramfs(kernel: GuestKernel, log: (line: string) => void = () => {}): Promise<string> {
+  const modules = loadOrder(parseModulesDep(await readModulesDep(kernel)), GUEST_MODULES);
+  const script = initScript(modules.map(moduleName));
+  const busybox = await readFile(BUSYBOX);
+  if (!isStaticElf(busybox)) throw new Error(`${BUSYBOX} is linked dynamically; install busybox-static (burrow doctor --fix)`);
+  const bridgeSource = await readFile(packageFile(BRIDGE_SOURCE), 'utf8');
+  const recipe = createHash('sha256')
+    .update(JSON.stringify({ script, modules, bridgeSource, busybox: createHash('sha256').update(busybox).digest('hex'), format: 1 }))
+    .digest('hex')
+    .slice(0, 12);
+  const path = join(kernel.root, `initramfs-${recipe}.cpio`);
+  if (await exists(path)) return path;
+
+  log(`building the vm initramfs ${recipe} for kernel ${kernel.version}`);
+  const work = await mkdtemp(join(tmpdir(), 'burrow-initramfs-'));
+  try {
+    const bridge = join(work, 'burrow-vm-bridge');
+    await run('gcc', ['-static', '-O2', '-Wall', '-o', bridge, packageFile(BRIDGE_SOURCE)]);
+    const entries: CpioEntry[] = [
+      ...['bin', 'dev', 'proc', 'sys', 'newroot', 'lib', 'lib/modules'].map((dir) => ({ kind: 'dir' as const, path: dir, mode: 0o755 })),
+      { kind: 'char', path: 'dev/console', mode: 0o600, major: 5, minor: 1 },
+      { kind: 'file', path: 'bin/busybox', mode: 0o755, data: busybox },
+      { kind: 'file', path: 'bin/burrow-vm-bridge', mode: 0o755, data: await readFile(bridge) },
+      { kind: 'file', path: 'init', mode: 0o755, data: Buffer.from(script) },
+    ];
+    for (const module of modules) {
+      entries.push({ kind: 'file', path: `lib/modules/${moduleName(module)}.ko`, mode: 0o644, data: await readFile(join(kernel.modulesDir, module)) });
+    }
+    // Uncompressed: under TCG, decompressing in the guest costs more than reading the bytes.
+    const partial = `${path}.partial-${process.pid}`;
+    await writeFile(partial, cpioArchive(entries));
+    await rename(partial, path);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+  return path;
+}
+
+/** An ELF executable with no PT_INTERP program header needs no dynamic loader. */
+export function isStaticElf(file: Buffer): boolean {
+  const ELF_MAGIC = 0x7f454c46;
+  const PT_INTERP = 3;
+  if (file.length < 64 || file.readUInt32BE(0) !== ELF_MAGIC || file[4] !== 2) return false; // 64-bit only
+  const phoff = Number(file.readBigUInt64LE(32));
+  const phentsize = file.readUInt16LE(54);
+  const phnum = file.readUInt16LE(56);
+  for (let i = 0; i < phnum; i++) {
+    const at = phoff + i * phentsize;
+    if (at + 4 > file.length) return false;
+    if (file.readUInt32LE(at) === PT_INTERP) return false;
+  }
+  return true;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}

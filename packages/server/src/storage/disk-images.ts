@@ -1,0 +1,118 @@
+// Disks of `vm` sandboxes: an image's root filesystem made once into a sparse ext4 image file,
+// and each sandbox's disk a reflink clone of it (FICLONE: shares every extent, copies nothing).
+// Both live on the btrfs pool, because only there can a clone share extents with its source.
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { run } from '../util/run.js';
+
+export interface DiskLayout {
+  /** <pool>/vm-disks/images/<imageId>.ext4 */
+  images: string;
+  /** <pool>/vm-disks/sandboxes/<sandboxId>.ext4 */
+  sandboxes: string;
+  /** <pool>/vm-disks/checkpoints/<sandboxId>/<checkpointId>.ext4 */
+  checkpoints: string;
+}
+
+export function diskLayout(poolRoot: string): DiskLayout {
+  const root = join(poolRoot, 'vm-disks');
+  return { images: join(root, 'images'), sandboxes: join(root, 'sandboxes'), checkpoints: join(root, 'checkpoints') };
+}
+
+export class DiskImages {
+  constructor(private readonly layout: DiskLayout) {}
+
+  imagePath(imageId: string): string {
+    return join(this.layout.images, `${imageId}.ext4`);
+  }
+
+  sandboxPath(sandboxId: string): string {
+    return join(this.layout.sandboxes, `${sandboxId}.ext4`);
+  }
+
+  /**
+   * The image's ext4 file, made from its root filesystem (the image's read-only subvolume) if it
+   * does not exist yet. Built under a temporary name and renamed: a crash leaves only a
+   * `.partial-` file that the next build replaces.
+   */
+  async ensureImage(imageId: string, rootfs: string, sizeBytes: number): Promise<string> {
+    const path = this.imagePath(imageId);
+    if (await exists(path)) return path;
+    await mkdir(this.layout.images, { recursive: true });
+    const partial = `${path}.partial-${process.pid}`;
+    await rm(partial, { force: true });
+    try {
+      await run('truncate', ['-s', String(sizeBytes), partial]);
+      await run('mkfs.ext4', [
+        '-q',
+        '-F',
+        '-L',
+        'burrow',
+        // No reserved blocks: the disk holds one sandbox, not a system that must keep running full.
+        '-m',
+        '0',
+        // root_owner: the root directory keeps root's ownership (mkfs would give it the caller's).
+        // nodiscard: the sparse file has nothing to discard yet.
+        '-E',
+        'root_owner=0:0,nodiscard',
+        '-d',
+        rootfs,
+        partial,
+      ]);
+      await rename(partial, path);
+    } finally {
+      await rm(partial, { force: true });
+    }
+    return path;
+  }
+
+  checkpointPath(sandboxId: string, checkpointId: string): string {
+    return join(this.layout.checkpoints, sandboxId, `${checkpointId}.ext4`);
+  }
+
+  /**
+   * A sandbox's disk as a reflink clone of `source` (an image file or a checkpoint); restore and
+   * fork are this too. The old disk is replaced in one rename.
+   */
+  async clone(source: string, sandboxId: string): Promise<string> {
+    return reflink(source, this.sandboxPath(sandboxId));
+  }
+
+  /**
+   * A checkpoint: a reflink clone of the sandbox's disk, as flat in time and space as a btrfs
+   * snapshot. Consistent if the guest is paused (or stopped) and has synced its filesystem.
+   */
+  async checkpoint(sandboxId: string, checkpointId: string): Promise<string> {
+    return reflink(this.sandboxPath(sandboxId), this.checkpointPath(sandboxId, checkpointId));
+  }
+
+  /** The sandbox's disk and its checkpoints. */
+  async removeSandboxDisk(sandboxId: string): Promise<void> {
+    await rm(this.sandboxPath(sandboxId), { force: true });
+    await rm(join(this.layout.checkpoints, sandboxId), { recursive: true, force: true });
+  }
+
+  async removeImage(imageId: string): Promise<void> {
+    await rm(this.imagePath(imageId), { force: true });
+  }
+}
+
+async function reflink(source: string, dest: string): Promise<string> {
+  await mkdir(dirname(dest), { recursive: true });
+  const partial = `${dest}.partial-${process.pid}`;
+  try {
+    // --reflink=always fails rather than falling back to a full copy.
+    await run('cp', ['--reflink=always', source, partial]);
+    await rename(partial, dest);
+  } finally {
+    await rm(partial, { force: true });
+  }
+  return dest;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
