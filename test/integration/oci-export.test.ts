@@ -325,6 +325,21 @@ describe('burrow import', () => {
     await client.sandbox(importedApp).delete();
   }, 600_000);
 
+  it('gives the services with the sandbox: a daemon dying right after the import made it loses none', async () => {
+    const crashed = sandboxName('oci-crash');
+    await burrow.stop();
+    await burrow.start({ BURROW_CRASH_AT: 'import:created' });
+    const result = await burrow.cli(['import', archive, crashed, '--runtime', 'runc']);
+    expect(result.code).not.toBe(0);
+    await burrow.exited();
+    await burrow.start();
+    client = burrow.client();
+    expect((await client.sandbox(crashed).services.list()).map((s) => s.name)).toEqual(['web']);
+    const page = await until('the app to answer at its URL after the restart', () => viaUrl(crashed), { accept: (p) => p.includes('hello from the sandbox'), timeoutMs: 60_000 });
+    expect(page).toMatch(/^200 /);
+    await client.sandbox(crashed).delete();
+  }, 600_000);
+
   it('refuses an image for another architecture, or without a `user`, with a 400 and nothing made', async () => {
     const before = await burrow.call('GET', '/v1/sprites');
     const arm = await craftArchive('arm', 'arm64', [`${USABLE}\nt.close()`]);

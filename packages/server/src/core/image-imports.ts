@@ -23,7 +23,7 @@ import type { PoolLayout } from '../storage/pool.js';
 import { CommandError, run } from '../util/run.js';
 import { DomainError, SandboxExists } from './errors.js';
 import type { SandboxDefaults, SandboxManager } from './sandbox-manager.js';
-import type { Services } from './services.js';
+import { needsProblem, type Services } from './services.js';
 
 const UNPACK_TOOL = packageFile('host-tools/oci-unpack.py');
 /** The tool's exit status for a refused archive. */
@@ -38,6 +38,8 @@ export interface ImageImportDeps {
   pool: PoolLayout;
   /** Limits and runtime a new sandbox gets when the request names none, and the image whose agent is grafted in. */
   defaults: SandboxDefaults;
+  /** Crash injection for tests (BURROW_CRASH_AT); a no-op otherwise. */
+  crashPoint: (step: string) => void;
 }
 
 interface Descriptor {
@@ -71,6 +73,10 @@ export class ImageImports {
         throw invalid(`the image is for ${config.os ?? '?'}/${config.architecture ?? '?'}; burrow runs linux/amd64 images`);
       }
       const services = servicesOf(config);
+      for (const service of services) {
+        const problem = needsProblem(service, services, 'the image');
+        if (problem) throw invalid(problem);
+      }
       const imageId = `oci-${manifestDigest.slice('sha256:'.length, 'sha256:'.length + 12)}`;
       if (!(await images.isImported(imageId))) {
         tree = join(pool.images, `.partial-${imageId}-${randomBytes(4).toString('hex')}`);
@@ -95,14 +101,10 @@ export class ImageImports {
         environment: environmentOf(config),
         labels: [],
         urlSettings: { auth: 'sprite' },
-        from: { image: imageId, populate: async () => {} },
+        // The services are made in the create step: a crash before it ends rolls both back.
+        from: { image: imageId, populate: async (sandboxId) => this.deps.services.defineForNewSandbox(sandboxId, services) },
       });
-      try {
-        for (const service of services) await this.deps.services.put(name, service);
-      } catch (e) {
-        await manager.destroy(name).catch(() => {});
-        throw e;
-      }
+      this.deps.crashPoint('import:created');
       return manager.get(name);
     } finally {
       if (tree) await deleteSubvolume(tree).catch(() => {});

@@ -43,13 +43,13 @@ export interface CreateOptions {
   /** Idle sleep overrides (null: the server's default; 0: never). */
   sleep?: { warmAfterMs: number | null; coldAfterMs: number | null };
   /**
-   * A fork: the new sandbox's disk is filled by `populate` (a snapshot of another sandbox's
-   * checkpoint) instead of starting empty, over exactly that sandbox's image.
+   * A fork or an import: the sandbox stands on exactly this image, and `populate` gives it what it
+   * starts with beyond an empty disk (a fork's snapshot of another sandbox's checkpoint, an
+   * import's services), inside the create step, so a crash rolls it back with the sandbox.
    */
   from?: { image: string; populate(sandboxId: string): Promise<void> };
 }
 
-/** What a new sandbox gets when its request names none: runtime, image and limits. */
 /** What a new sandbox gets for each of these that its request leaves out: every one is set. */
 export type SandboxDefaults = Required<Pick<CreateOptions, 'runtime' | 'image' | 'cpus' | 'ramMb' | 'storageGb' | 'pidsLimit'>>;
 

@@ -85,10 +85,8 @@ export class Services {
   /** Creates or redefines a service and (re)starts it. Resolves with its process once launched. */
   async put(name: string, def: ServiceDefinition): Promise<ServiceProcess> {
     const sandbox = this.deps.manager.get(name);
-    const others = this.deps.store.forSandbox(sandbox.id).filter((s) => s.name !== def.name);
-    const missing = def.needs.filter((n) => !others.some((s) => s.name === n));
-    if (missing.length) throw new Conflict(`service '${def.name}' needs ${missing.map((m) => `'${m}'`).join(', ')}, which sandbox '${name}' does not have`);
-    if (cycleThrough(def, others)) throw new Conflict(`service '${def.name}' would need itself through its needs`);
+    const problem = needsProblem(def, this.deps.store.forSandbox(sandbox.id), `sandbox '${name}'`);
+    if (problem) throw new Conflict(problem);
     this.deps.store.put(sandbox.id, def);
     const existing = this.procs.get(sandbox.id)?.get(def.name);
     if (existing) {
@@ -96,6 +94,15 @@ export class Services {
       existing.def = def;
     }
     return this.start(name, def.name);
+  }
+
+  /**
+   * Stores the services a sandbox is created with (an import's), all wanted and none started:
+   * its first boot starts them. It runs inside the create step, so a crash rolls the sandbox
+   * back with its services instead of leaving it without them. Check them first (needsProblem).
+   */
+  defineForNewSandbox(sandboxId: string, defs: ServiceDefinition[]): void {
+    for (const def of defs) this.deps.store.put(sandboxId, def);
   }
 
   /** Starts the service (its needs first) and marks it wanted again. */
@@ -218,6 +225,18 @@ export function inNeedsOrder<T extends { name: string; needs: string[] }>(servic
   };
   for (const s of services) visit(s, new Set());
   return out;
+}
+
+/**
+ * Why `def` cannot join `services` (the set it would replace its namesake in), or null: a need
+ * `holder` does not have, or a need that leads back to itself.
+ */
+export function needsProblem(def: ServiceDefinition, services: ServiceDefinition[], holder: string): string | null {
+  const others = services.filter((s) => s.name !== def.name);
+  const missing = def.needs.filter((n) => !others.some((s) => s.name === n));
+  if (missing.length) return `service '${def.name}' needs ${missing.map((m) => `'${m}'`).join(', ')}, which ${holder} does not have`;
+  if (cycleThrough(def, others)) return `service '${def.name}' would need itself through its needs`;
+  return null;
 }
 
 function cycleThrough(def: ServiceDefinition, others: ServiceDefinition[]): boolean {

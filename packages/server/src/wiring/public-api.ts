@@ -41,7 +41,7 @@ export interface PublicApi {
 /** burrow's listener: the Sprites API, the dashboard, sandbox URLs and the E2B API. */
 export async function startApi(
   config: BurrowConfig,
-  { log, logger, paths }: Host,
+  { log, logger, paths, crashPoint }: Host,
   storage: Storage,
   { metrics, events }: Observed,
   network: Network,
@@ -113,7 +113,7 @@ export async function startApi(
   const app = await buildApi({
     manager,
     checkpoints,
-    imageArchives: { exports, imports: new ImageImports({ manager, services: core.services, images, pool, defaults }) },
+    imageArchives: { exports, imports: new ImageImports({ manager, services: core.services, images, pool, defaults, crashPoint }) },
     fs: sandboxFs,
     sessions,
     foreign: e2b,
