@@ -4,15 +4,15 @@
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { run } from '../util/run.js';
+import { HOST_PYTHON, packageFile } from './image-recipes.js';
 import { createGroupFor, createSubvolume, deleteSubvolume, isSubvolume, limitReferenced, qgroupUsage, subvolumeId } from './btrfs.js';
 import { isMountPoint, mountsUnder, unmount } from './mounts.js';
 import { ID_RANGE_SIZE, shiftOwnership, storedIdBase } from './ownership.js';
 import type { PoolLayout } from './pool.js';
 import { liveRow, spaceBySandbox } from './sandbox-space.js';
 
-const IDMAPPED_MOUNT = fileURLToPath(new URL('../../host-tools/idmapped-mount.py', import.meta.url));
+const IDMAPPED_MOUNT = packageFile('host-tools/idmapped-mount.py');
 
 export class SandboxDisks {
   /**
@@ -106,7 +106,7 @@ export class SandboxDisks {
     if (stored !== idBase) await shiftOwnership(volume, stored, idBase);
     if (idBase !== 0 && !(await isMountPoint(lower))) {
       await mkdir(lower, { recursive: true });
-      await run('python3', [IDMAPPED_MOUNT, imagePath, lower, String(idBase), String(ID_RANGE_SIZE)]);
+      await run(HOST_PYTHON, [IDMAPPED_MOUNT, imagePath, lower, String(idBase), String(ID_RANGE_SIZE)]);
     }
     const options = `lowerdir=${lower},upperdir=${upper},workdir=${join(volume, 'work')}`;
     await run('mount', ['-t', 'overlay', 'overlay', '-o', options, rootfs]);
