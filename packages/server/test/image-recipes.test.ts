@@ -1,7 +1,10 @@
 // What the recipes promise about the images they build, and how an image id names its image.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { IMAGE_NAMES } from '@burrow/protocol';
 import { describe, expect, it } from 'vitest';
-import { imageId, imageLabelOf, imageNameOf, RECIPES } from '../src/storage/image-recipes.js';
+import { HOST_PYTHON, imageId, imageLabelOf, imageNameOf, RECIPES } from '../src/storage/image-recipes.js';
 
 describe('image ids', () => {
   it('name their image, a dash in the name included', () => {
@@ -34,5 +37,17 @@ describe('the code-interpreter image', () => {
   it('keeps the ids of the other images as they were (no new field in their recipes)', () => {
     expect(RECIPES.minimal.withoutRecommends).toBeUndefined();
     expect(RECIPES.dev.withoutRecommends).toBeUndefined();
+  });
+});
+
+describe('the host tools', () => {
+  it('run on Debian\'s python3 wherever the daemon starts one, never on the first python3 on PATH', () => {
+    // A version manager's shim first on PATH costs half a second or more at every start (every
+    // runc boot starts the idmapped-mount tool).
+    const src = fileURLToPath(new URL('../src', import.meta.url));
+    const files = (readdirSync(src, { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
+    const onPath = files.filter((f) => /\b(run|spawn|execFile)\(\s*'python3'/.test(readFileSync(join(src, f), 'utf8')));
+    expect(onPath).toEqual([]);
+    expect(HOST_PYTHON).toBe('/usr/bin/python3');
   });
 });
