@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IMAGE_NAMES } from '@burrow/protocol';
 import { describe, expect, it } from 'vitest';
-import { HOST_PYTHON, imageId, imageLabelOf, imageNameOf, RECIPES } from '../src/storage/image-recipes.js';
+import { imageId, imageLabelOf, imageNameOf, RECIPES } from '../src/storage/image-recipes.js';
+import { HOST_PYTHON } from '../src/util/package-files.js';
 
 describe('image ids', () => {
   it('name their image, a dash in the name included', () => {

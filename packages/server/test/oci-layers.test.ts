@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { measureLayer, runLayer, treeLayer } from '../src/oci/layers.js';
-import { HOST_PYTHON, packageFile } from '../src/storage/image-recipes.js';
+import { HOST_PYTHON, packageFile } from '../src/util/package-files.js';
 
 const run = promisify(execFile);
 let dir: string;

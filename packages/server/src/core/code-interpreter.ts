@@ -9,7 +9,7 @@
 import { CODE_INTERPRETER_PORT } from '@burrow/protocol';
 import type { SandboxRecord } from '../db/sandboxes.js';
 import type { ServiceDefinition, ServiceStore } from '../db/services.js';
-import { packageFile } from '../storage/image-recipes.js';
+import { packageFile } from '../util/package-files.js';
 import { SANDBOX_USER } from './sandbox-manager.js';
 import type { SandboxHooks } from './sandbox-hooks.js';
 

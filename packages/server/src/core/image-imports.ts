@@ -16,7 +16,8 @@ import { exportedServices, SERVICES_LABEL, type ExportedService } from '@burrow/
 import type { RuntimeKind } from '../config.js';
 import type { SandboxRecord } from '../db/sandboxes.js';
 import type { ServiceDefinition } from '../db/services.js';
-import { HOST_PYTHON, packageFile, BURROW_IMAGE_FILES } from '../storage/image-recipes.js';
+import { BURROW_IMAGE_FILES } from '../storage/image-recipes.js';
+import { HOST_PYTHON, packageFile } from '../util/package-files.js';
 import { createSubvolume, deleteSubvolume, isSubvolume, setReadonly } from '../storage/btrfs.js';
 import type { ImageStore } from '../storage/images.js';
 import type { PoolLayout } from '../storage/pool.js';

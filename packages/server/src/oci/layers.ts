@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { HOST_PYTHON, packageFile } from '../storage/image-recipes.js';
+import { HOST_PYTHON, packageFile } from '../util/package-files.js';
 
 const LAYER_TOOL = packageFile('host-tools/oci-layer.py');
 

@@ -2,9 +2,9 @@
 // builds a new image next to the old one instead of changing disks that sandboxes stand on.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { AGENTS, IMAGE_NAMES, type ImageName } from '@burrow/protocol';
 import { AGENT } from '../runtime/agent.js';
+import { packageFile } from '../util/package-files.js';
 
 export type { ImageName };
 
@@ -152,16 +152,4 @@ export function imageNameOf(id: string): ImageName | null {
  */
 export function imageLabelOf(id: string): string {
   return imageNameOf(id) ?? id;
-}
-
-/**
- * The interpreter of the host tools (`host-tools/*.py`): Debian's, which `burrow doctor --fix`
- * installs, never whichever `python3` comes first on PATH (a version manager's shim there costs
- * over a second per start, and another Python is not the one the tools are run with in tests).
- */
-export const HOST_PYTHON = '/usr/bin/python3';
-
-/** A file shipped in the server package (next to src/ and dist/). */
-export function packageFile(relative: string): string {
-  return fileURLToPath(new URL(`../../${relative}`, import.meta.url));
 }

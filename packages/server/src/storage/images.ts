@@ -7,7 +7,8 @@ import { createInterface } from 'node:readline';
 import type { BurrowConfig, ImageName } from '../config.js';
 import { CommandError, run } from '../util/run.js';
 import { createSubvolume, deleteSubvolume, isSubvolume, setReadonly } from './btrfs.js';
-import { imageId, packageFile, RECIPES, type ImageRecipe } from './image-recipes.js';
+import { packageFile } from '../util/package-files.js';
+import { imageId, RECIPES, type ImageRecipe } from './image-recipes.js';
 import { ImagePins } from './image-pins.js';
 import type { PoolLayout } from './pool.js';
 

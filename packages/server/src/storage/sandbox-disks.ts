@@ -5,7 +5,7 @@ import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../util/run.js';
-import { HOST_PYTHON, packageFile } from './image-recipes.js';
+import { HOST_PYTHON, packageFile } from '../util/package-files.js';
 import { createGroupFor, createSubvolume, deleteSubvolume, isSubvolume, limitReferenced, qgroupUsage, subvolumeId } from './btrfs.js';
 import { isMountPoint, mountsUnder, unmount } from './mounts.js';
 import { ID_RANGE_SIZE, shiftOwnership, storedIdBase } from './ownership.js';

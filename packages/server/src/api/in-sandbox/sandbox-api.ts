@@ -14,7 +14,7 @@ import type { SandboxHooks } from '../../core/sandbox-hooks.js';
 import type { SandboxManager } from '../../core/sandbox-manager.js';
 import type { Services } from '../../core/services.js';
 import type { Tasks } from '../../core/tasks.js';
-import { packageFile } from '../../storage/image-recipes.js';
+import { packageFile } from '../../util/package-files.js';
 import { inSandboxRoutes } from './routes.js';
 import { serviceRoutes } from '../service-routes.js';
 

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageFile } from '../../storage/image-recipes.js';
+import { packageFile } from '../../util/package-files.js';
 import { run } from '../../util/run.js';
 import { cpioArchive, type CpioEntry } from './cpio.js';
 import { readModulesDep, type GuestKernel } from './guest-kernel.js';
