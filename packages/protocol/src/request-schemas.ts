@@ -268,6 +268,7 @@ export const serviceBody = z
     http_port: z.number().int().min(1).max(65_535).nullable().optional(),
   })
   .strict();
+export type ServiceSpec = z.infer<typeof serviceBody>;
 
 const duration = (what: string) =>
   z

@@ -7,7 +7,7 @@ import type { ServiceRecord } from '../db/services.js';
 import { ApiError } from './errors.js';
 import { normalizeSignal } from '../core/exit-codes.js';
 import type { ServiceEvent, ServiceProcess } from '../core/service-process.js';
-import { logFileOf, type Services } from '../core/services.js';
+import { definitionOf, logFileOf, type Services } from '../core/services.js';
 import { NdjsonStream } from './ndjson.js';
 import {
   serviceBody,
@@ -69,15 +69,7 @@ export function serviceRoutes(services: Services, at: ServiceRoutesAt): FastifyP
       const svc = svcOf(req);
       const body = serviceBody.parse(req.body ?? {});
       const q = serviceStreamQuery.parse(req.query);
-      const def = {
-        name: svc,
-        cmd: body.cmd,
-        args: body.args ?? [],
-        env: body.env ?? {},
-        dir: body.dir ?? null,
-        needs: body.needs ?? [],
-        httpPort: body.http_port ?? null,
-      };
+      const def = definitionOf(svc, body);
       await streamWhile(reply, svc, q.duration ?? DEFAULT_STREAM_MS, (listen) => services.put(name, def).then(listen));
     });
 

@@ -24,7 +24,7 @@ import type { PoolLayout } from '../storage/pool.js';
 import { CommandError, run } from '../util/run.js';
 import { DomainError, SandboxExists } from './errors.js';
 import type { SandboxDefaults, SandboxManager } from './sandbox-manager.js';
-import { needsProblem, type Services } from './services.js';
+import { definitionOf, needsProblem, type Services } from './services.js';
 
 const UNPACK_TOOL = packageFile('host-tools/oci-unpack.py');
 /** The tool's exit status for a refused archive. */
@@ -238,15 +238,7 @@ function servicesOf(config: ImageConfig): ServiceDefinition[] {
   const services = described === undefined ? foreignService(config) : typeof described === 'string' ? parseJson(described, source) : null;
   const parsed = exportedServices.safeParse(services);
   if (!parsed.success) throw invalid(`${source} ${parsed.error.issues[0]?.message ?? 'does not describe services'}`);
-  return parsed.data.map((s) => ({
-    name: s.name,
-    cmd: s.cmd,
-    args: s.args ?? [],
-    env: s.env ?? {},
-    dir: s.dir ?? null,
-    needs: s.needs ?? [],
-    httpPort: s.http_port ?? null,
-  }));
+  return parsed.data.map((s) => definitionOf(s.name, s));
 }
 
 /** Entrypoint + Cmd as the service `app`, in WorkingDir, serving the lowest exposed TCP port. */

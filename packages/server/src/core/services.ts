@@ -5,6 +5,7 @@
 // death); warm sleep freezes them with the box; a manual stop sticks until a start. After a
 // daemon restart the old processes (whose output pipes died with the daemon) are killed by
 // their recorded agent token and started afresh.
+import type { ServiceSpec } from '@burrow/protocol';
 import type { SandboxRecord } from '../db/sandboxes.js';
 import type { ServiceDefinition, ServiceRecord, ServiceStore } from '../db/services.js';
 import { SANDBOX_USER, type SandboxManager } from './sandbox-manager.js';
@@ -225,6 +226,19 @@ export function inNeedsOrder<T extends { name: string; needs: string[] }>(servic
   };
   for (const s of services) visit(s, new Set());
   return out;
+}
+
+/** A service as the wire describes it (a PUT's body, an export's label), with its defaults filled in. */
+export function definitionOf(name: string, spec: ServiceSpec): ServiceDefinition {
+  return {
+    name,
+    cmd: spec.cmd,
+    args: spec.args ?? [],
+    env: spec.env ?? {},
+    dir: spec.dir ?? null,
+    needs: spec.needs ?? [],
+    httpPort: spec.http_port ?? null,
+  };
 }
 
 /**
