@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { SERVICE_NAME, serviceBody } from './request-schemas.js';
+import { RUNTIMES } from './runtimes.js';
 
 export const IMAGE_ARCHIVE_FORMATS = ['oci', 'docker'] as const;
 export type ImageArchiveFormat = (typeof IMAGE_ARCHIVE_FORMATS)[number];
@@ -18,7 +19,7 @@ export const exportQuery = z.object({
 
 /** `POST /v1/sprites/{name}/import`: the body is the archive (application/x-tar), streamed. */
 export const importQuery = z.object({
-  runtime: z.enum(['gvisor', 'runc']).optional(),
+  runtime: z.enum(RUNTIMES).optional(),
 });
 
 /** Response headers of an export. */

@@ -11,6 +11,7 @@ export * from './fs-schemas.js';
 export * from './fs-types.js';
 export * from './image-archives.js';
 export * from './images.js';
+export * from './runtimes.js';
 export * from './macaroon.js';
 export * from './names.js';
 export * from './network-policy.js';

@@ -4,6 +4,7 @@ import { listValue, parseCaveat, parseRfc3339 } from './caveats.js';
 import { newNameProblem } from './names.js';
 import { SECRET_PRESET_NAMES, type SecretPreset } from './agents.js';
 import { IMAGE_NAMES } from './images.js';
+import { RUNTIMES } from './runtimes.js';
 import { PRIVILEGE_PROFILES } from './privileges.js';
 import { TOKEN_OPS } from './tokens.js';
 
@@ -67,7 +68,7 @@ export const createSpriteBody = z
     labels: z.array(z.string().min(1).max(63)).max(64).optional(),
     wait_for_capacity: z.boolean().optional(),
     /** `default` and `dev` are the Sprites SDKs' values; both mean the server's default runtime. */
-    runtime: z.enum(['gvisor', 'runc', 'default', 'dev']).optional(),
+    runtime: z.enum([...RUNTIMES, 'default', 'dev']).optional(),
     image: z.enum(IMAGE_NAMES).optional(),
     sleep: sleepSettings.optional(),
   })

@@ -4,12 +4,11 @@
  * Answers are not strict: a client must accept fields a newer server adds.
  */
 import { z } from 'zod';
+import { type Runtime, RUNTIMES } from './runtimes.js';
 
 /** Sprites documents `cold`, `warm` and `running`; burrow may report its other states too. */
 export type SpriteStatus = 'cold' | 'warm' | 'running' | (string & {});
 
-/** The isolation driver that runs a sandbox. */
-export type Runtime = 'gvisor' | 'runc';
 
 /** A string whose known values may grow: typed as the known ones (or any), described for tools. */
 function openEnum<T extends string>(known: readonly string[], description: string) {
@@ -54,7 +53,7 @@ export const spriteSchema = z.object({
   last_running_at: time.nullable().optional(),
   last_warming_at: time.nullable().optional(),
   // burrow extras
-  runtime: z.enum(['gvisor', 'runc']) as z.ZodType<Runtime>,
+  runtime: z.enum(RUNTIMES) as z.ZodType<Runtime>,
   isolation: z.string().describe('one sentence for people: how strong the boundary around this sandbox is'),
   image: z.string(),
   failure_reason: z

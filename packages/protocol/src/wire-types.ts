@@ -4,7 +4,8 @@
  * bodies as clients write them, stream messages and NDJSON lines.
  */
 import type { ImageName } from './images.js';
-import type { Runtime, SpriteConfig, UrlSettings } from './response-schemas.js';
+import type { SpriteConfig, UrlSettings } from './response-schemas.js';
+import type { Runtime } from './runtimes.js';
 
 /**
  * Idle timeouts for one sandbox: a duration (`30s`, `10m`, `1h`), seconds, `off` (never), or

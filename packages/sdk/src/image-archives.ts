@@ -6,7 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { EXPORT_HEADERS, type ExportNotes, type ImageArchiveFormat, type Sprite } from '@burrow/protocol';
+import { EXPORT_HEADERS, type ExportNotes, type ImageArchiveFormat, type Runtime, type Sprite } from '@burrow/protocol';
 import { BurrowError } from './errors.js';
 import type { HttpApi } from './http.js';
 
@@ -72,7 +72,7 @@ async function exportResponse(api: HttpApi, path: string, query: URLSearchParams
 }
 
 export interface ImportOptions {
-  runtime?: 'gvisor' | 'runc';
+  runtime?: Runtime;
 }
 
 /** Sends an image archive as it is read; resolves with the new sandbox's record. */

@@ -4,11 +4,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { IMAGE_NAMES, type ImageName } from '@burrow/protocol';
+import { IMAGE_NAMES, RUNTIMES, type ImageName, type Runtime } from '@burrow/protocol';
 import { z } from 'zod';
 
-export const RUNTIMES = ['gvisor', 'runc'] as const;
-export type RuntimeKind = (typeof RUNTIMES)[number];
+export { RUNTIMES };
+export type RuntimeKind = Runtime;
 export const IMAGES = IMAGE_NAMES;
 export type { ImageName };
 

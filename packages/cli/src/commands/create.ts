@@ -1,5 +1,5 @@
 /** `burrow create`: a new sandbox, and how long it took to get one. */
-import { IMAGE_NAMES, type ImageName, type Runtime } from '@burrow/protocol';
+import { IMAGE_NAMES, RUNTIMES, type ImageName, type Runtime } from '@burrow/protocol';
 import type { CreateSandboxOptions } from '@burrow/sdk';
 import { Option, type Command } from 'commander';
 import { clientFor } from '../client.js';
@@ -24,7 +24,7 @@ export function registerCreate(program: Command): void {
     .command('create')
     .description('create a sandbox')
     .argument('<name>', 'lowercase letters, digits and dashes')
-    .addOption(new Option('--runtime <runtime>', 'gvisor (strong isolation) or runc (faster, shares the host kernel)').choices(['gvisor', 'runc']))
+    .addOption(new Option('--runtime <runtime>', 'gvisor (strong isolation), runc (faster, shares the host kernel) or vm (a QEMU microVM with its own kernel)').choices(RUNTIMES))
     .addOption(new Option('--image <image>', 'the base image').choices(IMAGE_NAMES))
     .option('--cpus <n>', 'CPU limit (fractions allowed)', positiveNumber)
     .option('--ram-mb <n>', 'memory limit in MB', positiveInteger)

@@ -67,7 +67,9 @@ export function checkpointHooks(deps: Pick<CheckpointDeps, 'store' | 'snapshots'
       deps.crashPoint('checkpoint:v0');
       deps.store.complete(record.id, cp.id, { becomesSource: true });
     },
-    bootMounts: async (record, imagePath) => {
+    bootMounts: async (record, imagePath): Promise<Record<string, string>> => {
+      // A VM's checkpoints are disk images: the host never mounts them (see SandboxDisks.machineDisk).
+      if (record.runtime === 'vm') return {};
       const dir = await deps.snapshots.mountViews(record.id, viewIds(deps.store, record.id), imagePath);
       return { [VIEWS_INSIDE]: dir };
     },
@@ -291,8 +293,8 @@ export class Checkpoints {
   }
 
   /**
-   * The steps of a checkpoint. When the container runs: `sync` inside (gVisor keeps written
-   * file data in its own kernel until then, where no host-side flush can reach it), freeze,
+   * The steps of a checkpoint. When the container runs: `sync` inside (gVisor and a VM keep
+   * written file data in their own kernel until then, where no host-side flush can reach it), freeze,
    * snapshot, thaw. The freeze makes the snapshot one instant of every file; the thaw is in a
    * finally so that no failure leaves the sandbox frozen. runc sandboxes write through the host
    * kernel, whose dirty pages the snapshot itself flushes, so they skip the `sync`.
@@ -318,14 +320,14 @@ export class Checkpoints {
         if (wasPaused) await runtime.resume(record.containerId);
         const t0 = performance.now();
         try {
-          if (runtime.kind === 'gvisor') await syncInside(runtime, record.containerId);
+          if (runtime.ownKernel) await syncInside(runtime, record.containerId);
         } catch (e) {
           if (isLive(await runtime.state(record.containerId))) throw e;
           live = false; // the container is gone (the record was stale): nothing writes the disk
         }
         crashPoint('checkpoint:create:synced');
         if (live) {
-          if (runtime.kind === 'gvisor') progress(`flushed the sandbox's file data to disk in ${ms(performance.now() - t0)}`);
+          if (runtime.ownKernel) progress(`flushed the sandbox's file data to disk in ${ms(performance.now() - t0)}`);
           const frozenAt = performance.now();
           await sandbox.freeze();
           try {

@@ -11,7 +11,7 @@ import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
 import type { SandboxNetworks } from '../network/sandbox-network.js';
 import { Cgroup } from '../runtime/cgroup.js';
 import { AGENT_SOCKET, runAsRoot } from '../runtime/agent.js';
-import { bundleConfig } from '../runtime/oci-bundle.js';
+import { bundleConfig, type BundleRoot } from '../runtime/oci-bundle.js';
 import type { RuntimeSet } from '../runtime/runtimes.js';
 import type { ImageStore } from '../storage/images.js';
 import { FIRST_ID_BASE, ID_RANGE_SIZE } from '../storage/ownership.js';
@@ -119,18 +119,17 @@ export class SandboxContainers {
    * the caller holds the sandbox's lock.
    */
   async boot(record: SandboxRecord): Promise<void> {
-    const { disks, network, images, store, crashPoint } = this.deps;
+    const { network, store, crashPoint } = this.deps;
     const runtime = this.runtimeOf(record);
     const containerId = `${record.id}${CONTAINER_ID_SEPARATOR}${randomBytes(3).toString('hex')}`;
     const net = await network.attach(record.id);
     crashPoint('create:netns');
     const idBase = this.idBaseOf(record);
-    const { rootfs, lower } = await disks.mount(record.id, images.pathOf(record.image), idBase);
+    const { root, lower } = await this.prepareRoot(record, idBase);
     crashPoint('create:mounted');
-    if (this.deps.storageLimits) await disks.limitSize(record.id, record.storageGb * 2 ** 30);
     const mounts = { ...net.mounts, ...(await this.hooks()?.bootMounts(record, lower)) };
     const privileges = this.deps.privileges?.(record.id) ?? { noNewPrivileges: false };
-    const bundleDir = await this.writeBundle(record, containerId, rootfs, net.netnsPath, mounts, privileges, idBase);
+    const bundleDir = await this.writeBundle(record, containerId, root, net.netnsPath, mounts, privileges, idBase);
     crashPoint('create:bundle');
     // The container of the previous boot, stopped or dead, unless it is already being retired.
     const previous = store.byId(record.id)?.containerId;
@@ -142,6 +141,23 @@ export class SandboxContainers {
     const booted = store.byName(record.name) ?? record;
     this.sawRunning(record.id);
     setImmediate(() => this.hooks()?.booted?.(booted));
+  }
+
+  /**
+   * The bundle's root and the image as the sandbox sees it. A container's root is its disk
+   * mounted over the image, capped by the subvolume's quota; a VM's is its disk image file, whose
+   * size is the cap (a quota would fail the guest's writes as I/O errors instead).
+   */
+  private async prepareRoot(record: SandboxRecord, idBase: number): Promise<{ root: BundleRoot; lower: string }> {
+    const { disks, images } = this.deps;
+    const image = { id: record.image, path: images.pathOf(record.image) };
+    const bytes = record.storageGb * 2 ** 30;
+    if (record.runtime === 'vm') {
+      return { root: { rootfs: await disks.ensureMachineDisk(record.id, image, bytes) }, lower: image.path };
+    }
+    const { rootfs, lower } = await disks.mount(record.id, image.path, idBase);
+    if (this.deps.storageLimits) await disks.limitSize(record.id, bytes);
+    return { root: { rootfs, tmpDir: await disks.tmpDir(record.id, idBase) }, lower };
   }
 
   /**
@@ -173,7 +189,7 @@ export class SandboxContainers {
   private async writeBundle(
     record: SandboxRecord,
     containerId: string,
-    rootfs: string,
+    root: BundleRoot,
     netnsPath: string,
     mounts: Record<string, string>,
     privileges: BootPrivileges,
@@ -192,8 +208,7 @@ export class SandboxContainers {
     const config = bundleConfig({
       runtime: record.runtime,
       hostname: record.name,
-      rootfs,
-      tmpDir: await this.deps.disks.tmpDir(record.id, idBase),
+      ...root,
       netnsPath,
       cgroupsPath: this.cgroupPathOf(containerId),
       cpus: record.cpus,

@@ -31,6 +31,7 @@ export class SandboxLimits {
     const failed: string[] = [];
     for (const record of this.deps.store.all()) {
       if (record.status !== 'running' && record.status !== 'warm') continue;
+      if (record.runtime === 'vm') continue; // sized at boot, from the row
       try {
         await this.deps.manager.cgroupOf(record).setLimits(record, record.runtime);
         if (this.deps.storageLimits) await this.deps.disks.limitSize(record.id, record.storageGb * 2 ** 30);
@@ -56,7 +57,11 @@ export class SandboxLimits {
         storageGb: patch.storageGb ?? old.storageGb,
         pidsLimit: patch.pidsLimit ?? old.pidsLimit,
       };
-      if (record.status === 'running' || record.status === 'warm') {
+      if (record.runtime === 'vm') {
+        // A VM's vCPUs, RAM and disk are fixed when it boots: the next boot takes the new ones.
+        // Its disk only grows (shrinking it would cut off the end of its filesystem).
+        if (next.storageGb < old.storageGb) throw new Conflict(`the disk of '${name}', a vm sandbox, can grow but not shrink (it is ${old.storageGb} GB)`);
+      } else if (record.status === 'running' || record.status === 'warm') {
         const cgroup = sandbox.cgroup;
         try {
           await cgroup.setLimits(next, record.runtime);
@@ -65,7 +70,7 @@ export class SandboxLimits {
           throw new Conflict(`the limits of '${name}' were not changed: ${(e as Error).message}`);
         }
       }
-      if (next.storageGb !== old.storageGb && this.deps.storageLimits) {
+      if (next.storageGb !== old.storageGb && this.deps.storageLimits && record.runtime !== 'vm') {
         await this.deps.disks.limitSize(record.id, next.storageGb * 2 ** 30);
       }
       this.deps.store.setLimits(record.id, next);

@@ -98,6 +98,26 @@ export interface ExecHandle extends SandboxProcessHandle {
  */
 const KILL_ALL_BUT_INIT = 'n=0; for p in /proc/[0-9]*; do n=$((n+1)); done; echo $((n-2)); [ "$n" -le 2 ] || kill -KILL -1';
 
+/**
+ * The same inside a VM, where kill -1 would also end the bridge to the host (this script's
+ * parent) and /proc also lists the guest kernel's own threads (PF_KTHREAD in the flags of
+ * /proc/PID/stat, read after the command name, which may hold anything). Everything else is
+ * stopped first, so that nothing forks while the list is walked, and the bridge continued after.
+ */
+const KILL_ALL_BUT_INIT_AND_BRIDGE = [
+  'kill -STOP -1',
+  'n=0',
+  'for d in /proc/[0-9]*; do',
+  '  p=${d#/proc/}',
+  '  case $p in 1|$$|$PPID) continue;; esac',
+  '  s=$(cat "$d/stat" 2>/dev/null) || continue',
+  '  set -- ${s##*) }',
+  '  [ $(( $7 & 0x200000 )) -eq 0 ] && kill -KILL "$p" 2>/dev/null && n=$((n+1))',
+  'done',
+  'kill -CONT $PPID',
+  'echo $n',
+].join('\n');
+
 export const SANDBOX_USER = { uid: 1000, gid: 1000, name: 'user', home: '/home/user' };
 
 export class SandboxManager implements DeathRecorder {
@@ -553,7 +573,8 @@ export class SandboxManager implements DeathRecorder {
         killed = await sandbox.cgroup.killAllBut(await runtime.hostPid(record.containerId));
       } else {
         try {
-          const listed = await runtime.run(record.containerId, { args: ['/bin/sh', '-c', KILL_ALL_BUT_INIT], env: [], cwd: '/', uid: 0, gid: 0 }, 60_000);
+          const script = record.runtime === 'vm' ? KILL_ALL_BUT_INIT_AND_BRIDGE : KILL_ALL_BUT_INIT;
+          const listed = await runtime.run(record.containerId, { args: ['/bin/sh', '-c', script], env: [], cwd: '/', uid: 0, gid: 0 }, 60_000);
           killed = Number(listed.trim()) || 0;
         } catch (e) {
           // Its runtime died meanwhile (the bomb took it down): recorded, and booted on next use.

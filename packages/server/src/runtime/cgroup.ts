@@ -2,7 +2,7 @@
 // can be changed while the sandbox runs, and the freezer checkpoints use. Both runtimes put the whole sandbox (for gVisor: its
 // kernel, gofer and every process) under the bundle's cgroupsPath in each controller.
 import { readFileSync } from 'node:fs';
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RuntimeKind } from '../config.js';
@@ -10,6 +10,15 @@ import { hostTaskLimit } from './oci-bundle.js';
 
 const ROOT = '/sys/fs/cgroup';
 const CPU_PERIOD_US = 100_000;
+/** The controllers a sandbox's cgroup lives in: what metering, limits and checkpoints read. */
+const CONTROLLERS = ['cpu', 'cpuacct', 'memory', 'pids', 'freezer'] as const;
+
+/** What a cgroup made by burrow itself (see `enter`) limits. */
+export interface CgroupLimits {
+  cpus: number;
+  memoryBytes: number;
+  tasks: number;
+}
 
 export interface CgroupReading {
   /** Total CPU time of the sandbox, nanoseconds, since its cgroup was made (at boot). */
@@ -98,6 +107,28 @@ export class Cgroup {
         throw new Error(`the sandbox uses more than ${limits.ramMb} MB right now, so its memory limit cannot go that low`);
       }
       throw e;
+    }
+  }
+
+  /**
+   * Makes the cgroup in every controller, sets its limits and moves `pid` (all its threads) into
+   * it: what runc does for a container, for a process burrow starts itself (a VM's QEMU).
+   */
+  async enter(pid: number, limits: CgroupLimits): Promise<void> {
+    for (const controller of CONTROLLERS) await mkdir(join(ROOT, controller, this.path), { recursive: true });
+    await writeFile(this.file('cpu', 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
+    await writeFile(this.file('cpu', 'cpu.cfs_quota_us'), String(Math.round(limits.cpus * CPU_PERIOD_US)));
+    await writeFile(this.file('memory', 'memory.limit_in_bytes'), String(limits.memoryBytes));
+    await writeFile(this.file('pids', 'pids.max'), String(limits.tasks));
+    for (const controller of CONTROLLERS) await writeFile(this.file(controller, 'cgroup.procs'), String(pid));
+  }
+
+  /** Deletes the cgroup made by `enter`, once its processes are gone; one already gone is no error. */
+  async remove(): Promise<void> {
+    for (const controller of CONTROLLERS) {
+      await rmdir(join(ROOT, controller, this.path)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+      });
     }
   }
 

@@ -1,14 +1,23 @@
 // The OCI bundle (config.json) of a sandbox. gVisor and runc run the same bundle; runc gets the
 // hardening Docker applies by default, because with runc the host kernel is the only boundary.
+// The `vm` runtime reads the same bundle as the description of a machine: its root is a disk
+// image file, its limits size the VM, its read-only files are copied in (runtime/vm-runtime.ts).
 import type { RuntimeKind } from '../config.js';
 import { AGENT } from './agent.js';
 
-export interface BundleSpec {
+/** What the sandbox's root is: a directory (containers) or a disk image file (`vm`). */
+export interface BundleRoot {
+  rootfs: string;
+  /**
+   * The host directory bound at `/tmp`: the sandbox's own, on its disk (see SandboxDisks.tmpDir).
+   * None for a VM, whose /tmp is on its disk already.
+   */
+  tmpDir?: string;
+}
+
+export interface BundleSpec extends BundleRoot {
   runtime: RuntimeKind;
   hostname: string;
-  rootfs: string;
-  /** The host directory bound at `/tmp`: the sandbox's own, on its disk (see SandboxDisks.tmpDir). */
-  tmpDir: string;
   netnsPath: string;
   cgroupsPath: string;
   cpus: number;
@@ -142,7 +151,7 @@ export function bundleConfig(spec: BundleSpec): object {
       ids ? SYSFS_BOUND : SYSFS,
       // Without a mount at /tmp, runsc mounts a tmpfs there: lost at every stop, restore and
       // cold sleep, absent from checkpoints, held in RAM. The disk's own /tmp keeps it all.
-      { destination: '/tmp', type: 'bind', source: spec.tmpDir, options: ['rbind', 'rw'] },
+      ...(spec.tmpDir ? [{ destination: '/tmp', type: 'bind', source: spec.tmpDir, options: ['rbind', 'rw'] }] : []),
       ...Object.entries(spec.files).map(([destination, source]) => ({
         destination,
         type: 'bind',

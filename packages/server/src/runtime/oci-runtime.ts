@@ -25,10 +25,12 @@ interface OciRuntimeOptions {
 export class OciRuntime implements SandboxRuntime {
   readonly kind: RuntimeKind;
   readonly isolation: string;
+  readonly ownKernel: boolean;
 
   constructor(private readonly opts: OciRuntimeOptions) {
     this.kind = opts.kind;
     this.isolation = opts.isolation;
+    this.ownKernel = opts.kind === 'gvisor';
   }
 
   private args(...rest: string[]): string[] {

@@ -1,5 +1,5 @@
-// The isolation driver interface. core/ talks to sandboxes only through this, so another runtime
-// (a microVM driver on KVM hosts) can replace gVisor without touching the manager.
+// The isolation driver interface. core/ talks to sandboxes only through this: gVisor and runc
+// (oci-runtime.ts), and QEMU microVMs (vm-runtime.ts).
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import type { RuntimeKind } from '../config.js';
 
@@ -14,10 +14,14 @@ export interface ProcessSpec {
 }
 
 export interface SandboxRuntime {
-  /** `vm` is not offered for sandboxes yet (see runtime/vm-runtime.ts), so it is no RuntimeKind. */
-  readonly kind: RuntimeKind | 'vm';
+  readonly kind: RuntimeKind;
   /** One plain sentence for `burrow info`: what stands between this sandbox and the host. */
   readonly isolation: string;
+  /**
+   * Whether the sandbox runs on a kernel of its own (gVisor's, a VM's), whose page cache holds
+   * written data until synced: a checkpoint runs `sync` inside first.
+   */
+  readonly ownKernel: boolean;
   /** Starts the container described by the OCI bundle, detached from the daemon. */
   start(containerId: string, bundleDir: string): Promise<void>;
   state(containerId: string): Promise<ContainerState>;

@@ -5,6 +5,10 @@ import { homePaths, type BurrowConfig, type RuntimeKind } from '../config.js';
 import { spawn } from 'node:child_process';
 import { OciRuntime } from './oci-runtime.js';
 import type { SandboxRuntime } from './runtime.js';
+import { VmRuntime, type VmHost } from './vm-runtime.js';
+import { vmAcceleration } from './vm/acceleration.js';
+import { hostTscKhz } from './vm/machine.js';
+import { ensureVmAssets } from './vm/vm-assets.js';
 
 export type RuntimeSet = Record<RuntimeKind, SandboxRuntime>;
 
@@ -40,6 +44,29 @@ export async function createRuntimes(
       isolation:
         'runc: Linux namespaces with a user namespace of its own (root inside is an unprivileged id range on the host), a seccomp filter and dropped capabilities; the sandbox shares the host kernel (faster, weaker than gVisor)',
     }),
+    vm: new VmRuntime({ root: paths.runtimeRoot('vm'), host: once(() => vmHost(config, log)) }),
+  };
+}
+
+/**
+ * The guest kernel and initramfs (downloaded and built on first use) and KVM or TCG (probed
+ * once per machine): asked for by the first `vm` boot, so that hosts that never run one pay
+ * nothing.
+ */
+async function vmHost(config: BurrowConfig, log: (line: string) => void): Promise<VmHost> {
+  const assets = await ensureVmAssets(config.imageCache, log);
+  return { assets, accel: await vmAcceleration(config.imageCache, async () => assets, log), tscKhz: await hostTscKhz() };
+}
+
+/** `make()` called at most once while it succeeds; a failure is forgotten, so the next call tries again. */
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => {
+    made ??= make().catch((e: unknown) => {
+      made = undefined;
+      throw e;
+    });
+    return made;
   };
 }
 

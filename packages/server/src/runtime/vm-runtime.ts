@@ -1,10 +1,10 @@
 // The `vm` runtime: each sandbox a QEMU microVM with its own kernel (vm/), its disk an ext4
-// image file on the pool (storage/disk-images.ts). It speaks the same verbs as the OCI
-// runtimes, so that core/ can drive it unchanged; not offered for sandboxes yet: commands are
-// not streamed (exec) and the guest has no network.
+// image file in the sandbox's subvolume (storage/sandbox-disks.ts). It speaks the same verbs as
+// the OCI runtimes and reads the same bundle (oci-bundle.ts), so that core/ drives it unchanged.
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Cgroup } from './cgroup.js';
 import type { ContainerState, ProcessSpec, SandboxRuntime } from './runtime.js';
 import { GuestChannel } from './vm/guest-channel.js';
 import { startMachine, type Acceleration } from './vm/machine.js';
@@ -15,14 +15,26 @@ import type { VmAssets } from './vm/vm-assets.js';
 const BOOT_TIMEOUT_MS = 120_000;
 const MiB = 2 ** 20;
 
-interface VmRuntimeOptions {
-  /** State directory private to this burrow instance: one folder per VM (sockets, pid, logs). */
-  root: string;
+/**
+ * What QEMU itself needs beyond the guest's RAM (its own code and buffers, and under TCG the
+ * translation cache, 128 MiB; see machine.ts): the host cgroup's memory limit is the guest's
+ * RAM plus this, so that the guest, not QEMU, meets the limit.
+ */
+const QEMU_MEMORY_OVERHEAD_BYTES = 384 * MiB;
+/** QEMU's host threads: one per vCPU, its main loop, and up to 64 I/O workers. */
+const QEMU_HOST_TASKS = 256;
+
+/** What every VM of this host boots, and how: found out once, on the first boot. */
+export interface VmHost {
   accel: Acceleration;
   assets: VmAssets;
   tscKhz: number | undefined;
-  /** The ext4 image file that is the container's disk (a reflink clone made by storage/). */
-  diskOf: (containerId: string) => string;
+}
+
+interface VmRuntimeOptions {
+  /** State directory private to this burrow instance: one folder per VM (sockets, pid, logs). */
+  root: string;
+  host: () => Promise<VmHost>;
 }
 
 /** What the VM is sized by: the limits the OCI bundle gives its container. */
@@ -31,61 +43,133 @@ export interface MachineSize {
   memoryMb: number;
 }
 
-/** vCPUs and RAM from the bundle's cgroup limits (a fractional CPU limit still needs one vCPU). */
-export function machineSizeOf(ociConfig: unknown): MachineSize {
-  const resources = (ociConfig as { linux?: { resources?: { memory?: { limit?: number }; cpu?: { quota?: number; period?: number } } } })?.linux?.resources;
-  const memory = resources?.memory?.limit;
-  const quota = resources?.cpu?.quota;
-  const period = resources?.cpu?.period;
-  return {
-    cpus: quota && period && quota > 0 ? Math.max(1, Math.ceil(quota / period)) : 1,
-    memoryMb: memory && memory > 0 ? Math.max(128, Math.floor(memory / MiB)) : 512,
+/** The bundle (see oci-bundle.ts) read as the description of a machine. */
+export interface MachineBundle {
+  /** The disk image file (the bundle's root). */
+  disk: string;
+  hostname: string;
+  size: MachineSize;
+  /** The CPU share (may be fractional), for the cgroup. */
+  cpuShare: number;
+  cgroupsPath: string;
+  /** The sandbox's network namespace, where QEMU runs. */
+  netnsPath: string | undefined;
+  /** Host files (or directories of files) copied in at boot, by their path inside. */
+  files: Array<{ destination: string; source: string }>;
+}
+
+interface OciConfigShape {
+  hostname?: string;
+  root?: { path?: string };
+  mounts?: Array<{ destination: string; type: string; source: string; options?: string[] }>;
+  linux?: {
+    cgroupsPath?: string;
+    namespaces?: Array<{ type: string; path?: string }>;
+    resources?: { memory?: { limit?: number }; cpu?: { quota?: number; period?: number } };
   };
 }
 
+export function machineBundleOf(ociConfig: unknown): MachineBundle {
+  const config = ociConfig as OciConfigShape;
+  const resources = config.linux?.resources;
+  const memory = resources?.memory?.limit;
+  const quota = resources?.cpu?.quota;
+  const period = resources?.cpu?.period;
+  const cpuShare = quota && period && quota > 0 ? quota / period : 1;
+  if (!config.root?.path || !config.linux?.cgroupsPath) throw new Error('the bundle names no disk or no cgroup');
+  return {
+    disk: config.root.path,
+    hostname: config.hostname ?? 'sandbox',
+    // A fractional CPU limit still needs one vCPU; the cgroup holds QEMU to the fraction.
+    size: { cpus: Math.max(1, Math.ceil(cpuShare)), memoryMb: memory && memory > 0 ? Math.max(128, Math.floor(memory / MiB)) : 512 },
+    cpuShare,
+    cgroupsPath: config.linux.cgroupsPath,
+    netnsPath: config.linux.namespaces?.find((n) => n.type === 'network')?.path,
+    // The read-only binds are the host's files for the sandbox; /proc, /dev and friends are the
+    // guest kernel's own.
+    files: (config.mounts ?? [])
+      .filter((m) => m.type === 'bind' && m.options?.includes('ro'))
+      .map((m) => ({ destination: m.destination, source: m.source })),
+  };
+}
+
+/** Writes stdin to $1 (parents made) with mode $2, replacing what was there in one rename. */
+const WRITE_FILE = 'set -e; mkdir -p "${1%/*}"; cat > "$1.burrow-new"; chmod "$2" "$1.burrow-new"; mv -f "$1.burrow-new" "$1"';
+
 export class VmRuntime implements SandboxRuntime {
   readonly kind = 'vm' as const;
-  readonly isolation: string;
+  readonly isolation =
+    'vm: a QEMU microVM with its own Linux kernel (under KVM a hardware virtualisation boundary; without it, software emulation: slow); the host kernel is not exposed';
+  readonly ownKernel = true;
   private readonly channels = new Map<string, Promise<GuestChannel>>();
 
-  constructor(private readonly opts: VmRuntimeOptions) {
-    this.isolation =
-      opts.accel === 'kvm'
-        ? 'vm: a QEMU microVM with its own Linux kernel under KVM; the host kernel is behind a hardware virtualisation boundary'
-        : 'vm: a QEMU microVM with its own Linux kernel under TCG (software emulation: slow); the host kernel is not exposed';
-  }
+  constructor(private readonly opts: VmRuntimeOptions) {}
 
   private dir(containerId: string): string {
     return join(this.opts.root, containerId);
   }
 
+  /**
+   * Boots the machine the bundle describes: QEMU in the sandbox's network namespace and in the
+   * container's cgroup (so metering, limits and the freezer see it as they see a container),
+   * then, once the guest's bridge answers, the sandbox's files copied in and its filesystem
+   * grown to its disk.
+   */
   async start(containerId: string, bundleDir: string): Promise<void> {
+    const bundle = machineBundleOf(JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')));
+    const host = await this.opts.host();
     const dir = this.dir(containerId);
     await mkdir(dir, { recursive: true });
-    const size = machineSizeOf(JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')));
+    await writeFile(join(dir, 'cgroup'), bundle.cgroupsPath);
     const machine = await startMachine(
       {
-        accel: this.opts.accel,
-        ...size,
-        kernel: this.opts.assets.kernel,
-        initramfs: this.opts.assets.initramfs,
-        disk: this.opts.diskOf(containerId),
+        accel: host.accel,
+        ...bundle.size,
+        kernel: host.assets.kernel,
+        initramfs: host.assets.initramfs,
+        disk: bundle.disk,
         agentSocket: join(dir, 'agent.sock'),
         qmpSocket: join(dir, 'qmp.sock'),
         consoleLog: join(dir, 'console.log'),
-        tscKhz: this.opts.tscKhz,
+        tscKhz: host.tscKhz,
         kernelArgs: ['panic=-1'],
       },
       join(dir, 'qemu.log'),
     );
     await writeFile(join(dir, 'pid'), `${machine.pid}\n`);
     try {
+      await new Cgroup(bundle.cgroupsPath).enter(machine.pid, {
+        cpus: bundle.cpuShare,
+        memoryBytes: bundle.size.memoryMb * MiB + QEMU_MEMORY_OVERHEAD_BYTES,
+        tasks: QEMU_HOST_TASKS,
+      });
       await (await this.channel(containerId)).ready(BOOT_TIMEOUT_MS);
+      await this.prepareGuest(containerId, bundle);
     } catch (e) {
       const console = (await readFile(join(dir, 'console.log'), 'utf8').catch(() => '')).trim().split('\n').slice(-5).join(' | ');
       await this.remove(containerId);
       throw new Error(`vm ${containerId} did not boot: ${(e as Error).message}${console ? `; its console: ${console}` : ''}`);
     }
+  }
+
+  /**
+   * What a container gets from its bundle, given to the guest: its hostname, the host's files
+   * (hosts, resolv.conf, tools, policy…) as they are at boot, and a filesystem as large as its
+   * disk (grown online by the guest's own resize2fs; an image without one keeps its size).
+   */
+  private async prepareGuest(containerId: string, bundle: MachineBundle): Promise<void> {
+    const channel = await this.channel(containerId);
+    const inGuest = async (argv: string[], input?: Uint8Array, okCodes: number[] = [0]) => {
+      const result = await channel.run(argv, input);
+      if (!okCodes.includes(result.code)) throw new Error(`${argv.join(' ')} exited ${result.code} in the guest: ${result.stderr.trim().slice(-300)}`);
+    };
+    await inGuest(['/bin/sh', '-c', WRITE_FILE, 'sh', '/proc/sys/kernel/hostname', '0644'], Buffer.from(bundle.hostname));
+    for (const { destination, source } of bundle.files) {
+      for (const file of await filesOf(source, destination)) {
+        await inGuest(['/bin/sh', '-c', WRITE_FILE, 'sh', file.destination, file.mode.toString(8)], await readFile(file.source));
+      }
+    }
+    await inGuest(['resize2fs', '/dev/vda'], undefined, [0, 127]);
   }
 
   async state(containerId: string): Promise<ContainerState> {
@@ -171,6 +255,8 @@ export class VmRuntime implements SandboxRuntime {
     for (let i = 0; pid && i < 200 && (await readFile(`/proc/${pid}/stat`, 'utf8').then((s) => !/\) Z /.test(s), () => false)); i++) {
       await new Promise((r) => setTimeout(r, 25));
     }
+    const cgroupsPath = await readFile(join(this.dir(containerId), 'cgroup'), 'utf8').catch(() => '');
+    if (cgroupsPath) await new Cgroup(cgroupsPath).remove();
     await rm(this.dir(containerId), { recursive: true, force: true });
   }
 
@@ -203,4 +289,21 @@ export class VmRuntime implements SandboxRuntime {
     this.channels.delete(containerId);
     void channel?.then((c) => c.close(), () => {});
   }
+}
+
+/**
+ * The regular files a bundle's bind source stands for: itself, or those directly in it (a
+ * directory of policy or secret files). Anything else (a socket) has no copy in a VM.
+ */
+async function filesOf(source: string, destination: string): Promise<Array<{ source: string; destination: string; mode: number }>> {
+  const info = await stat(source).catch(() => null);
+  if (info?.isFile()) return [{ source, destination, mode: info.mode & 0o777 }];
+  if (!info?.isDirectory()) return [];
+  const files = [];
+  for (const entry of await readdir(source, { withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(source, entry.name);
+    files.push({ source: path, destination: `${destination}/${entry.name}`, mode: (await stat(path)).mode & 0o777 });
+  }
+  return files;
 }

@@ -19,7 +19,24 @@ export function diskLayout(poolRoot: string): DiskLayout {
   return { images: join(root, 'images'), sandboxes: join(root, 'sandboxes'), checkpoints: join(root, 'checkpoints') };
 }
 
+const MiB = 2 ** 20;
+
+/**
+ * Room an image's disk leaves beyond its files (ext4's own metadata, and writes before the
+ * sandbox's disk is grown to its storage_gb), and the rounding of its size.
+ */
+const HEADROOM_BYTES = 512 * MiB;
+const SIZE_STEP_BYTES = 256 * MiB;
+
+/** The size of an image's disk for a root filesystem of `rootfsBytes`. */
+export function imageDiskBytes(rootfsBytes: number): number {
+  return Math.ceil((rootfsBytes * 1.25 + HEADROOM_BYTES) / SIZE_STEP_BYTES) * SIZE_STEP_BYTES;
+}
+
 export class DiskImages {
+  /** Image disks being built, so that sandboxes booting together build each one once. */
+  private readonly building = new Map<string, Promise<string>>();
+
   constructor(private readonly layout: DiskLayout) {}
 
   imagePath(imageId: string): string {
@@ -35,9 +52,19 @@ export class DiskImages {
    * does not exist yet. Built under a temporary name and renamed: a crash leaves only a
    * `.partial-` file that the next build replaces.
    */
-  async ensureImage(imageId: string, rootfs: string, sizeBytes: number): Promise<string> {
+  ensureImage(imageId: string, rootfs: string, sizeBytes?: number): Promise<string> {
+    let built = this.building.get(imageId);
+    if (!built) {
+      built = this.build(imageId, rootfs, sizeBytes).finally(() => this.building.delete(imageId));
+      this.building.set(imageId, built);
+    }
+    return built;
+  }
+
+  private async build(imageId: string, rootfs: string, sizeBytes?: number): Promise<string> {
     const path = this.imagePath(imageId);
     if (await exists(path)) return path;
+    sizeBytes ??= imageDiskBytes(Number((await run('du', ['-sb', rootfs])).stdout.split('\t')[0]));
     await mkdir(this.layout.images, { recursive: true });
     const partial = `${path}.partial-${process.pid}`;
     await rm(partial, { force: true });
@@ -97,7 +124,8 @@ export class DiskImages {
   }
 }
 
-async function reflink(source: string, dest: string): Promise<string> {
+/** `dest` made a reflink clone of `source` (sharing every extent), replacing it in one rename. */
+export async function reflink(source: string, dest: string): Promise<string> {
   await mkdir(dirname(dest), { recursive: true });
   const partial = `${dest}.partial-${process.pid}`;
   try {

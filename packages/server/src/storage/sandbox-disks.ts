@@ -2,10 +2,11 @@
 // read-only image subvolume. Everything it writes lands in the subvolume, which is what
 // checkpoints snapshot and what destroy deletes; the image underneath is never written.
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../util/run.js';
 import { HOST_PYTHON, packageFile } from '../util/package-files.js';
+import { DiskImages, diskLayout, reflink } from './disk-images.js';
 import { createGroupFor, createSubvolume, deleteSubvolume, isSubvolume, limitReferenced, qgroupUsage, subvolumeId } from './btrfs.js';
 import { isMountPoint, mountsUnder, unmount } from './mounts.js';
 import { ID_RANGE_SIZE, shiftOwnership, storedIdBase } from './ownership.js';
@@ -13,8 +14,13 @@ import type { PoolLayout } from './pool.js';
 import { liveRow, spaceBySandbox } from './sandbox-space.js';
 
 const IDMAPPED_MOUNT = packageFile('host-tools/idmapped-mount.py');
+/** The name of a `vm` sandbox's disk in its subvolume. */
+const MACHINE_DISK = 'disk.ext4';
 
 export class SandboxDisks {
+  /** The images' disks that `vm` sandboxes' disks are cloned from. */
+  private readonly machineImages: DiskImages;
+
   /**
    * @param pool where subvolumes live
    * @param stateDir per-sandbox host state (mount point, bundle): BURROW_HOME/sandboxes
@@ -22,7 +28,9 @@ export class SandboxDisks {
   constructor(
     private readonly pool: PoolLayout,
     private readonly stateDir: string,
-  ) {}
+  ) {
+    this.machineImages = new DiskImages(diskLayout(pool.root));
+  }
 
   subvolume(id: string): string {
     return join(this.pool.sandboxes, id);
@@ -88,6 +96,32 @@ export class SandboxDisks {
       if (live) bytes.set(live[1]!, group.referenced);
     }
     return bytes;
+  }
+
+  /**
+   * A `vm` sandbox's disk: an ext4 image file in its subvolume, so that checkpoints, restore and
+   * fork take it as they take a container's files. The host never mounts it or reads inside it:
+   * it is the sandbox's, written by the sandbox's kernel.
+   */
+  machineDisk(id: string): string {
+    return join(this.subvolume(id), MACHINE_DISK);
+  }
+
+  /**
+   * The sandbox's disk, first a reflink clone of its image's disk (made from the image's files
+   * the first time) if it has none yet, and grown (sparse) to `bytes` if it is smaller: the
+   * guest grows its filesystem to match at boot. A disk is never shrunk, which would cut off the
+   * filesystem's end.
+   */
+  async ensureMachineDisk(id: string, image: { id: string; path: string }, bytes: number): Promise<string> {
+    const disk = this.machineDisk(id);
+    const size = await stat(disk).then(
+      (s) => s.size,
+      () => null,
+    );
+    if (size === null) await reflink(await this.machineImages.ensureImage(image.id, image.path), disk);
+    if ((size ?? (await stat(disk)).size) < bytes) await truncate(disk, bytes);
+    return disk;
   }
 
   /**

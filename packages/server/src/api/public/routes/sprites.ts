@@ -26,7 +26,7 @@ export function spriteRoutes(deps: SpriteRouteDeps): FastifyPluginAsync {
   return async (app) => {
     app.post('/v1/sprites', async (req, reply) => {
       const body = createSpriteBody.parse(req.body ?? {});
-      const runtime = body.runtime === 'gvisor' || body.runtime === 'runc' ? body.runtime : deps.defaults.runtime;
+      const runtime = body.runtime === 'default' || body.runtime === 'dev' || !body.runtime ? deps.defaults.runtime : body.runtime;
       const record = await manager.create({
         name: body.name,
         runtime,

@@ -1,0 +1,116 @@
+// `vm` sandboxes through the API, as a user drives them, booted for real under TCG (these hosts
+// have no usable KVM; slow, so one sandbox serves every test in order): create, exec with stdin
+// and a terminal, the fs API, checkpoint and restore (the disk is a file in the sandbox's
+// subvolume), sleep and wake, limits, kill, and destroy leaving nothing behind.
+import { execFileSync } from 'node:child_process';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BurrowClient, Sandbox } from '@burrow/sdk';
+import { poolLayout } from '@burrow/server/testing';
+import { ExecSocket } from '../support/exec-socket.js';
+import { sandboxName } from '../support/instance.js';
+import { useInstance } from '../support/use-instance.js';
+
+const burrow = useInstance({ BURROW_IMAGE: 'minimal', BURROW_WARM_AFTER: 'off' });
+const name = sandboxName('vm');
+let client: BurrowClient;
+let box: Sandbox;
+
+/** QEMU processes of this instance still running: what destroy must leave none of. */
+function machinesOfThisInstance(): string[] {
+  return execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => line.startsWith('qemu-system-x86_64') && line.includes(burrow.home));
+}
+
+beforeAll(async () => {
+  client = burrow.client();
+  box = await client.createSandbox(name, { runtime: 'vm', config: { ram_mb: 512, storage_gb: 4 } });
+}, 600_000);
+
+afterAll(async () => {
+  await box?.delete().catch(() => {});
+});
+
+describe('a vm sandbox, under TCG', { timeout: 300_000 }, () => {
+  it('runs in a machine of its own: its own kernel, the disk grown to storage_gb, the sandbox user', async () => {
+    const sprite = await box.refresh();
+    expect(sprite).toMatchObject({ status: 'running', runtime: 'vm' });
+    expect(sprite.isolation).toMatch(/microVM/);
+    const kernel = await box.exec('uname', ['-r']);
+    expect(kernel.stdout.trim()).not.toBe(execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim());
+    expect(kernel.stdout).toMatch(/cloud-amd64/);
+    const whoami = await box.exec('id', ['-un']);
+    expect(whoami.stdout).toBe('user\n');
+    expect((await box.exec('hostname')).stdout).toBe(`${name}\n`);
+    const df = await box.exec('df', ['-B1', '--output=size', '/']);
+    const rootBytes = Number(df.stdout.trim().split('\n').at(-1));
+    expect(rootBytes).toBeGreaterThan(3.5 * 2 ** 30);
+    expect(machinesOfThisInstance()).toHaveLength(1);
+  });
+
+  it('runs commands with stdin, exit codes and a terminal', async () => {
+    const piped = await box.exec('sh', ['-c', 'tr a-z A-Z; exit 7'], { stdin: 'shout\n' });
+    expect(piped).toMatchObject({ exitCode: 7, stdout: 'SHOUT\n' });
+    const s = await ExecSocket.open(burrow, `/v1/sprites/${name}/exec?cmd=bash&tty=true&rows=30&cols=90`);
+    s.send(Buffer.from('tty; stty size; exit 3\n'));
+    await s.closed();
+    expect(s.text()).toMatch(/\/dev\/pts\/\d+/);
+    expect(s.text()).toContain('30 90');
+    expect(s.notices().at(-1)).toEqual({ type: 'exit', exit_code: 3 });
+  });
+
+  it('reads and writes files through the fs API', async () => {
+    await box.fs.writeFile('/home/user/notes/hello.txt', 'from the host');
+    expect((await box.exec('cat', ['/home/user/notes/hello.txt'])).stdout).toBe('from the host');
+    expect((await box.fs.readFile('/home/user/notes/hello.txt')).toString()).toBe('from the host');
+    expect((await box.fs.readdir('/home/user/notes')).map((e) => e.name)).toEqual(['hello.txt']);
+  });
+
+  it('checkpoints and restores its disk, /tmp included', async () => {
+    await box.exec('sh', ['-c', 'echo before > /home/user/state; echo kept > /tmp/scratch']);
+    const checkpoint = await box.createCheckpoint('before the damage');
+    await box.exec('sh', ['-c', 'echo after > /home/user/state; rm /tmp/scratch']);
+    await box.restoreCheckpoint(checkpoint.id);
+    expect((await box.exec('cat', ['/home/user/state', '/tmp/scratch'])).stdout).toBe('before\nkept\n');
+
+    // The disk is one file in the sandbox's subvolume, so a checkpoint is a snapshot of it.
+    const sandboxes = poolLayout(burrow.config).sandboxes;
+    const [id] = (await readdir(sandboxes)).filter((entry) => !entry.includes('.'));
+    expect((await stat(join(sandboxes, id!, 'disk.ext4'))).size).toBe(4 * 2 ** 30);
+  });
+
+  it('sleeps warm (paused) and cold (stopped), and wakes with its files', async () => {
+    await box.exec('sh', ['-c', 'echo slept > /home/user/sleep']);
+    expect((await box.sleep()).status).toBe('warm');
+    expect((await box.exec('cat', ['/home/user/sleep'])).stdout).toBe('slept\n');
+    expect((await box.sleep({ cold: true })).status).toBe('cold');
+    expect(machinesOfThisInstance()).toHaveLength(0);
+    expect((await box.exec('cat', ['/home/user/sleep'])).stdout).toBe('slept\n');
+  });
+
+  it('ends every process but init and its bridge on kill, and keeps answering', async () => {
+    await box.exec('sh', ['-c', 'for i in 1 2 3; do nohup sleep 1000 >/dev/null 2>&1 & done']);
+    expect((await box.killProcesses()).killed).toBeGreaterThanOrEqual(3);
+    expect((await box.exec('pgrep', ['-c', 'sleep'])).stdout).toBe('0\n');
+    expect((await box.exec('echo', ['still here'])).stdout).toBe('still here\n');
+  });
+
+  it('takes new limits at its next boot, and refuses to shrink its disk', async () => {
+    await expect(box.updateLimits({ storage_gb: 2 })).rejects.toMatchObject({ status: 409 });
+    await box.updateLimits({ ram_mb: 768 });
+    await box.restart();
+    const memTotalKb = Number(/MemTotal:\s+(\d+)/.exec((await box.exec('cat', ['/proc/meminfo'])).stdout)?.[1]);
+    expect(memTotalKb).toBeGreaterThan(600 * 1024);
+  });
+
+  it('is destroyed with its machine, disk and cgroup', async () => {
+    await box.delete();
+    expect(machinesOfThisInstance()).toHaveLength(0);
+    const sandboxes = poolLayout(burrow.config).sandboxes;
+    expect((await readdir(sandboxes)).filter((entry) => !entry.includes('.'))).toEqual([]);
+    const cgroups = await readdir('/sys/fs/cgroup/memory');
+    expect(cgroups.filter((c) => c.startsWith(`burrow-${burrow.config.instanceTag}-`))).toEqual([]);
+  });
+});
