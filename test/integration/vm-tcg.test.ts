@@ -181,16 +181,20 @@ describe('vm runtime foundation under TCG', () => {
     const root = join(burrow.home, 'vm-runtime');
     const bundle = join(burrow.home, 'vm-bundle');
     await mkdir(bundle, { recursive: true });
-    await writeFile(join(bundle, 'config.json'), JSON.stringify({ linux: { resources: { memory: { limit: 384 * MiB }, cpu: { quota: 100_000, period: 100_000 } } } }));
-    await disks.clone(imageDisk, RUNTIME_SANDBOX);
-    const runtime = new VmRuntime({
-      root,
-      accel: 'tcg',
-      assets,
-      tscKhz: await hostTscKhz(),
-      diskOf: (id) => disks.sandboxPath(id),
-    });
     const id = RUNTIME_SANDBOX;
+    const cgroupsPath = `/burrow-${burrow.config.instanceTag}-${id}`;
+    await writeFile(
+      join(bundle, 'config.json'),
+      JSON.stringify({
+        hostname: 'vm-runtime',
+        root: { path: disks.sandboxPath(id) },
+        mounts: [{ destination: '/etc/burrow-test', type: 'bind', source: join(bundle, 'config.json'), options: ['rbind', 'ro'] }],
+        linux: { cgroupsPath, resources: { memory: { limit: 384 * MiB }, cpu: { quota: 100_000, period: 100_000 } } },
+      }),
+    );
+    await disks.clone(imageDisk, RUNTIME_SANDBOX);
+    const host = { accel: 'tcg' as const, assets, tscKhz: await hostTscKhz() };
+    const runtime = new VmRuntime({ root, host: async () => host });
     try {
       await runtime.start(id, bundle);
       expect(await runtime.state(id)).toBe('running');
@@ -199,6 +203,10 @@ describe('vm runtime foundation under TCG', () => {
       const client = ['/usr/local/sbin/burrow-agent', 'exec', 'vmtoken1', '0', '0', '/root', '0', '0', '0', '--'];
       const out = await runtime.run(id, { args: [...client, '/bin/sh', '-c', 'echo "$GREETING from $(pwd)"; grep MemTotal /proc/meminfo'], env: ['GREETING=hi'], cwd: '/', uid: 0, gid: 0 });
       expect(out.split('\n')[0]).toBe('hi from /root');
+      // The bundle's hostname and read-only files are the guest's; QEMU runs in the bundle's cgroup.
+      expect(await runtime.run(id, { args: [...client, '/bin/hostname'], env: [], cwd: '/', uid: 0, gid: 0 })).toBe('vm-runtime\n');
+      expect(JSON.parse(await runtime.run(id, { args: [...client, '/bin/cat', '/etc/burrow-test'], env: [], cwd: '/', uid: 0, gid: 0 })).hostname).toBe('vm-runtime');
+      expect((await readFile(`/sys/fs/cgroup/memory${cgroupsPath}/cgroup.procs`, 'utf8')).trim()).toBe(String(await runtime.hostPid(id)));
       const memTotalKb = Number(/MemTotal:\s+(\d+)/.exec(out)![1]);
       expect(memTotalKb).toBeLessThanOrEqual(384 * 1024);
       await expect(runtime.run(id, { args: [...client, '/bin/false'], env: [], cwd: '/', uid: 0, gid: 0 })).rejects.toThrow(/exited 1/);
@@ -212,7 +220,7 @@ describe('vm runtime foundation under TCG', () => {
 
       // The VM outlives the daemon: a new runtime object (a restarted daemon) finds it and runs in it.
       runtime.close();
-      const restarted = new VmRuntime({ root, accel: 'tcg', assets, tscKhz: await hostTscKhz(), diskOf: (d) => disks.sandboxPath(d) });
+      const restarted = new VmRuntime({ root, host: async () => host });
       expect(await restarted.state(id)).toBe('running');
       expect(await restarted.hostPid(id)).toBe(pid);
       expect(await restarted.run(id, { args: [...client, '/bin/echo', 'still here'], env: [], cwd: '/', uid: 0, gid: 0 })).toBe('still here\n');
@@ -235,6 +243,7 @@ describe('vm runtime foundation under TCG', () => {
     }
     expect(await runtime.state(id)).toBe('missing');
     expect(processesNaming(join(root, id))).toEqual([]);
+    expect(await access(`/sys/fs/cgroup/memory${cgroupsPath}`).then(() => 'left', () => 'removed')).toBe('removed');
   }, 360_000);
 
   it('probes acceleration by booting, and kills a guest that outlasts the timeout', async () => {

@@ -8,7 +8,7 @@ import { kernelVersionFrom } from '../src/runtime/vm/guest-kernel.js';
 import { initScript, isStaticElf } from '../src/runtime/vm/initramfs.js';
 import { loadOrder, moduleName, parseModulesDep } from '../src/runtime/vm/kernel-modules.js';
 import { qemuArgs, tscKhzFrom, type MachineSpec } from '../src/runtime/vm/machine.js';
-import { machineSizeOf } from '../src/runtime/vm-runtime.js';
+import { machineBundleOf } from '../src/runtime/vm-runtime.js';
 
 /** The entries of a newc archive: name, mode, size and data, read back field by field. */
 function readCpio(archive: Buffer): Array<{ name: string; mode: number; data: string; rdev: [number, number] }> {
@@ -141,13 +141,35 @@ describe("QEMU's command line", () => {
     expect(valueOf(args, '-qmp')).toEqual(['unix:/run/sb/qmp.sock,server=on,wait=off']);
   });
 
-  it("takes vCPUs and RAM from the bundle's cgroup limits", () => {
-    const bundle = (memory: number, quota: number) => ({ linux: { resources: { memory: { limit: memory }, cpu: { quota, period: 100_000 } } } });
-    expect(machineSizeOf(bundle(1024 * 2 ** 20, 200_000))).toEqual({ cpus: 2, memoryMb: 1024 });
-    // Half a CPU still needs a whole vCPU; 1.5 CPUs two.
-    expect(machineSizeOf(bundle(512 * 2 ** 20, 50_000))).toEqual({ cpus: 1, memoryMb: 512 });
-    expect(machineSizeOf(bundle(512 * 2 ** 20, 150_000))).toEqual({ cpus: 2, memoryMb: 512 });
-    expect(machineSizeOf({})).toEqual({ cpus: 1, memoryMb: 512 });
+  it("reads the machine from the bundle: vCPUs and RAM from its cgroup limits, the disk as its root, its read-only files", () => {
+    const bundle = (memory: number | undefined, quota: number) => ({
+      hostname: 'box',
+      root: { path: '/pool/sandboxes/abc/disk.ext4' },
+      mounts: [
+        { destination: '/proc', type: 'proc', source: 'proc' },
+        { destination: '/tmp', type: 'bind', source: '/x/tmp', options: ['rbind', 'rw'] },
+        { destination: '/etc/hosts', type: 'bind', source: '/state/abc/etc/hosts', options: ['rbind', 'ro'] },
+      ],
+      linux: {
+        cgroupsPath: '/burrow-t-abc-1',
+        namespaces: [{ type: 'pid' }, { type: 'network', path: '/run/netns/x' }],
+        resources: { memory: memory === undefined ? undefined : { limit: memory }, cpu: { quota, period: 100_000 } },
+      },
+    });
+    expect(machineBundleOf(bundle(1024 * 2 ** 20, 200_000))).toEqual({
+      disk: '/pool/sandboxes/abc/disk.ext4',
+      hostname: 'box',
+      size: { cpus: 2, memoryMb: 1024 },
+      cpuShare: 2,
+      cgroupsPath: '/burrow-t-abc-1',
+      netnsPath: '/run/netns/x',
+      files: [{ destination: '/etc/hosts', source: '/state/abc/etc/hosts' }],
+    });
+    // Half a CPU still needs a whole vCPU (the cgroup holds it to half); 1.5 CPUs two.
+    expect(machineBundleOf(bundle(512 * 2 ** 20, 50_000))).toMatchObject({ size: { cpus: 1, memoryMb: 512 }, cpuShare: 0.5 });
+    expect(machineBundleOf(bundle(512 * 2 ** 20, 150_000))).toMatchObject({ size: { cpus: 2, memoryMb: 512 } });
+    expect(machineBundleOf(bundle(undefined, 100_000)).size).toEqual({ cpus: 1, memoryMb: 512 });
+    expect(() => machineBundleOf({})).toThrow(/no disk/);
   });
 
   it('reads the TSC frequency from /proc/cpuinfo', () => {
