@@ -123,12 +123,22 @@ export class Cgroup {
     for (const controller of CONTROLLERS) await writeFile(this.file(controller, 'cgroup.procs'), String(pid));
   }
 
-  /** Deletes the cgroup made by `enter`, once its processes are gone; one already gone is no error. */
-  async remove(): Promise<void> {
+  /**
+   * Deletes the cgroup made by `enter`; one already gone is no error. A process killed just
+   * before leaves it a moment later (EBUSY until then).
+   */
+  async remove(timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     for (const controller of CONTROLLERS) {
-      await rmdir(join(ROOT, controller, this.path)).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'ENOENT') throw e;
-      });
+      for (;;) {
+        const error = await rmdir(join(ROOT, controller, this.path)).then(
+          () => null,
+          (e: NodeJS.ErrnoException) => e,
+        );
+        if (!error || error.code === 'ENOENT') break;
+        if (error.code !== 'EBUSY' || Date.now() > deadline) throw error;
+        await sleep(20);
+      }
     }
   }
 

@@ -147,7 +147,7 @@ export class VmRuntime implements SandboxRuntime {
       await this.prepareGuest(containerId, bundle);
     } catch (e) {
       const console = (await readFile(join(dir, 'console.log'), 'utf8').catch(() => '')).trim().split('\n').slice(-5).join(' | ');
-      await this.remove(containerId);
+      await this.remove(containerId).catch(() => {}); // the reconciler deletes what is left
       throw new Error(`vm ${containerId} did not boot: ${(e as Error).message}${console ? `; its console: ${console}` : ''}`);
     }
   }
@@ -163,7 +163,7 @@ export class VmRuntime implements SandboxRuntime {
       const result = await channel.run(argv, input);
       if (!okCodes.includes(result.code)) throw new Error(`${argv.join(' ')} exited ${result.code} in the guest: ${result.stderr.trim().slice(-300)}`);
     };
-    await inGuest(['/bin/sh', '-c', WRITE_FILE, 'sh', '/proc/sys/kernel/hostname', '0644'], Buffer.from(bundle.hostname));
+    await inGuest(['/bin/sh', '-c', 'printf %s "$1" > /proc/sys/kernel/hostname', 'sh', bundle.hostname]);
     for (const { destination, source } of bundle.files) {
       for (const file of await filesOf(source, destination)) {
         await inGuest(['/bin/sh', '-c', WRITE_FILE, 'sh', file.destination, file.mode.toString(8)], await readFile(file.source));
