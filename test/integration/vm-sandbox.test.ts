@@ -79,6 +79,24 @@ describe('a vm sandbox, under TCG', { timeout: 300_000 }, () => {
     const sandboxes = poolLayout(burrow.config).sandboxes;
     const [id] = (await readdir(sandboxes)).filter((entry) => !entry.includes('.'));
     expect((await stat(join(sandboxes, id!, 'disk.ext4'))).size).toBe(4 * 2 ** 30);
+
+    const fork = await box.fork(checkpoint.id, sandboxName('vm-fork'));
+    try {
+      expect((await fork.refresh()).runtime).toBe('vm');
+      expect((await fork.exec('cat', ['/home/user/state'])).stdout).toBe('before\n');
+      expect((await fork.exec('hostname')).stdout).toBe(`${fork.name}\n`);
+    } finally {
+      await fork.delete();
+    }
+  });
+
+  it('refuses to become an OCI archive, and an archive to become a vm sandbox, saying why', async () => {
+    await expect(box.export()).rejects.toMatchObject({ status: 409, message: expect.stringMatching(/vm sandboxes are not exported/) });
+    const refused = client.importSandbox(sandboxName('vm-import'), (async function* () {
+      yield new Uint8Array(512);
+    })(), { runtime: 'vm' });
+    await expect(refused).rejects.toMatchObject({ status: 400, code: 'invalid_request' });
+    expect((await client.listSandboxes()).map((s) => s.name)).toEqual([name]);
   });
 
   it('sleeps warm (paused) and cold (stopped), and wakes with its files', async () => {

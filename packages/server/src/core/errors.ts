@@ -51,3 +51,10 @@ export class Conflict extends DomainError {
     super('conflict', message);
   }
 }
+
+/**
+ * Why a `vm` sandbox has no OCI archive: its disk is a filesystem image written by its own
+ * kernel, which the host never mounts or reads (see SandboxDisks.machineDisk).
+ */
+export const VM_ARCHIVES =
+  'vm sandboxes are not exported to or imported from OCI archives: their disk is a filesystem image the host never reads; use a gvisor or runc sandbox for that';

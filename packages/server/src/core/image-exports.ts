@@ -25,7 +25,7 @@ import type { SandboxDisks } from '../storage/sandbox-disks.js';
 import { storedIdBase } from '../storage/ownership.js';
 import type { Snapshots } from '../storage/snapshots.js';
 import type { Checkpoints } from './checkpoints.js';
-import { DomainError } from './errors.js';
+import { Conflict, DomainError, VM_ARCHIVES } from './errors.js';
 import { inNeedsOrder } from './services.js';
 import { SANDBOX_USER, type SandboxManager } from './sandbox-manager.js';
 
@@ -93,6 +93,7 @@ export class ImageExports {
     const tag = opts.tag ?? `${name}:${opts.checkpoint ?? 'latest'}`;
     if (!TAG.test(tag)) throw new DomainError('invalid_request', `'${tag.slice(0, 200)}' is not an image name (like app or app:1 or registry.example/team/app:1)`);
     const record = manager.get(name);
+    if (record.runtime === 'vm') throw new Conflict(VM_ARCHIVES);
     const imagePath = manager.imagePathOf(record);
     // Before any checkpoint is taken: a client told to come back must not leave one behind.
     const base = await this.deps.baseLayers.ready(record.image, imagePath, BASE_LAYER_WAIT_MS);

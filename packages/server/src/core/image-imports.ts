@@ -22,7 +22,7 @@ import { createSubvolume, deleteSubvolume, isSubvolume, setReadonly } from '../s
 import type { ImageStore } from '../storage/images.js';
 import type { PoolLayout } from '../storage/pool.js';
 import { CommandError, run } from '../util/run.js';
-import { DomainError, SandboxExists } from './errors.js';
+import { DomainError, SandboxExists, VM_ARCHIVES } from './errors.js';
 import type { SandboxDefaults, SandboxManager } from './sandbox-manager.js';
 import { definitionOf, needsProblem, type Services } from './services.js';
 
@@ -64,6 +64,8 @@ export class ImageImports {
   async import(name: string, archive: Readable, opts: { runtime?: RuntimeKind } = {}): Promise<SandboxRecord> {
     const { manager, images, pool } = this.deps;
     if (manager.list().some((s) => s.name === name)) throw new SandboxExists(name);
+    const runtime = opts.runtime ?? this.deps.defaults.runtime;
+    if (runtime === 'vm') throw new DomainError('invalid_request', VM_ARCHIVES);
     const staging = join(pool.images, `.partial-import-${randomBytes(6).toString('hex')}`);
     await createSubvolume(staging);
     let tree: string | undefined;
@@ -97,7 +99,7 @@ export class ImageImports {
       }
       await manager.create({
         ...this.deps.defaults,
-        runtime: opts.runtime ?? this.deps.defaults.runtime,
+        runtime,
         name,
         environment: environmentOf(config),
         labels: [],
