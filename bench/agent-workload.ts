@@ -120,7 +120,7 @@ unsigned long ${p}_run(void) {
 }
 
 /** Writes the project tree under `dir/src` and returns the path of its tarball. */
-async function makeTarball(dir: string): Promise<string> {
+export async function makeTarball(dir: string): Promise<string> {
   const src = join(dir, 'src');
   for (let pkg = 0; pkg < PACKAGES; pkg++) {
     const pkgDir = join(src, 'packages', `pkg${String(pkg).padStart(2, '0')}`);
@@ -147,7 +147,7 @@ async function makeTarball(dir: string): Promise<string> {
   return tarball;
 }
 
-interface RunResult {
+export interface RunResult {
   /** Wall time of the script as the caller saw it, including the exec round trip. */
   wallMs: number;
   phasesMs: Record<Phase, number>;
@@ -201,7 +201,7 @@ async function hostEnvironment(name: string, base: string, tarball: string): Pro
 }
 
 /** The script in a sandbox, as its user, in round directories under the home directory. */
-async function sandboxEnvironment(sandbox: Sandbox, name: string, tar: Buffer): Promise<Environment> {
+export async function sandboxEnvironment(sandbox: Sandbox, name: string, tar: Buffer): Promise<Environment> {
   const base = '/home/user/agent-workload';
   const upload = await sandbox.exec('sh', ['-c', 'mkdir -p "$1" && cat > "$1/src.tar"', 'sh', base], { stdin: tar });
   if (upload.exitCode !== 0) throw new Error(`copying the tarball into ${sandbox.name} failed: ${upload.stderr}`);
@@ -217,7 +217,7 @@ async function sandboxEnvironment(sandbox: Sandbox, name: string, tar: Buffer): 
   };
 }
 
-interface EnvSummary {
+export interface EnvSummary {
   runs: RunResult[];
   /** Medians over the rounds. */
   totalMs: number;
@@ -231,9 +231,9 @@ function summarizeRuns(runs: RunResult[]): EnvSummary {
 }
 
 /** Every environment in turn, round after round, so drift on the machine hits all alike. */
-async function runRounds(envs: Environment[]): Promise<Record<string, EnvSummary>> {
+export async function runRounds(envs: Environment[], rounds = ROUNDS): Promise<Record<string, EnvSummary>> {
   const runs: Record<string, RunResult[]> = Object.fromEntries(envs.map((e) => [e.name, []]));
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < rounds; round++) {
     for (const env of envs) {
       const { stdout, wallMs } = await env.run(round);
       runs[env.name]!.push(parseOutput(`round ${round + 1}, ${env.name}`, stdout, wallMs));

@@ -23,9 +23,10 @@ import { meterOverhead } from './meter-overhead.js';
 import { sleepWake } from './sleep-wake.js';
 import { ttyEcho } from './tty-echo.js';
 import { urlProxy } from './url-proxy.js';
+import { vmRuntime } from './vm.js';
 import { formatBytes, formatMs, formatOverhead, formatRatio, renderTable } from './stats.js';
 
-const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints, ttyEcho, fsTransfer, urlProxy, meterOverhead, egressProxy, sleepWake, containment, agentStart, e2bSdk, exportImage];
+const BENCHMARKS: Benchmark[] = [createFirstExec, execRoundtrip, idleMemory, agentWorkload, checkpoints, ttyEcho, fsTransfer, urlProxy, meterOverhead, egressProxy, sleepWake, containment, agentStart, e2bSdk, exportImage, vmRuntime];
 const RESULTS_DIR = join(import.meta.dirname, 'results');
 
 interface Ran {
