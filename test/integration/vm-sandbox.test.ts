@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, Sandbox } from '@burrow/sdk';
 import { poolLayout } from '@burrow/server/testing';
 import { ExecSocket } from '../support/exec-socket.js';
+import { hostState } from '../support/host-state.js';
 import { sandboxName } from '../support/instance.js';
 import { useInstance } from '../support/use-instance.js';
 
@@ -113,6 +114,23 @@ describe('a vm sandbox, under TCG', { timeout: 300_000 }, () => {
     expect((await box.killProcesses()).killed).toBeGreaterThanOrEqual(3);
     expect((await box.exec('pgrep', ['-c', 'sleep'])).stdout).toBe('0\n');
     expect((await box.exec('echo', ['still here'])).stdout).toBe('still here\n');
+  });
+
+  it('keeps running through a daemon crash, and a create cut short by one leaves nothing behind', async () => {
+    const [machine] = machinesOfThisInstance();
+    await burrow.stop();
+    await burrow.start({ BURROW_CRASH_AT: 'create:started' });
+    const cut = sandboxName('vm-cut');
+    await expect(client.createSandbox(cut, { runtime: 'vm' })).rejects.toThrow();
+    await burrow.exited();
+    await burrow.start();
+    await expect(client.getSandbox(cut)).rejects.toMatchObject({ status: 404 });
+    expect(machinesOfThisInstance()).toEqual([machine]);
+    const state = hostState(burrow.config);
+    expect(state.rows).toEqual([name]);
+    expect(state.containers).toHaveLength(1);
+    expect(state.cgroups).toHaveLength(1);
+    expect((await box.exec('echo', ['still running'])).stdout).toBe('still running\n');
   });
 
   it('takes new limits at its next boot, and refuses to shrink its disk', async () => {

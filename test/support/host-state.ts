@@ -46,6 +46,8 @@ export function hostState(config: BurrowConfig): HostState {
     const out = execFileSync(binary, ['--root', root, 'list', '--format', 'json'], { encoding: 'utf8' });
     for (const c of (JSON.parse(out || 'null') ?? []) as Array<{ id: string }>) containers.push(`${dir}:${c.id}`);
   }
+  // A VM's state directory (sockets, pid, cgroup) lives as long as its machine may.
+  for (const id of safeReaddir(join(config.home, 'run', 'vm'))) containers.push(`vm:${id}`);
 
   // A purged instance has no database left, so no rows either.
   const dbFile = join(config.home, 'burrow.db');
