@@ -121,9 +121,12 @@ describe('a vm sandbox, under TCG', { timeout: 300_000 }, () => {
     await burrow.stop();
     await burrow.start({ BURROW_CRASH_AT: 'create:started' });
     const cut = sandboxName('vm-cut');
-    await expect(client.createSandbox(cut, { runtime: 'vm' })).rejects.toThrow();
+    await expect(burrow.client().createSandbox(cut, { runtime: 'vm' })).rejects.toThrow();
     await burrow.exited();
     await burrow.start();
+    // The restarted daemon listens on a port of its own.
+    client = burrow.client();
+    box = client.sandbox(name);
     await expect(client.getSandbox(cut)).rejects.toMatchObject({ status: 404 });
     expect(machinesOfThisInstance()).toEqual([machine]);
     const state = hostState(burrow.config);
