@@ -98,12 +98,22 @@ const WRITE_FILE = 'set -e; mkdir -p "${1%/*}"; cat > "$1.burrow-new"; chmod "$2
 
 export class VmRuntime implements SandboxRuntime {
   readonly kind = 'vm' as const;
-  readonly isolation =
-    'vm: a QEMU microVM with its own Linux kernel (under KVM a hardware virtualisation boundary; without it, software emulation: slow); the host kernel is not exposed';
   readonly ownKernel = true;
   private readonly channels = new Map<string, Promise<GuestChannel>>();
+  /** Known from the first boot on (the host's answer is probed once and remembered). */
+  private accel: Acceleration | undefined;
 
   constructor(private readonly opts: VmRuntimeOptions) {}
+
+  get isolation(): string {
+    const boundary =
+      this.accel === 'kvm'
+        ? 'under KVM: a hardware virtualisation boundary'
+        : this.accel === 'tcg'
+          ? 'under TCG: software emulation, slow'
+          : 'under KVM where the host has it, else software emulation';
+    return `vm: a QEMU microVM with its own Linux kernel, ${boundary}; the host kernel is not exposed to the sandbox`;
+  }
 
   private dir(containerId: string): string {
     return join(this.opts.root, containerId);
@@ -118,6 +128,7 @@ export class VmRuntime implements SandboxRuntime {
   async start(containerId: string, bundleDir: string): Promise<void> {
     const bundle = machineBundleOf(JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')));
     const host = await this.opts.host();
+    this.accel = host.accel;
     const dir = this.dir(containerId);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, 'cgroup'), bundle.cgroupsPath);
