@@ -22,6 +22,9 @@ export const GUEST_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_console', 'vm
 /** The name of the virtio-serial port the bridge listens on; the guest finds it by this name. */
 export const AGENT_PORT_NAME = 'burrow.agent';
 
+/** The kernel argument /init reads the guest's address from: `burrow.net=<address>/<prefix>,<gateway>`. */
+export const NET_KERNEL_ARG = 'burrow.net';
+
 const BUSYBOX = '/bin/busybox';
 const BRIDGE_SOURCE = 'image/vm/burrow-vm-bridge.c';
 /** What PID 1 of the disk is: the same agent as in containers (image/burrow-agent.c). */
@@ -41,6 +44,8 @@ for m in ${modules.join(' ')}; do
   busybox insmod /lib/modules/$m.ko || busybox echo "burrow-init: insmod $m failed"
 done
 fail() { busybox echo "burrow-init: $*"; busybox poweroff -f; }
+busybox ip link set lo up
+${guestNetworkLines().join('\n')}
 # The port is found by the name the host gave it: device numbers depend on probe order.
 agent_port() {
   for f in /sys/class/virtio-ports/*/name; do
@@ -55,6 +60,7 @@ done
 port=$(agent_port)
 # discard: deleted files give their blocks back through virtio-blk to the host's pool file.
 busybox mount -t ext4 -o discard /dev/vda /newroot || fail "cannot mount the disk"
+${guestResolverLines().join('\n')}
 busybox mount --move /dev /newroot/dev
 busybox mkdir -p /newroot/dev/pts
 busybox mount -t devpts -o newinstance,ptmxmode=0666 devpts /newroot/dev/pts
@@ -68,6 +74,43 @@ busybox mknod -m 666 /dev/null c 1 3
 while [ ! -e /bridge-started ]; do busybox sleep 0.01; done
 exec busybox switch_root /newroot ${DISK_INIT.join(' ')}
 `;
+}
+
+/**
+ * The guest's eth0 from NET_KERNEL_ARG on the kernel command line (machine.ts), if there is
+ * one. The address is the sandbox's: the host's rules, resolver and proxies treat the guest as
+ * they treat a container.
+ */
+export function guestNetworkLines(): string[] {
+  return [
+    'net=',
+    `for word in $(busybox cat /proc/cmdline); do case "$word" in ${NET_KERNEL_ARG}=*) net=\${word#${NET_KERNEL_ARG}=} ;; esac; done`,
+    'if [ -n "$net" ]; then',
+    '  n=0',
+    '  while [ ! -e /sys/class/net/eth0 ]; do',
+    '    n=$((n + 1)); [ $n -gt 200 ] && fail "no eth0 after 10 s"',
+    '    busybox sleep 0.05',
+    '  done',
+    '  busybox ip addr add "${net%,*}" dev eth0 || fail "cannot give eth0 ${net%,*}"',
+    '  busybox ip link set eth0 up',
+    '  busybox ip route add default via "${net#*,}" || fail "cannot route through ${net#*,}"',
+    'fi',
+  ];
+}
+
+/**
+ * The guest resolves through burrow's resolver on the gateway, as a container does; a container
+ * gets the file mounted, the guest has it written onto its disk (replacing a link, which would
+ * point into the initramfs here).
+ */
+export function guestResolverLines(): string[] {
+  return [
+    'if [ -n "$net" ]; then',
+    '  busybox mkdir -p /newroot/etc',
+    '  busybox rm -f /newroot/etc/resolv.conf',
+    '  busybox printf "nameserver %s\\noptions edns0\\n" "${net#*,}" > /newroot/etc/resolv.conf',
+    'fi',
+  ];
 }
 
 /** The cached initramfs for this kernel, built first if needed; its path. */
