@@ -26,3 +26,12 @@ export { VmRuntime } from './runtime/vm-runtime.js';
 export { DiskImages, diskLayout } from './storage/disk-images.js';
 export { ImageStore } from './storage/images.js';
 export { poolLayout } from './storage/pool.js';
+
+/** A sandbox's network built as the daemon builds it, for the test that puts a microVM on it. */
+export { openDatabase } from './db/database.js';
+export { NetworkStore } from './db/networks.js';
+export { AddressPool } from './network/address-pool.js';
+export { HostFirewall } from './network/firewall.js';
+export { NetnsManager } from './network/netns.js';
+export { SandboxNetworks } from './network/sandbox-network.js';
+export { VethPairs, vethPrefix } from './network/veth.js';

@@ -1,0 +1,211 @@
+// A `vm` sandbox on its network, for real: the sandbox's namespace built as the daemon builds it
+// (address pool, veth, burrow's nftables table), laid out for a machine (a bridge to a tap), and a
+// guest booted under TCG on that tap. The guest holds the sandbox's address, the host reaches a
+// server it runs, it reaches burrow's services on the gateway, and the host's rules still refuse
+// what they refuse a container.
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AddressPool,
+  DiskImages,
+  diskLayout,
+  ensureVmAssets,
+  GuestChannel,
+  HostFirewall,
+  hostTscKhz,
+  ImageStore,
+  NetnsManager,
+  NetworkStore,
+  openDatabase,
+  poolLayout,
+  SandboxNetworks,
+  startMachine,
+  stopMachine,
+  VethPairs,
+  vethPrefix,
+  type RunningMachine,
+  type VmAssets,
+} from '@burrow/server/testing';
+import { until } from '../support/until.js';
+import { useInstance } from '../support/use-instance.js';
+
+const burrow = useInstance({ BURROW_IMAGE: 'minimal' });
+const MiB = 2 ** 20;
+const SANDBOX = 'vm-net';
+const GUEST_PORT = 8080;
+
+/** A host HTTP server on every address that answers `body` and counts who asked. */
+async function listen(body: string): Promise<{ server: Server; port: number; requests: string[] }> {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    requests.push(req.socket.remoteAddress ?? '');
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
+  return { server, port: (server.address() as AddressInfo).port, requests };
+}
+
+function linksIn(netnsName: string): string[] {
+  const out = execFileSync('ip', ['-n', netnsName, '-j', 'link', 'show'], { encoding: 'utf8' });
+  return (JSON.parse(out) as Array<{ ifname: string; master?: string }>).map((l) => (l.master ? `${l.ifname}@${l.master}` : l.ifname)).sort();
+}
+
+function addressesIn(netnsName: string): string[] {
+  const out = execFileSync('ip', ['-n', netnsName, '-j', '-4', 'addr', 'show'], { encoding: 'utf8' });
+  return (JSON.parse(out) as Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number }> }>).flatMap((l) =>
+    l.addr_info.map((a) => `${l.ifname} ${a.local}/${a.prefixlen}`),
+  );
+}
+
+describe('a vm sandbox on its network under TCG', () => {
+  // An instance tag of the test's own (the daemon's reconciler owns `bw<its tag>*`), so the
+  // namespace, veth and table below are this test's alone.
+  const tag = `vn${burrow.config.instanceTag.slice(0, 5)}`;
+  const netns = new NetnsManager(`burrow-${tag}-`);
+  const veths = new VethPairs(vethPrefix(tag));
+  let firewall: HostFirewall;
+  let networks: SandboxNetworks;
+  let db: ReturnType<typeof openDatabase> | undefined;
+  let assets: VmAssets;
+  let disks: DiskImages;
+  let imageId: string;
+  let imageDisk: string;
+  const listeners: Server[] = [];
+
+  beforeAll(async () => {
+    assets = await ensureVmAssets(burrow.config.imageCache);
+    disks = new DiskImages(diskLayout(poolLayout(burrow.config).root));
+    const images = new ImageStore(burrow.config, poolLayout(burrow.config));
+    imageId = images.idFor('minimal');
+    imageDisk = await disks.ensureImage(imageId, images.pathOf(imageId), 2 * 1024 * MiB);
+    await disks.clone(imageDisk, SANDBOX);
+    const pool = new AddressPool(burrow.config.network.pool);
+    firewall = new HostFirewall(`burrow-${tag}`, vethPrefix(tag), pool.cidr);
+    db = openDatabase(join(burrow.home, 'vm-network.db'));
+    networks = new SandboxNetworks({ netns, veths, firewall, store: new NetworkStore(db), pool, filesDir: join(burrow.home, 'vm-network') });
+  }, 600_000);
+
+  afterAll(async () => {
+    for (const server of listeners) server.close();
+    await networks?.detach(SANDBOX);
+    await firewall?.removeTable();
+    db?.close();
+    await disks?.removeSandboxDisk(SANDBOX);
+    if (imageId) await disks?.removeImage(imageId);
+  });
+
+  it('lays a namespace out for a machine from any state: a container\'s, a half-made one, its own', async () => {
+    const name = netns.nameFor(SANDBOX);
+    const container = await networks.attach(SANDBOX);
+    expect(addressesIn(name)).toEqual([`eth0 ${container.subnet.address}/30`]);
+
+    const machine = await networks.attachMachine(SANDBOX);
+    expect(machine.subnet).toEqual(container.subnet);
+    expect(machine.link).toEqual({ tap: 'tap0', mac: expect.stringMatching(/^02:62:77(:[0-9a-f]{2}){3}$/), address: container.subnet.address, prefix: 30, gateway: container.subnet.gateway });
+    expect(linksIn(name)).toEqual(['br0', 'eth0@br0', 'lo', 'tap0@br0']);
+    // The guest answers for the sandbox's address; the namespace must not, nor redirect it.
+    expect(addressesIn(name)).toEqual([]);
+    expect(execFileSync('nsenter', [`--net=${machine.netnsPath}`, 'nft', 'list', 'tables'], { encoding: 'utf8' })).toBe('');
+
+    // A crash between two steps: the tap is gone, eth0 left its bridge. Attaching again repairs it.
+    execFileSync('ip', ['-n', name, 'link', 'delete', 'tap0']);
+    execFileSync('ip', ['-n', name, 'link', 'set', 'eth0', 'nomaster']);
+    expect(await networks.attachMachine(SANDBOX)).toEqual(machine);
+    expect(linksIn(name)).toEqual(['br0', 'eth0@br0', 'lo', 'tap0@br0']);
+    expect(await networks.attachMachine(SANDBOX)).toEqual(machine);
+    expect(linksIn(name)).toEqual(['br0', 'eth0@br0', 'lo', 'tap0@br0']);
+  });
+
+  it('boots a guest that holds the sandbox\'s address, serves the host there, reaches the gateway, and stays behind the host\'s rules', async () => {
+    const allowed = await listen('from the gateway');
+    const refused = await listen('never seen');
+    listeners.push(allowed.server, refused.server);
+    // A service of burrow's on every gateway address, as the DNS resolver and egress proxy are.
+    firewall.addGatewayService({ name: 'probe', protocols: ['tcp'], port: allowed.port });
+    const { netnsPath, link } = await networks.attachMachine(SANDBOX);
+
+    const work = join(burrow.home, 'vm-network-machine');
+    await mkdir(work, { recursive: true });
+    const agentSocket = join(work, 'agent.sock');
+    let machine: RunningMachine | undefined;
+    let channel: GuestChannel | undefined;
+    try {
+      machine = await startMachine(
+        {
+          accel: 'tcg',
+          cpus: 1,
+          memoryMb: 512,
+          kernel: assets.kernel,
+          initramfs: assets.initramfs,
+          disk: disks.sandboxPath(SANDBOX),
+          agentSocket,
+          consoleLog: join(work, 'console.log'),
+          tscKhz: await hostTscKhz(),
+          kernelArgs: ['panic=-1'],
+          network: { netnsPath, ...link },
+        },
+        join(work, 'qemu.log'),
+      );
+      channel = await GuestChannel.connect(agentSocket, 10_000);
+      await channel.ready(120_000).catch(async (e: Error) => {
+        throw new Error(`${e.message}; console: ${(await readFile(join(work, 'console.log'), 'utf8').catch(() => '')).slice(-2000)}`);
+      });
+      const guest = channel;
+
+      // QEMU runs in the sandbox's namespace: that is where its tap is.
+      expect(execFileSync('readlink', [`/proc/${machine.pid}/ns/net`], { encoding: 'utf8' })).toBe(
+        execFileSync('nsenter', [`--net=${netnsPath}`, 'readlink', '/proc/self/ns/net'], { encoding: 'utf8' }),
+      );
+      const addresses = await guest.run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
+      expect(addresses.stdout).toContain(` ${link.address}/${link.prefix} `);
+      expect((await guest.run(['ip', 'route', 'show', 'default'])).stdout).toContain(`default via ${link.gateway} dev eth0`);
+      expect((await guest.run(['cat', '/etc/resolv.conf'])).stdout).toBe(`nameserver ${link.gateway}\noptions edns0\n`);
+      expect((await guest.run(['ip', 'link', 'show', 'dev', 'eth0'])).stdout).toContain(`link/ether ${link.mac} `);
+
+      // A server in the guest on 0.0.0.0, reached by the host at the sandbox's address.
+      const started = await guest.run([
+        'sh',
+        '-c',
+        `mkdir -p /srv/www && echo "served by the guest" > /srv/www/index.html && cd /srv/www && setsid python3 -m http.server ${GUEST_PORT} --bind 0.0.0.0 </dev/null >/dev/null 2>&1 &`,
+      ]);
+      expect(started.code).toBe(0);
+      const page = await until(
+        'the guest\'s server at the sandbox\'s address',
+        () => fetch(`http://${link.address}:${GUEST_PORT}/index.html`).then((r) => r.text(), () => ''),
+        { timeoutMs: 60_000 },
+      );
+      expect(page).toBe('served by the guest\n');
+      const rounds = 20;
+      const t0 = performance.now();
+      for (let i = 0; i < rounds; i++) await fetch(`http://${link.address}:${GUEST_PORT}/index.html`).then((r) => r.text());
+      console.log(`TCG guest: HTTP round trip from the host ${((performance.now() - t0) / rounds).toFixed(1)} ms (python http.server, ${rounds} requests)`);
+
+      // The guest reaches burrow's service on the gateway...
+      const reached = await guest.run(['curl', '-sS', '--max-time', '20', `http://${link.gateway}:${allowed.port}/`]);
+      expect(reached).toMatchObject({ code: 0, stdout: 'from the gateway' });
+      expect(allowed.requests).toEqual([link.address]);
+      // ...and nothing else of the host's: the rules keyed on the veth and the address drop it.
+      const dropped = await guest.run(['curl', '-sS', '--max-time', '3', `http://${link.gateway}:${refused.port}/`]);
+      expect(dropped.code).toBe(28); // curl's "timed out": dropped, not refused
+      expect(refused.requests).toEqual([]);
+    } finally {
+      channel?.close();
+      if (machine) await stopMachine(machine);
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('detach removes the namespace with its bridge and tap, the veth, and the rules', async () => {
+    const subnet = networks.subnetOf(SANDBOX)!;
+    await networks.detach(SANDBOX);
+    expect(await netns.list()).toEqual([]);
+    expect(await veths.list()).toEqual([]);
+    const table = execFileSync('nft', ['list', 'table', 'inet', firewall.table], { encoding: 'utf8' });
+    expect(table).not.toContain(`sb_${subnet.slot}`);
+    expect(table).not.toContain(subnet.address);
+  });
+});
