@@ -23,6 +23,7 @@ import {
   openDatabase,
   poolLayout,
   SandboxNetworks,
+  SandboxStore,
   startMachine,
   stopMachine,
   VethPairs,
@@ -54,11 +55,12 @@ function linksIn(netnsName: string): string[] {
   return (JSON.parse(out) as Array<{ ifname: string; master?: string }>).map((l) => (l.master ? `${l.ifname}@${l.master}` : l.ifname)).sort();
 }
 
+/** The namespace's IPv4 addresses but loopback's. */
 function addressesIn(netnsName: string): string[] {
   const out = execFileSync('ip', ['-n', netnsName, '-j', '-4', 'addr', 'show'], { encoding: 'utf8' });
-  return (JSON.parse(out) as Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number }> }>).flatMap((l) =>
-    l.addr_info.map((a) => `${l.ifname} ${a.local}/${a.prefixlen}`),
-  );
+  return (JSON.parse(out) as Array<{ ifname: string; addr_info: Array<{ local: string; prefixlen: number }> }>)
+    .filter((l) => l.ifname !== 'lo')
+    .flatMap((l) => l.addr_info.map((a) => `${l.ifname} ${a.local}/${a.prefixlen}`));
 }
 
 describe('a vm sandbox on its network under TCG', () => {
@@ -86,6 +88,14 @@ describe('a vm sandbox on its network under TCG', () => {
     const pool = new AddressPool(burrow.config.network.pool);
     firewall = new HostFirewall(`burrow-${tag}`, vethPrefix(tag), pool.cidr);
     db = openDatabase(join(burrow.home, 'vm-network.db'));
+    // The sandbox's row, which its address allocation belongs to, as the daemon's database has it.
+    const now = new Date().toISOString();
+    new SandboxStore(db).insert({
+      id: SANDBOX, name: SANDBOX, status: 'running', runtime: 'vm', image: imageId, imageName: 'minimal',
+      cpus: 1, ramMb: 512, storageGb: 2, pidsLimit: 4096, environment: {}, labels: [], urlSettings: { auth: 'sprite' },
+      failureReason: null, containerId: '', createdAt: now, updatedAt: now, lastRunningAt: null, lastWarmingAt: null,
+      warmAfterMs: null, coldAfterMs: null, idBase: null,
+    });
     networks = new SandboxNetworks({ netns, veths, firewall, store: new NetworkStore(db), pool, filesDir: join(burrow.home, 'vm-network') });
   }, 600_000);
 

@@ -30,6 +30,7 @@ export { poolLayout } from './storage/pool.js';
 /** A sandbox's network built as the daemon builds it, for the test that puts a microVM on it. */
 export { openDatabase } from './db/database.js';
 export { NetworkStore } from './db/networks.js';
+export { SandboxStore } from './db/sandboxes.js';
 export { AddressPool } from './network/address-pool.js';
 export { HostFirewall } from './network/firewall.js';
 export { NetnsManager } from './network/netns.js';

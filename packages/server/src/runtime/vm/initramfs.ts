@@ -87,7 +87,7 @@ export function guestNetworkLines(): string[] {
     `for word in $(busybox cat /proc/cmdline); do case "$word" in ${NET_KERNEL_ARG}=*) net=\${word#${NET_KERNEL_ARG}=} ;; esac; done`,
     'if [ -n "$net" ]; then',
     '  n=0',
-    '  while [ ! -e /sys/class/net/eth0 ]; do',
+    '  until busybox test -e /sys/class/net/eth0; do',
     '    n=$((n + 1)); [ $n -gt 200 ] && fail "no eth0 after 10 s"',
     '    busybox sleep 0.05',
     '  done',
