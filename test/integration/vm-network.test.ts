@@ -1,8 +1,9 @@
 // A `vm` sandbox on its network, for real: the sandbox's namespace built as the daemon builds it
-// (address pool, veth, burrow's nftables table), laid out for a machine (a bridge to a tap), and a
-// guest booted under TCG on that tap. The guest holds the sandbox's address, the host reaches a
-// server it runs, it reaches burrow's services on the gateway, and the host's rules still refuse
-// what they refuse a container.
+// (address pool, veth, burrow's nftables table, the DNS resolver with the egress policy), laid out
+// for a machine (a bridge to a tap), and a guest booted under TCG on that tap. The guest holds
+// the sandbox's address, the host reaches a server it runs, it reaches burrow's services on the
+// gateway and the internet through the host, and the host's rules and policy still refuse what
+// they refuse a container.
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AddressPool,
+  DnsResolver,
   DiskImages,
   diskLayout,
   ensureVmAssets,
@@ -21,6 +23,7 @@ import {
   NetnsManager,
   NetworkStore,
   openDatabase,
+  PolicyClients,
   poolLayout,
   SandboxNetworks,
   SandboxStore,
@@ -28,9 +31,11 @@ import {
   stopMachine,
   VethPairs,
   vethPrefix,
+  type MachineLink,
   type RunningMachine,
   type VmAssets,
 } from '@burrow/server/testing';
+import { FakeInternet } from '../support/fake-internet.js';
 import { until } from '../support/until.js';
 import { useInstance } from '../support/use-instance.js';
 
@@ -38,6 +43,9 @@ const burrow = useInstance({ BURROW_IMAGE: 'minimal' });
 const MiB = 2 ** 20;
 const SANDBOX = 'vm-net';
 const GUEST_PORT = 8080;
+/** curl's exit codes: no answer within --max-time (dropped, not refused); a name that did not resolve. */
+const CURL_TIMED_OUT = 28;
+const CURL_NO_HOST = 6;
 
 /** A host HTTP server on every address that answers `body` and counts who asked. */
 async function listen(body: string): Promise<{ server: Server; port: number; requests: string[] }> {
@@ -48,6 +56,15 @@ async function listen(body: string): Promise<{ server: Server; port: number; req
   });
   await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
   return { server, port: (server.address() as AddressInfo).port, requests };
+}
+
+/** Processes whose command line names `needle`: what a test must leave none of. */
+function processesNaming(needle: string): number[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((line) => line.includes(needle) && !line.includes('ps -eo'))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
 }
 
 function linksIn(netnsName: string): string[] {
@@ -69,14 +86,18 @@ describe('a vm sandbox on its network under TCG', () => {
   const tag = `vn${burrow.config.instanceTag.slice(0, 5)}`;
   const netns = new NetnsManager(`burrow-${tag}-`);
   const veths = new VethPairs(vethPrefix(tag));
+  const internet = new FakeInternet();
   let firewall: HostFirewall;
   let networks: SandboxNetworks;
+  let policies: PolicyClients;
+  let resolver: DnsResolver | undefined;
   let db: ReturnType<typeof openDatabase> | undefined;
   let assets: VmAssets;
   let disks: DiskImages;
   let imageId: string;
   let imageDisk: string;
-  const listeners: Server[] = [];
+  let gatewayService: Awaited<ReturnType<typeof listen>>;
+  let hostOnly: Awaited<ReturnType<typeof listen>>;
 
   beforeAll(async () => {
     assets = await ensureVmAssets(burrow.config.imageCache);
@@ -85,9 +106,22 @@ describe('a vm sandbox on its network under TCG', () => {
     imageId = images.idFor('minimal');
     imageDisk = await disks.ensureImage(imageId, images.pathOf(imageId), 2 * 1024 * MiB);
     await disks.clone(imageDisk, SANDBOX);
+    await internet.start({ 'allowed.vm.test': 10, 'denied.vm.test': 11 });
+
+    // The network stage of `burrow serve` (wiring/network.ts), on a database of its own.
     const pool = new AddressPool(burrow.config.network.pool);
     firewall = new HostFirewall(`burrow-${tag}`, vethPrefix(tag), pool.cidr);
     db = openDatabase(join(burrow.home, 'vm-network.db'));
+    networks = new SandboxNetworks({ netns, veths, firewall, store: new NetworkStore(db), pool, filesDir: join(burrow.home, 'vm-network') });
+    policies = new PolicyClients(networks, firewall);
+    resolver = new DnsResolver({ host: '127.0.0.1', port: internet.dnsPort }, (address) => policies.clientAt(address));
+    firewall.addGatewayService({ name: 'dns', protocols: ['udp', 'tcp'], port: await resolver.start(), redirectFrom: [53] });
+    // Another service of burrow's on every gateway address, as the egress proxy is; and a port
+    // of the host that is no service of burrow's.
+    gatewayService = await listen('from the gateway');
+    hostOnly = await listen('never seen');
+    firewall.addGatewayService({ name: 'probe', protocols: ['tcp'], port: gatewayService.port });
+
     // The sandbox's row, which its address allocation belongs to, as the daemon's database has it.
     const now = new Date().toISOString();
     new SandboxStore(db).insert({
@@ -96,26 +130,34 @@ describe('a vm sandbox on its network under TCG', () => {
       failureReason: null, containerId: '', createdAt: now, updatedAt: now, lastRunningAt: null, lastWarmingAt: null,
       warmAfterMs: null, coldAfterMs: null, idBase: null,
     });
-    networks = new SandboxNetworks({ netns, veths, firewall, store: new NetworkStore(db), pool, filesDir: join(burrow.home, 'vm-network') });
   }, 600_000);
 
   afterAll(async () => {
-    for (const server of listeners) server.close();
+    gatewayService?.server.close();
+    hostOnly?.server.close();
+    await resolver?.close();
     await networks?.detach(SANDBOX);
     await firewall?.removeTable();
     db?.close();
+    await internet.destroy();
     await disks?.removeSandboxDisk(SANDBOX);
     if (imageId) await disks?.removeImage(imageId);
   });
 
-  it('lays a namespace out for a machine from any state: a container\'s, a half-made one, its own', async () => {
+  it("lays a namespace out for a machine from any state: a container's, a half-made one, its own", async () => {
     const name = netns.nameFor(SANDBOX);
     const container = await networks.attach(SANDBOX);
     expect(addressesIn(name)).toEqual([`eth0 ${container.subnet.address}/30`]);
 
     const machine = await networks.attachMachine(SANDBOX);
     expect(machine.subnet).toEqual(container.subnet);
-    expect(machine.link).toEqual({ tap: 'tap0', mac: expect.stringMatching(/^02:62:77(:[0-9a-f]{2}){3}$/), address: container.subnet.address, prefix: 30, gateway: container.subnet.gateway });
+    expect(machine.link).toEqual({
+      tap: 'tap0',
+      mac: expect.stringMatching(/^02:62:77(:[0-9a-f]{2}){3}$/),
+      address: container.subnet.address,
+      prefix: 30,
+      gateway: container.subnet.gateway,
+    });
     expect(linksIn(name)).toEqual(['br0', 'eth0@br0', 'lo', 'tap0@br0']);
     // The guest answers for the sandbox's address; the namespace must not, nor redirect it.
     expect(addressesIn(name)).toEqual([]);
@@ -130,20 +172,18 @@ describe('a vm sandbox on its network under TCG', () => {
     expect(linksIn(name)).toEqual(['br0', 'eth0@br0', 'lo', 'tap0@br0']);
   });
 
-  it('boots a guest that holds the sandbox\'s address, serves the host there, reaches the gateway, and stays behind the host\'s rules', async () => {
-    const allowed = await listen('from the gateway');
-    const refused = await listen('never seen');
-    listeners.push(allowed.server, refused.server);
-    // A service of burrow's on every gateway address, as the DNS resolver and egress proxy are.
-    firewall.addGatewayService({ name: 'probe', protocols: ['tcp'], port: allowed.port });
-    const { netnsPath, link } = await networks.attachMachine(SANDBOX);
-
-    const work = join(burrow.home, 'vm-network-machine');
-    await mkdir(work, { recursive: true });
-    const agentSocket = join(work, 'agent.sock');
+  describe('a guest on the tap', () => {
+    const work = () => join(burrow.home, 'vm-network-machine');
     let machine: RunningMachine | undefined;
     let channel: GuestChannel | undefined;
-    try {
+    let netnsPath: string;
+    let link: MachineLink;
+    const guest = () => channel!;
+
+    beforeAll(async () => {
+      ({ netnsPath, link } = await networks.attachMachine(SANDBOX));
+      await mkdir(work(), { recursive: true });
+      const agentSocket = join(work(), 'agent.sock');
       machine = await startMachine(
         {
           accel: 'tcg',
@@ -153,61 +193,79 @@ describe('a vm sandbox on its network under TCG', () => {
           initramfs: assets.initramfs,
           disk: disks.sandboxPath(SANDBOX),
           agentSocket,
-          consoleLog: join(work, 'console.log'),
+          consoleLog: join(work(), 'console.log'),
           tscKhz: await hostTscKhz(),
           kernelArgs: ['panic=-1'],
           network: { netnsPath, ...link },
         },
-        join(work, 'qemu.log'),
+        join(work(), 'qemu.log'),
       );
       channel = await GuestChannel.connect(agentSocket, 10_000);
       await channel.ready(120_000).catch(async (e: Error) => {
-        throw new Error(`${e.message}; console: ${(await readFile(join(work, 'console.log'), 'utf8').catch(() => '')).slice(-2000)}`);
+        throw new Error(`${e.message}; console: ${(await readFile(join(work(), 'console.log'), 'utf8').catch(() => '')).slice(-2000)}`);
       });
-      const guest = channel;
+    }, 180_000);
 
-      // QEMU runs in the sandbox's namespace: that is where its tap is.
-      expect(execFileSync('readlink', [`/proc/${machine.pid}/ns/net`], { encoding: 'utf8' })).toBe(
+    afterAll(async () => {
+      channel?.close();
+      if (machine) await stopMachine(machine);
+      await rm(work(), { recursive: true, force: true });
+      if (machine) expect(processesNaming(work())).toEqual([]);
+    });
+
+    it("holds the sandbox's address, routes and resolves through the gateway; QEMU runs in the sandbox's namespace", async () => {
+      expect((await guest().run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0'])).stdout).toContain(` ${link.address}/${link.prefix} `);
+      expect((await guest().run(['ip', 'link', 'show', 'dev', 'eth0'])).stdout).toContain(`link/ether ${link.mac} `);
+      expect((await guest().run(['ip', 'route', 'show', 'default'])).stdout).toContain(`default via ${link.gateway} dev eth0`);
+      expect((await guest().run(['cat', '/etc/resolv.conf'])).stdout).toBe(`nameserver ${link.gateway}\noptions edns0\n`);
+      expect((await guest().run(['ip', '-o', 'link', 'show', 'dev', 'lo'])).stdout).toMatch(/state UNKNOWN|,UP/);
+      // That is where its tap is.
+      expect(execFileSync('readlink', [`/proc/${machine!.pid}/ns/net`], { encoding: 'utf8' })).toBe(
         execFileSync('nsenter', [`--net=${netnsPath}`, 'readlink', '/proc/self/ns/net'], { encoding: 'utf8' }),
       );
-      const addresses = await guest.run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'eth0']);
-      expect(addresses.stdout).toContain(` ${link.address}/${link.prefix} `);
-      expect((await guest.run(['ip', 'route', 'show', 'default'])).stdout).toContain(`default via ${link.gateway} dev eth0`);
-      expect((await guest.run(['cat', '/etc/resolv.conf'])).stdout).toBe(`nameserver ${link.gateway}\noptions edns0\n`);
-      expect((await guest.run(['ip', 'link', 'show', 'dev', 'eth0'])).stdout).toContain(`link/ether ${link.mac} `);
+    });
 
-      // A server in the guest on 0.0.0.0, reached by the host at the sandbox's address.
-      const started = await guest.run([
+    it("serves the host at the sandbox's address from a server on 0.0.0.0", async () => {
+      const started = await guest().run([
         'sh',
         '-c',
         `mkdir -p /srv/www && echo "served by the guest" > /srv/www/index.html && cd /srv/www && setsid python3 -m http.server ${GUEST_PORT} --bind 0.0.0.0 </dev/null >/dev/null 2>&1 &`,
       ]);
       expect(started.code).toBe(0);
-      const page = await until(
-        'the guest\'s server at the sandbox\'s address',
-        () => fetch(`http://${link.address}:${GUEST_PORT}/index.html`).then((r) => r.text(), () => ''),
-        { timeoutMs: 60_000 },
-      );
+      const url = `http://${link.address}:${GUEST_PORT}/index.html`;
+      const page = await until("the guest's server at the sandbox's address", () => fetch(url).then((r) => r.text(), () => ''), { timeoutMs: 60_000 });
       expect(page).toBe('served by the guest\n');
       const rounds = 20;
       const t0 = performance.now();
-      for (let i = 0; i < rounds; i++) await fetch(`http://${link.address}:${GUEST_PORT}/index.html`).then((r) => r.text());
+      for (let i = 0; i < rounds; i++) await fetch(url).then((r) => r.text());
       console.log(`TCG guest: HTTP round trip from the host ${((performance.now() - t0) / rounds).toFixed(1)} ms (python http.server, ${rounds} requests)`);
+    });
 
-      // The guest reaches burrow's service on the gateway...
-      const reached = await guest.run(['curl', '-sS', '--max-time', '20', `http://${link.gateway}:${allowed.port}/`]);
+    it("reaches burrow's services on the gateway and no other port of the host", async () => {
+      const reached = await guest().run(['curl', '-sS', '--max-time', '20', `http://${link.gateway}:${gatewayService.port}/`]);
       expect(reached).toMatchObject({ code: 0, stdout: 'from the gateway' });
-      expect(allowed.requests).toEqual([link.address]);
-      // ...and nothing else of the host's: the rules keyed on the veth and the address drop it.
-      const dropped = await guest.run(['curl', '-sS', '--max-time', '3', `http://${link.gateway}:${refused.port}/`]);
-      expect(dropped.code).toBe(28); // curl's "timed out": dropped, not refused
-      expect(refused.requests).toEqual([]);
-    } finally {
-      channel?.close();
-      if (machine) await stopMachine(machine);
-      await rm(work, { recursive: true, force: true });
-    }
-  }, 300_000);
+      expect(gatewayService.requests).toEqual([link.address]);
+      // The host's rules, keyed on the veth and the sandbox's address, drop it: no answer at all.
+      const dropped = await guest().run(['curl', '-sS', '--max-time', '3', `http://${link.gateway}:${hostOnly.port}/`]);
+      expect(dropped.code).toBe(CURL_TIMED_OUT);
+      expect(hostOnly.requests).toEqual([]);
+    });
+
+    it('reaches the internet through the host, and under an egress policy only the names it allows', async () => {
+      const allowed = internet.names.get('allowed.vm.test')!;
+      const denied = internet.names.get('denied.vm.test')!;
+      // No policy: any public name resolves through burrow's resolver, and is reached.
+      expect(await guest().run(['curl', '-sS', '--max-time', '20', 'http://denied.vm.test/'])).toMatchObject({ code: 0, stdout: `hello from ${denied}\n` });
+
+      await networks.setPolicy(SANDBOX, JSON.stringify({ rules: [{ domain: 'allowed.vm.test', action: 'allow' }] }));
+      policies.forget(SANDBOX);
+      expect(await guest().run(['curl', '-sS', '--max-time', '20', 'http://allowed.vm.test/'])).toMatchObject({ code: 0, stdout: `hello from ${allowed}\n` });
+      expect(await firewall.learned(networks.subnetOf(SANDBOX)!.slot)).toEqual([allowed]);
+      // A denied name does not resolve, and its address, asked for directly, is dropped.
+      expect((await guest().run(['curl', '-sS', '--max-time', '20', 'http://denied.vm.test/'])).code).toBe(CURL_NO_HOST);
+      expect((await guest().run(['curl', '-sS', '--max-time', '3', `http://${denied}/`])).code).toBe(CURL_TIMED_OUT);
+    });
+  });
 
   it('detach removes the namespace with its bridge and tap, the veth, and the rules', async () => {
     const subnet = networks.subnetOf(SANDBOX)!;
