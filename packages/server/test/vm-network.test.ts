@@ -106,9 +106,10 @@ function runInitLines(lines: string[], cmdline: string): string[] {
 }
 
 describe("the guest's /init", () => {
-  it('configures eth0 from the kernel command line: address, link, default route through the gateway', () => {
+  it('configures eth0 from the kernel command line: IPv4 only, address, link, default route through the gateway', () => {
     const cmdline = `console=ttyS0 quiet ${netKernelArg(link)} panic=-1`;
     expect(runInitLines(guestNetworkLines(), cmdline)).toEqual([
+      'sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1',
       'ip addr add 10.128.4.22/30 dev eth0',
       'ip link set eth0 up',
       'ip route add default via 10.128.4.21',

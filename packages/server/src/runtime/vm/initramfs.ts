@@ -91,6 +91,8 @@ export function guestNetworkLines(): string[] {
     '    n=$((n + 1)); [ $n -gt 200 ] && fail "no eth0 after 10 s"',
     '    busybox sleep 0.05',
     '  done',
+    // IPv4 only, as a container's namespace is (the host's rules drop IPv6 anyway).
+    '  busybox sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1',
     '  busybox ip addr add "${net%,*}" dev eth0 || fail "cannot give eth0 ${net%,*}"',
     '  busybox ip link set eth0 up',
     '  busybox ip route add default via "${net#*,}" || fail "cannot route through ${net#*,}"',
