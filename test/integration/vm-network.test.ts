@@ -5,7 +5,7 @@
 // gateway and the internet through the host, and the host's rules and policy still refuse what
 // they refuse a container.
 import { execFileSync } from 'node:child_process';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ import {
   stopMachine,
   VethPairs,
   vethPrefix,
+  VmRuntime,
   type MachineLink,
   type RunningMachine,
   type VmAssets,
@@ -287,6 +288,37 @@ describe('a vm sandbox on its network under TCG', () => {
       expect((await guest().run(['curl', '-sS', '--max-time', '20', 'http://denied.vm.test/'])).code).toBe(CURL_NO_HOST);
       expect((await guest().run(['curl', '-sS', '--max-time', '3', `http://${denied}/`])).code).toBe(CURL_TIMED_OUT);
     });
+  });
+
+  it("starts a sandbox's microVM on its network through the runtime interface, on the tap an earlier boot left", async () => {
+    const { netnsPath, link } = await networks.attachMachine(SANDBOX);
+    const root = join(burrow.home, 'vm-network-runtime');
+    const bundle = join(burrow.home, 'vm-network-bundle');
+    await mkdir(bundle, { recursive: true });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify({ linux: { resources: { memory: { limit: 512 * MiB } } } }));
+    const runtime = new VmRuntime({
+      root,
+      accel: 'tcg',
+      assets,
+      tscKhz: await hostTscKhz(),
+      diskOf: () => disks.sandboxPath(SANDBOX),
+      networkOf: () => ({ netnsPath, ...link }),
+    });
+    try {
+      await runtime.start(SANDBOX, bundle);
+      // As core runs every command: through burrow-agent, PID 1 of the disk. (The policy set
+      // above still allows the name.)
+      const client = ['/usr/local/sbin/burrow-agent', 'exec', 'vmnettoken', '0', '0', '/root', '0', '0', '0', '--'];
+      const shown = await runtime.run(SANDBOX, { args: [...client, '/bin/sh', '-c', 'ip -4 -o addr show dev eth0; curl -sS --max-time 20 http://allowed.vm.test/'], env: [], cwd: '/', uid: 0, gid: 0 });
+      expect(shown).toContain(` ${link.address}/${link.prefix} `);
+      expect(shown).toContain(`hello from ${internet.names.get('allowed.vm.test')}\n`);
+    } finally {
+      await runtime.remove(SANDBOX);
+      runtime.close();
+      await rm(bundle, { recursive: true, force: true });
+      await rm(root, { recursive: true, force: true });
+    }
+    expect(processesNaming(root)).toEqual([]);
   });
 
   it('detach removes the namespace with its bridge and tap, the veth, and the rules', async () => {

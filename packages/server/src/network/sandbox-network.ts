@@ -57,7 +57,9 @@ export class SandboxNetworks {
   /**
    * Everything the sandbox's network needs before its microVM starts: the same host side as a
    * container's, and inside the namespace a bridge to the tap QEMU opens (machine-link.ts).
-   * Repairs a half-made network, and turns a container's namespace into a machine's.
+   * Repairs a half-made network, and turns a container's namespace into a machine's (not back:
+   * `detach` first). The guest writes its own /etc/resolv.conf from the kernel command line
+   * (runtime/vm/initramfs.ts); the policy directory is not shared with it yet.
    */
   async attachMachine(sandboxId: string): Promise<AttachedMachineNetwork> {
     const { netns, veths } = this.deps;

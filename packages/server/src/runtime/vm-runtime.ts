@@ -1,13 +1,14 @@
 // The `vm` runtime: each sandbox a QEMU microVM with its own kernel (vm/), its disk an ext4
 // image file on the pool (storage/disk-images.ts). It speaks the same verbs as the OCI
 // runtimes, so that core/ can drive it unchanged; not offered for sandboxes yet: commands are
-// not streamed (exec) and the guest has no network.
+// not streamed (exec), and core does not yet lay the sandbox's network out for a machine
+// (network/ `attachMachine`, handed over through `networkOf`).
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerState, ProcessSpec, SandboxRuntime } from './runtime.js';
 import { GuestChannel } from './vm/guest-channel.js';
-import { startMachine, type Acceleration } from './vm/machine.js';
+import { startMachine, type Acceleration, type MachineNetwork } from './vm/machine.js';
 import { Qmp } from './vm/qmp.js';
 import type { VmAssets } from './vm/vm-assets.js';
 
@@ -23,6 +24,11 @@ interface VmRuntimeOptions {
   tscKhz: number | undefined;
   /** The ext4 image file that is the container's disk (a reflink clone made by storage/). */
   diskOf: (containerId: string) => string;
+  /**
+   * The sandbox's network as laid out for a machine (network/ `attachMachine`); none: the
+   * guest has no network card.
+   */
+  networkOf?: (containerId: string) => MachineNetwork | undefined;
 }
 
 /** What the VM is sized by: the limits the OCI bundle gives its container. */
@@ -75,6 +81,7 @@ export class VmRuntime implements SandboxRuntime {
         consoleLog: join(dir, 'console.log'),
         tscKhz: this.opts.tscKhz,
         kernelArgs: ['panic=-1'],
+        network: this.opts.networkOf?.(containerId),
       },
       join(dir, 'qemu.log'),
     );
