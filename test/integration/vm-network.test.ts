@@ -45,9 +45,10 @@ const burrow = useInstance({ BURROW_IMAGE: 'minimal' });
 const MiB = 2 ** 20;
 const SANDBOX = 'vm-net';
 const GUEST_PORT = 8080;
-/** curl's exit codes: no answer within --max-time (dropped, not refused); a name that did not resolve. */
+/** curl's exit codes: no answer within --max-time (dropped); a name that did not resolve; refused. */
 const CURL_TIMED_OUT = 28;
 const CURL_NO_HOST = 6;
+const CURL_REFUSED = 7;
 
 /** A host HTTP server on every address that answers `body` and counts who asked. */
 async function listen(body: string): Promise<{ server: Server; port: number; requests: string[] }> {
@@ -262,6 +263,20 @@ describe('a vm sandbox on its network under TCG', () => {
       } finally {
         await baseline.delete();
       }
+    });
+
+    it("serves the host at the sandbox's address from a server on the guest's localhost only, as a container does", async () => {
+      const port = GUEST_PORT + 1;
+      const started = await guest().run([
+        'sh',
+        '-c',
+        `mkdir -p /tmp/local && echo "local only" > /tmp/local/index.html && cd /tmp/local && setsid python3 -m http.server ${port} --bind 127.0.0.1 </dev/null >/dev/null 2>&1 &`,
+      ]);
+      expect(started.code).toBe(0);
+      const url = `http://${link.address}:${port}/index.html`;
+      expect(await until('the guest\'s localhost server', () => fetch(url).then((r) => r.text(), () => ''), { timeoutMs: 60_000 })).toBe('local only\n');
+      // The redirect is the host's connections' only: the guest's own eth0 address is not localhost.
+      expect((await guest().run(['curl', '-sS', '--max-time', '5', `http://${link.address}:${port}/`])).code).toBe(CURL_REFUSED);
     });
 
     it("reaches burrow's services on the gateway and no other port of the host", async () => {

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { AddressPool } from '../src/network/address-pool.js';
 import { machineLinkOf, machineLinkScript, machineMac, MACHINE_BRIDGE, MACHINE_TAP } from '../src/network/machine-link.js';
-import { guestNetworkLines, guestResolverLines, initScript } from '../src/runtime/vm/initramfs.js';
+import { guestNetworkLines, guestResolverLines, initScript, sharedObjectsOf } from '../src/runtime/vm/initramfs.js';
 import { netKernelArg, qemuArgs, qemuCommand, type MachineSpec } from '../src/runtime/vm/machine.js';
 
 const subnet = new AddressPool('10.128.4.0/22').subnet(5);
@@ -99,6 +99,8 @@ function runInitLines(lines: string[], cmdline: string): string[] {
     '  esac',
     '}',
     'fail() { echo "fail: $*"; exit 1; }',
+    // Never the host's nft: it would change the host's own tables.
+    'nft() { echo "nft $*"; while IFS= read -r line; do echo "$line"; done; }',
     ...lines,
   ].join('\n');
   const out = execFileSync('busybox', ['sh', '-c', script], { encoding: 'utf8', env: { CMDLINE: cmdline } });
@@ -106,13 +108,22 @@ function runInitLines(lines: string[], cmdline: string): string[] {
 }
 
 describe("the guest's /init", () => {
-  it('configures eth0 from the kernel command line: IPv4 only, address, link, default route through the gateway', () => {
+  it('configures eth0 from the kernel command line: IPv4 only, address, link, default route through the gateway, localhost redirect', () => {
     const cmdline = `console=ttyS0 quiet ${netKernelArg(link)} panic=-1`;
     expect(runInitLines(guestNetworkLines(), cmdline)).toEqual([
       'sysctl -q -w net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1',
       'ip addr add 10.128.4.22/30 dev eth0',
       'ip link set eth0 up',
       'ip route add default via 10.128.4.21',
+      // The host's connections to the guest's address land on its localhost, as in a container.
+      'sysctl -q -w net.ipv4.conf.eth0.route_localnet=1',
+      'nft -f -',
+      'table ip burrow {',
+      '  chain prerouting {',
+      '    type nat hook prerouting priority dstnat; policy accept;',
+      '    iifname "eth0" ip saddr 10.128.4.21 ip daddr 10.128.4.22 meta l4proto tcp dnat to 127.0.0.1',
+      '  }',
+      '}',
     ]);
   });
 
@@ -127,5 +138,21 @@ describe("the guest's /init", () => {
     expect(init).toContain(guestResolverLines().join('\n'));
     expect(init.indexOf(guestResolverLines().join('\n'))).toBeGreaterThan(init.indexOf('/dev/vda /newroot'));
     expect(guestResolverLines().join('\n')).toContain('"nameserver %s\\noptions edns0\\n" "${net#*,}" > /newroot/etc/resolv.conf');
+  });
+});
+
+describe("nft in the initramfs", () => {
+  it("takes every shared object ldd names, the loader included, and nothing else", () => {
+    const ldd = [
+      '\tlinux-vdso.so.1 (0x00007ffd1c9f2000)',
+      '\tlibnftables.so.1 => /lib/x86_64-linux-gnu/libnftables.so.1 (0x00007f3585f6e000)',
+      '\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f3585d52000)',
+      '\t/lib64/ld-linux-x86-64.so.2 (0x00007f3586066000)',
+    ].join('\n');
+    expect(sharedObjectsOf(ldd)).toEqual(['/lib/x86_64-linux-gnu/libnftables.so.1', '/lib/x86_64-linux-gnu/libc.so.6', '/lib64/ld-linux-x86-64.so.2']);
+  });
+
+  it('is run by the loader with its own libraries, the initramfs having no loader cache', () => {
+    expect(initScript([])).toContain('nft() { /lib/nft/ld-linux-x86-64.so.2 --library-path /lib/nft /lib/nft/nft "$@"; }');
   });
 });
