@@ -3,12 +3,9 @@
 // eth0 sits on the veth's /30 and takes the sandbox's address itself. The namespace keeps no
 // address and routes nothing; the host side (the veth's host end, the firewall, the DNS
 // resolver, the proxies that connect to the sandbox's address) is exactly as for a container.
-//
-// What a container has and a guest has not: the redirect of the host's connections to
-// 127.0.0.1 (veth.ts), which lets the proxies reach services that listen on localhost only. In a
-// guest the same rule would have to live in the guest's kernel (its nf_tables and NAT modules,
-// an nft binary with its libraries in the initramfs, route_localnet on its eth0); until then a
-// guest's services are reached when they listen on all addresses.
+// A container's namespace redirects the host's connections to 127.0.0.1 (veth.ts); a machine's
+// has nothing to redirect (the frames are bridged), and the guest's kernel does it instead
+// (runtime/vm/initramfs.ts).
 import { run } from '../util/run.js';
 import type { Subnet } from './address-pool.js';
 import { NO_IPV6 } from './veth.js';
