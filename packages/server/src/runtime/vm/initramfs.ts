@@ -1,6 +1,7 @@
 // The smallest initramfs that boots a `vm` sandbox from its disk: busybox (static), the few
 // virtio drivers Debian's cloud kernel builds as modules, the bridge to the host
-// (image/vm/burrow-vm-bridge.c) and an /init that ties them together. Built once per kernel
+// (image/vm/burrow-vm-bridge.c), nft for the guest's one NAT rule, and an /init that ties them
+// together (and gives the guest its address on the sandbox's network). Built once per kernel
 // version and recipe, cached beside the extracted kernel.
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -18,7 +19,7 @@ const LOCAL_REDIRECT_MODULES = ['nft_chain_nat', 'nft_nat'];
 /**
  * Drivers the guest needs that the cloud kernel has only as modules (ext4 is built in): the
  * microvm machine's virtio-mmio bus, the disk, the console ports (the bridge's channel where the
- * host has no vhost-vsock), vsock (its channel where the host has it), and the network.
+ * host has no vhost-vsock), vsock (its channel where the host has it), the network, and NAT.
  */
 export const GUEST_MODULES = ['virtio_mmio', 'virtio_blk', 'virtio_console', 'vmw_vsock_virtio_transport', 'virtio_net', ...LOCAL_REDIRECT_MODULES];
 
@@ -33,6 +34,7 @@ const BUSYBOX = '/bin/busybox';
 const NFT = '/usr/sbin/nft';
 /** Where nft, its libraries and the loader sit in the initramfs. */
 const NFT_DIR = 'lib/nft';
+const LOADER = 'ld-linux-x86-64.so.2';
 const BRIDGE_SOURCE = 'image/vm/burrow-vm-bridge.c';
 /** What PID 1 of the disk is: the same agent as in containers (image/burrow-agent.c). */
 const DISK_INIT = ['/usr/local/sbin/burrow-agent', 'init'];
@@ -133,8 +135,6 @@ export function localRedirectLines(): string[] {
 function nftFunction(): string {
   return `nft() { /${NFT_DIR}/${LOADER} --library-path /${NFT_DIR} /${NFT_DIR}/nft "$@"; }`;
 }
-
-const LOADER = 'ld-linux-x86-64.so.2';
 
 /** The absolute paths of the shared objects (libraries and loader) in \`ldd\`'s output. */
 export function sharedObjectsOf(lddOutput: string): string[] {
