@@ -23,6 +23,20 @@ export { hostTscKhz, startMachine, stopMachine, type RunningMachine } from './ru
 export { GuestChannel } from './runtime/vm/guest-channel.js';
 export { Qmp } from './runtime/vm/qmp.js';
 export { VmRuntime } from './runtime/vm-runtime.js';
+export { MACHINE_NETWORK_ANNOTATION } from './runtime/oci-bundle.js';
 export { DiskImages, diskLayout } from './storage/disk-images.js';
 export { ImageStore } from './storage/images.js';
 export { poolLayout } from './storage/pool.js';
+
+/** A sandbox's network built as the daemon builds it, for the test that puts a microVM on it. */
+export { openDatabase } from './db/database.js';
+export { NetworkStore } from './db/networks.js';
+export { SandboxStore } from './db/sandboxes.js';
+export { AddressPool } from './network/address-pool.js';
+export { DnsResolver } from './network/dns-resolver.js';
+export { PolicyClients } from './core/egress-policies.js';
+export { HostFirewall } from './network/firewall.js';
+export { NetnsManager } from './network/netns.js';
+export { SandboxNetworks } from './network/sandbox-network.js';
+export type { MachineLink } from './network/machine-link.js';
+export { VethPairs, vethPrefix } from './network/veth.js';

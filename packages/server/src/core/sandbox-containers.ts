@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
-import type { SandboxNetworks } from '../network/sandbox-network.js';
+import type { AttachedMachineNetwork, AttachedNetwork, SandboxNetworks } from '../network/sandbox-network.js';
 import { Cgroup } from '../runtime/cgroup.js';
 import { AGENT_SOCKET, runAsRoot } from '../runtime/agent.js';
 import { bundleConfig, type BundleRoot } from '../runtime/oci-bundle.js';
@@ -122,14 +122,14 @@ export class SandboxContainers {
     const { network, store, crashPoint } = this.deps;
     const runtime = this.runtimeOf(record);
     const containerId = `${record.id}${CONTAINER_ID_SEPARATOR}${randomBytes(3).toString('hex')}`;
-    const net = await network.attach(record.id);
+    const net = record.runtime === 'vm' ? await network.attachMachine(record.id) : await network.attach(record.id);
     crashPoint('create:netns');
     const idBase = this.idBaseOf(record);
     const { root, lower } = await this.prepareRoot(record, idBase);
     crashPoint('create:mounted');
     const mounts = { ...net.mounts, ...(await this.hooks()?.bootMounts(record, lower)) };
     const privileges = this.deps.privileges?.(record.id) ?? { noNewPrivileges: false };
-    const bundleDir = await this.writeBundle(record, containerId, root, net.netnsPath, mounts, privileges, idBase);
+    const bundleDir = await this.writeBundle(record, containerId, root, net, mounts, privileges, idBase);
     crashPoint('create:bundle');
     // The container of the previous boot, stopped or dead, unless it is already being retired.
     const previous = store.byId(record.id)?.containerId;
@@ -190,7 +190,7 @@ export class SandboxContainers {
     record: SandboxRecord,
     containerId: string,
     root: BundleRoot,
-    netnsPath: string,
+    net: AttachedNetwork | AttachedMachineNetwork,
     mounts: Record<string, string>,
     privileges: BootPrivileges,
     idBase: number,
@@ -209,7 +209,8 @@ export class SandboxContainers {
       runtime: record.runtime,
       hostname: record.name,
       ...root,
-      netnsPath,
+      netnsPath: net.netnsPath,
+      machineNetwork: 'link' in net ? net.link : undefined,
       cgroupsPath: this.cgroupPathOf(containerId),
       cpus: record.cpus,
       ramMb: record.ramMb,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { NetworkRow, NetworkStore } from '../db/networks.js';
 import type { AddressPool, Subnet } from './address-pool.js';
 import type { HostFirewall } from './firewall.js';
+import { ensureMachineLink, machineLinkOf, type MachineLink } from './machine-link.js';
 import type { SandboxRuleInput } from './firewall-rules.js';
 import type { NetnsManager } from './netns.js';
 import type { VethPairs } from './veth.js';
@@ -20,6 +21,12 @@ export interface AttachedNetwork {
   subnet: Subnet;
   /** Read-only bind mounts for the bundle, keyed by path inside. */
   mounts: Record<string, string>;
+}
+
+/** A machine's network: the namespace QEMU runs in (to open the tap) and the files, as a container's. */
+export interface AttachedMachineNetwork extends AttachedNetwork {
+  /** The tap, the guest's MAC, its address and gateway (passed to it on the kernel command line). */
+  link: MachineLink;
 }
 
 export interface SandboxNetworkDeps {
@@ -39,12 +46,37 @@ export class SandboxNetworks {
 
   /** Everything the sandbox's network needs before its container starts. */
   async attach(sandboxId: string): Promise<AttachedNetwork> {
-    const { netns, veths, store, pool } = this.deps;
+    const { netns, veths } = this.deps;
+    return this.attachWith(sandboxId, (subnet, netnsPath) => veths.ensure(netns.nameFor(sandboxId), netnsPath, subnet));
+  }
+
+  /**
+   * Everything the sandbox's network needs before its microVM starts: the same host side as a
+   * container's, and inside the namespace a bridge to the tap QEMU opens (machine-link.ts).
+   * Repairs a half-made network, and turns a container's namespace into a machine's (not back:
+   * `detach` first). The guest writes its own /etc/resolv.conf from the kernel command line
+   * (runtime/vm/initramfs.ts); the files are copied in at boot (runtime/vm-runtime.ts).
+   */
+  async attachMachine(sandboxId: string): Promise<AttachedMachineNetwork> {
+    const { netns, veths } = this.deps;
+    const attached = await this.attachWith(sandboxId, async (subnet, netnsPath) => {
+      await veths.ensurePair(netns.nameFor(sandboxId), subnet);
+      await ensureMachineLink(netns.nameFor(sandboxId), netnsPath);
+    });
+    return { ...attached, link: machineLinkOf(attached.subnet) };
+  }
+
+  /** The steps of `attach`, with `link` laying out the namespace's side of the veth. */
+  private async attachWith(
+    sandboxId: string,
+    link: (subnet: Subnet, netnsPath: string) => Promise<unknown>,
+  ): Promise<AttachedNetwork> {
+    const { netns, store, pool } = this.deps;
     const row = store.get(sandboxId) ?? store.allocate(sandboxId, pool.size, await this.freeOnHost());
     this.deps.crashPoint?.('net:allocated');
     const subnet = pool.subnet(row.slot);
     const netnsPath = await netns.ensure(sandboxId);
-    await veths.ensure(netns.nameFor(sandboxId), netnsPath, subnet);
+    await link(subnet, netnsPath);
     this.deps.crashPoint?.('net:veth');
     await this.sync();
     const dir = this.dirOf(sandboxId);

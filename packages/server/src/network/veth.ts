@@ -8,6 +8,9 @@ import type { Subnet } from './address-pool.js';
 
 const IFNAMSIZ = 15;
 
+/** Namespace sysctls: the sandbox's network is IPv4 only (the host's rules drop IPv6). */
+export const NO_IPV6 = ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'];
+
 /** Host ends of one instance's pairs start with this. */
 export const vethPrefix = (instanceTag: string) => `bw${instanceTag}`;
 
@@ -24,6 +27,29 @@ export class VethPairs {
 
   /** Creates or repairs the pair and its addresses; what already exists is kept. */
   async ensure(netnsName: string, netnsPath: string, subnet: Subnet): Promise<string> {
+    const host = await this.ensurePair(netnsName, subnet);
+    await run('ip', ['-n', netnsName, '-batch', '-'], {
+      input: [
+        `addr replace ${subnet.address}/30 dev eth0`,
+        'link set eth0 up',
+        'link set lo up',
+        `route replace default via ${subnet.gateway}`,
+      ].join('\n') + '\n',
+    });
+    await run('nsenter', [
+      `--net=${netnsPath}`, 'sysctl', '-q', '-w',
+      ...NO_IPV6,
+      'net.ipv4.conf.eth0.route_localnet=1',
+    ]);
+    await run('nsenter', [`--net=${netnsPath}`, 'nft', '-f', '-'], { input: localRedirect(subnet) });
+    return host;
+  }
+
+  /**
+   * The pair alone, and the gateway's address on its host end; the sandbox end (`eth0` in the
+   * namespace) is left for a container's or a machine's layout. Repairs a half-made pair.
+   */
+  async ensurePair(netnsName: string, subnet: Subnet): Promise<string> {
     const host = this.nameFor(subnet.slot);
     const complete = (await this.exists(host)) && (await succeeds('ip', ['-n', netnsName, 'link', 'show', 'eth0']));
     if (!complete) {
@@ -35,21 +61,6 @@ export class VethPairs {
     await run('ip', ['-batch', '-'], {
       input: [`addr replace ${subnet.gateway}/30 dev ${host}`, `link set ${host} up`].join('\n') + '\n',
     });
-    await run('ip', ['-n', netnsName, '-batch', '-'], {
-      input: [
-        `addr replace ${subnet.address}/30 dev eth0`,
-        'link set eth0 up',
-        'link set lo up',
-        `route replace default via ${subnet.gateway}`,
-      ].join('\n') + '\n',
-    });
-    await run('nsenter', [
-      `--net=${netnsPath}`, 'sysctl', '-q', '-w',
-      'net.ipv6.conf.all.disable_ipv6=1',
-      'net.ipv6.conf.default.disable_ipv6=1',
-      'net.ipv4.conf.eth0.route_localnet=1',
-    ]);
-    await run('nsenter', [`--net=${netnsPath}`, 'nft', '-f', '-'], { input: localRedirect(subnet) });
     return host;
   }
 

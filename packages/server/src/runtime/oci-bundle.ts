@@ -29,7 +29,12 @@ export interface BundleSpec extends BundleRoot {
   idMapping?: { base: number; size: number };
   /** Host files bind-mounted read-only over the image's, keyed by their path inside. */
   files: Record<string, string>;
+  /** A VM's network card: its tap in the sandbox's namespace, MAC and address. */
+  machineNetwork?: { tap: string; mac: string; address: string; prefix: number; gateway: string };
 }
+
+/** Where a `vm` bundle carries the guest's link (runtime/vm-runtime.ts reads it). */
+export const MACHINE_NETWORK_ANNOTATION = 'dev.burrow.machine-network';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -142,6 +147,7 @@ export function bundleConfig(spec: BundleSpec): object {
     },
     root: { path: spec.rootfs, readonly: false },
     hostname: spec.hostname,
+    ...(spec.machineNetwork ? { annotations: { [MACHINE_NETWORK_ANNOTATION]: JSON.stringify(spec.machineNetwork) } } : {}),
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
       { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },

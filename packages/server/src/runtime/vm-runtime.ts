@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { Cgroup } from './cgroup.js';
 import type { ContainerState, ProcessSpec, SandboxRuntime } from './runtime.js';
 import { GuestChannel } from './vm/guest-channel.js';
-import { startMachine, type Acceleration } from './vm/machine.js';
+import { MACHINE_NETWORK_ANNOTATION } from './oci-bundle.js';
+import { startMachine, type Acceleration, type MachineNetwork } from './vm/machine.js';
 import { Qmp } from './vm/qmp.js';
 import type { VmAssets } from './vm/vm-assets.js';
 
@@ -52,14 +53,15 @@ export interface MachineBundle {
   /** The CPU share (may be fractional), for the cgroup. */
   cpuShare: number;
   cgroupsPath: string;
-  /** The sandbox's network namespace, where QEMU runs. */
-  netnsPath: string | undefined;
+  /** The sandbox's network as the guest joins it; none: the guest has no network card. */
+  network: MachineNetwork | undefined;
   /** Host files (or directories of files) copied in at boot, by their path inside. */
   files: Array<{ destination: string; source: string }>;
 }
 
 interface OciConfigShape {
   hostname?: string;
+  annotations?: Record<string, string>;
   root?: { path?: string };
   mounts?: Array<{ destination: string; type: string; source: string; options?: string[] }>;
   linux?: {
@@ -84,13 +86,22 @@ export function machineBundleOf(ociConfig: unknown): MachineBundle {
     size: { cpus: Math.max(1, Math.ceil(cpuShare)), memoryMb: memory && memory > 0 ? Math.max(128, Math.floor(memory / MiB)) : 512 },
     cpuShare,
     cgroupsPath: config.linux.cgroupsPath,
-    netnsPath: config.linux.namespaces?.find((n) => n.type === 'network')?.path,
+    network: machineNetworkOf(config),
     // The read-only binds are the host's files for the sandbox; /proc, /dev and friends are the
     // guest kernel's own.
     files: (config.mounts ?? [])
       .filter((m) => m.type === 'bind' && m.options?.includes('ro'))
       .map((m) => ({ destination: m.destination, source: m.source })),
   };
+}
+
+/** The guest's link (see network/machine-link.ts), in the sandbox's network namespace. */
+function machineNetworkOf(config: OciConfigShape): MachineNetwork | undefined {
+  const netnsPath = config.linux?.namespaces?.find((n) => n.type === 'network')?.path;
+  const link = config.annotations?.[MACHINE_NETWORK_ANNOTATION];
+  if (!netnsPath || !link) return undefined;
+  const { tap, mac, address, prefix, gateway } = JSON.parse(link) as Omit<MachineNetwork, 'netnsPath'>;
+  return { netnsPath, tap, mac, address, prefix, gateway };
 }
 
 /** Writes stdin to $1 (parents made) with mode $2, replacing what was there in one rename. */
@@ -144,6 +155,7 @@ export class VmRuntime implements SandboxRuntime {
         consoleLog: join(dir, 'console.log'),
         tscKhz: host.tscKhz,
         kernelArgs: ['panic=-1'],
+        network: bundle.network,
       },
       join(dir, 'qemu.log'),
     );

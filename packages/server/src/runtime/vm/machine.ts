@@ -3,7 +3,7 @@
 // (described to the kernel through ACPI), the kernel is loaded directly.
 import { spawn } from 'node:child_process';
 import { open, readFile } from 'node:fs/promises';
-import { AGENT_PORT_NAME } from './initramfs.js';
+import { AGENT_PORT_NAME, NET_KERNEL_ARG } from './initramfs.js';
 
 export type Acceleration = 'kvm' | 'tcg';
 
@@ -25,6 +25,29 @@ export interface MachineSpec {
   tscKhz?: number;
   /** Extra kernel arguments: a sandbox's `panic=-1` (a panicked guest ends QEMU), the probe's `rdinit=`. */
   kernelArgs?: string[];
+  /** The guest's network card, on a tap in the sandbox's namespace; none: the guest has no network. */
+  network?: MachineNetwork;
+}
+
+/** The sandbox's network as the guest joins it (network/machine-link.ts lays out the namespace). */
+export interface MachineNetwork {
+  /** The namespace QEMU runs in: the tap is only there. */
+  netnsPath: string;
+  tap: string;
+  mac: string;
+  /** The guest's eth0 takes this address; its default route and DNS are the gateway. */
+  address: string;
+  prefix: number;
+  gateway: string;
+}
+
+/** `burrow.net=<address>/<prefix>,<gateway>`; refuses anything but dotted quads (it is one word of -append). */
+export function netKernelArg(network: Pick<MachineNetwork, 'address' | 'prefix' | 'gateway'>): string {
+  const quad = /^\d{1,3}(\.\d{1,3}){3}$/;
+  if (!quad.test(network.address) || !quad.test(network.gateway) || !(Number.isInteger(network.prefix) && network.prefix >= 0 && network.prefix <= 32)) {
+    throw new Error(`not an IPv4 address/prefix and gateway: ${network.address}/${network.prefix}, ${network.gateway}`);
+  }
+  return `${NET_KERNEL_ARG}=${network.address}/${network.prefix},${network.gateway}`;
 }
 
 export function qemuArgs(spec: MachineSpec): string[] {
@@ -34,7 +57,13 @@ export function qemuArgs(spec: MachineSpec): string[] {
       : // tb-size bounds TCG's translation cache (1 GiB by default), which fills as a long-lived
         // guest runs more code; right after boot QEMU is ~250 MiB resident with either setting.
         ['-accel', 'tcg,tb-size=128', '-cpu', 'max'];
-  const kernelArgs = ['console=ttyS0', 'quiet', ...(spec.accel === 'tcg' ? tcgClockArgs(spec.tscKhz) : []), ...(spec.kernelArgs ?? [])];
+  const kernelArgs = [
+    'console=ttyS0',
+    'quiet',
+    ...(spec.accel === 'tcg' ? tcgClockArgs(spec.tscKhz) : []),
+    ...(spec.network ? [netKernelArg(spec.network)] : []),
+    ...(spec.kernelArgs ?? []),
+  ];
   return [
     '-M',
     // pit/pic/rtc: the kernel calibrates its clocks against them at boot.
@@ -80,7 +109,26 @@ export function qemuArgs(spec: MachineSpec): string[] {
           `virtserialport,chardev=agent,name=${AGENT_PORT_NAME}`,
         ]
       : []),
+    ...(spec.network
+      ? [
+          '-netdev',
+          // script=no: the tap exists already, in its bridge; QEMU only opens it.
+          `tap,id=net,ifname=${driveValue(spec.network.tap)},script=no,downscript=no`,
+          '-device',
+          `virtio-net-device,netdev=net,mac=${spec.network.mac}`,
+        ]
+      : []),
   ];
+}
+
+/**
+ * The program and arguments that start QEMU: inside the sandbox's namespace when the guest has
+ * a network (nsenter execs QEMU, so the pid is QEMU's), else QEMU itself.
+ */
+export function qemuCommand(spec: MachineSpec): { file: string; args: string[] } {
+  const qemu = ['qemu-system-x86_64', ...qemuArgs(spec)];
+  const argv = spec.network ? ['nsenter', `--net=${spec.network.netnsPath}`, '--', ...qemu] : qemu;
+  return { file: argv[0]!, args: argv.slice(1) };
 }
 
 /**
@@ -120,7 +168,8 @@ export interface RunningMachine {
 export async function startMachine(spec: MachineSpec, qemuLog: string): Promise<RunningMachine> {
   const log = await open(qemuLog, 'a');
   try {
-    const child = spawn('qemu-system-x86_64', qemuArgs(spec), { detached: true, stdio: ['ignore', log.fd, log.fd] });
+    const { file, args } = qemuCommand(spec);
+    const child = spawn(file, args, { detached: true, stdio: ['ignore', log.fd, log.fd] });
     const exited = new Promise<number | null>((resolve, reject) => {
       child.on('error', reject);
       child.on('exit', (code) => resolve(code));
