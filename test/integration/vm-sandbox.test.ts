@@ -11,6 +11,7 @@ import { poolLayout } from '@burrow/server/testing';
 import { ExecSocket } from '../support/exec-socket.js';
 import { hostState } from '../support/host-state.js';
 import { sandboxName } from '../support/instance.js';
+import { until } from '../support/until.js';
 import { useInstance } from '../support/use-instance.js';
 
 const burrow = useInstance({ BURROW_IMAGE: 'minimal', BURROW_WARM_AFTER: 'off' });
@@ -67,6 +68,23 @@ describe('a vm sandbox, under TCG', { timeout: 300_000 }, () => {
     expect((await box.exec('cat', ['/home/user/notes/hello.txt'])).stdout).toBe('from the host');
     expect((await box.fs.readFile('/home/user/notes/hello.txt')).toString()).toBe('from the host');
     expect((await box.fs.readdir('/home/user/notes')).map((e) => e.name)).toEqual(['hello.txt']);
+  });
+
+  it('holds its address on its network: the TCP proxy reaches a server in the guest', async () => {
+    await box.exec('sh', ['-c', 'mkdir -p /tmp/site && echo "served by $(hostname)" > /tmp/site/index.html']);
+    await box.exec('sh', ['-c', 'cd /tmp/site && nohup python3 -m http.server 8080 >/dev/null 2>&1 &']);
+    const page = await until('the guest to serve on port 8080', async () => {
+      const stream = await box.openTcpProxy(8080).catch(() => null);
+      if (!stream) return '';
+      stream.write('GET / HTTP/1.0\r\n\r\n');
+      let text = '';
+      for await (const chunk of stream) text += (chunk as Buffer).toString();
+      return text;
+    }, { timeoutMs: 60_000, intervalMs: 1000 });
+    expect(page).toMatch(/^HTTP\/1.0 200/);
+    expect(page).toContain(`served by ${name}`);
+    const resolv = await box.exec('cat', ['/etc/resolv.conf']);
+    expect(resolv.stdout).toMatch(/^nameserver \d+\.\d+\.\d+\.\d+$/m);
   });
 
   it('checkpoints and restores its disk, /tmp included', async () => {
