@@ -21,6 +21,7 @@ export { ensureVmAssets, type VmAssets } from './runtime/vm/vm-assets.js';
 export { guestBoots, vmAcceleration } from './runtime/vm/acceleration.js';
 export { hostTscKhz, startMachine, stopMachine, type RunningMachine } from './runtime/vm/machine.js';
 export { GuestChannel } from './runtime/vm/guest-channel.js';
+export { GuestProcess, runInGuest } from './runtime/vm/guest-process.js';
 export { Qmp } from './runtime/vm/qmp.js';
 export { VmRuntime } from './runtime/vm-runtime.js';
 export { DiskImages, diskLayout } from './storage/disk-images.js';

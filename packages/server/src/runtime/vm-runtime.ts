@@ -1,12 +1,13 @@
 // The `vm` runtime: each sandbox a QEMU microVM with its own kernel (vm/), its disk an ext4
 // image file on the pool (storage/disk-images.ts). It speaks the same verbs as the OCI
-// runtimes, so that core/ can drive it unchanged; not offered for sandboxes yet: commands are
-// not streamed (exec) and the guest has no network.
+// runtimes, so that core/ can drive it unchanged (commands are streamed through the guest's
+// bridge: vm/guest-process.ts); not offered for sandboxes yet: the guest has no network.
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ContainerState, ProcessSpec, SandboxRuntime } from './runtime.js';
 import { GuestChannel } from './vm/guest-channel.js';
+import { GuestProcess, runInGuest } from './vm/guest-process.js';
 import { startMachine, type Acceleration } from './vm/machine.js';
 import { Qmp } from './vm/qmp.js';
 import type { VmAssets } from './vm/vm-assets.js';
@@ -104,32 +105,21 @@ export class VmRuntime implements SandboxRuntime {
     return Promise.all(ids.map(async (id) => ({ id, state: await this.state(id) })));
   }
 
-  exec(containerId: string): ChildProcessWithoutNullStreams {
-    throw new Error(`vm ${containerId}: streamed commands are not supported by the vm runtime yet`);
+  /**
+   * Starts a command in the guest through its bridge, with exactly the spec's environment,
+   * directory and uid/gid; it is queued while the channel connects. As for containers, the
+   * runtime is asked only for burrow-agent's client (as root), PID 1 forks the real command.
+   */
+  exec(containerId: string, process: ProcessSpec): ChildProcessWithoutNullStreams {
+    return new GuestProcess(this.channel(containerId), process).asChildProcess();
   }
 
-  /**
-   * Runs through the guest's bridge as root (the only way the runtime is asked to run anything:
-   * commands go to burrow-agent, PID 1, as in containers); the environment is set with env(1).
-   */
   async run(containerId: string, process: ProcessSpec, timeoutMs = 60_000): Promise<string> {
-    if (process.uid !== 0 || process.gid !== 0) throw new Error(`vm ${containerId}: the runtime runs only root's commands`);
-    const channel = await this.channel(containerId);
-    // env(1) takes NAME=VALUE words up to the first without '=', which is the command: an entry
-    // without one (or a program path with one) would shift what runs.
-    if (process.env.some((e) => e.indexOf('=') < 1) || process.args[0]?.includes('=')) throw new Error(`vm ${containerId}: malformed environment or program`);
-    const argv = ['/usr/bin/env', '-i', '-C', process.cwd, '--', ...process.env, ...process.args];
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`vm ${containerId}: ${process.args.join(' ')} outlasted ${timeoutMs} ms`)), timeoutMs);
+    const result = await runInGuest(this.channel(containerId), process, undefined, timeoutMs).catch((e: Error) => {
+      throw new Error(`vm ${containerId}: ${process.args.join(' ')}: ${e.message}`);
     });
-    try {
-      const result = await Promise.race([channel.run(argv), timeout]);
-      if (result.code !== 0) throw new Error(`vm ${containerId}: ${process.args.join(' ')} exited ${result.code}: ${result.stderr.trim().slice(-500)}`);
-      return result.stdout;
-    } finally {
-      clearTimeout(timer);
-    }
+    if (result.code !== 0) throw new Error(`vm ${containerId}: ${process.args.join(' ')} exited ${result.code}: ${result.stderr.trim().slice(-500)}`);
+    return result.stdout;
   }
 
   /** QEMU's pid while it runs; 0 once it is gone (or the pid was reused by another program). */
