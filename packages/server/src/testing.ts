@@ -24,6 +24,7 @@ export { GuestChannel } from './runtime/vm/guest-channel.js';
 export { GuestProcess, runInGuest } from './runtime/vm/guest-process.js';
 export { Qmp } from './runtime/vm/qmp.js';
 export { VmRuntime } from './runtime/vm-runtime.js';
+export { launch } from './runtime/agent.js';
 export { DiskImages, diskLayout } from './storage/disk-images.js';
 export { ImageStore } from './storage/images.js';
 export { poolLayout } from './storage/pool.js';
