@@ -108,8 +108,9 @@ describe('streamed commands in a vm sandbox under TCG', () => {
     missing.stdout.resume();
     missing.stderr.resume();
     const error = new Promise<Error>((resolve) => missing.once('error', resolve));
+    const missingClosed = closed(missing);
     expect((await error).message).toMatch(/exec \/no\/such\/program: No such file or directory/);
-    await closed(missing);
+    await missingClosed;
     await expect(runtime.run(SANDBOX, { ...asRoot(['/bin/true']), cwd: '/no/such/dir' })).rejects.toThrow(/chdir \/no\/such\/dir/);
   });
 

@@ -163,6 +163,20 @@ describe('a command in a vm guest, host side', () => {
     expect(child.exitCode).toBe(3);
   });
 
+  it('drains an output stream nobody reads once the command exits, so that close comes, as Node does', async () => {
+    const child = start(COMMAND);
+    const out: string[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b.toString()));
+    const closed = new Promise((resolve) => child.on('close', (code) => resolve(code)));
+    await soon(() => bridge.framesOf(FRAME.EXEC).length === 1);
+    const id = bridge.framesOf(FRAME.EXEC)[0]!.id;
+    bridge.send(FRAME.STDERR, id, Buffer.from('never read'));
+    bridge.send(FRAME.STDOUT, id, Buffer.from('read'));
+    bridge.exit(id, 0);
+    expect(await closed).toBe(0);
+    expect(out).toEqual(['read']);
+  });
+
   it('sends kill as the signal number and reports death by signal as Node does (exitCode null, signalCode)', async () => {
     const child = start(COMMAND);
     child.stdout.resume();
@@ -216,6 +230,8 @@ describe('a command in a vm guest, host side', () => {
       acked = sent;
       return written;
     });
+    // The write completed when its last frame was handed to the socket; it arrives a moment later.
+    await soon(() => bridge.stdinBytes().length === input.length);
     expect(bridge.stdinBytes().equals(input)).toBe(true);
   });
 

@@ -177,6 +177,8 @@ export class GuestProcess extends EventEmitter implements ChildProcessShape {
     this.closeAfterOutput();
     this.stdout.push(null);
     this.stderr.push(null);
+    // As Node does for a child's pipes: a stream nobody ever read is drained, so that 'close' comes.
+    for (const stream of [this.stdout, this.stderr]) if (stream.readableFlowing === null) stream.resume();
   }
 
   /** It never started, or the channel was lost: 'error', then 'close' (whatever output was pending is dropped). */
