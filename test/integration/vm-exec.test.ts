@@ -21,8 +21,15 @@ function asRoot(args: string[], env: string[] = [PATH]) {
   return { args, env, cwd: '/', uid: 0, gid: 0 };
 }
 
-function closed(child: ChildProcessWithoutNullStreams): Promise<[number | null, NodeJS.Signals | null]> {
-  return new Promise((resolve) => child.once('close', (code: number | null, signal: NodeJS.Signals | null) => resolve([code, signal])));
+/** How the command ended, once it has closed; what it said is in the error if it does not in time. */
+function closed(child: ChildProcessWithoutNullStreams, said: () => string = () => ''): Promise<[number | null, NodeJS.Signals | null]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${child.spawnargs.join(' ')} did not close within 60 s (exit code ${child.exitCode}); it said: ${JSON.stringify(said())}`)), 60_000);
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      clearTimeout(timer);
+      resolve([code, signal]);
+    });
+  });
 }
 
 /** Everything a stream says, as text, while the test reads it as it comes. */
@@ -197,7 +204,7 @@ describe('streamed commands in a vm sandbox under TCG', () => {
     await until('the terminal and its size', () => /\/dev\/pts\/\d+\r?\n24 80/.test(out.text()), { intervalMs: 50 });
     await shell.resize(40, 100);
     shell.child.stdin.write('hello\n');
-    const [code] = await closed(shell.child);
+    const [code] = await closed(shell.child, out.text);
     expect(out.text()).toMatch(/40 100\r?\ngot hello/);
     expect(code).toBe(0);
 
@@ -213,7 +220,7 @@ describe('streamed commands in a vm sandbox under TCG', () => {
     trapper.child.stderr.resume();
     await until('the trap to be set', () => said.text().includes('ready'), { intervalMs: 50 });
     await trapper.signal('SIGTERM');
-    expect(await closed(trapper.child)).toEqual([5, null]);
+    expect(await closed(trapper.child, said.text)).toEqual([5, null]);
     expect(said.text()).toContain('trapped');
   });
 
