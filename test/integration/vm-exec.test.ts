@@ -200,11 +200,12 @@ describe('streamed commands in a vm sandbox under TCG', () => {
       tty: { rows: 24, cols: 80 },
     });
     const out = collect(shell.child.stdout);
+    const shellClosed = closed(shell.child, out.text);
     shell.child.stderr.resume();
     await until('the terminal and its size', () => /\/dev\/pts\/\d+\r?\n24 80/.test(out.text()), { intervalMs: 50 });
     await shell.resize(40, 100);
     shell.child.stdin.write('hello\n');
-    const [code] = await closed(shell.child, out.text);
+    const [code] = await shellClosed;
     expect(out.text()).toMatch(/40 100\r?\ngot hello/);
     expect(code).toBe(0);
 
@@ -217,10 +218,12 @@ describe('streamed commands in a vm sandbox under TCG', () => {
       tty: { rows: 24, cols: 80 },
     });
     const said = collect(trapper.child.stdout);
+    // Listened for first: the command may close before the agent's signal command has answered.
+    const trapperClosed = closed(trapper.child, said.text);
     trapper.child.stderr.resume();
     await until('the trap to be set', () => said.text().includes('ready'), { intervalMs: 50 });
     await trapper.signal('SIGTERM');
-    expect(await closed(trapper.child, said.text)).toEqual([5, null]);
+    expect(await trapperClosed).toEqual([5, null]);
     expect(said.text()).toContain('trapped');
   });
 
