@@ -252,6 +252,17 @@ describe('a command in a vm guest, host side', () => {
     expect(bridge.outputAcked()[1]).toBe(0);
   });
 
+  it('drops the channel of a guest that sends more output than it was credited', async () => {
+    const child = start(COMMAND);
+    const error = new Promise<Error>((resolve) => child.once('error', resolve));
+    await soon(() => bridge.framesOf(FRAME.EXEC).length === 1);
+    const id = bridge.framesOf(FRAME.EXEC)[0]!.id;
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    for (let i = 0; i <= OUTPUT_WINDOW / chunk.length; i++) bridge.send(FRAME.STDOUT, id, chunk);
+    expect((await error).message).toMatch(/more output than/);
+    expect(child.stdout.destroyed).toBe(true);
+  });
+
   it('lets stdin be piped from a stream, with its backpressure, to the end', async () => {
     const { Readable } = await import('node:stream');
     const child = start(COMMAND);

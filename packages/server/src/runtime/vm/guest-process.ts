@@ -5,12 +5,16 @@
 //
 // Flow control follows the channel's credits: stdin writes complete as the bridge acknowledges
 // input (so piping into stdin has backpressure), and output is acknowledged as the consumer
-// takes it, so a paused stdout holds at most its buffer plus one window here.
+// takes it, so a paused stdout holds at most its buffer plus one window here; a guest that
+// sends more than that loses its channel.
+//
+// Unlike a host child, 'exit' comes with 'close', once the command has exited and its output
+// pipes have closed: the bridge sends the exit after the last byte of output.
 import type { ChildProcess, ChildProcessWithoutNullStreams } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { constants } from 'node:os';
 import { Readable, Writable } from 'node:stream';
-import { STDIN_FRAME, STDIN_WINDOW, type CommandLink, type CommandSink, type GuestChannel, type GuestCommand } from './guest-channel.js';
+import { OUTPUT_WINDOW, STDIN_FRAME, STDIN_WINDOW, type CommandLink, type CommandSink, type GuestChannel, type GuestCommand } from './guest-channel.js';
 
 const OUTPUT_BUFFER = 64 * 1024;
 
@@ -24,7 +28,9 @@ class GuestOutput extends Readable {
     super({ highWaterMark: OUTPUT_BUFFER });
   }
 
+  /** Throws if the guest sent more than its window: what it says is never held without bound. */
   deliver(data: Buffer): void {
+    if (this.unacknowledged + data.length > OUTPUT_WINDOW) throw new Error(`the guest sent more output than the ${OUTPUT_WINDOW} bytes it was credited`);
     // Under the buffer's mark the bytes are as good as taken; over it, they wait for a read.
     if (this.push(data)) this.acknowledge(data.length);
     else this.unacknowledged += data.length;
