@@ -1,13 +1,14 @@
 // Streamed commands of the `vm` runtime, host side: GuestProcess and GuestChannel against a fake
 // bridge that speaks the frame protocol over a unix socket. The real bridge is tested under TCG
 // in test/integration/vm-exec.test.ts.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeFrame, FRAME, FrameDecoder, GuestChannel, OUTPUT_WINDOW, STDIN_WINDOW, type Frame } from '../src/runtime/vm/guest-channel.js';
 import { GuestProcess, runInGuest } from '../src/runtime/vm/guest-process.js';
+import { VmRuntime } from '../src/runtime/vm-runtime.js';
 import { until } from '../../../test/support/until.js';
 
 /** The guest end, scripted by each test: every frame it received, and a way to answer. */
@@ -326,5 +327,36 @@ describe('a command in a vm guest, host side', () => {
     await expect(slow).rejects.toThrow(/outlasted 200 ms/);
     await soon(() => bridge.framesOf(FRAME.KILL).length === 1);
     expect(bridge.framesOf(FRAME.KILL)[0]!.payload.readUInt32LE(0)).toBe(9);
+  });
+
+  it('connects afresh for the next command once the channel to a guest was lost', async () => {
+    // The runtime finds a guest's socket at <root>/<id>/agent.sock: the fake bridge's is there.
+    const runtime = new VmRuntime({ root: dir, accel: 'tcg', assets: { kernelVersion: '', kernel: '', initramfs: '' }, tscKhz: undefined, diskOf: () => '' });
+    const id = 'guest';
+    await mkdir(join(dir, id));
+    const second = await FakeBridge.start(join(dir, id));
+    try {
+      const answer = async () => {
+        await soon(() => second.framesOf(FRAME.EXEC).length > 0);
+        const exec = second.received.splice(0).find((f) => f.type === FRAME.EXEC)!;
+        second.send(FRAME.STDOUT, exec.id, Buffer.from('hi\n'));
+        second.exit(exec.id, 0);
+      };
+      const command = { args: ['/bin/echo', 'hi'], env: [], cwd: '/', uid: 0, gid: 0 };
+      const [first] = await Promise.all([runtime.run(id, command), answer()]);
+      expect(first).toBe('hi\n');
+      // A command running when the channel is lost fails; the one after it runs.
+      const running = runtime.exec(id, command);
+      const lost = new Promise<Error>((resolve) => running.once('error', resolve));
+      await soon(() => second.framesOf(FRAME.EXEC).length > 0);
+      second.received.splice(0);
+      second.drop();
+      expect((await lost).message).toMatch(/closed/);
+      const [again] = await Promise.all([runtime.run(id, command), answer()]);
+      expect(again).toBe('hi\n');
+    } finally {
+      runtime.close();
+      await second.close();
+    }
   });
 });

@@ -181,9 +181,15 @@ export class VmRuntime implements SandboxRuntime {
   private channel(containerId: string): Promise<GuestChannel> {
     let channel = this.channels.get(containerId);
     if (!channel) {
-      channel = GuestChannel.connect(join(this.dir(containerId), 'agent.sock'), 10_000);
-      channel.catch(() => this.channels.delete(containerId));
-      this.channels.set(containerId, channel);
+      const connecting = GuestChannel.connect(join(this.dir(containerId), 'agent.sock'), 10_000);
+      // A channel that failed to connect, or was lost later (QEMU went away), is not reused:
+      // the next command connects afresh.
+      const forget = () => {
+        if (this.channels.get(containerId) === connecting) this.channels.delete(containerId);
+      };
+      connecting.then((c) => c.closed.then(forget), forget);
+      this.channels.set(containerId, connecting);
+      channel = connecting;
     }
     return channel;
   }

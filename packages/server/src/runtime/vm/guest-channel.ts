@@ -127,6 +127,9 @@ export class GuestChannel {
   private readyWaiters: Array<() => void> = [];
   private isReady = false;
   private closedBecause: Error | null = null;
+  private markClosed!: (why: Error) => void;
+  /** Resolves, with why, once the channel is lost or closed: nothing more can run through it. */
+  readonly closed = new Promise<Error>((resolve) => (this.markClosed = resolve));
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
@@ -229,6 +232,7 @@ export class GuestChannel {
   private fail(error: Error): void {
     if (this.closedBecause) return;
     this.closedBecause = error;
+    this.markClosed(error);
     const commands = [...this.commands.values()];
     this.commands.clear();
     for (const command of commands) command.failed(error);
