@@ -188,6 +188,19 @@ describe('streamed commands in a vm sandbox under TCG', () => {
     expect(await closed(stuck)).toEqual([null, 'SIGKILL']);
     await until('the background sleep to die with its group', async () => Number(await sleepers()) === 0, { intervalMs: 200 });
     expect(written).toBe(true);
+
+    // Its shell gone, what it left in the background holds its output open: kill still reaches it.
+    const orphan = runtime.exec(SANDBOX, asRoot(['sh', '-c', 'sleep 600 & echo started']));
+    const said = collect(orphan.stdout);
+    const orphanClosed = closed(orphan);
+    orphan.stderr.resume();
+    orphan.stdin.end();
+    await until('the shell to start its sleep', () => said.text() === 'started\n', { intervalMs: 50 });
+    expect(Number(await sleepers())).toBe(1);
+    expect(orphan.exitCode).toBeNull();
+    expect(orphan.kill('SIGKILL')).toBe(true);
+    expect(await orphanClosed).toEqual([0, null]);
+    expect(Number(await sleepers())).toBe(0);
   });
 
   it("runs burrow-agent's launch() on a terminal: tty, resize and signal reach the command", async () => {

@@ -330,9 +330,11 @@ static int serve_frame(void) {
     }
     break;
   case KILL:
-    if (c && !c->reaped && len == 4) {
+    /* To the group even once its leader is reaped: what it left behind may hold the output open
+     * (the pid cannot be reused while it names a group with members). */
+    if (c && len == 4) {
       int sig = (int)read_u32(payload);
-      if (kill(-c->pid, sig) && errno == ESRCH) kill(c->pid, sig);
+      if (kill(-c->pid, sig) && errno == ESRCH && !c->reaped) kill(c->pid, sig);
     }
     break;
   case OUTPUT_ACK:
