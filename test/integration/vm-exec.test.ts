@@ -240,6 +240,20 @@ describe('streamed commands in a vm sandbox under TCG', () => {
     expect(said.text()).toContain('trapped');
   });
 
+  it('ends the commands of a daemon that went away, and serves the next one', async () => {
+    const sleeper = runtime.exec(SANDBOX, asRoot(['sleep', '600']));
+    sleeper.stdout.resume();
+    sleeper.stderr.resume();
+    const lost = new Promise<Error>((resolve) => sleeper.once('error', resolve));
+    await until('the command to start', () => sleeper.pid, { intervalMs: 50 });
+    const sleepers = () => runtime.run(SANDBOX, asRoot(['sh', '-c', 'grep -lx sleep /proc/[0-9]*/comm | wc -l']));
+    expect(Number(await sleepers())).toBe(1);
+    // The daemon stops: its channel closes, its command fails here and is killed in the guest.
+    runtime.close();
+    expect((await lost).message).toMatch(/closed/);
+    await until('the guest to kill the command nobody reads', async () => Number(await sleepers()) === 0, { intervalMs: 200 });
+  });
+
   it('measures the round trip of a command (true) through the bridge, against spawning true on the host', async () => {
     const times = async (once: () => Promise<unknown>) => {
       const ms: number[] = [];

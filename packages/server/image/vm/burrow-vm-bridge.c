@@ -12,6 +12,8 @@
  *     STDIN_EOF
  *     KILL        signal number (i32), sent to the command's process group
  *     OUTPUT_ACK  stdout bytes (u32) | stderr bytes (u32) the host has passed on
+ *     HELLO       first frame of every host connection: the commands of the host before are
+ *                 SIGKILLed and forgotten (nobody reads them, and their ids are reused)
  *   guest -> host:
  *     READY       once, when the guest is up
  *     STARTED     the command's pid (i32), once it has exec'd
@@ -29,7 +31,9 @@
  * wakes poll), not by polling.
  *
  * When the host end hangs up (the daemon stops), its commands are SIGKILLed and forgotten: no
- * one is left to read their output, and the next host starts numbering commands afresh.
+ * one is left to read their output, and the next host starts numbering commands afresh. The
+ * guest is not always told of a hang-up (QEMU's socket may close without the port noticing),
+ * so a new host also says HELLO first, which does the same.
  *
  * It is started by the initramfs before the switch to the sandbox's disk: it opens the port,
  * chroots into the disk's mount (which becomes / a moment later) and serves from there. PID 1 of
@@ -55,7 +59,7 @@
 #include <unistd.h>
 
 enum {
-  EXEC = 1, STDIN_DATA = 2, STDIN_EOF = 3, KILL = 4, OUTPUT_ACK = 5,
+  EXEC = 1, STDIN_DATA = 2, STDIN_EOF = 3, KILL = 4, OUTPUT_ACK = 5, HELLO = 6,
   READY = 10, STDOUT_DATA = 11, STDERR_DATA = 12, EXIT = 13, ERROR = 14, STDIN_ACK = 15, STARTED = 16,
 };
 #define MAX_COMMANDS 64
@@ -286,6 +290,19 @@ static void queue_input(struct command *c, uint32_t id, const char *data, uint32
   flush_input(c);
 }
 
+/* The host before hung up: nobody will read what its commands write, or ask for their exit. */
+static void forget_commands(void) {
+  for (int i = 0; i < MAX_COMMANDS; i++) {
+    struct command *c = &commands[i];
+    if (!c->used) continue;
+    if (!c->reaped) kill(-c->pid, SIGKILL), kill(c->pid, SIGKILL);
+    close_input(c);
+    for (int k = 0; k < 2; k++)
+      if (c->out[k].fd >= 0) close(c->out[k].fd);
+    memset(c, 0, sizeof *c);
+  }
+}
+
 static int read_full(void *buf, size_t len) {
   char *p = buf;
   while (len) {
@@ -337,6 +354,9 @@ static int serve_frame(void) {
       if (kill(-c->pid, sig) && errno == ESRCH && !c->reaped) kill(c->pid, sig);
     }
     break;
+  case HELLO:
+    forget_commands();
+    break;
   case OUTPUT_ACK:
     if (c && len == 8)
       for (int k = 0; k < 2; k++) {
@@ -387,19 +407,6 @@ static void finish_done(void) {
     int32_t status[2] = {c->code, c->signal};
     send_frame(EXIT, c->id, status, sizeof status);
     close_input(c);
-    memset(c, 0, sizeof *c);
-  }
-}
-
-/* The host hung up: nobody will read what its commands write, or ask for their exit. */
-static void forget_commands(void) {
-  for (int i = 0; i < MAX_COMMANDS; i++) {
-    struct command *c = &commands[i];
-    if (!c->used) continue;
-    if (!c->reaped) kill(-c->pid, SIGKILL), kill(c->pid, SIGKILL);
-    close_input(c);
-    for (int k = 0; k < 2; k++)
-      if (c->out[k].fd >= 0) close(c->out[k].fd);
     memset(c, 0, sizeof *c);
   }
 }

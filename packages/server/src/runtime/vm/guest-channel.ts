@@ -15,6 +15,7 @@ export const FRAME = {
   STDIN_EOF: 3,
   KILL: 4,
   OUTPUT_ACK: 5,
+  HELLO: 6,
   READY: 10,
   STDOUT: 11,
   STDERR: 12,
@@ -142,6 +143,8 @@ export class GuestChannel {
     });
     socket.on('close', () => this.fail(new Error('the channel to the guest closed')));
     socket.on('error', (e) => this.fail(e));
+    // The bridge ends what a host before this one left running: its ids are about to be reused.
+    socket.write(encodeFrame(FRAME.HELLO, 0));
   }
 
   /** Connects to QEMU's socket, retrying while QEMU has not created it yet. */
