@@ -4,6 +4,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeFrame, FRAME, FrameDecoder, GuestChannel, OUTPUT_WINDOW, STDIN_WINDOW, type Frame } from '../src/runtime/vm/guest-channel.js';
@@ -266,7 +267,6 @@ describe('a command in a vm guest, host side', () => {
   });
 
   it('lets stdin be piped from a stream, with its backpressure, to the end', async () => {
-    const { Readable } = await import('node:stream');
     const child = start(COMMAND);
     await soon(() => bridge.framesOf(FRAME.EXEC).length === 1);
     const id = bridge.framesOf(FRAME.EXEC)[0]!.id;

@@ -10,7 +10,7 @@
 //
 // Unlike a host child, 'exit' comes with 'close', once the command has exited and its output
 // pipes have closed: the bridge sends the exit after the last byte of output.
-import type { ChildProcess, ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { constants } from 'node:os';
 import { Readable, Writable } from 'node:stream';
@@ -213,7 +213,7 @@ export class GuestProcess extends EventEmitter implements ChildProcessShape {
 
   /** Typed as what SandboxRuntime.exec returns: the members core/ uses are those of ChildProcessShape. */
   asChildProcess(): ChildProcessWithoutNullStreams {
-    return this as unknown as ChildProcessWithoutNullStreams & ChildProcess;
+    return this as unknown as ChildProcessWithoutNullStreams;
   }
 }
 
