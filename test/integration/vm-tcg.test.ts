@@ -18,6 +18,7 @@ import {
   hostTscKhz,
   ImageStore,
   poolLayout,
+  runInGuest,
   startMachine,
   stopMachine,
   type RunningMachine,
@@ -114,34 +115,37 @@ describe('vm runtime foundation under TCG', () => {
         join(work, 'qemu.log'),
       );
       channel = await GuestChannel.connect(agentSocket, 10_000);
+      const connected = Promise.resolve(channel);
+      const guestRun = (args: string[], input?: Buffer) =>
+        runInGuest(connected, { args, env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], cwd: '/', uid: 0, gid: 0 }, input);
       const booted = Date.now();
       await channel.ready(120_000).catch(async (e: Error) => {
         throw new Error(`${e.message}; console: ${(await readFile(join(work, 'console.log'), 'utf8').catch(() => '')).slice(-2000)}`);
       });
 
-      expect(await channel.run(['echo', 'hello'])).toEqual({ code: 0, stdout: 'hello\n', stderr: '' });
+      expect(await guestRun(['echo', 'hello'])).toEqual({ code: 0, stdout: 'hello\n', stderr: '' });
       console.log(`TCG: first command ${Date.now() - booted} ms after QEMU started listening`);
-      expect(await channel.run(['uname', '-r'])).toEqual({ code: 0, stdout: `${assets.kernelVersion}\n`, stderr: '' });
-      expect(await channel.run(['sh', '-c', 'cat; echo oops >&2; exit 3'], Buffer.from('fed through stdin'))).toEqual({
+      expect(await guestRun(['uname', '-r'])).toEqual({ code: 0, stdout: `${assets.kernelVersion}\n`, stderr: '' });
+      expect(await guestRun(['sh', '-c', 'cat; echo oops >&2; exit 3'], Buffer.from('fed through stdin'))).toEqual({
         code: 3,
         stdout: 'fed through stdin',
         stderr: 'oops\n',
       });
       // PID 1 of the disk is burrow's agent, as in containers.
-      expect((await channel.run(['cat', '/proc/1/comm'])).stdout).toBe('burrow-agent\n');
+      expect((await guestRun(['cat', '/proc/1/comm'])).stdout).toBe('burrow-agent\n');
       const rss = /VmRSS:\s+(\d+) kB/.exec(await readFile(`/proc/${machine.pid}/status`, 'utf8'))![1];
       console.log(`TCG: QEMU resident memory after boot ${Math.round(Number(rss) / 1024)} MiB (guest RAM 512 MiB)`);
 
       // Discard: a file written and deleted inside leaves no blocks behind in the disk file.
       const disk = disks.sandboxPath(SANDBOX);
       const before = await allocatedBytes(disk);
-      expect((await channel.run(['dd', 'if=/dev/zero', 'of=/root/big', 'bs=1M', 'count=64', 'conv=fsync'])).code).toBe(0);
+      expect((await guestRun(['dd', 'if=/dev/zero', 'of=/root/big', 'bs=1M', 'count=64', 'conv=fsync'])).code).toBe(0);
       const written = await allocatedBytes(disk);
       expect(written - before).toBeGreaterThanOrEqual(64 * MiB);
       execFileSync('btrfs', ['filesystem', 'sync', disk]);
       const poolFreeWritten = await statfs(disk);
 
-      const trim = await channel.run(['sh', '-c', 'rm /root/big && sync && fstrim -v /']);
+      const trim = await guestRun(['sh', '-c', 'rm /root/big && sync && fstrim -v /']);
       expect(trim).toMatchObject({ code: 0 });
       const trimmed = await allocatedBytes(disk);
       expect(written - trimmed).toBeGreaterThanOrEqual(64 * MiB);
@@ -155,7 +159,7 @@ describe('vm runtime foundation under TCG', () => {
       await qmp.execute('stop');
       expect(await qmp.status()).toBe('paused');
       let answered = false;
-      const whilePaused = channel.run(['echo', 'after the pause']).then((result) => {
+      const whilePaused = guestRun(['echo', 'after the pause']).then((result) => {
         answered = true;
         return result;
       });

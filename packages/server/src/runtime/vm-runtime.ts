@@ -1,14 +1,15 @@
 // The `vm` runtime: each sandbox a QEMU microVM with its own kernel (vm/), its disk an ext4
 // image file in the sandbox's subvolume (storage/sandbox-disks.ts). It speaks the same verbs as
-// the OCI runtimes and reads the same bundle (oci-bundle.ts), so that core/ drives it unchanged.
+// the OCI runtimes and reads the same bundle (oci-bundle.ts), so that core/ drives it unchanged;
+// commands are streamed through the guest's bridge (vm/guest-process.ts).
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Cgroup } from './cgroup.js';
-import { DEFAULT_PATH } from './oci-bundle.js';
 import type { ContainerState, ProcessSpec, SandboxRuntime } from './runtime.js';
 import { GuestChannel } from './vm/guest-channel.js';
-import { MACHINE_NETWORK_ANNOTATION } from './oci-bundle.js';
+import { DEFAULT_PATH, MACHINE_NETWORK_ANNOTATION } from './oci-bundle.js';
+import { GuestProcess, runInGuest } from './vm/guest-process.js';
 import { startMachine, type Acceleration, type MachineNetwork } from './vm/machine.js';
 import { Qmp } from './vm/qmp.js';
 import type { VmAssets } from './vm/vm-assets.js';
@@ -184,10 +185,9 @@ export class VmRuntime implements SandboxRuntime {
    * disk (grown online by the guest's own resize2fs; an image without one keeps its size).
    */
   private async prepareGuest(containerId: string, bundle: MachineBundle): Promise<void> {
-    const channel = await this.channel(containerId);
-    const inGuest = async (argv: string[], input?: Uint8Array, okCodes: number[] = [0]) => {
-      const result = await channel.run(argv, input);
-      if (!okCodes.includes(result.code)) throw new Error(`${argv.join(' ')} exited ${result.code} in the guest: ${result.stderr.trim().slice(-300)}`);
+    const inGuest = async (args: string[], input?: Uint8Array, okCodes: number[] = [0]) => {
+      const result = await runInGuest(this.channel(containerId), { args, env: [`PATH=${DEFAULT_PATH}`], cwd: '/', uid: 0, gid: 0 }, input);
+      if (!okCodes.includes(result.code)) throw new Error(`${args.join(' ')} exited ${result.code} in the guest: ${result.stderr.trim().slice(-300)}`);
     };
     await inGuest(['/bin/sh', '-c', 'printf %s "$1" > /proc/sys/kernel/hostname', 'sh', bundle.hostname]);
     for (const { destination, source } of bundle.files) {
@@ -214,32 +214,21 @@ export class VmRuntime implements SandboxRuntime {
     return Promise.all(ids.map(async (id) => ({ id, state: await this.state(id) })));
   }
 
-  exec(containerId: string): ChildProcessWithoutNullStreams {
-    throw new Error(`vm ${containerId}: streamed commands are not supported by the vm runtime yet`);
+  /**
+   * Starts a command in the guest through its bridge, with exactly the spec's environment,
+   * directory and uid/gid; it is queued while the channel connects. As for containers, the
+   * runtime is asked only for burrow-agent's client (as root), PID 1 forks the real command.
+   */
+  exec(containerId: string, process: ProcessSpec): ChildProcessWithoutNullStreams {
+    return new GuestProcess(this.channel(containerId), process).asChildProcess();
   }
 
-  /**
-   * Runs through the guest's bridge as root (the only way the runtime is asked to run anything:
-   * commands go to burrow-agent, PID 1, as in containers); the environment is set with env(1).
-   */
   async run(containerId: string, process: ProcessSpec, timeoutMs = 60_000): Promise<string> {
-    if (process.uid !== 0 || process.gid !== 0) throw new Error(`vm ${containerId}: the runtime runs only root's commands`);
-    const channel = await this.channel(containerId);
-    // env(1) takes NAME=VALUE words up to the first without '=', which is the command: an entry
-    // without one (or a program path with one) would shift what runs.
-    if (process.env.some((e) => e.indexOf('=') < 1) || process.args[0]?.includes('=')) throw new Error(`vm ${containerId}: malformed environment or program`);
-    const argv = ['/usr/bin/env', '-i', '-C', process.cwd, '--', ...process.env, ...process.args];
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`vm ${containerId}: ${process.args.join(' ')} outlasted ${timeoutMs} ms`)), timeoutMs);
+    const result = await runInGuest(this.channel(containerId), process, undefined, timeoutMs).catch((e: Error) => {
+      throw new Error(`vm ${containerId}: ${process.args.join(' ')}: ${e.message}`);
     });
-    try {
-      const result = await Promise.race([channel.run(argv), timeout]);
-      if (result.code !== 0) throw new Error(`vm ${containerId}: ${process.args.join(' ')} exited ${result.code}: ${result.stderr.trim().slice(-500)}`);
-      return result.stdout;
-    } finally {
-      clearTimeout(timer);
-    }
+    if (result.code !== 0) throw new Error(`vm ${containerId}: ${process.args.join(' ')} exited ${result.code}: ${result.stderr.trim().slice(-500)}`);
+    return result.stdout;
   }
 
   /** QEMU's pid while it runs; 0 once it is gone (or the pid was reused by another program). */
@@ -315,9 +304,15 @@ export class VmRuntime implements SandboxRuntime {
   private channel(containerId: string): Promise<GuestChannel> {
     let channel = this.channels.get(containerId);
     if (!channel) {
-      channel = GuestChannel.connect(join(this.dir(containerId), 'agent.sock'), 10_000);
-      channel.catch(() => this.channels.delete(containerId));
-      this.channels.set(containerId, channel);
+      const connecting = GuestChannel.connect(join(this.dir(containerId), 'agent.sock'), 10_000);
+      // A channel that failed to connect, or was lost later (QEMU went away), is not reused:
+      // the next command connects afresh.
+      const forget = () => {
+        if (this.channels.get(containerId) === connecting) this.channels.delete(containerId);
+      };
+      connecting.then((c) => c.closed.then(forget), forget);
+      this.channels.set(containerId, connecting);
+      channel = connecting;
     }
     return channel;
   }

@@ -1,18 +1,36 @@
 // The host end of the channel to a `vm` sandbox's bridge (image/vm/burrow-vm-bridge.c): frames
 // over one stream (QEMU's unix socket for the virtio-serial port; later vsock), several commands
-// at a time, each with its own id.
+// at a time, each with its own id. The frame layouts are documented in the bridge's source.
+//
+// Memory is bounded both ways by credit: the host sends a command at most STDIN_WINDOW bytes of
+// input the bridge has not acknowledged (STDIN_ACK), and the bridge sends at most OUTPUT_WINDOW
+// bytes per stream the host has not acknowledged (OUTPUT_ACK), so the socket is always read and
+// a consumer that stops reading stops its own command only (guest-process.ts acknowledges what
+// its consumer takes).
 import { connect, type Socket } from 'node:net';
 
 export const FRAME = {
   EXEC: 1,
   STDIN: 2,
   STDIN_EOF: 3,
+  KILL: 4,
+  OUTPUT_ACK: 5,
+  HELLO: 6,
   READY: 10,
   STDOUT: 11,
   STDERR: 12,
   EXIT: 13,
   ERROR: 14,
+  STDIN_ACK: 15,
+  STARTED: 16,
 } as const;
+
+/** Input bytes a command may have in flight to the bridge (its queue there); as in the bridge. */
+export const STDIN_WINDOW = 256 * 1024;
+/** Output bytes per stream the bridge sends before it waits for an acknowledgement; as in the bridge. */
+export const OUTPUT_WINDOW = 256 * 1024;
+/** The largest STDIN frame the host sends (the bridge reads a frame whole before anything else). */
+export const STDIN_FRAME = 64 * 1024;
 
 const HEADER_BYTES = 9;
 /** The bridge refuses frames larger than this; the host never sends one. */
@@ -55,26 +73,64 @@ export class FrameDecoder {
   }
 }
 
-export interface GuestResult {
-  code: number;
-  stdout: string;
-  stderr: string;
+/** What runs in the guest, exactly: no PATH or HOME is added, `args[0]` is searched in `env`'s PATH. */
+export interface GuestCommand {
+  args: readonly string[];
+  env: readonly string[];
+  cwd: string;
+  uid: number;
+  gid: number;
 }
 
-interface Pending {
-  stdout: Buffer[];
-  stderr: Buffer[];
-  resolve: (result: GuestResult) => void;
-  reject: (error: Error) => void;
+/** EXEC's payload: uid, gid, argc, envc (u32 LE each), then cwd, argv and env, each NUL-terminated. */
+export function encodeExec(command: GuestCommand): Buffer {
+  const strings = [command.cwd, ...command.args, ...command.env];
+  if (!command.args.length) throw new Error('a command needs a program');
+  if (strings.some((s) => s.includes('\0'))) throw new Error('a command, its environment and directory hold no NUL byte');
+  if (command.env.some((e) => e.indexOf('=') < 1)) throw new Error('an environment entry is NAME=VALUE');
+  for (const id of [command.uid, command.gid]) if (!Number.isInteger(id) || id < 0 || id > 0xfffffffe) throw new Error(`${id} is no uid or gid`);
+  const head = Buffer.alloc(16);
+  head.writeUInt32LE(command.uid, 0);
+  head.writeUInt32LE(command.gid, 4);
+  head.writeUInt32LE(command.args.length, 8);
+  head.writeUInt32LE(command.env.length, 12);
+  const payload = Buffer.concat([head, Buffer.from(strings.map((s) => `${s}\0`).join(''))]);
+  if (payload.length > MAX_PAYLOAD) throw new Error(`a command and its environment hold at most ${MAX_PAYLOAD} bytes`);
+  return payload;
+}
+
+/** How the channel tells a command what its guest end did. */
+export interface CommandSink {
+  started(pid: number): void;
+  output(stream: 'stdout' | 'stderr', data: Buffer): void;
+  /** The bridge wrote `bytes` of input to the command (or dropped them): as many more may be sent. */
+  stdinAcked(bytes: number): void;
+  /** After all of its output. `signal` is 0 if it exited; `code` is then its status. */
+  exited(code: number, signal: number): void;
+  /** It could not start, or the channel was lost: nothing more comes. */
+  failed(error: Error): void;
+}
+
+/** How a command talks to its guest end. */
+export interface CommandLink {
+  /** At most the credit the bridge has given (STDIN_WINDOW less what it has not acknowledged). */
+  stdin(data: Uint8Array): void;
+  stdinEof(): void;
+  kill(signal: number): void;
+  /** Output passed on to the consumer: the bridge may read as much more. */
+  ackOutput(stdout: number, stderr: number): void;
 }
 
 export class GuestChannel {
   private readonly decoder = new FrameDecoder();
-  private readonly commands = new Map<number, Pending>();
+  private readonly commands = new Map<number, CommandSink>();
   private nextId = 1;
   private readyWaiters: Array<() => void> = [];
   private isReady = false;
   private closedBecause: Error | null = null;
+  private markClosed!: (why: Error) => void;
+  /** Resolves, with why, once the channel is lost or closed: nothing more can run through it. */
+  readonly closed = new Promise<Error>((resolve) => (this.markClosed = resolve));
 
   private constructor(private readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
@@ -87,6 +143,8 @@ export class GuestChannel {
     });
     socket.on('close', () => this.fail(new Error('the channel to the guest closed')));
     socket.on('error', (e) => this.fail(e));
+    // The bridge ends what a host before this one left running: its ids are about to be reused.
+    socket.write(encodeFrame(FRAME.HELLO, 0));
   }
 
   /** Connects to QEMU's socket, retrying while QEMU has not created it yet. */
@@ -120,16 +178,27 @@ export class GuestChannel {
     });
   }
 
-  /** Runs argv in the guest to completion, with `input` as its stdin. */
-  run(argv: readonly string[], input: Uint8Array = Buffer.alloc(0)): Promise<GuestResult> {
-    if (this.closedBecause) return Promise.reject(this.closedBecause);
-    if (!argv.length || argv.some((a) => a.includes('\0'))) return Promise.reject(new Error('argv must be non-empty strings without NUL'));
+  /** Starts `command` in the guest; what it does arrives through `sink`. Throws if it cannot be sent. */
+  open(command: GuestCommand, sink: CommandSink): CommandLink {
+    if (this.closedBecause) throw this.closedBecause;
+    const payload = encodeExec(command);
     const id = this.nextId++;
-    const done = new Promise<GuestResult>((resolve, reject) => this.commands.set(id, { stdout: [], stderr: [], resolve, reject }));
-    this.socket.write(encodeFrame(FRAME.EXEC, id, Buffer.from(argv.map((a) => `${a}\0`).join(''))));
-    for (let at = 0; at < input.length; at += MAX_PAYLOAD) this.socket.write(encodeFrame(FRAME.STDIN, id, input.subarray(at, at + MAX_PAYLOAD)));
-    this.socket.write(encodeFrame(FRAME.STDIN_EOF, id));
-    return done;
+    this.commands.set(id, sink);
+    this.socket.write(encodeFrame(FRAME.EXEC, id, payload));
+    const send = (type: number, data?: Uint8Array) => {
+      if (!this.closedBecause && this.commands.has(id)) this.socket.write(encodeFrame(type, id, data));
+    };
+    const u32s = (...values: number[]) => {
+      const b = Buffer.alloc(4 * values.length);
+      values.forEach((v, i) => b.writeUInt32LE(v, 4 * i));
+      return b;
+    };
+    return {
+      stdin: (data) => send(FRAME.STDIN, data),
+      stdinEof: () => send(FRAME.STDIN_EOF),
+      kill: (signal) => send(FRAME.KILL, u32s(signal)),
+      ackOutput: (stdout, stderr) => send(FRAME.OUTPUT_ACK, u32s(stdout, stderr)),
+    };
   }
 
   close(): void {
@@ -144,26 +213,32 @@ export class GuestChannel {
     }
     const command = this.commands.get(frame.id);
     if (!command) return;
-    if (frame.type === FRAME.STDOUT) command.stdout.push(frame.payload);
-    else if (frame.type === FRAME.STDERR) command.stderr.push(frame.payload);
-    else if (frame.type === FRAME.EXIT) {
-      this.commands.delete(frame.id);
-      command.resolve({
-        code: frame.payload.readInt32LE(0),
-        stdout: Buffer.concat(command.stdout).toString(),
-        stderr: Buffer.concat(command.stderr).toString(),
-      });
-    } else if (frame.type === FRAME.ERROR) {
-      this.commands.delete(frame.id);
-      command.reject(new Error(`the guest could not start the command: ${frame.payload.toString()}`));
+    const { payload } = frame;
+    switch (frame.type) {
+      case FRAME.STARTED:
+        return command.started(payload.readInt32LE(0));
+      case FRAME.STDOUT:
+        return command.output('stdout', payload);
+      case FRAME.STDERR:
+        return command.output('stderr', payload);
+      case FRAME.STDIN_ACK:
+        return command.stdinAcked(payload.readUInt32LE(0));
+      case FRAME.EXIT:
+        this.commands.delete(frame.id);
+        return command.exited(payload.readInt32LE(0), payload.readInt32LE(4));
+      case FRAME.ERROR:
+        this.commands.delete(frame.id);
+        return command.failed(new Error(`the guest could not start the command: ${payload.toString()}`));
     }
   }
 
   private fail(error: Error): void {
     if (this.closedBecause) return;
     this.closedBecause = error;
-    for (const command of this.commands.values()) command.reject(error);
+    this.markClosed(error);
+    const commands = [...this.commands.values()];
     this.commands.clear();
+    for (const command of commands) command.failed(error);
     for (const wake of this.readyWaiters.splice(0)) wake();
   }
 }
