@@ -8,6 +8,7 @@ import { kernelVersionFrom } from '../src/runtime/vm/guest-kernel.js';
 import { initScript, isStaticElf } from '../src/runtime/vm/initramfs.js';
 import { loadOrder, moduleName, parseModulesDep } from '../src/runtime/vm/kernel-modules.js';
 import { qemuArgs, tscKhzFrom, type MachineSpec } from '../src/runtime/vm/machine.js';
+import { MACHINE_NETWORK_ANNOTATION } from '../src/runtime/oci-bundle.js';
 import { machineBundleOf } from '../src/runtime/vm-runtime.js';
 
 /** The entries of a newc archive: name, mode, size and data, read back field by field. */
@@ -142,8 +143,10 @@ describe("QEMU's command line", () => {
   });
 
   it("reads the machine from the bundle: vCPUs and RAM from its cgroup limits, the disk as its root, its read-only files", () => {
+    const link = { tap: 'tap0', mac: '02:62:77:00:00:05', address: '10.0.0.22', prefix: 30, gateway: '10.0.0.21' };
     const bundle = (memory: number | undefined, quota: number) => ({
       hostname: 'box',
+      annotations: { [MACHINE_NETWORK_ANNOTATION]: JSON.stringify(link) },
       root: { path: '/pool/sandboxes/abc/disk.ext4' },
       mounts: [
         { destination: '/proc', type: 'proc', source: 'proc' },
@@ -162,7 +165,7 @@ describe("QEMU's command line", () => {
       size: { cpus: 2, memoryMb: 1024 },
       cpuShare: 2,
       cgroupsPath: '/burrow-t-abc-1',
-      netnsPath: '/run/netns/x',
+      network: { netnsPath: '/run/netns/x', ...link },
       files: [{ destination: '/etc/hosts', source: '/state/abc/etc/hosts' }],
     });
     // Half a CPU still needs a whole vCPU (the cgroup holds it to half); 1.5 CPUs two.
@@ -170,6 +173,8 @@ describe("QEMU's command line", () => {
     expect(machineBundleOf(bundle(512 * 2 ** 20, 150_000))).toMatchObject({ size: { cpus: 2, memoryMb: 512 } });
     expect(machineBundleOf(bundle(undefined, 100_000)).size).toEqual({ cpus: 1, memoryMb: 512 });
     expect(() => machineBundleOf({})).toThrow(/no disk/);
+    // A bundle without a link gives the guest no network card.
+    expect(machineBundleOf({ ...bundle(undefined, 100_000), annotations: {} }).network).toBeUndefined();
   });
 
   it('reads the TSC frequency from /proc/cpuinfo', () => {
