@@ -31,6 +31,7 @@ import {
   stopMachine,
   VethPairs,
   vethPrefix,
+  runInGuest,
   VmRuntime,
   MACHINE_NETWORK_ANNOTATION,
   type MachineLink,
@@ -190,7 +191,11 @@ describe('a vm sandbox on its network under TCG', () => {
     let channel: GuestChannel | undefined;
     let netnsPath: string;
     let link: MachineLink;
-    const guest = () => channel!;
+    /** Runs a command as root in the guest, to completion. */
+    const guest = () => ({
+      run: (args: string[]) =>
+        runInGuest(Promise.resolve(channel!), { args, env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], cwd: '/', uid: 0, gid: 0 }),
+    });
 
     beforeAll(async () => {
       ({ netnsPath, link } = await networks.attachMachine(SANDBOX));
