@@ -2,7 +2,7 @@
 import { access, constants, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { homePaths, type BurrowConfig, type RuntimeKind } from '../config.js';
-import { spawn } from 'node:child_process';
+import { probeSucceeds } from '../util/run.js';
 import { OciRuntime } from './oci-runtime.js';
 import type { SandboxRuntime } from './runtime.js';
 import { VmRuntime, type VmHost } from './vm-runtime.js';
@@ -92,26 +92,4 @@ async function runscPlatform(config: BurrowConfig, log: (line: string) => void):
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, `${platform}\n`);
   return platform;
-}
-
-/**
- * Runs a probe in its own process group and kills the whole group if it hangs: a hung
- * `runsc do` leaves sandbox processes behind that killing runsc alone would orphan.
- */
-export function probeSucceeds(file: string, args: string[], timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const child = spawn(file, args, { stdio: 'ignore', detached: true });
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }, timeoutMs);
-    child.on('error', () => resolve(false));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code === 0);
-    });
-  });
 }

@@ -95,3 +95,25 @@ export async function runDetached(file: string, args: readonly string[], logFile
     await log.close();
   }
 }
+
+/**
+ * Runs a probe in its own process group and kills the whole group if it hangs: a hung
+ * `runsc do` leaves sandbox processes behind that killing runsc alone would orphan.
+ */
+export function probeSucceeds(file: string, args: string[], timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: 'ignore', detached: true });
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, timeoutMs);
+    child.on('error', () => resolve(false));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code === 0);
+    });
+  });
+}

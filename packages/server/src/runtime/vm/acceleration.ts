@@ -6,7 +6,7 @@ import { access, constants, mkdir, mkdtemp, readFile, rm, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { hostTscKhz, qemuArgs, type Acceleration } from './machine.js';
-import { probeSucceeds } from '../runtimes.js';
+import { probeSucceeds } from '../../util/run.js';
 import { ensureVmAssets } from './vm-assets.js';
 
 /** A KVM guest reaches its init in well under a second; a hung one never does. */
