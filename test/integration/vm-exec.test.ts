@@ -2,13 +2,14 @@
 // streamed in, large output intact, no command stalling another or the bridge, kill, exit codes
 // and signals, the spec's exact environment, directory and user, and burrow-agent's launch()
 // with a terminal, as core/ drives every command.
-import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiskImages, diskLayout, ensureVmAssets, hostTscKhz, ImageStore, launch, poolLayout, VmRuntime } from '@burrow/server/testing';
 import { until } from '../support/until.js';
+import { processesNaming } from '../support/host-state.js';
 import { useInstance } from '../support/use-instance.js';
 
 const burrow = useInstance({ BURROW_IMAGE: 'minimal' });
@@ -37,14 +38,6 @@ function collect(stream: NodeJS.ReadableStream): { text: () => string } {
   let text = '';
   stream.on('data', (b: Buffer) => (text += b.toString()));
   return { text: () => text };
-}
-
-function processesNaming(needle: string): number[] {
-  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .filter((line) => line.includes(needle) && !line.includes('ps -eo'))
-    .map((line) => Number(line.trim().split(/\s+/)[0]));
 }
 
 function median(values: number[]): number {

@@ -41,6 +41,7 @@ import {
 import { FakeInternet } from '../support/fake-internet.js';
 import { until } from '../support/until.js';
 import { sandboxName } from '../support/instance.js';
+import { processesNaming } from '../support/host-state.js';
 import { useInstance } from '../support/use-instance.js';
 
 const burrow = useInstance({ BURROW_IMAGE: 'minimal' });
@@ -61,15 +62,6 @@ async function listen(body: string): Promise<{ server: Server; port: number; req
   });
   await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
   return { server, port: (server.address() as AddressInfo).port, requests };
-}
-
-/** Processes whose command line names `needle`: what a test must leave none of. */
-function processesNaming(needle: string): number[] {
-  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .filter((line) => line.includes(needle) && !line.includes('ps -eo'))
-    .map((line) => Number(line.trim().split(/\s+/)[0]));
 }
 
 /** The mean time of sequential GETs of `url`, after one to warm up. */

@@ -25,6 +25,7 @@ import {
   type VmAssets,
 } from '@burrow/server/testing';
 import { CLI } from '../support/instance.js';
+import { processesNaming } from '../support/host-state.js';
 import { useInstance } from '../support/use-instance.js';
 
 const burrow = useInstance({ BURROW_IMAGE: 'minimal' });
@@ -41,15 +42,6 @@ function extentsOf(path: string): { exclusive: number; shared: number } {
 
 async function allocatedBytes(path: string): Promise<number> {
   return (await stat(path)).blocks * 512;
-}
-
-/** Processes whose command line names `needle`: what a test must leave none of. */
-function processesNaming(needle: string): number[] {
-  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .filter((line) => line.includes(needle) && !line.includes('ps -eo'))
-    .map((line) => Number(line.trim().split(/\s+/)[0]));
 }
 
 describe('vm runtime foundation under TCG', () => {

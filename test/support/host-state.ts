@@ -105,3 +105,12 @@ export function checkpointRows(config: BurrowConfig): { rows: string[]; restores
     db.close();
   }
 }
+
+/** Processes whose command line names `needle` (their pids): what a test must leave none of. */
+export function processesNaming(needle: string): number[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((line) => line.includes(needle) && !line.includes('ps -eo'))
+    .map((line) => Number(line.trim().split(/\s+/)[0]));
+}
