@@ -5,7 +5,7 @@
 import { access, mkdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DiskImages,
@@ -50,6 +50,7 @@ describe('vm runtime foundation under TCG', () => {
   let imageDisk: string;
   let imageId: string;
   let rootfs: string;
+  let staleBuild: string;
 
   beforeAll(async () => {
     assets = await ensureVmAssets(burrow.config.imageCache);
@@ -57,6 +58,10 @@ describe('vm runtime foundation under TCG', () => {
     const images = new ImageStore(burrow.config, poolLayout(burrow.config));
     imageId = images.idFor('minimal');
     rootfs = images.pathOf(imageId);
+    // What a daemon that crashed mid-build (another pid) left: the build replaces it.
+    staleBuild = `${disks.imagePath(imageId)}.partial-4194303`;
+    await mkdir(dirname(staleBuild), { recursive: true });
+    await writeFile(staleBuild, 'half an image');
     imageDisk = await disks.ensureImage(imageId, rootfs, 2 * 1024 * MiB);
   }, 600_000);
 
@@ -67,6 +72,7 @@ describe('vm runtime foundation under TCG', () => {
   });
 
   it('builds a sparse ext4 disk from the image and clones it without copying a block', async () => {
+    expect(await access(staleBuild).then(() => 'left', () => 'removed')).toBe('removed');
     const { size } = await stat(imageDisk);
     expect(size).toBe(2 * 1024 * MiB);
     expect(await allocatedBytes(imageDisk)).toBeLessThan(size / 2);

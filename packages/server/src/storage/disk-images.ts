@@ -1,7 +1,7 @@
 // Disks of `vm` sandboxes: an image's root filesystem made once into a sparse ext4 image file,
 // and each sandbox's disk a reflink clone of it (FICLONE: shares every extent, copies nothing).
 // Both live on the btrfs pool, because only there can a clone share extents with its source.
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { run } from '../util/run.js';
 
@@ -66,8 +66,11 @@ export class DiskImages {
     if (await exists(path)) return path;
     sizeBytes ??= imageDiskBytes(Number((await run('du', ['-sb', rootfs])).stdout.split('\t')[0]));
     await mkdir(this.layout.images, { recursive: true });
+    // What a build cut short by a crash left, under any daemon's pid: this one replaces it.
+    for (const entry of await readdir(this.layout.images)) {
+      if (entry.startsWith(`${imageId}.ext4.partial-`)) await rm(join(this.layout.images, entry), { force: true });
+    }
     const partial = `${path}.partial-${process.pid}`;
-    await rm(partial, { force: true });
     try {
       await run('truncate', ['-s', String(sizeBytes), partial]);
       await run('mkfs.ext4', [
