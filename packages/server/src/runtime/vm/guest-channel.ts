@@ -7,7 +7,10 @@
 // bytes per stream the host has not acknowledged (OUTPUT_ACK), so the socket is always read and
 // a consumer that stops reading stops its own command only (guest-process.ts acknowledges what
 // its consumer takes).
+//
+// Host sockets offered in the guest (guest-sockets.ts) are relayed through the same channel.
 import { connect, type Socket } from 'node:net';
+import { SocketRelay, type OfferedSocket } from './guest-sockets.js';
 
 export const FRAME = {
   EXEC: 1,
@@ -23,6 +26,18 @@ export const FRAME = {
   ERROR: 14,
   STDIN_ACK: 15,
   STARTED: 16,
+  // Relayed connections to offered host sockets (guest-sockets.ts), host -> guest ...
+  OFFER: 20,
+  HOST_CONN_DATA: 21,
+  HOST_CONN_EOF: 22,
+  HOST_CONN_ACK: 23,
+  HOST_CONN_CLOSE: 24,
+  // ... and guest -> host.
+  OPEN: 30,
+  CONN_DATA: 31,
+  CONN_EOF: 32,
+  CONN_ACK: 33,
+  CONN_CLOSE: 34,
 } as const;
 
 /** Input bytes a command may have in flight to the bridge (its queue there); as in the bridge. */
@@ -128,11 +143,15 @@ export class GuestChannel {
   private readyWaiters: Array<() => void> = [];
   private isReady = false;
   private closedBecause: Error | null = null;
+  private readonly relay: SocketRelay;
   private markClosed!: (why: Error) => void;
   /** Resolves, with why, once the channel is lost or closed: nothing more can run through it. */
   readonly closed = new Promise<Error>((resolve) => (this.markClosed = resolve));
 
   private constructor(private readonly socket: Socket) {
+    this.relay = new SocketRelay((type, id, payload) => {
+      if (!this.closedBecause) socket.write(encodeFrame(type, id, payload));
+    });
     socket.on('data', (chunk: Buffer) => {
       try {
         for (const frame of this.decoder.push(chunk)) this.dispatch(frame);
@@ -201,6 +220,12 @@ export class GuestChannel {
     };
   }
 
+  /** Has the guest listen for `sockets` and relay what connects to them to the host's. */
+  offer(sockets: readonly OfferedSocket[]): void {
+    if (this.closedBecause) throw this.closedBecause;
+    this.relay.offer(sockets);
+  }
+
   close(): void {
     this.socket.destroy();
   }
@@ -211,6 +236,7 @@ export class GuestChannel {
       for (const wake of this.readyWaiters.splice(0)) wake();
       return;
     }
+    if (this.relay.dispatch(frame)) return;
     const command = this.commands.get(frame.id);
     if (!command) return;
     const { payload } = frame;
@@ -236,6 +262,7 @@ export class GuestChannel {
     if (this.closedBecause) return;
     this.closedBecause = error;
     this.markClosed(error);
+    this.relay.closeAll();
     const commands = [...this.commands.values()];
     this.commands.clear();
     for (const command of commands) command.failed(error);
