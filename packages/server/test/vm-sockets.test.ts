@@ -1,13 +1,14 @@
 // Host sockets offered in a vm guest, host side: the relay of GuestChannel against a fake bridge,
 // with real unix sockets standing for the in-sandbox API. The real bridge is tested under TCG in
 // test/integration/vm-sandbox.test.ts.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FRAME, GuestChannel } from '../src/runtime/vm/guest-channel.js';
 import { CONN_WINDOW, type OfferedSocket } from '../src/runtime/vm/guest-sockets.js';
+import { OFFERED_SOCKETS_FILE, VmRuntime } from '../src/runtime/vm-runtime.js';
 import { until } from '../../../test/support/until.js';
 import { FakeBridge } from './fake-bridge.js';
 
@@ -199,5 +200,31 @@ describe('host sockets offered in a vm guest, host side', () => {
     bridge.u32(FRAME.OPEN, 4, 2);
     bridge.u32(FRAME.OPEN, 4, 1);
     expect((await channel.closed).message).toMatch(/opened connection 4 twice/);
+  });
+
+  it('offers a machine\'s saved sockets again on every new connection to its guest (a new daemon, a lost channel)', async () => {
+    // The runtime finds a guest's socket at <root>/<id>/agent.sock, and what it offered at boot beside it.
+    const runtime = new VmRuntime({ root: dir, host: () => Promise.reject(new Error('this test boots nothing')) });
+    await mkdir(join(dir, 'guest'));
+    await writeFile(join(dir, 'guest', OFFERED_SOCKETS_FILE), JSON.stringify([offered[1]]));
+    const guest = await FakeBridge.start(join(dir, 'guest'));
+    try {
+      const command = runtime.exec('guest', { args: ['/bin/true'], env: [], cwd: '/', uid: 0, gid: 0 });
+      const lost = new Promise((resolve) => command.once('error', resolve));
+      await soon(() => guest.framesOf(FRAME.OFFER).length === 1);
+      expect(guest.framesOf(FRAME.OFFER)[0]!.id).toBe(2);
+      guest.u32(FRAME.OPEN, 1, 2);
+      await soon(() => api.accepted.length === 1);
+      // The channel lost, its relayed connections end with it.
+      const relayedEnded = new Promise((resolve) => api.accepted[0]!.resume().once('end', resolve));
+      guest.drop();
+      await lost;
+      await relayedEnded;
+      runtime.exec('guest', { args: ['/bin/true'], env: [], cwd: '/', uid: 0, gid: 0 }).on('error', () => {});
+      await soon(() => guest.framesOf(FRAME.OFFER).length === 2);
+    } finally {
+      runtime.close();
+      await guest.close();
+    }
   });
 });

@@ -34,7 +34,7 @@ const QEMU_HOST_TASKS = 256;
 
 /** The sockets a machine's guest is offered, as saved in its folder for the next host connection. */
 const OfferedSockets = z.array(z.object({ id: z.number().int().nonnegative(), guestPath: z.string(), hostPath: z.string(), mode: z.number().int() }));
-const OFFERED_SOCKETS_FILE = 'sockets.json';
+export const OFFERED_SOCKETS_FILE = 'sockets.json';
 
 /** What every VM of this host boots, and how: found out once, on the first boot. */
 export interface VmHost {
