@@ -289,6 +289,17 @@ describe('streamed commands in a vm sandbox under TCG', () => {
     expect(await runtime.run(SANDBOX, asRoot(['stat', '-c', '%A', '/.burrow/relay/echo.sock']))).toBe('srw-rw-rw-\n');
   });
 
+  it('closes the guest\'s connection when the host socket is gone', async () => {
+    await new Promise((resolve) => echo.close(resolve));
+    const client = [
+      'import socket',
+      "s = socket.socket(socket.AF_UNIX); s.connect('/.burrow/relay/echo.sock')",
+      'try: print(len(s.recv(10)))',
+      "except ConnectionResetError: print('reset')",
+    ].join('\n');
+    expect(await runtime.run(SANDBOX, asRoot(['python3', '-c', client]))).toMatch(/^(0|reset)\n$/);
+  });
+
   it('ends the commands of a daemon that went away, and serves the next one', async () => {
     const sleeper = runtime.exec(SANDBOX, asRoot(['sleep', '600']));
     sleeper.stdout.resume();
