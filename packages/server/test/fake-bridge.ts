@@ -2,7 +2,7 @@
 // speaks the bridge's frames (image/vm/burrow-vm-bridge.c), scripted by each test.
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { encodeFrame, FRAME, FrameDecoder, type Frame } from '../src/runtime/vm/guest-channel.js';
+import { encodeFrame, FRAME, FrameDecoder, type Frame } from '../src/runtime/vm/frames.js';
 
 /** The guest end, scripted by each test: every frame it received, and a way to answer. */
 export class FakeBridge {

@@ -7,7 +7,7 @@
 // credit, at most MAX_CONNECTIONS are open, and a guest that sends past its credit or reuses a
 // live id loses its channel (the caller catches what dispatch throws).
 import { connect, type Socket } from 'node:net';
-import { FRAME, type Frame } from './guest-channel.js';
+import { FRAME, type Frame } from './frames.js';
 
 /** Bytes per direction of a connection in flight, unacknowledged; as in the bridge. */
 export const CONN_WINDOW = 256 * 1024;
