@@ -153,6 +153,8 @@ export class VmRuntime implements SandboxRuntime {
     this.accel = host.accel;
     const dir = this.dir(containerId);
     await mkdir(dir, { recursive: true });
+    // What the machine's last boot was offered is not this boot's: start() offers once the guest is ready.
+    await rm(join(dir, OFFERED_SOCKETS_FILE), { force: true });
     await writeFile(join(dir, 'cgroup'), bundle.cgroupsPath);
     const machine = await startMachine(
       {
@@ -345,7 +347,8 @@ export class VmRuntime implements SandboxRuntime {
     try {
       channel.offer(OfferedSockets.parse(JSON.parse(saved)));
     } catch {
-      // A channel lost meanwhile offers nothing; the next one offers again.
+      // A channel lost meanwhile offers nothing (the next one offers again); a file cut short by
+      // a crash while the machine booted offers nothing either (its next boot offers afresh).
     }
   }
 
