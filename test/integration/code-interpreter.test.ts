@@ -122,8 +122,8 @@ describe('/execute', () => {
     for (const l of seen) {
       if (l.type !== 'stdout' && l.type !== 'stderr') continue;
       const last = outputs.at(-1);
-      if (last?.[0] === l.type) last[1] += l.text;
-      else outputs.push([l.type, l.text]);
+      if (last?.[0] === l.type) last[1] += String(l.text);
+      else outputs.push([l.type, String(l.text)]);
     }
     expect(outputs).toEqual([
       ['stdout', 'first\n'],

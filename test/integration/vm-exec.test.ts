@@ -1,10 +1,12 @@
 // Streamed commands in a `vm` sandbox, booted for real under TCG (one guest for the file): stdin
 // streamed in, large output intact, no command stalling another or the bridge, kill, exit codes
 // and signals, the spec's exact environment, directory and user, and burrow-agent's launch()
-// with a terminal, as core/ drives every command.
+// with a terminal, as core/ drives every command; and a host socket among the bundle's files
+// relayed to a program in the guest through the bridge.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiskImages, diskLayout, ensureVmAssets, hostTscKhz, ImageStore, launch, poolLayout, VmRuntime } from '@burrow/server/testing';
@@ -51,6 +53,9 @@ describe('streamed commands in a vm sandbox under TCG', () => {
   let runtime: VmRuntime;
   let root: string;
   let bundle: string;
+  let echo: Server;
+  /** How many connections the host's echo socket accepted. */
+  let echoed = 0;
 
   beforeAll(async () => {
     const assets = await ensureVmAssets(burrow.config.imageCache);
@@ -62,11 +67,22 @@ describe('streamed commands in a vm sandbox under TCG', () => {
     root = join(burrow.home, 'vm-exec');
     bundle = join(burrow.home, 'vm-exec-bundle');
     await mkdir(bundle, { recursive: true });
+    // A host socket offered in the guest, as the in-sandbox API's is: it echoes, and ends when the guest does.
+    const sockets = join(burrow.home, 'vm-exec-sockets');
+    await mkdir(sockets, { recursive: true });
+    echo = createServer({ allowHalfOpen: true }, (s) => {
+      echoed++;
+      s.on('error', () => {});
+      s.pipe(s);
+    });
+    await new Promise<void>((resolve) => echo.listen(join(sockets, 'echo.sock'), resolve));
+    await chmod(join(sockets, 'echo.sock'), 0o666);
     await writeFile(
       join(bundle, 'config.json'),
       JSON.stringify({
         root: { path: disks.sandboxPath(SANDBOX) },
         linux: { cgroupsPath: `/burrow-${burrow.config.instanceTag}-${SANDBOX}`, resources: { memory: { limit: 512 * MiB } } },
+        mounts: [{ destination: '/.burrow/relay', type: 'bind', source: sockets, options: ['rbind', 'ro'] }],
       }),
     );
     const host = { accel: 'tcg' as const, assets, tscKhz: await hostTscKhz() };
@@ -83,6 +99,7 @@ describe('streamed commands in a vm sandbox under TCG', () => {
       await disks?.removeSandboxDisk(SANDBOX);
       if (imageId) await disks?.removeImage(imageId);
       if (bundle) await rm(bundle, { recursive: true, force: true });
+      echo?.close();
     }
   });
 
@@ -238,6 +255,42 @@ describe('streamed commands in a vm sandbox under TCG', () => {
     await trapper.signal('SIGTERM');
     expect(await trapperClosed).toEqual([5, null]);
     expect(said.text()).toContain('trapped');
+  });
+
+  it('relays a program\'s connection to an offered host socket: 8 MiB each way, half-closed, as the sandbox user', async () => {
+    // The program writes while it reads (the echo answers as it goes), then shuts its end: the
+    // echo's end follows, and what came back is what went out.
+    const client = [
+      'import hashlib, socket, threading',
+      "data = bytes(range(256)) * (8 * 4096)",
+      "s = socket.socket(socket.AF_UNIX); s.connect('/.burrow/relay/echo.sock')",
+      'def send():',
+      '    s.sendall(data); s.shutdown(socket.SHUT_WR)',
+      't = threading.Thread(target=send); t.start()',
+      'h = hashlib.sha256(); n = 0',
+      'while True:',
+      '    b = s.recv(65536)',
+      '    if not b: break',
+      '    h.update(b); n += len(b)',
+      't.join()',
+      "print(n, h.hexdigest() == hashlib.sha256(data).hexdigest())",
+    ].join('\n');
+    const before = echoed;
+    const out = await runtime.run(SANDBOX, { args: ['python3', '-c', client], env: [PATH], cwd: '/', uid: 1000, gid: 1000 }, 300_000);
+    expect(out).toBe(`${8 * MiB} True\n`);
+    expect(echoed).toBe(before + 1);
+    expect(await runtime.run(SANDBOX, asRoot(['stat', '-c', '%A', '/.burrow/relay/echo.sock']))).toBe('srw-rw-rw-\n');
+  });
+
+  it('closes the guest\'s connection when the host socket is gone', async () => {
+    await new Promise((resolve) => echo.close(resolve));
+    const client = [
+      'import socket',
+      "s = socket.socket(socket.AF_UNIX); s.connect('/.burrow/relay/echo.sock')",
+      'try: print(len(s.recv(10)))',
+      "except ConnectionResetError: print('reset')",
+    ].join('\n');
+    expect(await runtime.run(SANDBOX, asRoot(['python3', '-c', client]))).toMatch(/^(0|reset)\n$/);
   });
 
   it('ends the commands of a daemon that went away, and serves the next one', async () => {

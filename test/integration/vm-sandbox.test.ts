@@ -1,7 +1,7 @@
 // `vm` sandboxes through the API, as a user drives them, booted for real under TCG (these hosts
 // have no usable KVM; slow, so one sandbox serves every test in order): create, exec with stdin
-// and a terminal, the fs API, checkpoint and restore (the disk is a file in the sandbox's
-// subvolume), sleep and wake, limits, kill, and destroy leaving nothing behind.
+// and a terminal, the in-sandbox API, the fs API, checkpoint and restore (the disk is a file in
+// the sandbox's subvolume), sleep and wake, limits, kill, and destroy leaving nothing behind.
 import { execFileSync } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -61,6 +61,17 @@ describe('a vm sandbox, under TCG', { timeout: 300_000 }, () => {
     expect(s.text()).toMatch(/\/dev\/pts\/\d+/);
     expect(s.text()).toContain('30 90');
     expect(s.notices().at(-1)).toEqual({ type: 'exit', exit_code: 3 });
+  });
+
+  it('answers the in-sandbox API inside: burrow-env knows its sandbox, and checkpoints it', async () => {
+    expect((await box.exec('ls', ['-l', '/.burrow/api/api.sock'])).stdout).toMatch(/^srw-rw-rw-/);
+    const info = await box.exec('burrow-env', ['info']);
+    expect(info.exitCode).toBe(0);
+    expect(JSON.parse(info.stdout)).toMatchObject({ name });
+    const made = await box.exec('burrow-env', ['checkpoint', 'create', '-m', 'made inside the machine']);
+    expect(made.exitCode).toBe(0);
+    const id = made.stdout.trim();
+    expect((await box.listCheckpoints()).find((c) => c.id === id)?.comment).toBe('made inside the machine');
   });
 
   it('reads and writes files through the fs API', async () => {
@@ -152,6 +163,8 @@ describe('a vm sandbox, under TCG', { timeout: 300_000 }, () => {
     expect(state.containers).toHaveLength(1);
     expect(state.cgroups).toHaveLength(1);
     expect((await box.exec('echo', ['still running'])).stdout).toBe('still running\n');
+    // The new daemon offers the machine its sockets again.
+    expect(JSON.parse((await box.exec('burrow-env', ['info'])).stdout)).toMatchObject({ name });
   });
 
   it('takes new limits at its next boot, and refuses to shrink its disk', async () => {

@@ -2,77 +2,16 @@
 // bridge that speaks the frame protocol over a unix socket. The real bridge is tested under TCG
 // in test/integration/vm-exec.test.ts.
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { encodeFrame, FRAME, FrameDecoder, GuestChannel, OUTPUT_WINDOW, STDIN_WINDOW, type Frame } from '../src/runtime/vm/guest-channel.js';
+import { FRAME } from '../src/runtime/vm/frames.js';
+import { GuestChannel, OUTPUT_WINDOW, STDIN_WINDOW } from '../src/runtime/vm/guest-channel.js';
 import { GuestProcess, runInGuest } from '../src/runtime/vm/guest-process.js';
 import { VmRuntime } from '../src/runtime/vm-runtime.js';
 import { until } from '../../../test/support/until.js';
-
-/** The guest end, scripted by each test: every frame it received, and a way to answer. */
-class FakeBridge {
-  readonly received: Frame[] = [];
-  private socket: Socket | null = null;
-  private readonly decoder = new FrameDecoder();
-
-  private constructor(
-    readonly server: Server,
-    readonly path: string,
-  ) {
-    server.on('connection', (socket) => {
-      this.socket = socket;
-      socket.on('data', (chunk: Buffer) => this.received.push(...this.decoder.push(chunk)));
-    });
-  }
-
-  static async start(dir: string): Promise<FakeBridge> {
-    const path = join(dir, 'agent.sock');
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(path, resolve));
-    return new FakeBridge(server, path);
-  }
-
-  send(type: number, id: number, payload: Buffer = Buffer.alloc(0)): void {
-    this.socket!.write(encodeFrame(type, id, payload));
-  }
-
-  exit(id: number, code: number, signal = 0): void {
-    const payload = Buffer.alloc(8);
-    payload.writeInt32LE(code, 0);
-    payload.writeInt32LE(signal, 4);
-    this.send(FRAME.EXIT, id, payload);
-  }
-
-  u32(type: number, id: number, value: number): void {
-    const payload = Buffer.alloc(4);
-    payload.writeUInt32LE(value, 0);
-    this.send(type, id, payload);
-  }
-
-  framesOf(type: number): Frame[] {
-    return this.received.filter((f) => f.type === type);
-  }
-
-  stdinBytes(): Buffer {
-    return Buffer.concat(this.framesOf(FRAME.STDIN).map((f) => f.payload));
-  }
-
-  outputAcked(): [number, number] {
-    return this.framesOf(FRAME.OUTPUT_ACK).reduce<[number, number]>((sum, f) => [sum[0] + f.payload.readUInt32LE(0), sum[1] + f.payload.readUInt32LE(4)], [0, 0]);
-  }
-
-  drop(): void {
-    this.socket?.destroy();
-  }
-
-  async close(): Promise<void> {
-    this.socket?.destroy();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-}
+import { FakeBridge } from './fake-bridge.js';
 
 /** EXEC's payload read back: what the bridge will execve. */
 function decodeExec(payload: Buffer) {

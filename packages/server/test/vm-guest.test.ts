@@ -3,7 +3,7 @@
 // booting itself is tested for real in test/integration/vm-tcg.test.ts.
 import { describe, expect, it } from 'vitest';
 import { cpioArchive } from '../src/runtime/vm/cpio.js';
-import { encodeFrame, FRAME, FrameDecoder, MAX_PAYLOAD } from '../src/runtime/vm/guest-channel.js';
+import { encodeFrame, FRAME, FrameDecoder, MAX_PAYLOAD } from '../src/runtime/vm/frames.js';
 import { kernelVersionFrom } from '../src/runtime/vm/guest-kernel.js';
 import { initScript, isStaticElf } from '../src/runtime/vm/initramfs.js';
 import { loadOrder, moduleName, parseModulesDep } from '../src/runtime/vm/kernel-modules.js';

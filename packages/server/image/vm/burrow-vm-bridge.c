@@ -13,7 +13,16 @@
  *     KILL        signal number (i32), sent to the command's process group
  *     OUTPUT_ACK  stdout bytes (u32) | stderr bytes (u32) the host has passed on
  *     HELLO       first frame of every host connection: the commands of the host before are
- *                 SIGKILLed and forgotten (nobody reads them, and their ids are reused)
+ *                 SIGKILLed and forgotten (nobody reads them, and their ids are reused), and
+ *                 so are its relayed connections
+ *     OFFER       (id: socket id) mode u32 | guest path: listen there for the host's socket
+ *                 of that id; an offer already made with the same id and path is kept
+ *     CONN_DATA   (id: connection id) bytes, never more than CONN_WINDOW unacknowledged
+ *     CONN_EOF    the host's socket ended: the guest's end is shut down for writing once
+ *                 what is queued is written
+ *     CONN_ACK    bytes (u32) of CONN_DATA the host has written to its socket
+ *     CONN_CLOSE  the host's connection is gone (or never came): closed once what is queued is
+ *                 written; no frame of that id follows
  *   guest -> host:
  *     READY       once, when the guest is up
  *     STARTED     the command's pid (i32), once it has exec'd
@@ -22,6 +31,9 @@
  *     EXIT        code (i32: exit status, or 128 + signal) | signal (i32, 0 if it exited);
  *                 sent after every byte of the command's output
  *     ERROR       text: the command could not be started (no STARTED, no EXIT follow)
+ *     OPEN        (id: a new connection id) socket id (u32): a program connected to an offered
+ *                 socket; the host connects to its own socket of that id, or answers CONN_CLOSE
+ *     CONN_DATA | CONN_EOF | CONN_ACK | CONN_CLOSE   as the host's, the other way
  *
  * No command can stall another or the bridge: stdin is queued (at most STDIN_WINDOW bytes per
  * command, which the host's credit guarantees) and written without blocking as the command
@@ -29,6 +41,12 @@
  * does not read stops its command (the pipe fills), not the others. Memory stays bounded:
  * MAX_COMMANDS queues of STDIN_WINDOW bytes. Children are reaped as SIGCHLD arrives (a self-pipe
  * wakes poll), not by polling.
+ *
+ * Sockets the host offers (the in-sandbox API) are relayed the same way: the bridge listens at
+ * the path the host chose, and each connection accepted becomes OPEN and then data both ways
+ * under CONN_WINDOW of credit per direction; the guest names only the socket's id, never a host
+ * path. Connections wait in the listen backlog while no host is connected, and at most
+ * MAX_CONNS are open at once.
  *
  * When the host end hangs up (the daemon stops), its commands are SIGKILLed and forgotten: no
  * one is left to read their output, and the next host starts numbering commands afresh. The
@@ -55,12 +73,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 enum {
   EXEC = 1, STDIN_DATA = 2, STDIN_EOF = 3, KILL = 4, OUTPUT_ACK = 5, HELLO = 6,
   READY = 10, STDOUT_DATA = 11, STDERR_DATA = 12, EXIT = 13, ERROR = 14, STDIN_ACK = 15, STARTED = 16,
+  OFFER = 20, HOST_CONN_DATA = 21, HOST_CONN_EOF = 22, HOST_CONN_ACK = 23, HOST_CONN_CLOSE = 24,
+  OPEN = 30, CONN_DATA = 31, CONN_EOF = 32, CONN_ACK = 33, CONN_CLOSE = 34,
 };
 #define MAX_COMMANDS 64
 #define MAX_PAYLOAD (1 << 20)
@@ -69,6 +92,10 @@ enum {
 #define STDIN_WINDOW (256 * 1024)
 #define OUTPUT_WINDOW (256 * 1024)
 #define READ_CHUNK 65536
+#define MAX_OFFERS 16
+#define MAX_CONNS 64
+/* Must match guest-sockets.ts. */
+#define CONN_WINDOW (256 * 1024)
 
 extern char **environ;
 
@@ -93,6 +120,31 @@ struct command {
 
 static struct command commands[MAX_COMMANDS];
 static int port = -1;
+
+struct offer {
+  int fd; /* the listening socket; -1: slot free */
+  uint32_t id;
+  char path[sizeof ((struct sockaddr_un *)0)->sun_path];
+};
+
+/* A connection accepted on an offered socket, relayed to the host. */
+struct conn {
+  int used;
+  uint32_t id;
+  int fd;
+  uint32_t unacked; /* sent to the host, not yet acknowledged */
+  int read_eof; /* the program shut down its end: CONN_EOF sent */
+  int host_eof, shut; /* CONN_EOF came; the socket was shut down for writing */
+  int host_closed; /* CONN_CLOSE came: the connection ends once the queue is written */
+  char *queue; /* CONN_WINDOW bytes, allocated with the first data */
+  size_t head, len;
+};
+
+static struct offer offers[MAX_OFFERS];
+static struct conn conns[MAX_CONNS];
+static uint32_t next_conn_id = 1;
+/* A host is connected (it said HELLO or offered): accepted connections have somewhere to go. */
+static int host_up;
 static int sigchld_pipe[2];
 
 static void write_all(const void *buf, size_t len) {
@@ -303,6 +355,122 @@ static void forget_commands(void) {
   }
 }
 
+static struct conn *find_conn(uint32_t id) {
+  for (int i = 0; i < MAX_CONNS; i++)
+    if (conns[i].used && conns[i].id == id) return &conns[i];
+  return NULL;
+}
+
+static void free_conn(struct conn *c) {
+  close(c->fd);
+  free(c->queue);
+  memset(c, 0, sizeof *c);
+}
+
+/* The host before hung up: its ends of the connections are gone. */
+static void forget_conns(void) {
+  for (int i = 0; i < MAX_CONNS; i++)
+    if (conns[i].used) free_conn(&conns[i]);
+}
+
+static void offer(uint32_t id, const char *payload, uint32_t len) {
+  if (len < 5 || len - 4 >= sizeof offers[0].path || memchr(payload + 4, '\0', len - 4)) return;
+  mode_t mode = read_u32(payload) & 0777;
+  char path[sizeof offers[0].path] = {0};
+  memcpy(path, payload + 4, len - 4);
+  struct offer *slot = NULL;
+  for (int i = 0; i < MAX_OFFERS; i++) {
+    if (offers[i].fd >= 0 && offers[i].id == id) {
+      if (!strcmp(offers[i].path, path)) return;
+      close(offers[i].fd);
+      offers[i].fd = -1;
+    }
+    if (offers[i].fd < 0 && !slot) slot = &offers[i];
+  }
+  if (!slot) return;
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  memcpy(addr.sun_path, path, sizeof path);
+  unlink(path); /* a socket file left on the disk by an earlier boot */
+  if (bind(fd, (struct sockaddr *)&addr, sizeof addr) || chmod(path, mode) || listen(fd, 64)) {
+    fprintf(stderr, "burrow-vm-bridge: cannot offer %s: %s\n", path, strerror(errno));
+    close(fd);
+    return;
+  }
+  *slot = (struct offer){.fd = fd, .id = id};
+  memcpy(slot->path, path, sizeof path);
+}
+
+static void accept_conn(struct offer *o) {
+  struct conn *slot = NULL;
+  for (int i = 0; i < MAX_CONNS && !slot; i++)
+    if (!conns[i].used) slot = &conns[i];
+  if (!slot) return; /* not polled while full */
+  int fd = accept4(o->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) return;
+  *slot = (struct conn){.used = 1, .id = next_conn_id++, .fd = fd};
+  send_u32(OPEN, slot->id, o->id);
+}
+
+/* Writes queued host data as far as the program takes it, credits the host, and ends the
+ * connection as the host asked once the queue is empty. */
+static void flush_conn(struct conn *c) {
+  size_t written = 0;
+  while (c->len) {
+    ssize_t n = write(c->fd, c->queue + c->head, c->len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;
+      /* The program is gone: the host's end is closed too. */
+      send_frame(CONN_CLOSE, c->id, NULL, 0);
+      return free_conn(c);
+    }
+    c->head += (size_t)n;
+    c->len -= (size_t)n;
+    written += (size_t)n;
+  }
+  if (!c->len) c->head = 0;
+  if (written && !c->host_closed) send_u32(CONN_ACK, c->id, (uint32_t)written);
+  if (c->len) return;
+  if (c->host_closed) return free_conn(c);
+  if (c->host_eof && !c->shut) shutdown(c->fd, SHUT_WR), c->shut = 1;
+}
+
+static void queue_conn(struct conn *c, const char *data, uint32_t len) {
+  if (!c || !len || c->host_eof || c->host_closed) return;
+  if (!c->queue && !(c->queue = malloc(CONN_WINDOW))) {
+    send_frame(CONN_CLOSE, c->id, NULL, 0);
+    return free_conn(c);
+  }
+  if (c->len + len > CONN_WINDOW) len = CONN_WINDOW - (uint32_t)c->len; /* the host overran its credit */
+  if (c->head + c->len + len > CONN_WINDOW) {
+    memmove(c->queue, c->queue + c->head, c->len);
+    c->head = 0;
+  }
+  memcpy(c->queue + c->head + c->len, data, len);
+  c->len += len;
+  flush_conn(c);
+}
+
+/* What the program sent, while the host has credited room for it. */
+static void relay_conn(struct conn *c) {
+  static char buf[READ_CHUNK];
+  size_t room = CONN_WINDOW - c->unacked;
+  ssize_t n = read(c->fd, buf, room < sizeof buf ? room : sizeof buf);
+  if (n > 0) {
+    c->unacked += (uint32_t)n;
+    return send_frame(CONN_DATA, c->id, buf, (uint32_t)n);
+  }
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n == 0) {
+    c->read_eof = 1;
+    return send_frame(CONN_EOF, c->id, NULL, 0);
+  }
+  send_frame(CONN_CLOSE, c->id, NULL, 0);
+  free_conn(c);
+}
+
 static int read_full(void *buf, size_t len) {
   char *p = buf;
   while (len) {
@@ -356,7 +524,34 @@ static int serve_frame(void) {
     break;
   case HELLO:
     forget_commands();
+    forget_conns();
+    host_up = 1;
     break;
+  case OFFER:
+    offer(id, payload, len);
+    host_up = 1;
+    break;
+  case HOST_CONN_DATA:
+    queue_conn(find_conn(id), payload, len);
+    break;
+  case HOST_CONN_EOF: {
+    struct conn *k = find_conn(id);
+    if (k) k->host_eof = 1, flush_conn(k);
+    break;
+  }
+  case HOST_CONN_ACK: {
+    struct conn *k = find_conn(id);
+    if (k && len == 4) {
+      uint32_t acked = read_u32(payload);
+      k->unacked = acked > k->unacked ? 0 : k->unacked - acked;
+    }
+    break;
+  }
+  case HOST_CONN_CLOSE: {
+    struct conn *k = find_conn(id);
+    if (k) k->host_closed = 1, flush_conn(k);
+    break;
+  }
   case OUTPUT_ACK:
     if (c && len == 8)
       for (int k = 0; k < 2; k++) {
@@ -434,11 +629,13 @@ int main(int argc, char **argv) {
   }
   struct sigaction chld = {.sa_handler = on_sigchld, .sa_flags = SA_RESTART | SA_NOCLDSTOP};
   sigaction(SIGCHLD, &chld, NULL);
+  for (int i = 0; i < MAX_OFFERS; i++) offers[i].fd = -1;
   send_frame(READY, 0, NULL, 0);
+  enum { MAX_FDS = 2 + 3 * MAX_COMMANDS + MAX_OFFERS + MAX_CONNS };
   for (;;) {
-    struct pollfd fds[2 + 3 * MAX_COMMANDS];
-    struct command *owner[2 + 3 * MAX_COMMANDS];
-    struct output *stream[2 + 3 * MAX_COMMANDS];
+    struct pollfd fds[MAX_FDS];
+    struct command *owner[MAX_FDS];
+    struct output *stream[MAX_FDS];
     int n = 0;
     fds[n++] = (struct pollfd){.fd = port, .events = POLLIN};
     fds[n++] = (struct pollfd){.fd = sigchld_pipe[0], .events = POLLIN};
@@ -452,6 +649,19 @@ int main(int argc, char **argv) {
         if (o->fd >= 0 && o->unacked < OUTPUT_WINDOW) owner[n] = c, stream[n] = o, fds[n++] = (struct pollfd){.fd = o->fd, .events = POLLIN};
       }
     }
+    int first_socket = n;
+    int conns_free = 0;
+    for (int i = 0; i < MAX_CONNS; i++) conns_free += !conns[i].used;
+    struct offer *listening[MAX_FDS];
+    struct conn *relayed[MAX_FDS];
+    for (int i = 0; i < MAX_OFFERS && host_up && conns_free; i++)
+      if (offers[i].fd >= 0) listening[n] = &offers[i], relayed[n] = NULL, fds[n++] = (struct pollfd){.fd = offers[i].fd, .events = POLLIN};
+    for (int i = 0; i < MAX_CONNS; i++) {
+      struct conn *c = &conns[i];
+      if (!c->used) continue;
+      short events = (c->len ? POLLOUT : 0) | (!c->read_eof && !c->host_closed && c->unacked < CONN_WINDOW ? POLLIN : 0);
+      if (events) listening[n] = NULL, relayed[n] = c, fds[n++] = (struct pollfd){.fd = c->fd, .events = events};
+    }
     if (poll(fds, (nfds_t)n, -1) < 0) {
       if (errno == EINTR) continue;
       return 1;
@@ -461,11 +671,25 @@ int main(int argc, char **argv) {
       if (serve_frame()) {
         if (!(fds[0].revents & POLLHUP)) return 1;
         forget_commands();
+        forget_conns();
+        host_up = 0;
         usleep(100000); /* no host connected (yet, or any more) */
         continue;
       }
     }
-    for (int i = 2; i < n; i++) {
+    for (int i = first_socket; i < n && host_up; i++) {
+      if (!fds[i].revents) continue;
+      if (listening[i]) {
+        if (listening[i]->fd == fds[i].fd) accept_conn(listening[i]);
+        continue;
+      }
+      struct conn *c = relayed[i];
+      /* A frame served above may have ended it, or a new connection taken its slot. */
+      if (!c->used || c->fd != fds[i].fd) continue;
+      if (fds[i].revents & POLLOUT || (c->len && fds[i].revents & (POLLERR | POLLHUP))) flush_conn(c);
+      if (c->used && c->fd == fds[i].fd && fds[i].revents & (POLLIN | POLLHUP | POLLERR) && !c->read_eof && !c->host_closed && c->unacked < CONN_WINDOW) relay_conn(c);
+    }
+    for (int i = 2; i < first_socket; i++) {
       if (!fds[i].revents || !owner[i]->used) continue;
       if (stream[i]) {
         if (stream[i]->fd == fds[i].fd) drain(owner[i], stream[i]);

@@ -1,15 +1,18 @@
 // The `vm` runtime: each sandbox a QEMU microVM with its own kernel (vm/), its disk an ext4
 // image file in the sandbox's subvolume (storage/sandbox-disks.ts). It speaks the same verbs as
 // the OCI runtimes and reads the same bundle (oci-bundle.ts), so that core/ drives it unchanged;
-// commands are streamed through the guest's bridge (vm/guest-process.ts).
+// commands are streamed through the guest's bridge (vm/guest-process.ts), and the host's sockets
+// among the bundle's files (the in-sandbox API) are relayed to the guest (vm/guest-sockets.ts).
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
 import { Cgroup } from './cgroup.js';
 import type { ContainerState, ProcessSpec, SandboxRuntime } from './runtime.js';
 import { GuestChannel } from './vm/guest-channel.js';
 import { DEFAULT_PATH, MACHINE_NETWORK_ANNOTATION } from './oci-bundle.js';
 import { GuestProcess, runInGuest } from './vm/guest-process.js';
+import type { OfferedSocket } from './vm/guest-sockets.js';
 import { startMachine, type Acceleration, type MachineNetwork } from './vm/machine.js';
 import { Qmp } from './vm/qmp.js';
 import type { VmAssets } from './vm/vm-assets.js';
@@ -28,6 +31,10 @@ const SYNC_BEFORE_KILL_MS = 10_000;
 const QEMU_MEMORY_OVERHEAD_BYTES = 384 * MiB;
 /** QEMU's host threads: one per vCPU, its main loop, and up to 64 I/O workers. */
 const QEMU_HOST_TASKS = 256;
+
+/** The sockets a machine's guest is offered, as saved in its folder for the next host connection. */
+const OfferedSockets = z.array(z.object({ id: z.number().int().nonnegative(), guestPath: z.string(), hostPath: z.string(), mode: z.number().int() }));
+export const OFFERED_SOCKETS_FILE = 'sockets.json';
 
 /** What every VM of this host boots, and how: found out once, on the first boot. */
 export interface VmHost {
@@ -146,6 +153,8 @@ export class VmRuntime implements SandboxRuntime {
     this.accel = host.accel;
     const dir = this.dir(containerId);
     await mkdir(dir, { recursive: true });
+    // What the machine's last boot was offered is not this boot's: start() offers once the guest is ready.
+    await rm(join(dir, OFFERED_SOCKETS_FILE), { force: true });
     await writeFile(join(dir, 'cgroup'), bundle.cgroupsPath);
     const machine = await startMachine(
       {
@@ -170,8 +179,13 @@ export class VmRuntime implements SandboxRuntime {
         memoryBytes: bundle.size.memoryMb * MiB + QEMU_MEMORY_OVERHEAD_BYTES,
         tasks: QEMU_HOST_TASKS,
       });
-      await (await this.channel(containerId)).ready(BOOT_TIMEOUT_MS);
-      await this.prepareGuest(containerId, bundle);
+      const channel = await this.channel(containerId);
+      await channel.ready(BOOT_TIMEOUT_MS);
+      const sockets = await socketsOf(bundle.files);
+      await this.prepareGuest(containerId, bundle, sockets);
+      // Saved first: a channel that connects later (a new daemon) offers them again.
+      await writeFile(join(dir, OFFERED_SOCKETS_FILE), JSON.stringify(sockets));
+      channel.offer(sockets);
     } catch (e) {
       const console = (await readFile(join(dir, 'console.log'), 'utf8').catch(() => '')).trim().split('\n').slice(-5).join(' | ');
       await this.remove(containerId).catch(() => {}); // the reconciler deletes what is left
@@ -182,9 +196,10 @@ export class VmRuntime implements SandboxRuntime {
   /**
    * What a container gets from its bundle, given to the guest: its hostname, the host's files
    * (hosts, resolv.conf, tools, policy…) as they are at boot, and a filesystem as large as its
-   * disk (grown online by the guest's own resize2fs; an image without one keeps its size).
+   * disk (grown online by the guest's own resize2fs; an image without one keeps its size), and
+   * the folders of the sockets it will be offered.
    */
-  private async prepareGuest(containerId: string, bundle: MachineBundle): Promise<void> {
+  private async prepareGuest(containerId: string, bundle: MachineBundle, sockets: readonly OfferedSocket[]): Promise<void> {
     const inGuest = async (args: string[], input?: Uint8Array, okCodes: number[] = [0]) => {
       const result = await runInGuest(this.channel(containerId), { args, env: [`PATH=${DEFAULT_PATH}`], cwd: '/', uid: 0, gid: 0 }, input);
       if (!okCodes.includes(result.code)) throw new Error(`${args.join(' ')} exited ${result.code} in the guest: ${result.stderr.trim().slice(-300)}`);
@@ -195,6 +210,8 @@ export class VmRuntime implements SandboxRuntime {
         await inGuest(['/bin/sh', '-c', WRITE_FILE, 'sh', file.destination, file.mode.toString(8)], await readFile(file.source));
       }
     }
+    const socketDirs = [...new Set(sockets.map((s) => dirname(s.guestPath)))];
+    if (socketDirs.length) await inGuest(['mkdir', '-p', '--', ...socketDirs]);
     await inGuest(['resize2fs', '/dev/vda'], undefined, [0, 127]);
   }
 
@@ -203,7 +220,10 @@ export class VmRuntime implements SandboxRuntime {
     const qmp = await Qmp.connect(join(this.dir(containerId), 'qmp.sock')).catch(() => null);
     if (!qmp) return 'stopped';
     try {
-      return (await qmp.status()) === 'paused' ? 'paused' : 'running';
+      const state = (await qmp.status()) === 'paused' ? 'paused' : 'running';
+      // A new daemon first asks after its machines here: connecting re-offers their sockets.
+      void this.channel(containerId).catch(() => {});
+      return state;
     } finally {
       qmp.close();
     }
@@ -310,11 +330,26 @@ export class VmRuntime implements SandboxRuntime {
       const forget = () => {
         if (this.channels.get(containerId) === connecting) this.channels.delete(containerId);
       };
-      connecting.then((c) => c.closed.then(forget), forget);
+      connecting.then((c) => {
+        void c.closed.then(forget);
+        void this.offerSaved(containerId, c);
+      }, forget);
       this.channels.set(containerId, connecting);
       channel = connecting;
     }
     return channel;
+  }
+
+  /** Offers the guest the sockets saved at boot (none yet while it boots: start() offers them). */
+  private async offerSaved(containerId: string, channel: GuestChannel): Promise<void> {
+    const saved = await readFile(join(this.dir(containerId), OFFERED_SOCKETS_FILE), 'utf8').catch(() => null);
+    if (saved === null) return;
+    try {
+      channel.offer(OfferedSockets.parse(JSON.parse(saved)));
+    } catch {
+      // A channel lost meanwhile offers nothing (the next one offers again); a file cut short by
+      // a crash while the machine booted offers nothing either (its next boot offers afresh).
+    }
   }
 
   private closeChannel(containerId: string): void {
@@ -339,4 +374,22 @@ async function filesOf(source: string, destination: string): Promise<Array<{ sou
     files.push({ source: path, destination: `${destination}/${entry.name}`, mode: (await stat(path)).mode & 0o777 });
   }
   return files;
+}
+
+/**
+ * The host's unix sockets directly in a bundle's bind source folders (the in-sandbox API's),
+ * each offered in the guest at the same path inside.
+ */
+async function socketsOf(files: MachineBundle['files']): Promise<OfferedSocket[]> {
+  const sockets: OfferedSocket[] = [];
+  for (const { source, destination } of files) {
+    const entries = await readdir(source, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      if (!entry.isSocket()) continue;
+      const hostPath = join(source, entry.name);
+      const info = await stat(hostPath).catch(() => null);
+      if (info) sockets.push({ id: sockets.length + 1, guestPath: `${destination}/${entry.name}`, hostPath, mode: info.mode & 0o777 });
+    }
+  }
+  return sockets;
 }

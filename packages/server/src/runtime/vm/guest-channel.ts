@@ -7,23 +7,11 @@
 // bytes per stream the host has not acknowledged (OUTPUT_ACK), so the socket is always read and
 // a consumer that stops reading stops its own command only (guest-process.ts acknowledges what
 // its consumer takes).
+//
+// Host sockets offered in the guest (guest-sockets.ts) are relayed through the same channel.
 import { connect, type Socket } from 'node:net';
-
-export const FRAME = {
-  EXEC: 1,
-  STDIN: 2,
-  STDIN_EOF: 3,
-  KILL: 4,
-  OUTPUT_ACK: 5,
-  HELLO: 6,
-  READY: 10,
-  STDOUT: 11,
-  STDERR: 12,
-  EXIT: 13,
-  ERROR: 14,
-  STDIN_ACK: 15,
-  STARTED: 16,
-} as const;
+import { encodeFrame, FrameDecoder, FRAME, MAX_PAYLOAD, type Frame } from './frames.js';
+import { SocketRelay, type OfferedSocket } from './guest-sockets.js';
 
 /** Input bytes a command may have in flight to the bridge (its queue there); as in the bridge. */
 export const STDIN_WINDOW = 256 * 1024;
@@ -31,47 +19,6 @@ export const STDIN_WINDOW = 256 * 1024;
 export const OUTPUT_WINDOW = 256 * 1024;
 /** The largest STDIN frame the host sends (the bridge reads a frame whole before anything else). */
 export const STDIN_FRAME = 64 * 1024;
-
-const HEADER_BYTES = 9;
-/** The bridge refuses frames larger than this; the host never sends one. */
-export const MAX_PAYLOAD = 1 << 20;
-
-export interface Frame {
-  type: number;
-  id: number;
-  payload: Buffer;
-}
-
-export function encodeFrame(type: number, id: number, payload: Uint8Array = Buffer.alloc(0)): Buffer {
-  if (payload.length > MAX_PAYLOAD) throw new Error(`a frame holds at most ${MAX_PAYLOAD} bytes`);
-  const header = Buffer.alloc(HEADER_BYTES);
-  header[0] = type;
-  header.writeUInt32LE(id, 1);
-  header.writeUInt32LE(payload.length, 5);
-  return Buffer.concat([header, payload]);
-}
-
-/** Splits a byte stream into frames; bytes of an unfinished frame wait for the next chunk. */
-export class FrameDecoder {
-  private pending: Buffer = Buffer.alloc(0);
-
-  push(chunk: Buffer): Frame[] {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    const frames: Frame[] = [];
-    while (this.pending.length >= HEADER_BYTES) {
-      const length = this.pending.readUInt32LE(5);
-      if (length > MAX_PAYLOAD) throw new Error(`the guest sent a frame of ${length} bytes (at most ${MAX_PAYLOAD})`);
-      if (this.pending.length < HEADER_BYTES + length) break;
-      frames.push({
-        type: this.pending[0]!,
-        id: this.pending.readUInt32LE(1),
-        payload: Buffer.from(this.pending.subarray(HEADER_BYTES, HEADER_BYTES + length)),
-      });
-      this.pending = this.pending.subarray(HEADER_BYTES + length);
-    }
-    return frames;
-  }
-}
 
 /** What runs in the guest, exactly: no PATH or HOME is added, `args[0]` is searched in `env`'s PATH. */
 export interface GuestCommand {
@@ -128,11 +75,15 @@ export class GuestChannel {
   private readyWaiters: Array<() => void> = [];
   private isReady = false;
   private closedBecause: Error | null = null;
+  private readonly relay: SocketRelay;
   private markClosed!: (why: Error) => void;
   /** Resolves, with why, once the channel is lost or closed: nothing more can run through it. */
   readonly closed = new Promise<Error>((resolve) => (this.markClosed = resolve));
 
   private constructor(private readonly socket: Socket) {
+    this.relay = new SocketRelay((type, id, payload) => {
+      if (!this.closedBecause) socket.write(encodeFrame(type, id, payload));
+    });
     socket.on('data', (chunk: Buffer) => {
       try {
         for (const frame of this.decoder.push(chunk)) this.dispatch(frame);
@@ -201,6 +152,12 @@ export class GuestChannel {
     };
   }
 
+  /** Has the guest listen for `sockets` and relay what connects to them to the host's. */
+  offer(sockets: readonly OfferedSocket[]): void {
+    if (this.closedBecause) throw this.closedBecause;
+    this.relay.offer(sockets);
+  }
+
   close(): void {
     this.socket.destroy();
   }
@@ -211,6 +168,7 @@ export class GuestChannel {
       for (const wake of this.readyWaiters.splice(0)) wake();
       return;
     }
+    if (this.relay.dispatch(frame)) return;
     const command = this.commands.get(frame.id);
     if (!command) return;
     const { payload } = frame;
@@ -236,6 +194,7 @@ export class GuestChannel {
     if (this.closedBecause) return;
     this.closedBecause = error;
     this.markClosed(error);
+    this.relay.closeAll();
     const commands = [...this.commands.values()];
     this.commands.clear();
     for (const command of commands) command.failed(error);
