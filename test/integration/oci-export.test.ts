@@ -196,11 +196,18 @@ describe('burrow export', () => {
     config.process.terminal = false;
     config.linux.namespaces = config.linux.namespaces.map((ns) => (ns.type === 'network' ? { type: 'network', path: `/run/netns/${netns}` } : ns));
     await writeFile(configPath, JSON.stringify(config));
-    const child = spawn('runc', ['run', '--bundle', join(work, 'bundle'), container], { stdio: 'ignore' });
+    const child = spawn('runc', ['run', '--bundle', join(work, 'bundle'), container], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let runcStderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (runcStderr += chunk.toString()));
+    // Taken at once: a runc that fails at start has exited before the test would wait for it.
+    const exited = new Promise((resolve) => child.once('close', resolve));
     try {
       const page = await until(
         'the exported app to answer',
-        async () => (await run('ip', ['netns', 'exec', netns, 'curl', '-sS', '--max-time', '2', 'http://127.0.0.1:8080/']).catch(() => ({ stdout: '' }))).stdout,
+        async () => {
+          if (child.exitCode !== null) throw new Error(`runc run exited ${child.exitCode}: ${runcStderr}`);
+          return (await run('ip', ['netns', 'exec', netns, 'curl', '-sS', '--max-time', '2', 'http://127.0.0.1:8080/']).catch(() => ({ stdout: '' }))).stdout;
+        },
         { accept: (p) => p.includes('hello from the sandbox'), timeoutMs: 60_000 },
       );
       expect(page).toContain('hello from the sandbox');
@@ -213,7 +220,7 @@ describe('burrow export', () => {
       );
     } finally {
       await run('runc', ['kill', container, 'KILL']).catch(() => {});
-      await new Promise((resolve) => child.once('close', resolve));
+      await exited;
       await run('runc', ['delete', '--force', container]).catch(() => {});
     }
   }, 180_000);
