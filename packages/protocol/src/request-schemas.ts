@@ -138,9 +138,15 @@ export const killQuery = z.object({
   timeout: z.string().max(32).optional(),
 });
 
-/** `POST /v1/sprites/{name}/checkpoint`: `{}` or `{"comment": "..."}` (spec §5). */
+/**
+ * `POST /v1/sprites/{name}/checkpoint`: `{}` or `{"comment": "..."}` (spec §5); burrow's
+ * `"memory": true` keeps the running processes too (vm sandboxes).
+ */
 export const createCheckpointBody = z
-  .object({ comment: z.string().max(MAX_COMMENT_LENGTH, `a comment is at most ${MAX_COMMENT_LENGTH} characters`).optional() })
+  .object({
+    comment: z.string().max(MAX_COMMENT_LENGTH, `a comment is at most ${MAX_COMMENT_LENGTH} characters`).optional(),
+    memory: z.boolean().optional(),
+  })
   .strict();
 
 export const listCheckpointsQuery = z.object({

@@ -98,6 +98,7 @@ export const checkpointSchema = z.object({
   comment: z.string(),
   history: z.array(z.string()).describe('ancestors, nearest first'),
   is_auto: z.boolean(),
+  memory: z.boolean().describe('it holds the running processes too (vm sandboxes): a restore or fork of it resumes them'),
   source_id: z.string().nullable().describe('the checkpoint the sandbox stood on when this one was taken'),
   health: z.string(),
   size_bytes: z.number().int().nullable().describe('bytes only this checkpoint holds (what deleting it would free); null when unknown'),

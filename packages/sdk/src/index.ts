@@ -1,6 +1,6 @@
 /** @burrow/sdk: the TypeScript client for burrow's Sprites-compatible API. */
 export { BurrowClient, type BurrowClientOptions, type CreateSandboxOptions } from './client.js';
-export { Sandbox, type CheckpointStreamOptions, type ExecOptions, type ExecResult } from './sandbox.js';
+export { Sandbox, type CheckpointStreamOptions, type CreateCheckpointOptions, type ExecOptions, type ExecResult } from './sandbox.js';
 export { readEvents } from './ndjson.js';
 export { PortWatcher, type ListeningPort, type PortEvent } from './network.js';
 export type { EventsOptions } from './events.js';

@@ -49,6 +49,11 @@ export interface CheckpointStreamOptions {
   onEvent?: (event: CheckpointEvent) => void;
 }
 
+export interface CreateCheckpointOptions extends CheckpointStreamOptions {
+  /** Keep the running processes too (vm sandboxes only): a restore or fork of the checkpoint resumes them. */
+  memory?: boolean;
+}
+
 export interface ExecOptions {
   /** When given, replaces the sandbox's default environment (spec §3.1). */
   env?: Record<string, string>;
@@ -235,12 +240,12 @@ export class Sandbox {
   }
 
   /**
-   * Checkpoints the sandbox's disk (a copy-on-write snapshot; the sandbox keeps running) and
-   * resolves with the new checkpoint once it is durable.
+   * Checkpoints the sandbox's disk (a copy-on-write snapshot; the sandbox keeps running), and
+   * with `memory` its running processes, and resolves with the new checkpoint once it is durable.
    */
-  async createCheckpoint(comment?: string, options: CheckpointStreamOptions = {}): Promise<Checkpoint> {
+  async createCheckpoint(comment?: string, options: CreateCheckpointOptions = {}): Promise<Checkpoint> {
     const response = await this.api.send('POST', `${this.path()}/checkpoint`, {
-      body: comment === undefined ? {} : { comment },
+      body: { ...(comment === undefined ? {} : { comment }), ...(options.memory ? { memory: true } : {}) },
       expect: [200],
       timeoutMs: STREAM_TIMEOUT_MS,
     });

@@ -20,12 +20,13 @@ export function registerCheckpoint(program: Command): void {
     .description('checkpoint the sandbox disk (copy-on-write; the sandbox keeps running)')
     .argument('<name>', 'the sandbox')
     .option('-m, --comment <text>', 'what this checkpoint is (up to 1024 characters)')
+    .option('--memory', 'keep the running processes too (vm sandboxes): a restore or fork resumes them')
     .option('--json', 'print the checkpoint as JSON')
-    .action(async (name: string, options: { comment?: string; json?: boolean }, command: Command) => {
+    .action(async (name: string, options: { comment?: string; memory?: boolean; json?: boolean }, command: Command) => {
       const started = Date.now();
       const created = await clientFor(command)
         .sandbox(name)
-        .createCheckpoint(options.comment, options.json ? {} : { onEvent: progress });
+        .createCheckpoint(options.comment, { memory: options.memory, ...(options.json ? {} : { onEvent: progress }) });
       const elapsed = Date.now() - started;
       if (options.json) {
         process.stdout.write(renderJson(created));
@@ -51,8 +52,8 @@ export function registerCheckpoint(program: Command): void {
       const now = new Date();
       process.stdout.write(
         renderTable(
-          ['ID', 'CREATED', 'SIZE', 'FROM', 'COMMENT'],
-          list.map((c) => [c.id, formatAge(c.create_time, now), formatBytes(c.size_bytes), c.source_id ?? '-', c.comment]),
+          ['ID', 'CREATED', 'SIZE', 'FROM', 'MEMORY', 'COMMENT'],
+          list.map((c) => [c.id, formatAge(c.create_time, now), formatBytes(c.size_bytes), c.source_id ?? '-', c.memory ? 'yes' : '-', c.comment]),
         ),
       );
       process.stderr.write(`${list.length} checkpoint${list.length === 1 ? '' : 's'} of ${name} (${formatSeconds(Date.now() - started)})\n`);
@@ -116,6 +117,7 @@ export function renderCheckpoint(c: Checkpoint, now: Date = new Date()): string 
     ['created', formatTimestamp(c.create_time, now)],
     ['comment', c.comment],
     ['automatic', c.is_auto ? 'yes' : 'no'],
+    ['memory', c.memory ? 'yes: a restore or fork resumes its processes' : 'no: disk only'],
     ['taken on', c.source_id ?? undefined],
     ['history', c.history.join(' <- ')],
     ['size', c.size_bytes === null ? 'unknown' : `${formatBytes(c.size_bytes)} only this checkpoint holds`],

@@ -9,6 +9,7 @@ export function checkpointView(c: CheckpointInfo): Checkpoint {
     comment: c.comment,
     history: c.history,
     is_auto: c.isAuto,
+    memory: c.hasMemory,
     source_id: c.sourceId,
     health: '',
     size_bytes: c.sizeBytes,

@@ -8,7 +8,7 @@ import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
 import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import type { SandboxRuntime } from '../runtime/runtime.js';
 import { VIEWS_INSIDE, type Snapshots } from '../storage/snapshots.js';
-import { DomainError, SandboxBusy, RuntimeFailed } from './errors.js';
+import { Conflict, DomainError, SandboxBusy, RuntimeFailed } from './errors.js';
 import type { EventRecorder } from './events.js';
 import type { Metrics } from './metrics.js';
 import type { SandboxHooks } from './sandbox-hooks.js';
@@ -115,11 +115,12 @@ export class Checkpoints {
   /**
    * Refuses early (before a stream starts) what would fail anyway: a missing or busy sandbox or
    * checkpoint, a pool below its reserve, a checkpoint budget that no pruning can make room in.
-   * `id` is the checkpoint a restore goes back to.
+   * `id` is the checkpoint a restore goes back to; `memory`, a checkpoint that would keep memory.
    */
-  async precheck(name: string, id?: string): Promise<void> {
+  async precheck(name: string, id?: string, opts: { memory?: boolean } = {}): Promise<void> {
     const record = this.deps.manager.get(name);
     assertNotBusy(record);
+    if (opts.memory) await this.deps.manager.withLock(name, async (sandbox) => assertMemoryCanBeKept(sandbox));
     if (id !== undefined) this.ready(record, id);
     const what = id === undefined ? `a checkpoint of '${name}'` : restoring(name, id);
     await this.deps.room.assertPoolRoom(what);
@@ -128,13 +129,15 @@ export class Checkpoints {
     if (!room.fits) throw StorageRoom.budgetExceeded(record, room, what);
   }
 
-  async create(name: string, opts: { comment?: string } = {}, progress: Progress = () => {}): Promise<CheckpointRecord> {
+  /** `memory`: the running processes too (vm sandboxes), so that a restore or fork resumes them. */
+  async create(name: string, opts: { comment?: string; memory?: boolean } = {}, progress: Progress = () => {}): Promise<CheckpointRecord> {
     assertNotBusy(this.deps.manager.get(name));
     return this.deps.manager.withLock(name, async (sandbox) => {
       const record = sandbox.record;
       assertNotBusy(record);
+      if (opts.memory) assertMemoryCanBeKept(sandbox);
       await this.makeRoom(record, `a checkpoint of '${name}'`, progress);
-      const { checkpoint, live } = await this.take(sandbox, { comment: opts.comment ?? '', isAuto: false }, progress);
+      const { checkpoint, live } = await this.take(sandbox, { comment: opts.comment ?? '', isAuto: false, memory: opts.memory ?? false }, progress);
       if (live) await this.refreshViews(sandbox, true);
       return checkpoint;
     });
@@ -150,7 +153,7 @@ export class Checkpoints {
       const record = sandbox.record;
       assertNotBusy(record);
       await this.makeRoom(record, `an automatic checkpoint of '${name}'`, () => {});
-      return (await this.take(sandbox, { comment, isAuto: true }, () => {})).checkpoint;
+      return (await this.take(sandbox, { comment, isAuto: true, memory: false }, () => {})).checkpoint;
     });
   }
 
@@ -164,7 +167,7 @@ export class Checkpoints {
       const { store, snapshots, crashPoint } = this.deps;
       const record = sandbox.record;
       assertNotBusy(record);
-      this.ready(record, id);
+      const target = this.ready(record, id);
       await this.makeRoom(record, restoring(name, id), progress, id);
       const t0 = performance.now();
       const intent = store.beginRestore(record.id, id);
@@ -185,6 +188,7 @@ export class Checkpoints {
       progress(
         `disk swapped to ${id} in ${ms(t2 - t1)} (stopping took ${ms(t1 - t0)}); the state before is kept as ${intent.autoId}`,
       );
+      if (target.hasMemory) progress(`resuming the processes ${id} holds`);
       try {
         await sandbox.boot();
         sandbox.move('running', { failureReason: null });
@@ -283,7 +287,7 @@ export class Checkpoints {
           const record = sandbox.find();
           if (!record || record.status !== 'running') return;
           await this.makeRoom(record, `an automatic checkpoint of '${record.name}'`, () => {});
-          await this.take(sandbox, { comment: 'automatic', isAuto: true }, () => {});
+          await this.take(sandbox, { comment: 'automatic', isAuto: true, memory: false }, () => {});
           await this.prune(record);
         });
       } catch (e) {
@@ -298,16 +302,20 @@ export class Checkpoints {
    * snapshot, thaw. The freeze makes the snapshot one instant of every file; the thaw is in a
    * finally so that no failure leaves the sandbox frozen. runc sandboxes write through the host
    * kernel, whose dirty pages the snapshot itself flushes, so they skip the `sync`.
+   *
+   * With `memory`, the machine's memory is written beside its disk before the freeze (the
+   * machine paused meanwhile), so the snapshot takes both at one instant; it is removed from the
+   * live disk's folder after, and the machine runs on.
    */
   private async take(
     sandbox: LockedSandbox,
-    opts: { comment: string; isAuto: boolean },
+    opts: { comment: string; isAuto: boolean; memory: boolean },
     progress: Progress,
   ): Promise<{ checkpoint: CheckpointRecord; live: boolean }> {
     const { store, snapshots, crashPoint } = this.deps;
     const record = sandbox.record;
     const runtime = sandbox.runtime;
-    const checkpoint = store.begin(record.id, opts);
+    const checkpoint = store.begin(record.id, { comment: opts.comment, isAuto: opts.isAuto, hasMemory: opts.memory });
     const started = performance.now();
     crashPoint('checkpoint:create:recorded');
     const group = await snapshots.groupOf(record.id);
@@ -329,18 +337,31 @@ export class Checkpoints {
         if (live) {
           if (runtime.ownKernel) progress(`flushed the sandbox's file data to disk in ${ms(performance.now() - t0)}`);
           const frozenAt = performance.now();
-          await sandbox.freeze();
           try {
-            crashPoint('checkpoint:create:paused');
-            await snapshots.take(record.id, checkpoint.id, group);
-            crashPoint('checkpoint:create:snapshot');
+            if (opts.memory) {
+              await runtime.saveMemory!(record.containerId);
+              crashPoint('checkpoint:create:memory');
+              progress(`saved the sandbox's memory in ${ms(performance.now() - frozenAt)}`);
+            }
+            await sandbox.freeze();
+            try {
+              crashPoint('checkpoint:create:paused');
+              await snapshots.take(record.id, checkpoint.id, group);
+              crashPoint('checkpoint:create:snapshot');
+            } finally {
+              await sandbox.thaw();
+            }
           } finally {
-            await sandbox.thaw();
+            if (opts.memory) {
+              await runtime.discardMemory!(record.containerId);
+              if (!wasPaused) await runtime.resume(record.containerId);
+            }
           }
           if (wasPaused) await runtime.pause(record.containerId);
-          progress(`sandbox was frozen for ${ms(performance.now() - frozenAt)} while its disk was snapshotted`);
+          progress(`sandbox was frozen for ${ms(performance.now() - frozenAt)} while its ${opts.memory ? 'memory and disk were' : 'disk was'} snapshotted`);
         }
       }
+      if (!live && opts.memory) throw new Error('it stopped meanwhile: there are no running processes to keep');
       if (!live) {
         // No container: nothing writes to the disk, so it is consistent as it is.
         await snapshots.take(record.id, checkpoint.id, group);
@@ -479,8 +500,14 @@ export class Checkpoints {
         await snapshots.remove(c.sandboxId, c.id);
         store.delete(c.sandboxId, c.id, { releaseId: true });
         report.checkpointsRolledBack.push(label(c.sandboxId, c.id));
-        // A create interrupted while the sandbox was frozen must not leave it frozen.
+        // A create interrupted while the sandbox was frozen must not leave it frozen, nor its
+        // memory beside its disk, where its next start would resume it.
         const record = byId.get(c.sandboxId);
+        if (record && c.hasMemory) {
+          await manager.withLock(record.name, async (sandbox) => {
+            await sandbox.runtime.discardMemory?.(record.containerId);
+          });
+        }
         if (record?.status === 'running') {
           await manager.withLock(record.name, async (sandbox) => {
             const runtime = sandbox.runtime;
@@ -534,6 +561,17 @@ export class Checkpoints {
 
 function isLive(state: string): boolean {
   return state === 'running' || state === 'paused';
+}
+
+/** A memory checkpoint needs a runtime that keeps memory (vm) and a sandbox that runs (or is warm). */
+function assertMemoryCanBeKept(sandbox: LockedSandbox): void {
+  const record = sandbox.record;
+  if (!sandbox.runtime.saveMemory) {
+    throw new DomainError('invalid_request', `sandbox '${record.name}' runs on ${record.runtime}, which cannot keep its memory in a checkpoint; only vm sandboxes can`);
+  }
+  if (record.status !== 'running' && record.status !== 'warm') {
+    throw new Conflict(`sandbox '${record.name}' is ${record.status}: it has no running processes to keep; wake it first, or checkpoint its disk alone`);
+  }
 }
 
 function assertNotBusy(record: SandboxRecord): void {

@@ -13,6 +13,8 @@ export interface CheckpointRecord {
   id: string;
   comment: string;
   isAuto: boolean;
+  /** It holds the sandbox's memory too: a restore or fork of it resumes the running processes. */
+  hasMemory: boolean;
   /** The checkpoint the sandbox stood on when this one was taken (its parent), if any. */
   sourceId: string | null;
   createdAt: string;
@@ -34,6 +36,7 @@ interface Row {
   id: string;
   comment: string;
   is_auto: number;
+  has_memory: number;
   source_id: string | null;
   created_at: string;
   status: CheckpointStatus;
@@ -45,6 +48,7 @@ function fromRow(r: Row): CheckpointRecord {
     id: r.id,
     comment: r.comment,
     isAuto: r.is_auto === 1,
+    hasMemory: r.has_memory === 1,
     sourceId: r.source_id,
     createdAt: r.created_at,
     status: r.status,
@@ -80,7 +84,7 @@ export class CheckpointStore {
    * Reserves the next id (`v<n>` or `auto-<n>`) and records the checkpoint as `creating`, in one
    * transaction, before anything is written to disk.
    */
-  begin(sandboxId: string, opts: { comment: string; isAuto: boolean; createdAt?: string }): CheckpointRecord {
+  begin(sandboxId: string, opts: { comment: string; isAuto: boolean; hasMemory?: boolean; createdAt?: string }): CheckpointRecord {
     return this.db.transaction(() => {
       const column = opts.isAuto ? 'auto_checkpoint_seq' : 'checkpoint_seq';
       const state = this.db
@@ -95,16 +99,17 @@ export class CheckpointStore {
         id: opts.isAuto ? `auto-${n}` : `v${n}`,
         comment: opts.comment,
         isAuto: opts.isAuto,
+        hasMemory: opts.hasMemory ?? false,
         sourceId: state.source,
         createdAt: opts.createdAt ?? new Date().toISOString(),
         status: 'creating',
       };
       this.db
         .prepare(
-          `INSERT INTO checkpoints (sandbox_id, id, comment, is_auto, source_id, created_at, status)
-           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+          `INSERT INTO checkpoints (sandbox_id, id, comment, is_auto, has_memory, source_id, created_at, status)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(sandboxId, record.id, record.comment, record.isAuto ? 1 : 0, record.sourceId, record.createdAt, record.status);
+        .run(sandboxId, record.id, record.comment, record.isAuto ? 1 : 0, record.hasMemory ? 1 : 0, record.sourceId, record.createdAt, record.status);
       return record;
     })();
   }

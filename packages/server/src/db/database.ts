@@ -185,6 +185,9 @@ const MIGRATIONS: string[] = [
      on_timeout  TEXT NOT NULL,
      started_at  TEXT NOT NULL
    )`,
+  // A checkpoint that holds the running machine's memory beside its disk (vm sandboxes): a
+  // restore or fork of it resumes the processes.
+  `ALTER TABLE checkpoints ADD COLUMN has_memory INTEGER NOT NULL DEFAULT 0`,
 ];
 
 export type Db = Database.Database;

@@ -46,4 +46,12 @@ export interface SandboxRuntime {
   kill(containerId: string): Promise<void>;
   /** Kills and deletes the container; a container that does not exist is not an error. */
   remove(containerId: string): Promise<void>;
+  /**
+   * Only where a sandbox's memory can be kept (vm): writes the running sandbox's memory beside
+   * its disk, where a checkpoint of the disk takes it along and the next start from that disk
+   * resumes it. The sandbox is left paused.
+   */
+  saveMemory?(containerId: string): Promise<void>;
+  /** Removes what saveMemory wrote, once a checkpoint holds it. */
+  discardMemory?(containerId: string): Promise<void>;
 }

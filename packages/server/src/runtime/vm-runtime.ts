@@ -13,7 +13,9 @@ import { GuestChannel } from './vm/guest-channel.js';
 import { DEFAULT_PATH, MACHINE_NETWORK_ANNOTATION } from './oci-bundle.js';
 import { GuestProcess, runInGuest } from './vm/guest-process.js';
 import type { OfferedSocket } from './vm/guest-sockets.js';
-import { startMachine, type Acceleration, type MachineNetwork } from './vm/machine.js';
+import { resumedGuestCommand } from './vm/initramfs.js';
+import { discardMemory, loadMemory, saveMemory, takeSavedMemory } from './vm/machine-memory.js';
+import { guestNetValue, startMachine, type Acceleration, type MachineNetwork } from './vm/machine.js';
 import { Qmp } from './vm/qmp.js';
 import type { VmAssets } from './vm/vm-assets.js';
 
@@ -156,10 +158,17 @@ export class VmRuntime implements SandboxRuntime {
     // What the machine's last boot was offered is not this boot's: start() offers once the guest is ready.
     await rm(join(dir, OFFERED_SOCKETS_FILE), { force: true });
     await writeFile(join(dir, 'cgroup'), bundle.cgroupsPath);
+    await writeFile(join(dir, 'disk'), bundle.disk);
+    const diskFolder = dirname(bundle.disk);
+    // Memory saved with the disk (a checkpoint's) is resumed on a machine of its own size.
+    const memory = await takeSavedMemory(diskFolder, bundle.disk);
+    const size = memory ? { cpus: memory.cpus, memoryMb: memory.memoryMb } : bundle.size;
+    await writeFile(join(dir, 'size'), JSON.stringify(size));
     const machine = await startMachine(
       {
         accel: host.accel,
-        ...bundle.size,
+        ...size,
+        incoming: memory !== null,
         kernel: host.assets.kernel,
         initramfs: host.assets.initramfs,
         disk: bundle.disk,
@@ -171,16 +180,29 @@ export class VmRuntime implements SandboxRuntime {
         network: bundle.network,
       },
       join(dir, 'qemu.log'),
+      diskFolder,
     );
     await writeFile(join(dir, 'pid'), `${machine.pid}\n`);
     try {
       await new Cgroup(bundle.cgroupsPath).enter(machine.pid, {
         cpus: bundle.cpuShare,
-        memoryBytes: bundle.size.memoryMb * MiB + QEMU_MEMORY_OVERHEAD_BYTES,
+        memoryBytes: size.memoryMb * MiB + QEMU_MEMORY_OVERHEAD_BYTES,
         tasks: QEMU_HOST_TASKS,
       });
+      if (memory) {
+        const qmp = await Qmp.connect(join(dir, 'qmp.sock'), BOOT_TIMEOUT_MS);
+        try {
+          await loadMemory(qmp, diskFolder);
+          await qmp.execute('cont');
+        } finally {
+          qmp.close();
+        }
+        // The guest's bridge serves already: it said it was ready long ago, to another host.
+        await this.resumeGuest(containerId, bundle);
+      } else {
+        await (await this.channel(containerId)).ready(BOOT_TIMEOUT_MS);
+      }
       const channel = await this.channel(containerId);
-      await channel.ready(BOOT_TIMEOUT_MS);
       const sockets = await socketsOf(bundle.files);
       await this.prepareGuest(containerId, bundle, sockets);
       // Saved first: a channel that connects later (a new daemon) offers them again.
@@ -215,12 +237,44 @@ export class VmRuntime implements SandboxRuntime {
     await inGuest(['resize2fs', '/dev/vda'], undefined, [0, 127]);
   }
 
+  /**
+   * A guest resumed from saved memory wakes where it was: on the network of the machine it was
+   * saved from (a fork's source), with the clock of that moment. It is given this sandbox's.
+   */
+  private async resumeGuest(containerId: string, bundle: MachineBundle): Promise<void> {
+    const args = resumedGuestCommand(bundle.network ? guestNetValue(bundle.network) : '', Math.floor(Date.now() / 1000));
+    const result = await runInGuest(this.channel(containerId), { args, env: [`PATH=${DEFAULT_PATH}`], cwd: '/', uid: 0, gid: 0 });
+    if (result.code !== 0) throw new Error(`the resumed guest did not take its network: ${result.stderr.trim().slice(-300)}`);
+  }
+
+  /**
+   * Writes the running machine's memory beside its disk (see vm/machine-memory.ts), for a
+   * checkpoint of the disk to carry it; the machine is left paused.
+   */
+  async saveMemory(containerId: string): Promise<void> {
+    const dir = this.dir(containerId);
+    const disk = await readFile(join(dir, 'disk'), 'utf8');
+    const size = JSON.parse(await readFile(join(dir, 'size'), 'utf8')) as MachineSize;
+    const qmp = await Qmp.connect(join(dir, 'qmp.sock'));
+    try {
+      await saveMemory(qmp, dirname(disk), disk, size);
+    } finally {
+      qmp.close();
+    }
+  }
+
+  /** Removes the memory saveMemory wrote beside the disk (the checkpoint holds it now). */
+  async discardMemory(containerId: string): Promise<void> {
+    const disk = await readFile(join(this.dir(containerId), 'disk'), 'utf8').catch(() => null);
+    if (disk) await discardMemory(dirname(disk));
+  }
+
   async state(containerId: string): Promise<ContainerState> {
     if (!(await this.hostPid(containerId))) return 'missing';
     const qmp = await Qmp.connect(join(this.dir(containerId), 'qmp.sock')).catch(() => null);
     if (!qmp) return 'stopped';
     try {
-      const state = (await qmp.status()) === 'paused' ? 'paused' : 'running';
+      const state = containerStateOf(await qmp.status());
       // A new daemon first asks after its machines here: connecting re-offers their sockets.
       void this.channel(containerId).catch(() => {});
       return state;
@@ -357,6 +411,16 @@ export class VmRuntime implements SandboxRuntime {
     this.channels.delete(containerId);
     void channel?.then((c) => c.close(), () => {});
   }
+}
+
+/**
+ * QEMU's run state as a container's: a machine that holds its guest still (paused by burrow,
+ * after saving its memory, while loading memory) is paused; one whose guest ended or broke is stopped.
+ */
+export function containerStateOf(qemuStatus: string): ContainerState {
+  if (qemuStatus === 'running') return 'running';
+  if (['paused', 'postmigrate', 'prelaunch', 'inmigrate', 'finish-migrate', 'suspended'].includes(qemuStatus)) return 'paused';
+  return 'stopped';
 }
 
 /**

@@ -2,7 +2,7 @@
 // read-only image subvolume. Everything it writes lands in the subvolume, which is what
 // checkpoints snapshot and what destroy deletes; the image underneath is never written.
 import { constants } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rm, stat, truncate, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../util/run.js';
 import { HOST_PYTHON, packageFile } from '../util/package-files.js';
@@ -120,7 +120,13 @@ export class SandboxDisks {
       () => null,
     );
     if (size === null) await reflink(await this.machineImages.ensureImage(image.id, image.path), disk);
-    if ((size ?? (await stat(disk)).size) < bytes) await truncate(disk, bytes);
+    if ((size ?? (await stat(disk)).size) < bytes) {
+      // Growing adds no data: the disk keeps the time of its last write, by which memory saved
+      // with it is known to be its own (runtime/vm/machine-memory.ts).
+      const { atime, mtime } = await stat(disk);
+      await truncate(disk, bytes);
+      await utimes(disk, atime, mtime);
+    }
     return disk;
   }
 

@@ -45,7 +45,7 @@ export function inSandboxRoutes(deps: InSandboxDeps): FastifyPluginAsync {
     app.post('/v1/checkpoints', async (req, reply) => {
       const body = createCheckpointBody.parse(req.body ?? {});
       const { name } = caller(req);
-      const created = await checkpoints.create(name, { comment: body.comment });
+      const created = await checkpoints.create(name, { comment: body.comment, memory: body.memory });
       return reply.code(201).send(checkpointView(await checkpoints.get(name, created.id)));
     });
   };

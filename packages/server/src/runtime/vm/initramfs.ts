@@ -30,6 +30,11 @@ export const AGENT_PORT_NAME = 'burrow.agent';
 export const NET_KERNEL_ARG = 'burrow.net';
 
 const BUSYBOX = '/bin/busybox';
+/**
+ * busybox and nft as the init leaves them in the guest (on its /run, root's alone), for the
+ * host's commands there once the initramfs is gone: the disk's own tools may lack them.
+ */
+const GUEST_TOOLS = '/run/burrow-vm';
 /** The host's nft, run in the guest by the host's dynamic loader with the host's libraries. */
 const NFT = '/usr/sbin/nft';
 /** Where nft, its libraries and the loader sit in the initramfs. */
@@ -77,6 +82,8 @@ busybox mount -t devpts -o newinstance,ptmxmode=0666 devpts /newroot/dev/pts
 busybox mount --move /proc /newroot/proc
 busybox mount --move /sys /newroot/sys
 busybox mount -t tmpfs -o mode=0755 tmpfs /newroot/run
+busybox mkdir -m 0700 /newroot${GUEST_TOOLS}
+busybox cp -a /bin/busybox /${NFT_DIR} /newroot${GUEST_TOOLS}/
 # busybox sh opens /dev/null for a background job before its own redirections.
 busybox mknod -m 666 /dev/null c 1 3
 /bin/burrow-vm-bridge "/newroot$port" /newroot /bridge-started </newroot/dev/null >/newroot/dev/console 2>&1 &
@@ -95,6 +102,40 @@ export function guestNetworkLines(): string[] {
   return [
     'net=',
     `for word in $(busybox cat /proc/cmdline); do case "$word" in ${NET_KERNEL_ARG}=*) net=\${word#${NET_KERNEL_ARG}=} ;; esac; done`,
+    ...eth0Lines(),
+  ];
+}
+
+/**
+ * Run in a guest resumed from saved memory (machine-memory.ts) by busybox sh, with the
+ * sandbox's NET_KERNEL_ARG value (empty: no network) and the host's time in seconds as $1 and
+ * $2. eth0 takes the sandbox's address again (a fork's differs from its source's), and the clock
+ * the time, which stood still while the memory lay on disk.
+ */
+export function resumedGuestScript(): string {
+  return [
+    `busybox() { ${GUEST_TOOLS}/busybox "$@"; }`,
+    `nft() { ${GUEST_TOOLS}/nft/${LOADER} --library-path ${GUEST_TOOLS}/nft ${GUEST_TOOLS}/nft/nft "$@"; }`,
+    'fail() { busybox echo "$*" >&2; exit 1; }',
+    'busybox date -s "@$2" >/dev/null || busybox echo "cannot set the clock" >&2',
+    'net=$1',
+    'if [ -n "$net" ]; then',
+    '  busybox ip addr flush dev eth0',
+    '  busybox ip route flush dev eth0',
+    '  nft delete table ip burrow 2>/dev/null || true',
+    'fi',
+    ...eth0Lines(),
+  ].join('\n');
+}
+
+/** The `busybox sh` command that runs resumedGuestScript in the guest. */
+export function resumedGuestCommand(net: string, epochSeconds: number): string[] {
+  return [`${GUEST_TOOLS}/busybox`, 'sh', '-c', resumedGuestScript(), 'sh', net, String(epochSeconds)];
+}
+
+/** eth0 from $net (address/prefix,gateway), if there is one. */
+function eth0Lines(): string[] {
+  return [
     'if [ -n "$net" ]; then',
     '  n=0',
     '  until busybox test -e /sys/class/net/eth0; do',

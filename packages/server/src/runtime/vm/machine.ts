@@ -27,6 +27,11 @@ export interface MachineSpec {
   kernelArgs?: string[];
   /** The guest's network card, on a tap in the sandbox's namespace; none: the guest has no network. */
   network?: MachineNetwork;
+  /**
+   * The machine waits, paused, for the memory of an earlier one (machine-memory.ts) instead of
+   * booting its kernel; its devices must be those of the machine the memory was saved from.
+   */
+  incoming?: boolean;
 }
 
 /** The sandbox's network as the guest joins it (network/machine-link.ts lays out the namespace). */
@@ -41,13 +46,18 @@ export interface MachineNetwork {
   gateway: string;
 }
 
-/** `burrow.net=<address>/<prefix>,<gateway>`; refuses anything but dotted quads (it is one word of -append). */
+/** `burrow.net=<address>/<prefix>,<gateway>`: the guest's address on the kernel command line. */
 export function netKernelArg(network: Pick<MachineNetwork, 'address' | 'prefix' | 'gateway'>): string {
+  return `${NET_KERNEL_ARG}=${guestNetValue(network)}`;
+}
+
+/** `<address>/<prefix>,<gateway>`; refuses anything but dotted quads (it is one word of -append). */
+export function guestNetValue(network: Pick<MachineNetwork, 'address' | 'prefix' | 'gateway'>): string {
   const quad = /^\d{1,3}(\.\d{1,3}){3}$/;
   if (!quad.test(network.address) || !quad.test(network.gateway) || !(Number.isInteger(network.prefix) && network.prefix >= 0 && network.prefix <= 32)) {
     throw new Error(`not an IPv4 address/prefix and gateway: ${network.address}/${network.prefix}, ${network.gateway}`);
   }
-  return `${NET_KERNEL_ARG}=${network.address}/${network.prefix},${network.gateway}`;
+  return `${network.address}/${network.prefix},${network.gateway}`;
 }
 
 export function qemuArgs(spec: MachineSpec): string[] {
@@ -118,6 +128,7 @@ export function qemuArgs(spec: MachineSpec): string[] {
           `virtio-net-device,netdev=net,mac=${spec.network.mac}`,
         ]
       : []),
+    ...(spec.incoming ? ['-S', '-incoming', 'defer'] : []),
   ];
 }
 
@@ -163,13 +174,14 @@ export interface RunningMachine {
 
 /**
  * Starts QEMU in a process group of its own, detached from the daemon (a sandbox outlives a
- * daemon restart), its own output in `qemuLog`.
+ * daemon restart), its own output in `qemuLog`, in `workDir` (where its memory is saved and
+ * read: see machine-memory.ts).
  */
-export async function startMachine(spec: MachineSpec, qemuLog: string): Promise<RunningMachine> {
+export async function startMachine(spec: MachineSpec, qemuLog: string, workDir?: string): Promise<RunningMachine> {
   const log = await open(qemuLog, 'a');
   try {
     const { file, args } = qemuCommand(spec);
-    const child = spawn(file, args, { detached: true, stdio: ['ignore', log.fd, log.fd] });
+    const child = spawn(file, args, { detached: true, cwd: workDir, stdio: ['ignore', log.fd, log.fd] });
     const exited = new Promise<number | null>((resolve, reject) => {
       child.on('error', reject);
       child.on('exit', (code) => resolve(code));

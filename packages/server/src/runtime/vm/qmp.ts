@@ -21,12 +21,25 @@ export class Qmp {
     socket.on('error', (e) => this.fail(e));
   }
 
-  /** Connects and leaves capabilities negotiation, after which commands are accepted. */
-  static async connect(path: string): Promise<Qmp> {
-    const socket = await new Promise<Socket>((resolve, reject) => {
-      const s = connect(path, () => resolve(s));
-      s.once('error', reject);
-    });
+  /**
+   * Connects and leaves capabilities negotiation, after which commands are accepted. Retries for
+   * `waitMs` while the socket is not there yet (a QEMU just started).
+   */
+  static async connect(path: string, waitMs = 0): Promise<Qmp> {
+    const deadline = Date.now() + waitMs;
+    let socket: Socket;
+    for (;;) {
+      try {
+        socket = await new Promise<Socket>((resolve, reject) => {
+          const s = connect(path, () => resolve(s));
+          s.once('error', reject);
+        });
+        break;
+      } catch (e) {
+        if (Date.now() >= deadline) throw e;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
     const qmp = new Qmp(socket);
     // The greeting ({"QMP": ...}) is the first line, answered like a reply to nothing.
     await new Promise((resolve, reject) => qmp.waiters.push({ resolve, reject }));

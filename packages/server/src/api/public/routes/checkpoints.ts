@@ -23,10 +23,10 @@ export function checkpointRoutes(deps: CheckpointRouteDeps): FastifyPluginAsync 
     app.post<NameParams>('/v1/sprites/:name/checkpoint', async (req, reply) => {
       const name = validName(req.params.name);
       const body = createCheckpointBody.parse(req.body ?? {});
-      await checkpoints.precheck(name);
+      await checkpoints.precheck(name, undefined, { memory: body.memory });
       await streamEvents(reply, async (info) => {
         const started = performance.now();
-        const checkpoint = await checkpoints.create(name, { comment: body.comment }, info);
+        const checkpoint = await checkpoints.create(name, { comment: body.comment, memory: body.memory }, info);
         info(`checkpoint ${checkpoint.id} of '${name}' is on disk (${Math.round(performance.now() - started)} ms in all)`);
         return `Checkpoint ${checkpoint.id} created`;
       });
