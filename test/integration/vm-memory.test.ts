@@ -1,7 +1,8 @@
 // Memory checkpoints of a `vm` sandbox, under TCG: `{"memory": true}` keeps the running
 // processes with the disk, so that a restore or a fork resumes them where they were (the same
 // process, counting on from its count in memory), on the sandbox's own network; they outlive a
-// daemon restart and the loss of the machine; a daemon that crashes in the middle of one leaves
+// daemon restart and the loss of the machine, as a warm sandbox does (its memory is saved when
+// it goes warm, and resumed by its next start); a daemon that crashes in the middle of one leaves
 // the sandbox running and no memory behind; and what cannot keep memory is refused, saying why.
 import { execFileSync } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
@@ -53,7 +54,7 @@ async function memoryFilesOfLiveDisks(): Promise<string[]> {
   const sandboxes = poolLayout(burrow.config).sandboxes;
   const found: string[] = [];
   for (const id of (await readdir(sandboxes)).filter((entry) => !entry.includes('.'))) {
-    found.push(...(await readdir(join(sandboxes, id))).filter((file) => file.startsWith('memory.')));
+    found.push(...(await readdir(join(sandboxes, id))).filter((file) => file.startsWith('memory.')).sort());
   }
   return found;
 }
@@ -141,6 +142,26 @@ describe('a memory checkpoint of a vm sandbox, under TCG', { timeout: 300_000 },
     expect(await counterPid(box)).toBe(pid);
     const resumed = await count(box);
     await until('the counter to count after the restart', () => count(box), { accept: (n) => n > resumed + 3 });
+  });
+
+  it('keeps a warm sandbox\'s processes through the loss of its machine: its next start resumes them', async () => {
+    expect((await box.sleep()).status).toBe('warm');
+    expect(await memoryFilesOfLiveDisks()).toEqual(['memory.json', 'memory.state']);
+    await burrow.stop();
+    for (const line of machinesOfThisInstance()) process.kill(Number(line.trim().split(/\s+/)[0]), 'SIGKILL');
+    await burrow.start();
+    client = burrow.client();
+    box = client.sandbox(name);
+    // Its machine is gone, as after a host reboot: cold, with its memory on disk.
+    expect((await box.refresh()).status).toBe('cold');
+    expect(await counterPid(box)).toBe(pid);
+    expect(await memoryFilesOfLiveDisks()).toEqual([]);
+    const resumed = await count(box);
+    await until('the counter to count after the wake', () => count(box), { accept: (n) => n > resumed + 3 });
+    // Woken from a machine that still runs, the memory saved at its sleep is stale: it goes.
+    await box.sleep();
+    await box.exec('true');
+    expect(await memoryFilesOfLiveDisks()).toEqual([]);
   });
 
   it('leaves the sandbox running and no memory behind when the daemon crashes while saving it', async () => {

@@ -257,6 +257,8 @@ export class VmRuntime implements SandboxRuntime {
     const size = JSON.parse(await readFile(join(dir, 'size'), 'utf8')) as MachineSize;
     const qmp = await Qmp.connect(join(dir, 'qmp.sock'));
     try {
+      // QEMU saves a machine's memory once per pause: one saved before (and then discarded) runs on first.
+      if ((await qmp.status()) === 'postmigrate') await qmp.execute('cont');
       await saveMemory(qmp, dirname(disk), disk, size);
     } finally {
       qmp.close();
@@ -318,11 +320,17 @@ export class VmRuntime implements SandboxRuntime {
     return null;
   }
 
+  /**
+   * Pauses the machine and saves its memory beside its disk, so that a warm sandbox outlives its
+   * machine (a host reboot): its next start resumes the memory (see vm/machine-memory.ts).
+   */
   async pause(containerId: string): Promise<void> {
-    await this.qmp(containerId, 'stop');
+    await this.saveMemory(containerId);
   }
 
+  /** Runs the machine on. The memory saved with it is stale from then on: it goes first. */
   async resume(containerId: string): Promise<void> {
+    await this.discardMemory(containerId);
     await this.qmp(containerId, 'cont');
   }
 
