@@ -151,6 +151,25 @@ describe('host sockets offered in a vm guest, host side', () => {
     expect(toGuest(FRAME.HOST_CONN_DATA, 1).every((f) => f.payload.length <= 64 * 1024)).toBe(true);
   });
 
+  it('says the host socket ended only after its last bytes, though they arrived while it waited for credit', async () => {
+    bridge.u32(FRAME.OPEN, 4, 2);
+    await soon(() => api.accepted.length === 1);
+    const server = api.accepted[0]!;
+    server.resume();
+    server.write(Buffer.alloc(CONN_WINDOW + 100, 1));
+    await soon(() => bytesToGuest(4).length === CONN_WINDOW);
+    // The last bytes and the end reach the paused host socket together, behind 100 waiting bytes.
+    server.end(Buffer.alloc(100, 2));
+    await new Promise((r) => setTimeout(r, 100));
+    bridge.u32(FRAME.CONN_ACK, 4, 100);
+    await soon(() => bytesToGuest(4).length === CONN_WINDOW + 100);
+    bridge.u32(FRAME.CONN_ACK, 4, 100);
+    await soon(() => toGuest(FRAME.HOST_CONN_EOF, 4).length === 1);
+    const lastData = toGuest(FRAME.HOST_CONN_DATA, 4).at(-1)!;
+    expect(bridge.received.indexOf(lastData)).toBeLessThan(bridge.received.indexOf(toGuest(FRAME.HOST_CONN_EOF, 4)[0]!));
+    expect(bytesToGuest(4).equals(Buffer.concat([Buffer.alloc(CONN_WINDOW + 100, 1), Buffer.alloc(100, 2)]))).toBe(true);
+  });
+
   it('half-closes either way, and ends the connection once both ends are done', async () => {
     bridge.u32(FRAME.OPEN, 3, 2);
     await soon(() => api.accepted.length === 1);

@@ -44,19 +44,29 @@ class RelayedConnection {
   /** Bytes from the guest written to the socket but still in its buffer: acknowledged on drain. */
   private unacked = 0;
   private guestGone = false;
+  /**
+   * How the host socket ended, told to the guest only once every byte read before has been
+   * sent: the bridge takes nothing for a connection after its end. Node may end a paused socket
+   * while its last bytes still wait here for credit.
+   */
+  private hostEnded: 'no' | 'ended' | 'told' = 'no';
+  private hostClosed: 'no' | 'closed' | 'told' = 'no';
 
   constructor(
     private readonly id: number,
     hostPath: string,
     private readonly send: Send,
-    forget: () => void,
+    private readonly forget: () => void,
   ) {
     this.socket = connect({ path: hostPath, allowHalfOpen: true });
     this.socket.on('data', (chunk: Buffer) => {
       this.pending = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
       this.pump();
     });
-    this.socket.on('end', () => this.send(FRAME.HOST_CONN_EOF, id));
+    this.socket.on('end', () => {
+      this.hostEnded = 'ended';
+      this.pump();
+    });
     this.socket.on('drain', () => {
       if (!this.unacked) return;
       this.send(FRAME.HOST_CONN_ACK, id, u32(this.unacked));
@@ -64,8 +74,8 @@ class RelayedConnection {
     });
     this.socket.on('error', () => {}); // 'close' follows, and says it to the guest
     this.socket.on('close', () => {
-      forget();
-      if (!this.guestGone) this.send(FRAME.HOST_CONN_CLOSE, id);
+      this.hostClosed = 'closed';
+      this.pump();
     });
   }
 
@@ -91,15 +101,26 @@ class RelayedConnection {
     this.socket.destroy();
   }
 
+  /** Sends what the guest has credit for, then the host socket's end and close once all is sent. */
   private pump(): void {
+    if (this.guestGone) this.pending = null;
     while (this.pending && this.credit > 0) {
       const size = Math.min(this.pending.length, this.credit, CONN_FRAME);
       this.send(FRAME.HOST_CONN_DATA, this.id, this.pending.subarray(0, size));
       this.credit -= size;
       this.pending = size < this.pending.length ? this.pending.subarray(size) : null;
     }
-    if (this.pending) this.socket.pause();
-    else this.socket.resume();
+    if (this.pending) return void this.socket.pause();
+    if (this.hostClosed === 'no') this.socket.resume();
+    if (this.hostEnded === 'ended') {
+      this.hostEnded = 'told';
+      if (!this.guestGone) this.send(FRAME.HOST_CONN_EOF, this.id);
+    }
+    if (this.hostClosed === 'closed') {
+      this.hostClosed = 'told';
+      this.forget();
+      if (!this.guestGone) this.send(FRAME.HOST_CONN_CLOSE, this.id);
+    }
   }
 }
 
