@@ -2,11 +2,13 @@
 // (`burrow doctor` says which; these machines have no usable KVM, so TCG: software emulation,
 // whose figures say what the code path costs, not what a KVM host gets). Measured: create until
 // the first command has run, the round trip of `exec true`, checkpoint create and restore with
-// 10 MB and 1 GB written, the host memory of an idle sandbox (its cgroup), and one round of the
+// 10 MB and 1 GB written, checkpoints that keep the machine's memory (create, restore, size)
+// against disk-only ones, the host memory of an idle sandbox (its cgroup), and one round of the
 // agent workload (agent-workload.ts).
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Runtime, Sandbox } from '@burrow/sdk';
+import { poolLayout } from '@burrow/server/testing';
 import type { BurrowInstance } from '../test/support/instance.js';
 import { makeTarball, runRounds, sandboxEnvironment } from './agent-workload.js';
 import { log, timed, type BenchContext, type Benchmark, type Figure } from './context.js';
@@ -89,6 +91,43 @@ async function checkpointTimes(sandboxes: Record<string, Sandbox>, mb: number): 
   return { create, restore };
 }
 
+/**
+ * Checkpoints that keep the machine's memory against disk-only ones of the same sandbox, with
+ * the counter of the integration test running: create, restore (a resume against a boot), and
+ * the size of the memory the checkpoint holds.
+ */
+async function memoryCheckpoints(burrow: BurrowInstance, sandbox: Sandbox): Promise<{ create: MemorySamples; restore: MemorySamples; bytes: number[] }> {
+  const create: MemorySamples = { memory: [], disk: [] };
+  const restore: MemorySamples = { memory: [], disk: [] };
+  const bytes: number[] = [];
+  await sandbox.exec('sh', ['-c', 'nohup sh -c "i=0; while :; do i=\\$((i + 1)); sleep 0.2; done" >/dev/null 2>&1 &']);
+  for (let i = 0; i < CHECKPOINT_SAMPLES; i++) {
+    for (const kind of ['memory', 'disk'] as const) {
+      const taken = await timed(() => sandbox.createCheckpoint(`${kind}, sample ${i}`, { memory: kind === 'memory' }));
+      create[kind].push(taken.ms);
+      if (kind === 'memory') {
+        const path = join(poolLayout(burrow.config).checkpoints, sandbox.info!.id, taken.result.id, 'memory.state');
+        bytes.push((await stat(path)).size);
+      }
+      restore[kind].push((await timed(() => sandbox.restoreCheckpoint(taken.result.id))).ms);
+    }
+  }
+  return { create, restore, bytes };
+}
+
+type MemorySamples = { memory: number[]; disk: number[] };
+
+function memoryVersusDisk(label: string, samples: MemorySamples): Figure {
+  return {
+    label,
+    value: median(samples.memory),
+    unit: 'ms',
+    detail: `median of ${samples.memory.length}`,
+    baseline: { label: 'disk-only checkpoint, same sandbox', value: median(samples.disk) },
+    compare: 'ratio',
+  };
+}
+
 /** What the sandbox's memory cgroup holds (for a VM: QEMU, the guest's RAM it touched and its own). */
 async function cgroupMemory(burrow: BurrowInstance, sandbox: Sandbox): Promise<number> {
   const prefix = `burrow-${burrow.config.instanceTag}-${sandbox.info?.id}-`;
@@ -99,7 +138,7 @@ async function cgroupMemory(burrow: BurrowInstance, sandbox: Sandbox): Promise<n
 
 export const vmRuntime: Benchmark = {
   name: 'vm',
-  description: `the vm runtime vs runc: create -> first exec, exec true, checkpoint/restore at ${CHECKPOINT_SIZES.map((s) => s.label).join(' and ')}, idle memory, one agent-workload round`,
+  description: `the vm runtime vs runc: create -> first exec, exec true, checkpoint/restore at ${CHECKPOINT_SIZES.map((s) => s.label).join(' and ')}, memory checkpoints, idle memory, one agent-workload round`,
   async run(ctx) {
     const burrow = await ctx.burrow();
     const accel = (await readFile(join(burrow.config.imageCache, '..', 'vm-acceleration'), 'utf8').catch(() => 'not probed yet')).trim();
@@ -136,6 +175,16 @@ export const vmRuntime: Benchmark = {
         figures.push(versusRunc(`checkpoint create, ${size.label} written (vm)`, times.create), versusRunc(`checkpoint restore, ${size.label} written (vm)`, times.restore));
         data[`checkpoint ${size.label}`] = times;
       }
+
+      const memoryTimes = await memoryCheckpoints(burrow, sandboxes.vm!);
+      const memoryBytes = median(memoryTimes.bytes);
+      log(`memory checkpoints: create ${formatMs(median(memoryTimes.create.memory))} (disk only ${formatMs(median(memoryTimes.create.disk))}), restore ${formatMs(median(memoryTimes.restore.memory))} (a boot: ${formatMs(median(memoryTimes.restore.disk))}), memory ${formatBytes(memoryBytes)}`);
+      figures.push(
+        memoryVersusDisk(`checkpoint create with memory (vm, ${SANDBOX_CONFIG.ram_mb} MB guest)`, memoryTimes.create),
+        memoryVersusDisk('checkpoint restore with memory: a resume (vm)', memoryTimes.restore),
+        { label: `memory a checkpoint holds (vm, ${SANDBOX_CONFIG.ram_mb} MB guest)`, value: memoryBytes, unit: 'bytes', detail: `median of ${memoryTimes.bytes.length}` },
+      );
+      data.memoryCheckpoints = memoryTimes;
 
       const tar = await readFile(await makeTarball(await ctx.tempDir('vm-workload')));
       const workload = await runRounds(

@@ -1,12 +1,12 @@
 // `vm` sandboxes through the API, as a user drives them, booted for real under TCG (these hosts
 // have no usable KVM; slow, so one sandbox serves every test in order): create, exec with stdin
-// and a terminal, the in-sandbox API, the fs API, checkpoint and restore (the disk is a file in
+// and a terminal, the in-sandbox API, the fs API, port events, checkpoint and restore (the disk is a file in
 // the sandbox's subvolume), sleep and wake, limits, kill, and destroy leaving nothing behind.
 import { execFileSync } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BurrowClient, Sandbox } from '@burrow/sdk';
+import type { BurrowClient, PortEvent, Sandbox } from '@burrow/sdk';
 import { poolLayout } from '@burrow/server/testing';
 import { ExecSocket } from '../support/exec-socket.js';
 import { hostState } from '../support/host-state.js';
@@ -96,6 +96,24 @@ describe('a vm sandbox, under TCG', { timeout: 300_000 }, () => {
     expect(page).toContain(`served by ${name}`);
     const resolv = await box.exec('cat', ['/etc/resolv.conf']);
     expect(resolv.stdout).toMatch(/^nameserver \d+\.\d+\.\d+\.\d+$/m);
+  });
+
+  it('reports the ports the guest opens and closes, with the pid inside that listens', async () => {
+    const events: PortEvent[] = [];
+    const watcher = box.watchPorts((e) => events.push(e));
+    try {
+      const listed = await watcher.ready;
+      const seen = () => events.map((e) => `${e.type} ${e.port} ${e.pid}`);
+      // The server of the test before, listed at once or reported by the next poll.
+      await expect.poll(() => [...listed.map((p) => `port_opened ${p.port}`), ...seen()].join(' '), { timeout: 30_000 }).toMatch(/port_opened 8080\b/);
+      await box.exec('sh', ['-c', 'nohup python3 -m http.server 8765 >/dev/null 2>&1 & echo $! > /tmp/server.pid']);
+      const pid = Number((await box.exec('cat', ['/tmp/server.pid'])).stdout.trim());
+      await expect.poll(seen, { timeout: 30_000 }).toContain(`port_opened 8765 ${pid}`);
+      await box.exec('kill', [String(pid)]);
+      await expect.poll(seen, { timeout: 30_000 }).toContain(`port_closed 8765 ${pid}`);
+    } finally {
+      watcher.close();
+    }
   });
 
   it('checkpoints and restores its disk, /tmp included', async () => {

@@ -3,7 +3,8 @@
 // host kernel (gVisor runs with host networking inside that namespace), so the kernel's socket
 // table of that namespace lists them; it is read once a second while anybody watches. Which
 // process inside listens is known only inside (under gVisor the host sees the sandbox's kernel
-// as the owner), so when ports open, one process run inside reads its own /proc to tell.
+// as the owner), so when ports open, one process run inside reads its own /proc to tell. A VM's
+// sockets are in its guest's kernel: its tables are read by a command inside, once a poll.
 import { EventEmitter } from 'node:events';
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 
@@ -40,7 +41,20 @@ export class PortWatchers {
     private readonly netnsPathOf: (sandboxId: string) => string,
     /** Who listens on what, as the sandbox sees it (see LISTENER_OWNERS_COMMAND). */
     private readonly ownersOf: (sandboxId: string) => Promise<ListeningPort[]> = async () => [],
+    /**
+     * The TCP tables (/proc/net/tcp{,6} text, see TCP_TABLES_COMMAND) of a sandbox whose sockets
+     * are in a kernel of its own (a VM), whose namespace on the host holds none; undefined for
+     * one whose namespace holds them. Rejects when they cannot be read now (a paused machine).
+     */
+    private readonly tablesInside: (sandboxId: string) => Promise<string> | undefined = () => undefined,
   ) {}
+
+  /** The sandbox's listening sockets now; undefined when they cannot be told (try again next tick). */
+  private async listening(sandboxId: string): Promise<ListeningPort[] | undefined> {
+    const inside = this.tablesInside(sandboxId);
+    if (inside) return inside.then(listenersIn, () => undefined);
+    return listeningPorts(this.netnsPathOf(sandboxId), this.members).catch(() => undefined);
+  }
 
   /** Fills in who listens on newly opened ports; 0 stays where the sandbox cannot tell. */
   private async namePids(sandboxId: string, opened: ListeningPort[]): Promise<void> {
@@ -63,7 +77,7 @@ export class PortWatchers {
         if (ticking) return;
         ticking = true;
         try {
-          const now = await listeningPorts(this.netnsPathOf(sandboxId), this.members).catch(() => undefined);
+          const now = await this.listening(sandboxId);
           if (!now) return; // the namespace is gone or the sandbox is stopping: try again next tick
           const seen = new Map(now.map((p) => [keyOf(p), p]));
           const opened = [...seen.keys()].filter((key) => !current.has(key));
@@ -115,6 +129,9 @@ export const LISTENER_OWNERS_COMMAND = [
   'cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; echo; find /proc/[0-9]*/fd -lname "socket:*" -printf "%h %l\\n" 2>/dev/null; true',
 ];
 
+/** Asked from inside a sandbox whose sockets the host cannot see (a VM), once a poll; a kernel without IPv6 has no tcp6. */
+export const TCP_TABLES_COMMAND = ['/bin/sh', '-c', 'cat /proc/net/tcp /proc/net/tcp6 2>/dev/null; true'];
+
 /** The listening sockets in LISTENER_OWNERS_COMMAND's output, each with the lowest pid holding it. */
 export function parseListenerOwners(output: string): ListeningPort[] {
   const holders = new Map<string, number>();
@@ -135,7 +152,12 @@ export async function listeningPorts(netnsPath: string, members = new Map<string
   const pid = await memberOf(netnsPath, members);
   if (!pid) return [];
   const tables = await Promise.all(['tcp', 'tcp6'].map((file) => readFile(`/proc/${pid}/net/${file}`, 'utf8').catch(() => '')));
-  return tcpListeners(tables.join('\n')).map(({ inode: _, ...p }) => ({ ...p, pid: 0 }));
+  return listenersIn(tables.join('\n'));
+}
+
+/** The listening sockets of TCP tables' text, their pids 0 (PortWatchers asks inside when a port opens). */
+function listenersIn(tables: string): ListeningPort[] {
+  return tcpListeners(tables).map(({ inode: _, ...p }) => ({ ...p, pid: 0 }));
 }
 
 /** The LISTEN lines of /proc/net/tcp{,6} text (other lines are skipped). */

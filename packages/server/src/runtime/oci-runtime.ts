@@ -26,6 +26,8 @@ export class OciRuntime implements SandboxRuntime {
   readonly kind: RuntimeKind;
   readonly isolation: string;
   readonly ownKernel: boolean;
+  /** Both run on the host's network stack, in the sandbox's namespace (gVisor with `--network=host`). */
+  readonly ownNetworkStack = false;
 
   constructor(private readonly opts: OciRuntimeOptions) {
     this.kind = opts.kind;

@@ -22,6 +22,12 @@ export interface SandboxRuntime {
    * written data until synced: a checkpoint runs `sync` inside first.
    */
   readonly ownKernel: boolean;
+  /**
+   * Whether the sandbox's sockets are in a network stack of its own (a VM's kernel) rather than
+   * in its namespace on the host (gVisor runs on the host's stack there): the host then learns
+   * of its listening ports only by asking inside.
+   */
+  readonly ownNetworkStack: boolean;
   /** Starts the container described by the OCI bundle, detached from the daemon. */
   start(containerId: string, bundleDir: string): Promise<void>;
   state(containerId: string): Promise<ContainerState>;

@@ -3,6 +3,8 @@
 // the OCI runtimes and reads the same bundle (oci-bundle.ts), so that core/ drives it unchanged;
 // commands are streamed through the guest's bridge (vm/guest-process.ts), and the host's sockets
 // among the bundle's files (the in-sandbox API) are relayed to the guest (vm/guest-sockets.ts).
+// Beyond the OCI runtimes it keeps a sandbox's memory (vm/machine-memory.ts): in a checkpoint,
+// and while the sandbox is warm.
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -117,12 +119,18 @@ function machineNetworkOf(config: OciConfigShape): MachineNetwork | undefined {
   return { netnsPath, tap, mac, address, prefix, gateway };
 }
 
+/** What the host runs in the guest itself, as its root. */
+function asRoot(args: string[]): ProcessSpec {
+  return { args, env: [`PATH=${DEFAULT_PATH}`], cwd: '/', uid: 0, gid: 0 };
+}
+
 /** Writes stdin to $1 (parents made) with mode $2, replacing what was there in one rename. */
 const WRITE_FILE = 'set -e; mkdir -p "${1%/*}"; cat > "$1.burrow-new"; chmod "$2" "$1.burrow-new"; mv -f "$1.burrow-new" "$1"';
 
 export class VmRuntime implements SandboxRuntime {
   readonly kind = 'vm' as const;
   readonly ownKernel = true;
+  readonly ownNetworkStack = true;
   private readonly channels = new Map<string, Promise<GuestChannel>>();
   /** Known from the first boot on (the host's answer is probed once and remembered). */
   private accel: Acceleration | undefined;
@@ -147,7 +155,9 @@ export class VmRuntime implements SandboxRuntime {
    * Boots the machine the bundle describes: QEMU in the sandbox's network namespace and in the
    * container's cgroup (so metering, limits and the freezer see it as they see a container),
    * then, once the guest's bridge answers, the sandbox's files copied in and its filesystem
-   * grown to its disk.
+   * grown to its disk. A disk with memory saved beside it (a memory checkpoint's, a warm
+   * sandbox's) is not booted but resumed: its guest goes on where it was, on this sandbox's
+   * network.
    */
   async start(containerId: string, bundleDir: string): Promise<void> {
     const bundle = machineBundleOf(JSON.parse(await readFile(join(bundleDir, 'config.json'), 'utf8')));
@@ -223,7 +233,7 @@ export class VmRuntime implements SandboxRuntime {
    */
   private async prepareGuest(containerId: string, bundle: MachineBundle, sockets: readonly OfferedSocket[]): Promise<void> {
     const inGuest = async (args: string[], input?: Uint8Array, okCodes: number[] = [0]) => {
-      const result = await runInGuest(this.channel(containerId), { args, env: [`PATH=${DEFAULT_PATH}`], cwd: '/', uid: 0, gid: 0 }, input);
+      const result = await runInGuest(this.channel(containerId), asRoot(args), input);
       if (!okCodes.includes(result.code)) throw new Error(`${args.join(' ')} exited ${result.code} in the guest: ${result.stderr.trim().slice(-300)}`);
     };
     await inGuest(['/bin/sh', '-c', 'printf %s "$1" > /proc/sys/kernel/hostname', 'sh', bundle.hostname]);
@@ -243,13 +253,14 @@ export class VmRuntime implements SandboxRuntime {
    */
   private async resumeGuest(containerId: string, bundle: MachineBundle): Promise<void> {
     const args = resumedGuestCommand(bundle.network ? guestNetValue(bundle.network) : '', Math.floor(Date.now() / 1000));
-    const result = await runInGuest(this.channel(containerId), { args, env: [`PATH=${DEFAULT_PATH}`], cwd: '/', uid: 0, gid: 0 });
+    const result = await runInGuest(this.channel(containerId), asRoot(args));
     if (result.code !== 0) throw new Error(`the resumed guest did not take its network: ${result.stderr.trim().slice(-300)}`);
   }
 
   /**
-   * Writes the running machine's memory beside its disk (see vm/machine-memory.ts), for a
-   * checkpoint of the disk to carry it; the machine is left paused.
+   * Writes the running machine's memory beside its disk (see vm/machine-memory.ts), where a
+   * checkpoint of the disk takes it along and the disk's next start resumes it; the machine is
+   * left paused.
    */
   async saveMemory(containerId: string): Promise<void> {
     const dir = this.dir(containerId);
@@ -354,7 +365,7 @@ export class VmRuntime implements SandboxRuntime {
 
   private async syncGuest(containerId: string): Promise<void> {
     if ((await this.state(containerId)) === 'paused') await this.resume(containerId);
-    await this.run(containerId, { args: ['sync'], env: [`PATH=${DEFAULT_PATH}`], cwd: '/', uid: 0, gid: 0 }, SYNC_BEFORE_KILL_MS);
+    await this.run(containerId, asRoot(['sync']), SYNC_BEFORE_KILL_MS);
   }
 
   async remove(containerId: string): Promise<void> {

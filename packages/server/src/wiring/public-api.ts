@@ -14,7 +14,7 @@ import { ensureKeyFile } from '../auth/root-key.js';
 import type { BurrowConfig } from '../config.js';
 import { SandboxFs } from '../core/sandbox-fs.js';
 import { ApiTokenStore } from '../db/api-tokens.js';
-import { LISTENER_OWNERS_COMMAND, parseListenerOwners, PortWatchers } from '../network/port-watcher.js';
+import { LISTENER_OWNERS_COMMAND, parseListenerOwners, PortWatchers, TCP_TABLES_COMMAND } from '../network/port-watcher.js';
 import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import { E2bAdapter } from '../api/public/e2b/index.js';
 import { E2bLifetimes } from '../core/e2b-lifetimes.js';
@@ -29,8 +29,8 @@ import type { Host } from './host.js';
 import type { Network } from './network.js';
 import type { Storage, Observed } from './storage.js';
 
-/** How long asking a sandbox which process opened a port may take before its pid reads 0. */
-const PID_LOOKUP_TIMEOUT_MS = 5_000;
+/** How long asking a sandbox for its sockets (who opened a port, a VM's tables) may take. */
+const SOCKET_LOOKUP_TIMEOUT_MS = 5_000;
 
 export interface PublicApi {
   app: FastifyInstance;
@@ -93,6 +93,13 @@ export async function startApi(
     targetAt: (record, port) => targetIn(record.id, port),
   });
   const proxyTarget = (name: string, port: number) => targetIn(manager.get(name).id, port);
+  /** A fixed command run as root inside a running sandbox (a port watch's), its output. */
+  const runInside = async (sandboxId: string, args: string[]): Promise<string> => {
+    const record = manager.byId(sandboxId);
+    if (record?.status !== 'running') throw new Error('the sandbox is not running');
+    const spec = { args, env: [`PATH=${DEFAULT_PATH}`], cwd: '/', uid: 0, gid: 0 };
+    return runtimes[record.runtime].run(record.containerId, spec, SOCKET_LOOKUP_TIMEOUT_MS);
+  };
   const sandboxFs = new SandboxFs(manager);
   const e2bStore = new E2bSandboxStore(db);
   const e2bLifetimes = new E2bLifetimes({ store: e2bStore, manager, sessions, log });
@@ -127,11 +134,10 @@ export async function startApi(
     proxyTarget,
     ports: new PortWatchers(
       (id) => network.netns.pathFor(id),
-      async (id) => {
+      async (id) => parseListenerOwners(await runInside(id, LISTENER_OWNERS_COMMAND)),
+      (id) => {
         const record = manager.byId(id);
-        if (record?.status !== 'running') return [];
-        const spec = { args: LISTENER_OWNERS_COMMAND, env: [`PATH=${DEFAULT_PATH}`], cwd: '/', uid: 0, gid: 0 };
-        return parseListenerOwners(await runtimes[record.runtime].run(record.containerId, spec, PID_LOOKUP_TIMEOUT_MS));
+        return record && runtimes[record.runtime].ownNetworkStack ? runInside(id, TCP_TABLES_COMMAND) : undefined;
       },
     ),
     events,
