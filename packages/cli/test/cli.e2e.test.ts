@@ -198,13 +198,21 @@ describe('burrow checkpoint, restore and fork against a fake server', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^created checkpoint v1 of dev in \d+\.\d\d s\n$/);
     expect(run.stderr).toContain('frozen for 12 ms');
-    expect(fake.checkpoints.get('dev')?.[0]).toMatchObject({ id: 'v1', comment: 'before refactor' });
+    expect(fake.checkpoints.get('dev')?.[0]).toMatchObject({ id: 'v1', comment: 'before refactor', memory: false });
+  });
+
+  it('asks for the running processes too with --memory, and shows that the checkpoint holds them', async () => {
+    const run = await burrow([...api, 'checkpoint', 'create', 'dev', '--memory']);
+    expect(run.code).toBe(0);
+    expect(fake.checkpoints.get('dev')?.[0]).toMatchObject({ id: 'v1', memory: true });
+    const info = await burrow([...api, 'checkpoint', 'info', 'dev', 'v1']);
+    expect(info.stdout).toMatch(/memory\s+yes: a restore or fork resumes its processes/);
   });
 
   it('lists checkpoints as a table, automatic ones only with --all, and as JSON', async () => {
     await burrow([...api, 'restore', 'dev', 'v0']);
     const table = await burrow([...api, 'checkpoint', 'list', 'dev']);
-    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+CREATED\s+SIZE\s+FROM\s+COMMENT$/);
+    expect(table.stdout.split('\n')[0]).toMatch(/^ID\s+CREATED\s+SIZE\s+FROM\s+MEMORY\s+COMMENT$/);
     expect(table.stdout).not.toContain('auto-1');
     const all = await burrow([...api, 'checkpoint', 'list', 'dev', '--all', '--json']);
     expect((JSON.parse(all.stdout) as Array<{ id: string }>).map((c) => c.id)).toEqual(['auto-1', 'v0']);

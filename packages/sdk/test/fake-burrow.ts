@@ -478,9 +478,9 @@ export class FakeBurrow {
       chunks: lines.map((l) => `${JSON.stringify({ ...l, time: new Date().toISOString() })}\n`),
     });
     if (kind === 'checkpoint' && method === 'POST' && !id) {
-      const { comment } = JSON.parse(body || '{}') as { comment?: string };
+      const { comment, memory } = JSON.parse(body || '{}') as { comment?: string; memory?: boolean };
       const next = `v${list.filter((c) => !c.is_auto).length}`;
-      list.unshift(makeCheckpoint(next, list.find((c) => !c.is_auto)?.id ?? null, comment ?? ''));
+      list.unshift({ ...makeCheckpoint(next, list.find((c) => !c.is_auto)?.id ?? null, comment ?? ''), memory: memory ?? false });
       return ndjson([{ type: 'info', data: 'sandbox was frozen for 12 ms' }, { type: 'complete', data: `Checkpoint ${next} created` }]);
     }
     if (kind !== 'checkpoints') return error(404, 'not_found', `no route for ${method} ${url.pathname}`);
@@ -628,6 +628,7 @@ function makeCheckpoint(id: string, sourceId: string | null, comment: string, is
     comment,
     history: sourceId ? [sourceId] : [],
     is_auto: isAuto,
+    memory: false,
     source_id: sourceId,
     health: '',
     size_bytes: 16384,
