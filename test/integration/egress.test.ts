@@ -1,6 +1,7 @@
 // The credential-injecting egress proxy from inside real sandboxes: transparent interception
 // of HTTPS (curl, Python and Node with no proxy settings), the explicit proxy, tokenizer-sealed
-// secrets, every refusal, and the real secret nowhere inside the sandbox.
+// secrets, every refusal, and the real secret nowhere inside the sandbox; the same from a vm
+// sandbox's guest.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import type { BurrowClient } from '@burrow/sdk';
 import { FakeInternet } from '../support/fake-internet.js';
 import { grepTree } from '../support/grep-tree.js';
 import { BurrowInstance, CLI, sandboxName } from '../support/instance.js';
+import { until } from '../support/until.js';
 
 const VALUE = `sk_live_${Date.now().toString(36)}_real`;
 const AUTH_HASH = `sha256:${createHash('sha256').update(`Bearer ${VALUE}`).digest('hex')}`;
@@ -22,6 +24,8 @@ let internet: FakeInternet;
 let dir: string;
 const a = sandboxName('eg-a');
 const b = sandboxName('eg-b');
+/** A vm sandbox: its guest's traffic leaves through the same namespace, rules and proxy. */
+const v = sandboxName('eg-vm');
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'burrow-egress-it-'));
@@ -44,6 +48,9 @@ beforeAll(async () => {
   await Promise.all([client.createSandbox(a), client.createSandbox(b, { runtime: 'runc' })]);
   await client.addSecret('stripe', { hosts: ['api.example.test'], inject: 'Authorization: Bearer {}', value: VALUE });
   await client.grantSecret('stripe', a, { env: 'STRIPE_KEY' });
+  // Granted while it runs: the placeholder file is copied into the guest.
+  await client.createSandbox(v, { runtime: 'vm', image: 'minimal', config: { ram_mb: 512 } });
+  await client.grantSecret('stripe', v, { env: 'STRIPE_KEY' });
 }, 600_000);
 
 afterAll(async () => {
@@ -94,6 +101,40 @@ describe('transparent interception', () => {
     expect(r.headers['x-trace']).toBe('7');
     // Plain HTTP goes through the proxy too, to the same fake internet.
     expect((await sh(a, 'curl -sS -m 20 http://other.example.test/')).stdout).toBe(`hello from ${internet.address(11)}\n`);
+  });
+});
+
+describe('in a vm sandbox (QEMU under TCG here)', () => {
+  it('injects the secret for curl and Python in the guest, which trusts the egress CA and holds only the placeholder', async () => {
+    const viaCurl = await echoed(v, 'curl -sS -m 30 -H "Authorization: Bearer $STRIPE_KEY" https://api.example.test/vm');
+    expect(viaCurl.headers.authorization).toBe(AUTH_HASH);
+    expect(viaCurl.url).toBe('/vm');
+    const viaPython = await echoed(
+      v,
+      `python3 -c "import os, urllib.request as u; print(u.urlopen(u.Request('https://api.example.test/vm-py', headers={'Authorization': 'Bearer ' + os.environ['STRIPE_KEY']})).read().decode())"`,
+    );
+    expect(viaPython.headers.authorization).toBe(AUTH_HASH);
+    const inside = await sh(v, 'echo "$STRIPE_KEY"; cat /proc/*/environ 2>/dev/null | tr "\\0" "\\n"');
+    expect(inside.stdout).toMatch(/\S/);
+    expect(inside.stdout).not.toContain(VALUE);
+  });
+
+  it('refuses its placeholder from another sandbox, as for containers', async () => {
+    const placeholder = (await sh(v, 'printf %s "$STRIPE_KEY"')).stdout;
+    expect(await statusOf(a, `-m 30 -H "Authorization: Bearer ${placeholder}" https://api.example.test/stolen`)).toBe('403');
+  });
+
+  it('gets the placeholder file of a grant made while it runs, and loses it on revoke', async () => {
+    const placeholder = (await sh(v, 'printf %s "$STRIPE_KEY"')).stdout;
+    const file = () => sh(v, 'cat /.burrow/secrets/stripe 2>/dev/null || echo none').then((r) => r.stdout.trim());
+    await until('the placeholder file in the guest', file, { accept: (text) => text === placeholder });
+    await client.revokeSecret('stripe', v);
+    await until('the placeholder file to go from the guest', file, { accept: (text) => text === 'none' });
+    expect((await sh(v, 'printf %s "$STRIPE_KEY"')).stdout).toBe('');
+    // Granted while it is warm (paused): the file is copied in when it wakes.
+    expect((await client.sandbox(v).sleep()).status).toBe('warm');
+    const regranted = await client.grantSecret('stripe', v, { env: 'STRIPE_KEY' });
+    expect(await file()).toBe(regranted.placeholder);
   });
 });
 

@@ -618,6 +618,20 @@ export class SandboxManager implements DeathRecorder {
     });
   }
 
+  /**
+   * The host's files of a sandbox changed (a grant): a runtime that copies them in (a VM)
+   * copies them again; a container sees them through its bind mounts already.
+   */
+  async copyFilesIn(sandboxId: string): Promise<void> {
+    const record = this.byId(sandboxId);
+    if (!record) return;
+    await this.withLock(record.name, async (sandbox) => {
+      const current = sandbox.find();
+      if (current?.status !== 'running' && current?.status !== 'warm') return;
+      await sandbox.runtime.copyFilesIn?.(current.containerId);
+    });
+  }
+
   /** The cgroup of the sandbox's current container, to read (metering, limits at start). */
   cgroupOf(record: Pick<SandboxRecord, 'containerId'>): Cgroup {
     return this.containers.cgroupOf(record);

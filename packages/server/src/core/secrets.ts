@@ -51,6 +51,7 @@ export function placeholderGrantOf(store: Pick<SecretStore, 'grant'>): (id: stri
 
 export class Secrets {
   private readonly now: () => number;
+  private readonly filesListeners: Array<(sandboxId: string) => void> = [];
 
   constructor(private readonly deps: SecretsDeps) {
     this.now = deps.now ?? Date.now;
@@ -106,7 +107,7 @@ export class Secrets {
     this.view(name);
     const sandboxIds = new Set(this.deps.store.grants().filter((g) => g.secret === name).map((g) => g.sandboxId));
     this.deps.store.remove(name);
-    for (const sandboxId of sandboxIds) await this.writeFiles(sandboxId);
+    for (const sandboxId of sandboxIds) await this.updateFiles(sandboxId);
   }
 
   /**
@@ -132,7 +133,7 @@ export class Secrets {
       revokedAt: null,
     };
     this.deps.store.addGrant(grant);
-    await this.writeFiles(record.id);
+    await this.updateFiles(record.id);
     return { grant, placeholder: this.placeholderOf(grant) };
   }
 
@@ -141,7 +142,7 @@ export class Secrets {
     const record = sandbox === undefined ? undefined : this.sandbox(sandbox);
     const affected = this.deps.store.grants().filter((g) => g.secret === secret && !g.revokedAt && (!record || g.sandboxId === record.id));
     const count = this.deps.store.revokeGrants({ secret, ...(record ? { sandboxId: record.id } : {}) }, this.iso());
-    for (const sandboxId of new Set(affected.map((g) => g.sandboxId))) await this.writeFiles(sandboxId);
+    for (const sandboxId of new Set(affected.map((g) => g.sandboxId))) await this.updateFiles(sandboxId);
     return count;
   }
 
@@ -177,6 +178,14 @@ export class Secrets {
     return env;
   }
 
+  /**
+   * Called after a running sandbox's placeholder files changed (a grant, a revoke, a secret
+   * removed): a runtime that copies them in (a VM) copies them again.
+   */
+  onFilesChanged(listener: (sandboxId: string) => void): void {
+    this.filesListeners.push(listener);
+  }
+
   /** The host directory bound (read-only) at /.burrow/secrets, refreshed with the grants. */
   async filesOf(sandboxId: string): Promise<string> {
     return this.writeFiles(sandboxId);
@@ -209,6 +218,11 @@ export class Secrets {
   private placeholderOf(g: GrantRecord): string {
     // Minting is deterministic (an HMAC chain): the same grant always gives the same text.
     return this.deps.placeholders.mint(g.id, g.caveats);
+  }
+
+  private async updateFiles(sandboxId: string): Promise<void> {
+    await this.writeFiles(sandboxId);
+    for (const listener of this.filesListeners) listener(sandboxId);
   }
 
   private async writeFiles(sandboxId: string): Promise<string> {

@@ -60,4 +60,9 @@ export interface SandboxRuntime {
   saveMemory?(containerId: string): Promise<void>;
   /** Removes what saveMemory wrote, once a checkpoint holds it. */
   discardMemory?(containerId: string): Promise<void>;
+  /**
+   * Only where the bundle's host files are copies (vm): copies them in again, as they are now;
+   * a container sees them through its bind mounts.
+   */
+  copyFilesIn?(containerId: string): Promise<void>;
 }

@@ -7,7 +7,7 @@
 // and while the sandbox is warm.
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { Cgroup } from './cgroup.js';
 import type { ContainerState, ProcessSpec, SandboxRuntime } from './runtime.js';
@@ -124,6 +124,12 @@ function asRoot(args: string[]): ProcessSpec {
   return { args, env: [`PATH=${DEFAULT_PATH}`], cwd: '/', uid: 0, gid: 0 };
 }
 
+/** Set on a paused machine whose host files changed: its resume copies them in. */
+const FILES_STALE = 'files-stale';
+
+/** Removes the regular files directly in $1 but those named $2...; dot files are left alone. */
+const KEEP_ONLY = 'dir=$1; shift; cd "$dir" 2>/dev/null || exit 0; for f in *; do [ -f "$f" ] || continue; keep=; for k in "$@"; do [ "$f" = "$k" ] && keep=1; done; [ -n "$keep" ] || rm -f -- "$f"; done';
+
 /** Writes stdin to $1 (parents made) with mode $2, replacing what was there in one rename. */
 const WRITE_FILE = 'set -e; mkdir -p "${1%/*}"; cat > "$1.burrow-new"; chmod "$2" "$1.burrow-new"; mv -f "$1.burrow-new" "$1"';
 
@@ -169,6 +175,7 @@ export class VmRuntime implements SandboxRuntime {
     await rm(join(dir, OFFERED_SOCKETS_FILE), { force: true });
     await writeFile(join(dir, 'cgroup'), bundle.cgroupsPath);
     await writeFile(join(dir, 'disk'), bundle.disk);
+    await writeFile(join(dir, 'files.json'), JSON.stringify(bundle.files));
     const diskFolder = dirname(bundle.disk);
     // Memory saved with the disk (a checkpoint's) is resumed on a machine of its own size.
     const memory = await takeSavedMemory(diskFolder, bundle.disk);
@@ -237,14 +244,39 @@ export class VmRuntime implements SandboxRuntime {
       if (!okCodes.includes(result.code)) throw new Error(`${args.join(' ')} exited ${result.code} in the guest: ${result.stderr.trim().slice(-300)}`);
     };
     await inGuest(['/bin/sh', '-c', 'printf %s "$1" > /proc/sys/kernel/hostname', 'sh', bundle.hostname]);
-    for (const { destination, source } of bundle.files) {
-      for (const file of await filesOf(source, destination)) {
-        await inGuest(['/bin/sh', '-c', WRITE_FILE, 'sh', file.destination, file.mode.toString(8)], await readFile(file.source));
-      }
-    }
+    await this.copyFiles(containerId, bundle.files);
     const socketDirs = [...new Set(sockets.map((s) => dirname(s.guestPath)))];
     if (socketDirs.length) await inGuest(['mkdir', '-p', '--', ...socketDirs]);
     await inGuest(['resize2fs', '/dev/vda'], undefined, [0, 127]);
+  }
+
+  /**
+   * The host's files of the bundle, copied into the guest as they are now; what a directory of
+   * them no longer holds (a revoked placeholder) goes from the guest's copy too.
+   */
+  private async copyFiles(containerId: string, files: MachineBundle['files']): Promise<void> {
+    const inGuest = async (args: string[], input?: Uint8Array) => {
+      const result = await runInGuest(this.channel(containerId), asRoot(args), input);
+      if (result.code !== 0) throw new Error(`${args.slice(0, 4).join(' ')} exited ${result.code} in the guest: ${result.stderr.trim().slice(-300)}`);
+    };
+    for (const { destination, source } of files) {
+      const { kind, files: copies } = await filesOf(source, destination);
+      for (const file of copies) {
+        await inGuest(['/bin/sh', '-c', WRITE_FILE, 'sh', file.destination, file.mode.toString(8)], await readFile(file.source));
+      }
+      if (kind === 'directory') await inGuest(['/bin/sh', '-c', KEEP_ONLY, 'sh', destination, ...copies.map((f) => basename(f.destination))]);
+    }
+  }
+
+  /**
+   * Copies the bundle's host files into the running guest again (they changed: a grant); a
+   * paused one gets them when it is resumed.
+   */
+  async copyFilesIn(containerId: string): Promise<void> {
+    const dir = this.dir(containerId);
+    if ((await this.state(containerId)) === 'paused') return writeFile(join(dir, FILES_STALE), '');
+    const files = JSON.parse(await readFile(join(dir, 'files.json'), 'utf8')) as MachineBundle['files'];
+    await this.copyFiles(containerId, files);
   }
 
   /**
@@ -336,24 +368,40 @@ export class VmRuntime implements SandboxRuntime {
    * machine (a host reboot): its next start resumes the memory (see vm/machine-memory.ts).
    */
   async pause(containerId: string): Promise<void> {
-    await this.saveMemory(containerId);
+    await this.qmp(containerId, 'stop');
+    // A machine whose memory cannot be written (a full pool) is warm all the same, in RAM only.
+    await this.saveMemory(containerId).catch(() => this.discardMemory(containerId));
   }
 
-  /** Runs the machine on. The memory saved with it is stale from then on: it goes first. */
+  /**
+   * Runs the machine on. The memory saved with it is stale from then on: it goes first. Host
+   * files that changed while it was paused are copied in.
+   */
   async resume(containerId: string): Promise<void> {
     await this.discardMemory(containerId);
     await this.qmp(containerId, 'cont');
+    const stale = join(this.dir(containerId), FILES_STALE);
+    if (await stat(stale).then(() => true, () => false)) {
+      await rm(stale);
+      await this.copyFilesIn(containerId);
+    }
   }
 
   /**
    * Ends the machine. What the guest wrote but its kernel has not yet put on the disk (ext4
    * commits every 5 s) would die with it, where a container's writes are in the host's page
    * cache already: so a guest that answers syncs first (a paused one is resumed for it), for
-   * at most SYNC_BEFORE_KILL_MS. One that does not answer is killed all the same.
+   * at most SYNC_BEFORE_KILL_MS. One that does not answer is killed all the same. The memory a
+   * warm machine saved goes with it: what ends a machine (a cold sleep, a restart, a restore)
+   * wants the next start to boot. That of a machine already gone (a host reboot) stays, for the
+   * next start to resume.
    */
   async kill(containerId: string): Promise<void> {
     const pid = await this.hostPid(containerId);
-    if (pid) await this.syncGuest(containerId).catch(() => {});
+    if (pid) {
+      await this.syncGuest(containerId).catch(() => {});
+      await this.discardMemory(containerId);
+    }
     this.closeChannel(containerId);
     if (!pid) return;
     try {
@@ -442,21 +490,27 @@ export function containerStateOf(qemuStatus: string): ContainerState {
   return 'stopped';
 }
 
+/** Host files to copy in, and whether their source was one file, a directory of them, or nothing to copy. */
+interface HostFiles {
+  kind: 'file' | 'directory' | 'none';
+  files: Array<{ source: string; destination: string; mode: number }>;
+}
+
 /**
  * The regular files a bundle's bind source stands for: itself, or those directly in it (a
  * directory of policy or secret files). Anything else (a socket) has no copy in a VM.
  */
-async function filesOf(source: string, destination: string): Promise<Array<{ source: string; destination: string; mode: number }>> {
+async function filesOf(source: string, destination: string): Promise<HostFiles> {
   const info = await stat(source).catch(() => null);
-  if (info?.isFile()) return [{ source, destination, mode: info.mode & 0o777 }];
-  if (!info?.isDirectory()) return [];
-  const files = [];
+  if (info?.isFile()) return { kind: 'file', files: [{ source, destination, mode: info.mode & 0o777 }] };
+  if (!info?.isDirectory()) return { kind: 'none', files: [] };
+  const files: HostFiles['files'] = [];
   for (const entry of await readdir(source, { withFileTypes: true })) {
     if (!entry.isFile()) continue;
     const path = join(source, entry.name);
     files.push({ source: path, destination: `${destination}/${entry.name}`, mode: (await stat(path)).mode & 0o777 });
   }
-  return files;
+  return { kind: 'directory', files };
 }
 
 /**

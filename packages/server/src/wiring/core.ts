@@ -100,6 +100,9 @@ export async function buildCore(config: BurrowConfig, host: Host, storage: Stora
     privileges: (sandboxId) => privileges.forBoot(sandboxId),
     processLimit,
   });
+  egressStage.secrets.onFilesChanged((sandboxId) => {
+    manager.copyFilesIn(sandboxId).catch((e: Error) => log(`copying the placeholders into sandbox ${sandboxId} failed: ${e.message}`));
+  });
   const checkpoints = new Checkpoints({
     manager,
     sandboxes: store,
