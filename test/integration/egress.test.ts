@@ -49,7 +49,7 @@ beforeAll(async () => {
   await client.addSecret('stripe', { hosts: ['api.example.test'], inject: 'Authorization: Bearer {}', value: VALUE });
   await client.grantSecret('stripe', a, { env: 'STRIPE_KEY' });
   // Granted while it runs: the placeholder file is copied into the guest.
-  await client.createSandbox(v, { runtime: 'vm', image: 'minimal', config: { ram_mb: 512 } });
+  await client.createSandbox(v, { runtime: 'vm', config: { ram_mb: 512 } });
   await client.grantSecret('stripe', v, { env: 'STRIPE_KEY' });
 }, 600_000);
 
