@@ -51,6 +51,7 @@ describe('checkpoints of a gVisor sandbox', () => {
         comment: '',
         history: [],
         is_auto: false,
+        memory: false,
         source_id: null,
         health: '',
         size_bytes: expect.any(Number),

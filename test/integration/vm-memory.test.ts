@@ -4,12 +4,12 @@
 // daemon restart and the loss of the machine, as a warm sandbox does (its memory is saved when
 // it goes warm, and resumed by its next start); a daemon that crashes in the middle of one leaves
 // the sandbox running and no memory behind; and what cannot keep memory is refused, saying why.
-import { execFileSync } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, Sandbox } from '@burrow/sdk';
 import { poolLayout } from '@burrow/server/testing';
+import { machinesOf } from '../support/host-state.js';
 import { sandboxName } from '../support/instance.js';
 import { until } from '../support/until.js';
 import { useInstance } from '../support/use-instance.js';
@@ -59,11 +59,8 @@ async function memoryFilesOfLiveDisks(): Promise<string[]> {
   return found;
 }
 
-function machinesOfThisInstance(): string[] {
-  return execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
-    .split('\n')
-    .filter((line) => line.includes('qemu-system-x86_64') && line.includes(burrow.home));
-}
+/** QEMU processes of this instance still running: what destroy must leave none of. */
+const machinesOfThisInstance = () => machinesOf(burrow.home);
 
 beforeAll(async () => {
   client = burrow.client();
@@ -134,7 +131,7 @@ describe('a memory checkpoint of a vm sandbox, under TCG', { timeout: 300_000 },
 
   it('outlives a daemon restart and the loss of the machine', async () => {
     await burrow.stop();
-    for (const line of machinesOfThisInstance()) process.kill(Number(line.trim().split(/\s+/)[0]), 'SIGKILL');
+    for (const pid of machinesOfThisInstance()) process.kill(pid, 'SIGKILL');
     await burrow.start();
     client = burrow.client();
     box = client.sandbox(name);
@@ -148,7 +145,7 @@ describe('a memory checkpoint of a vm sandbox, under TCG', { timeout: 300_000 },
     expect((await box.sleep()).status).toBe('warm');
     expect(await memoryFilesOfLiveDisks()).toEqual(['memory.json', 'memory.state']);
     await burrow.stop();
-    for (const line of machinesOfThisInstance()) process.kill(Number(line.trim().split(/\s+/)[0]), 'SIGKILL');
+    for (const pid of machinesOfThisInstance()) process.kill(pid, 'SIGKILL');
     await burrow.start();
     client = burrow.client();
     box = client.sandbox(name);

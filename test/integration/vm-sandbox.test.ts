@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BurrowClient, PortEvent, Sandbox } from '@burrow/sdk';
 import { poolLayout } from '@burrow/server/testing';
 import { ExecSocket } from '../support/exec-socket.js';
-import { hostState } from '../support/host-state.js';
+import { hostState, machinesOf } from '../support/host-state.js';
 import { sandboxName } from '../support/instance.js';
 import { until } from '../support/until.js';
 import { useInstance } from '../support/use-instance.js';
@@ -20,11 +20,7 @@ let client: BurrowClient;
 let box: Sandbox;
 
 /** QEMU processes of this instance still running: what destroy must leave none of. */
-function machinesOfThisInstance(): string[] {
-  return execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' })
-    .split('\n')
-    .filter((line) => line.startsWith('qemu-system-x86_64') && line.includes(burrow.home));
-}
+const machinesOfThisInstance = () => machinesOf(burrow.home);
 
 beforeAll(async () => {
   client = burrow.client();

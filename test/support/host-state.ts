@@ -114,3 +114,14 @@ export function processesNaming(needle: string): number[] {
     .filter((line) => line.includes(needle) && !line.includes('ps -eo'))
     .map((line) => Number(line.trim().split(/\s+/)[0]));
 }
+
+/** The pids of the QEMU processes of the instance at `home`: its vm sandboxes' machines. */
+export function machinesOf(home: string): number[] {
+  return processesNaming(home).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('qemu-system-x86_64\0');
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
+}

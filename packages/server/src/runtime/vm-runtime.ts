@@ -177,7 +177,7 @@ export class VmRuntime implements SandboxRuntime {
     await writeFile(join(dir, 'disk'), bundle.disk);
     await writeFile(join(dir, 'files.json'), JSON.stringify(bundle.files));
     const diskFolder = dirname(bundle.disk);
-    // Memory saved with the disk (a checkpoint's) is resumed on a machine of its own size.
+    // Memory saved with the disk (a checkpoint's, a warm machine's) is resumed on a machine of its own size.
     const memory = await takeSavedMemory(diskFolder, bundle.disk);
     const size = memory ? { cpus: memory.cpus, memoryMb: memory.memoryMb } : bundle.size;
     await writeFile(join(dir, 'size'), JSON.stringify(size));
@@ -239,15 +239,19 @@ export class VmRuntime implements SandboxRuntime {
    * the folders of the sockets it will be offered.
    */
   private async prepareGuest(containerId: string, bundle: MachineBundle, sockets: readonly OfferedSocket[]): Promise<void> {
-    const inGuest = async (args: string[], input?: Uint8Array, okCodes: number[] = [0]) => {
-      const result = await runInGuest(this.channel(containerId), asRoot(args), input);
-      if (!okCodes.includes(result.code)) throw new Error(`${args.join(' ')} exited ${result.code} in the guest: ${result.stderr.trim().slice(-300)}`);
-    };
-    await inGuest(['/bin/sh', '-c', 'printf %s "$1" > /proc/sys/kernel/hostname', 'sh', bundle.hostname]);
+    await this.inGuest(containerId, ['/bin/sh', '-c', 'printf %s "$1" > /proc/sys/kernel/hostname', 'sh', bundle.hostname]);
     await this.copyFiles(containerId, bundle.files);
     const socketDirs = [...new Set(sockets.map((s) => dirname(s.guestPath)))];
-    if (socketDirs.length) await inGuest(['mkdir', '-p', '--', ...socketDirs]);
-    await inGuest(['resize2fs', '/dev/vda'], undefined, [0, 127]);
+    if (socketDirs.length) await this.inGuest(containerId, ['mkdir', '-p', '--', ...socketDirs]);
+    await this.inGuest(containerId, ['resize2fs', '/dev/vda'], { okCodes: [0, 127] });
+  }
+
+  /** One of the host's own commands, run in the guest as root; rejects unless it exits with one of `okCodes`. */
+  private async inGuest(containerId: string, args: string[], opts: { input?: Uint8Array; okCodes?: number[] } = {}): Promise<void> {
+    const result = await runInGuest(this.channel(containerId), asRoot(args), opts.input);
+    if (!(opts.okCodes ?? [0]).includes(result.code)) {
+      throw new Error(`${args.slice(0, 3).join(' ')} exited ${result.code} in the guest: ${result.stderr.trim().slice(-300)}`);
+    }
   }
 
   /**
@@ -255,16 +259,13 @@ export class VmRuntime implements SandboxRuntime {
    * them no longer holds (a revoked placeholder) goes from the guest's copy too.
    */
   private async copyFiles(containerId: string, files: MachineBundle['files']): Promise<void> {
-    const inGuest = async (args: string[], input?: Uint8Array) => {
-      const result = await runInGuest(this.channel(containerId), asRoot(args), input);
-      if (result.code !== 0) throw new Error(`${args.slice(0, 4).join(' ')} exited ${result.code} in the guest: ${result.stderr.trim().slice(-300)}`);
-    };
     for (const { destination, source } of files) {
       const { kind, files: copies } = await filesOf(source, destination);
       for (const file of copies) {
-        await inGuest(['/bin/sh', '-c', WRITE_FILE, 'sh', file.destination, file.mode.toString(8)], await readFile(file.source));
+        const args = ['/bin/sh', '-c', WRITE_FILE, 'sh', file.destination, file.mode.toString(8)];
+        await this.inGuest(containerId, args, { input: await readFile(file.source) });
       }
-      if (kind === 'directory') await inGuest(['/bin/sh', '-c', KEEP_ONLY, 'sh', destination, ...copies.map((f) => basename(f.destination))]);
+      if (kind === 'directory') await this.inGuest(containerId, ['/bin/sh', '-c', KEEP_ONLY, 'sh', destination, ...copies.map((f) => basename(f.destination))]);
     }
   }
 
@@ -285,8 +286,9 @@ export class VmRuntime implements SandboxRuntime {
    */
   private async resumeGuest(containerId: string, bundle: MachineBundle): Promise<void> {
     const args = resumedGuestCommand(bundle.network ? guestNetValue(bundle.network) : '', Math.floor(Date.now() / 1000));
-    const result = await runInGuest(this.channel(containerId), asRoot(args));
-    if (result.code !== 0) throw new Error(`the resumed guest did not take its network: ${result.stderr.trim().slice(-300)}`);
+    await this.inGuest(containerId, args).catch((e: Error) => {
+      throw new Error(`the resumed guest did not take its network: ${e.message}`);
+    });
   }
 
   /**
