@@ -11,6 +11,7 @@ import type { BurrowClient, Sandbox } from '@burrow/sdk';
 import { poolLayout } from '@burrow/server/testing';
 import { machinesOf } from '../support/host-state.js';
 import { sandboxName } from '../support/instance.js';
+import { pageThroughProxy } from '../support/sandbox-port.js';
 import { until } from '../support/until.js';
 import { useInstance } from '../support/use-instance.js';
 
@@ -35,18 +36,6 @@ async function count(target: Sandbox): Promise<number> {
 
 async function counterPid(target: Sandbox): Promise<string> {
   return (await target.exec('pgrep', ['-f', '^sh -c mark=before']).catch(() => ({ stdout: '' }))).stdout.trim();
-}
-
-/** The page the guest's server on port 8080 answers through the sandbox's TCP proxy. */
-async function page(target: Sandbox): Promise<string> {
-  return until(`${target.name} to serve on port 8080`, async () => {
-    const stream = await target.openTcpProxy(8080).catch(() => null);
-    if (!stream) return '';
-    stream.write('GET / HTTP/1.0\r\n\r\n');
-    let text = '';
-    for await (const chunk of stream) text += (chunk as Buffer).toString();
-    return text;
-  }, { timeoutMs: 60_000, intervalMs: 1000 });
 }
 
 /** Memory files left in the live disk's folder of the sandbox. */
@@ -106,7 +95,7 @@ describe('a memory checkpoint of a vm sandbox, under TCG', { timeout: 300_000 },
     // Its clock is the host's again, not the moment the memory was saved.
     const guestSeconds = Number((await box.exec('date', ['+%s'])).stdout.trim());
     expect(Math.abs(guestSeconds - Date.now() / 1000)).toBeLessThan(30);
-    expect(await page(box)).toContain('served by pid');
+    expect(await pageThroughProxy(box, 8080)).toContain('served by pid');
   });
 
   it('resumes the processes in a fork, on the fork\'s own network and hostname', async () => {
@@ -119,7 +108,7 @@ describe('a memory checkpoint of a vm sandbox, under TCG', { timeout: 300_000 },
       await until('the fork\'s counter to count', () => count(fork), { accept: (n) => n > resumed + 3 });
       expect((await fork.exec('hostname')).stdout).toBe(`${fork.name}\n`);
       // The server the source ran answers at the fork's address, through the fork's proxy.
-      expect(await page(fork)).toContain('served by pid');
+      expect(await pageThroughProxy(fork, 8080)).toContain('served by pid');
       const addresses = async (target: Sandbox) => (await target.exec('cat', ['/proc/net/fib_trie'])).stdout;
       expect(await addresses(fork)).not.toBe(await addresses(box));
       // The source counts on, untouched.

@@ -11,7 +11,7 @@ import { poolLayout } from '@burrow/server/testing';
 import { ExecSocket } from '../support/exec-socket.js';
 import { hostState, machinesOf } from '../support/host-state.js';
 import { sandboxName } from '../support/instance.js';
-import { until } from '../support/until.js';
+import { pageThroughProxy } from '../support/sandbox-port.js';
 import { useInstance } from '../support/use-instance.js';
 
 const burrow = useInstance({ BURROW_IMAGE: 'minimal', BURROW_WARM_AFTER: 'off' });
@@ -80,14 +80,7 @@ describe('a vm sandbox, under TCG', { timeout: 300_000 }, () => {
   it('holds its address on its network: the TCP proxy reaches a server in the guest', async () => {
     await box.exec('sh', ['-c', 'mkdir -p /tmp/site && echo "served by $(hostname)" > /tmp/site/index.html']);
     await box.exec('sh', ['-c', 'cd /tmp/site && nohup python3 -m http.server 8080 >/dev/null 2>&1 &']);
-    const page = await until('the guest to serve on port 8080', async () => {
-      const stream = await box.openTcpProxy(8080).catch(() => null);
-      if (!stream) return '';
-      stream.write('GET / HTTP/1.0\r\n\r\n');
-      let text = '';
-      for await (const chunk of stream) text += (chunk as Buffer).toString();
-      return text;
-    }, { timeoutMs: 60_000, intervalMs: 1000 });
+    const page = await pageThroughProxy(box, 8080);
     expect(page).toMatch(/^HTTP\/1.0 200/);
     expect(page).toContain(`served by ${name}`);
     const resolv = await box.exec('cat', ['/etc/resolv.conf']);

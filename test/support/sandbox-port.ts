@@ -3,6 +3,7 @@
 // that plain HTTP clients (fetch) reach a server that listens on the sandbox's localhost.
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Sandbox } from '@burrow/sdk';
+import { until } from './until.js';
 
 export interface LocalPort {
   /** `http://127.0.0.1:<local port>` */
@@ -39,4 +40,19 @@ export async function localPortTo(sandbox: Sandbox, port: number): Promise<Local
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The raw answer to `GET /` (HTTP/1.0) from a server in the sandbox on `port`, through the TCP
+ * proxy, once one answers: a server just started in a slow guest may take seconds to listen.
+ */
+export function pageThroughProxy(sandbox: Sandbox, port: number): Promise<string> {
+  return until(`${sandbox.name} to serve on port ${port}`, async () => {
+    const stream = await sandbox.openTcpProxy(port).catch(() => null);
+    if (!stream) return '';
+    stream.write('GET / HTTP/1.0\r\n\r\n');
+    let text = '';
+    for await (const chunk of stream) text += (chunk as Buffer).toString();
+    return text;
+  }, { timeoutMs: 60_000, intervalMs: 1000 });
 }
