@@ -77,6 +77,13 @@ describe("a machine's saved memory", () => {
     expect(await readdir(folder)).toEqual(['disk.ext4']);
   });
 
+  it('is not resumed when its facts were cut short, and the boot goes on without it', async () => {
+    await saveMemory(fakeQmp(folder).qmp, folder, disk, { cpus: 1, memoryMb: 512 });
+    await writeFile(join(folder, 'memory.json'), '{"cpus": 1, "memo');
+    expect(await takeSavedMemory(folder, disk)).toBeNull();
+    expect(await readdir(folder)).toEqual(['disk.ext4']);
+  });
+
   it('says why a migration failed, leaving nothing to resume', async () => {
     const { qmp } = fakeQmp(folder, { status: 'failed', 'error-desc': 'no space left' });
     await expect(saveMemory(qmp, folder, disk, { cpus: 1, memoryMb: 512 })).rejects.toThrow(/saving the memory failed: no space left/);

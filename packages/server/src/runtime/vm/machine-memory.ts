@@ -54,10 +54,7 @@ export async function saveMemory(qmp: Qmp, folder: string, disk: string, size: {
  * the machine ran on): that memory is removed.
  */
 export async function takeSavedMemory(folder: string, disk: string): Promise<MemoryFacts | null> {
-  const facts = await readFile(join(folder, FACTS_FILE), 'utf8').then(
-    (text) => MemoryFacts.safeParse(JSON.parse(text)).data ?? null,
-    () => null,
-  );
+  const facts = await readFile(join(folder, FACTS_FILE), 'utf8').then(parseFacts, () => null);
   const saved =
     facts !== null &&
     facts.diskMtimeMs === (await mtimeMsOf(disk)) &&
@@ -93,6 +90,15 @@ async function migrationDone(qmp: Qmp, what: string): Promise<void> {
     if (state.status === 'failed' || state.status === 'cancelled') throw new Error(`${what} failed: ${state['error-desc'] ?? state.status}`);
     if (Date.now() > deadline) throw new Error(`${what} took more than ${MIGRATION_TIMEOUT_MS / 1000} s`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Facts cut short or made up are no facts: that memory is not resumed. */
+function parseFacts(text: string): MemoryFacts | null {
+  try {
+    return MemoryFacts.safeParse(JSON.parse(text)).data ?? null;
+  } catch {
+    return null;
   }
 }
 
