@@ -115,7 +115,7 @@ export function guestNetworkLines(): string[] {
 export function resumedGuestScript(): string {
   return [
     `busybox() { ${GUEST_TOOLS}/busybox "$@"; }`,
-    `nft() { ${GUEST_TOOLS}/nft/${LOADER} --library-path ${GUEST_TOOLS}/nft ${GUEST_TOOLS}/nft/nft "$@"; }`,
+    nftFunction(`${GUEST_TOOLS}/nft`),
     'fail() { busybox echo "$*" >&2; exit 1; }',
     'busybox date -s "@$2" >/dev/null || busybox echo "cannot set the clock" >&2',
     'net=$1',
@@ -172,9 +172,12 @@ export function localRedirectLines(): string[] {
   ];
 }
 
-/** nft, through the loader, with its own libraries: the initramfs has no /etc/ld.so.cache. */
-function nftFunction(): string {
-  return `nft() { /${NFT_DIR}/${LOADER} --library-path /${NFT_DIR} /${NFT_DIR}/nft "$@"; }`;
+/**
+ * nft, through the loader, with its own libraries from `dir`: the initramfs has no
+ * /etc/ld.so.cache (and the guest's copy of them, in GUEST_TOOLS, is not the disk's).
+ */
+function nftFunction(dir = `/${NFT_DIR}`): string {
+  return `nft() { ${dir}/${LOADER} --library-path ${dir} ${dir}/nft "$@"; }`;
 }
 
 /** The absolute paths of the shared objects (libraries and loader) in \`ldd\`'s output. */
