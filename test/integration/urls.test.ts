@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import { BurrowClient, type PortEvent } from '@burrow/sdk';
 import { APP_SERVER } from '../support/app-server.js';
 import { CLI, sandboxName } from '../support/instance.js';
+import { requestSandboxUrl, type Answer } from '../support/sandbox-url.js';
 import { useInstance } from '../support/use-instance.js';
 
 const LOGIN_PATH = '/__burrow/login';
@@ -18,24 +19,9 @@ let client: BurrowClient;
 const app = sandboxName('url-app');
 const empty = sandboxName('url-empty');
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** A request to the API listener with the Host of a sandbox URL (no DNS for *.localhost needed). */
+/** A request to the API listener with the Host of a sandbox URL. */
 function get(name: string, path: string, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<Answer> {
-  const { port } = new URL(burrow.url);
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, headers: { host: `${name}.localhost:${port}`, ...headers } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+  return requestSandboxUrl(burrow.url, name, path, headers, method, body);
 }
 
 async function startApp(name: string, port = 8080): Promise<void> {

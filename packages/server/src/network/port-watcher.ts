@@ -3,8 +3,9 @@
 // host kernel (gVisor runs with host networking inside that namespace), so the kernel's socket
 // table of that namespace lists them; it is read once a second while anybody watches. Which
 // process inside listens is known only inside (under gVisor the host sees the sandbox's kernel
-// as the owner), so when ports open, one process run inside reads its own /proc to tell. A VM's
-// sockets are in its guest's kernel: its tables are read by a command inside, once a poll.
+// as the owner), so when ports open, one process run inside reads its own /proc to tell; runc's
+// processes are the host's, so the host reads theirs. A VM's sockets are in its guest's kernel:
+// its tables are read by a command inside, once a poll.
 import { EventEmitter } from 'node:events';
 import { readdir, readFile, readlink, stat } from 'node:fs/promises';
 
@@ -135,12 +136,50 @@ export const TCP_TABLES_COMMAND = ['/bin/sh', '-c', 'cat /proc/net/tcp /proc/net
 /** The listening sockets in LISTENER_OWNERS_COMMAND's output, each with the lowest pid holding it. */
 export function parseListenerOwners(output: string): ListeningPort[] {
   const holders = new Map<string, number>();
-  for (const m of output.matchAll(/^\/proc\/(\d{1,9})\/fd socket:\[(\d{1,20})\]$/gm)) {
-    const pid = Number(m[1]);
-    const known = holders.get(m[2]!);
-    if (known === undefined || pid < known) holders.set(m[2]!, pid);
+  for (const m of output.matchAll(/^\/proc\/(\d{1,9})\/fd socket:\[(\d{1,20})\]$/gm)) holdSocket(holders, m[2]!, Number(m[1]));
+  return ownedListeners(output, holders);
+}
+
+/**
+ * Who listens on what in a sandbox whose processes are the host's own (runc's): read on the host
+ * from the /proc of the namespace's processes, with their pids as the sandbox numbers them (the
+ * last of NSpid). Nothing runs inside; a lookup there would run without CAP_SYS_PTRACE and see
+ * the descriptors of its own user only. What is read are the kernel's own links, never followed.
+ */
+export async function hostListenerOwners(netnsPath: string): Promise<ListeningPort[]> {
+  const wanted = await netnsLink(netnsPath);
+  const holders = new Map<string, number>();
+  let tables = '';
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry) || (await readlink(`/proc/${entry}/ns/net`).catch(() => '')) !== wanted) continue;
+    // NSpid: the pid in each pid namespace, the sandbox's last. One field only: a host process
+    // that just entered the namespace (a `runc exec` starting), not one of the sandbox's.
+    const nspid = /^NSpid:\s+(.*)$/m.exec(await readFile(`/proc/${entry}/status`, 'utf8').catch(() => ''))?.[1]?.split(/\s+/) ?? [];
+    if (nspid.length < 2) continue;
+    const inside = Number(nspid.at(-1));
+    if (!tables) tables = (await Promise.all(['tcp', 'tcp6'].map((file) => readFile(`/proc/${entry}/net/${file}`, 'utf8').catch(() => '')))).join('\n');
+    for (const fd of await readdir(`/proc/${entry}/fd`).catch(() => [])) {
+      const inode = /^socket:\[(\d+)\]$/.exec(await readlink(`/proc/${entry}/fd/${fd}`).catch(() => ''))?.[1];
+      if (inode) holdSocket(holders, inode, inside);
+    }
   }
-  return tcpListeners(output).map(({ inode, ...p }) => ({ ...p, pid: holders.get(inode) ?? 0 }));
+  return ownedListeners(tables, holders);
+}
+
+/** Notes that `pid` holds socket `inode`; the lowest pid of several is the one told. */
+function holdSocket(holders: Map<string, number>, inode: string, pid: number): void {
+  const known = holders.get(inode);
+  if (known === undefined || pid < known) holders.set(inode, pid);
+}
+
+/** The listening sockets of TCP tables' text, each with the pid holding it (0 if none is known). */
+function ownedListeners(tables: string, holders: Map<string, number>): ListeningPort[] {
+  return tcpListeners(tables).map(({ inode, ...p }) => ({ ...p, pid: holders.get(inode) ?? 0 }));
+}
+
+/** `net:[<inode>]`: what /proc/<pid>/ns/net of a process in the namespace at `netnsPath` reads. */
+async function netnsLink(netnsPath: string): Promise<string> {
+  return `net:[${(await stat(netnsPath).catch(() => undefined))?.ino ?? 'none'}]`;
 }
 
 /**
@@ -157,7 +196,7 @@ export async function listeningPorts(netnsPath: string, members = new Map<string
 
 /** The listening sockets of TCP tables' text, their pids 0 (PortWatchers asks inside when a port opens). */
 function listenersIn(tables: string): ListeningPort[] {
-  return tcpListeners(tables).map(({ inode: _, ...p }) => ({ ...p, pid: 0 }));
+  return ownedListeners(tables, new Map());
 }
 
 /** The LISTEN lines of /proc/net/tcp{,6} text (other lines are skipped). */
@@ -188,7 +227,7 @@ function decodeAddress(hex: string): string {
 
 /** A process in the namespace: remembered in `members`, found again when it is gone. */
 async function memberOf(netnsPath: string, members: Map<string, number>): Promise<number | undefined> {
-  const wanted = `net:[${(await stat(netnsPath).catch(() => undefined))?.ino ?? 'none'}]`;
+  const wanted = await netnsLink(netnsPath);
   const known = members.get(netnsPath);
   if (known && (await readlink(`/proc/${known}/ns/net`).catch(() => '')) === wanted) return known;
   members.delete(netnsPath);

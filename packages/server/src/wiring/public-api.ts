@@ -14,7 +14,7 @@ import { ensureKeyFile } from '../auth/root-key.js';
 import type { BurrowConfig } from '../config.js';
 import { SandboxFs } from '../core/sandbox-fs.js';
 import { ApiTokenStore } from '../db/api-tokens.js';
-import { LISTENER_OWNERS_COMMAND, parseListenerOwners, PortWatchers, TCP_TABLES_COMMAND } from '../network/port-watcher.js';
+import { hostListenerOwners, LISTENER_OWNERS_COMMAND, parseListenerOwners, PortWatchers, TCP_TABLES_COMMAND } from '../network/port-watcher.js';
 import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import { E2bAdapter } from '../api/public/e2b/index.js';
 import { E2bLifetimes } from '../core/e2b-lifetimes.js';
@@ -134,7 +134,12 @@ export async function startApi(
     proxyTarget,
     ports: new PortWatchers(
       (id) => network.netns.pathFor(id),
-      async (id) => parseListenerOwners(await runInside(id, LISTENER_OWNERS_COMMAND)),
+      async (id) => {
+        // A sandbox without a kernel of its own (runc) runs host processes: the host reads their /proc.
+        const record = manager.byId(id);
+        if (record && !runtimes[record.runtime].ownKernel) return hostListenerOwners(network.netns.pathFor(id));
+        return parseListenerOwners(await runInside(id, LISTENER_OWNERS_COMMAND));
+      },
       (id) => {
         const record = manager.byId(id);
         return record && runtimes[record.runtime].ownNetworkStack ? runInside(id, TCP_TABLES_COMMAND) : undefined;
