@@ -62,7 +62,7 @@ describe('streamed commands in a vm sandbox under TCG', () => {
     disks = new DiskImages(diskLayout(poolLayout(burrow.config).root));
     const images = new ImageStore(burrow.config, poolLayout(burrow.config));
     imageId = images.idFor('minimal');
-    const imageDisk = await disks.ensureImage(imageId, images.pathOf(imageId), 2 * 1024 * MiB);
+    const imageDisk = await disks.ensureImage(imageId, images.pathOf(imageId), { sizeBytes: 2 * 1024 * MiB });
     await disks.clone(imageDisk, SANDBOX);
     root = join(burrow.home, 'vm-exec');
     bundle = join(burrow.home, 'vm-exec-bundle');

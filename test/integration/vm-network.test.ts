@@ -109,7 +109,7 @@ describe('a vm sandbox on its network under TCG', () => {
     disks = new DiskImages(diskLayout(poolLayout(burrow.config).root));
     const images = new ImageStore(burrow.config, poolLayout(burrow.config));
     imageId = images.idFor('minimal');
-    imageDisk = await disks.ensureImage(imageId, images.pathOf(imageId), 2 * 1024 * MiB);
+    imageDisk = await disks.ensureImage(imageId, images.pathOf(imageId), { sizeBytes: 2 * 1024 * MiB });
     await disks.clone(imageDisk, SANDBOX);
     await internet.start({ 'allowed.vm.test': 10, 'denied.vm.test': 11 });
 

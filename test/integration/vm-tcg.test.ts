@@ -62,7 +62,7 @@ describe('vm runtime foundation under TCG', () => {
     staleBuild = `${disks.imagePath(imageId)}.partial-4194303`;
     await mkdir(dirname(staleBuild), { recursive: true });
     await writeFile(staleBuild, 'half an image');
-    imageDisk = await disks.ensureImage(imageId, rootfs, 2 * 1024 * MiB);
+    imageDisk = await disks.ensureImage(imageId, rootfs, { sizeBytes: 2 * 1024 * MiB });
   }, 600_000);
 
   afterAll(async () => {

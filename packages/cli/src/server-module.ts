@@ -36,8 +36,8 @@ export interface ServerModule {
     config: BurrowConfig,
     name: ImageName,
     onProgress?: (line: string) => void,
-    opts?: { refresh?: boolean },
-  ): Promise<{ name: string; id: string; built: boolean }>;
+    opts?: { refresh?: boolean; vm?: boolean },
+  ): Promise<{ name: string; id: string; built: boolean; machineDisk?: string }>;
   listImages(config: BurrowConfig): Promise<ImageInfo[]>;
 }
 

@@ -12,16 +12,18 @@ export function registerImage(program: Command): void {
     .description('build a base image with mmdebstrap (skipped when it is already built)')
     .addArgument(new Argument('<name>', 'which image').choices(IMAGE_NAMES))
     .option('--refresh', "move the image's coding agents to their newest release (from then on, new sandboxes use it)")
-    .action(async (name: ImageName, options: { refresh?: boolean }) => {
+    .option('--vm', 'also make what vm sandboxes boot: the image as an ext4 disk, the guest kernel and initramfs (the default when BURROW_RUNTIME=vm)')
+    .action(async (name: ImageName, options: { refresh?: boolean; vm?: boolean }) => {
       const server = await loadServer();
       const config = server.loadConfig(process.env);
       const started = Date.now();
-      const result = await server.buildImage(config, name, (line) => void process.stdout.write(`  ${line}\n`), { refresh: options.refresh });
+      const result = await server.buildImage(config, name, (line) => void process.stdout.write(`  ${line}\n`), options);
       process.stdout.write(
         result.built
           ? `built image ${result.name} (${result.id}) in ${formatSeconds(Date.now() - started)}\n`
           : `image ${result.name} is already built (${result.id})\n`,
       );
+      if (result.machineDisk) process.stdout.write(`vm sandboxes boot it from ${result.machineDisk}\n`);
     });
 
   image

@@ -52,18 +52,19 @@ export class DiskImages {
    * does not exist yet. Built under a temporary name and renamed: a crash leaves only a
    * `.partial-` file that the next build replaces.
    */
-  ensureImage(imageId: string, rootfs: string, sizeBytes?: number): Promise<string> {
+  ensureImage(imageId: string, rootfs: string, opts: { sizeBytes?: number; log?: (line: string) => void } = {}): Promise<string> {
     let built = this.building.get(imageId);
     if (!built) {
-      built = this.build(imageId, rootfs, sizeBytes).finally(() => this.building.delete(imageId));
+      built = this.build(imageId, rootfs, opts).finally(() => this.building.delete(imageId));
       this.building.set(imageId, built);
     }
     return built;
   }
 
-  private async build(imageId: string, rootfs: string, sizeBytes?: number): Promise<string> {
+  private async build(imageId: string, rootfs: string, { sizeBytes, log }: { sizeBytes?: number; log?: (line: string) => void }): Promise<string> {
     const path = this.imagePath(imageId);
     if (await exists(path)) return path;
+    log?.(`making the image's disk for vm sandboxes (${imageId.slice(0, 12)}.ext4)`);
     sizeBytes ??= imageDiskBytes(Number((await run('du', ['-sb', rootfs])).stdout.split('\t')[0]));
     await mkdir(this.layout.images, { recursive: true });
     // What a build cut short by a crash left, under any daemon's pid: this one replaces it.
