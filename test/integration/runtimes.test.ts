@@ -127,6 +127,22 @@ describe.for(RUNTIMES)('a $runtime sandbox', { timeout: 300_000 }, ({ runtime, c
     }
   });
 
+  it('shows its newest checkpoints read-only at /.burrow/checkpoints, as they were, until they are deleted', async () => {
+    await box.exec('sh', ['-c', 'echo one > /home/user/viewed']);
+    const first = await box.createCheckpoint('first view');
+    await box.exec('sh', ['-c', 'echo two > /home/user/viewed']);
+    const second = await box.createCheckpoint('second view');
+    const view = (id: string) => `/.burrow/checkpoints/${id}/home/user/viewed`;
+    expect((await box.exec('cat', [view(first.id), view(second.id), '/home/user/viewed'])).stdout).toBe('one\ntwo\ntwo\n');
+    const write = await box.exec('sudo', ['sh', '-c', `echo three > ${view(first.id)}`]);
+    expect(write.exitCode).not.toBe(0);
+    await box.deleteCheckpoint(first.id);
+    const listed = (await box.exec('ls', ['/.burrow/checkpoints'])).stdout.split('\n');
+    expect(listed).toContain(second.id);
+    expect(listed).not.toContain(first.id);
+    expect((await box.exec('cat', [view(second.id)])).stdout).toBe('two\n');
+  });
+
   it('sleeps warm with its processes and cold with its files, and wakes on the next command', async () => {
     await box.exec('sh', ['-c', 'echo slept > /home/user/sleep; setsid sleep 1000 >/dev/null 2>&1 < /dev/null & echo $! > /tmp/sleeper.pid']);
     const sleeper = (await box.exec('cat', ['/tmp/sleeper.pid'])).stdout.trim();

@@ -96,6 +96,10 @@ describe('a memory checkpoint of a vm sandbox, under TCG', { timeout: 300_000 },
     const guestSeconds = Number((await box.exec('date', ['+%s'])).stdout.trim());
     expect(Math.abs(guestSeconds - Date.now() / 1000)).toBeLessThan(30);
     expect(await pageThroughProxy(box, 8080)).toContain('served by pid');
+    // The memory held the guest's filesystem frozen for the checkpoint, and the views it had
+    // mounted from the machine it was saved on: it writes again, and shows this machine's views.
+    expect((await box.exec('sh', ['-c', 'echo written > /home/user/after-restore && cat /home/user/after-restore'])).stdout).toBe('written\n');
+    expect((await box.exec('ls', [`/.burrow/checkpoints/${checkpointId}/home/user`])).exitCode).toBe(0);
   });
 
   it('resumes the processes in a fork, on the fork\'s own network and hostname', async () => {

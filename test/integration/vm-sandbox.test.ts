@@ -105,6 +105,19 @@ describe('a vm sandbox, under TCG', { timeout: 300_000 }, () => {
     expect(JSON.parse((await box.exec('burrow-env', ['info'])).stdout)).toMatchObject({ name });
   });
 
+  it('writes again after a daemon crash that left its filesystem frozen for a checkpoint', async () => {
+    await burrow.stop();
+    await burrow.start({ BURROW_CRASH_AT: 'checkpoint:create:synced' });
+    await expect(burrow.client().sandbox(name).createCheckpoint('cut short')).rejects.toThrow();
+    await burrow.exited();
+    await burrow.start();
+    client = burrow.client();
+    box = client.sandbox(name);
+    expect((await box.listCheckpoints()).map((c) => c.comment)).not.toContain('cut short');
+    const written = await box.exec('sh', ['-c', 'echo thawed > /home/user/thawed && cat /home/user/thawed']);
+    expect(written.stdout).toBe('thawed\n');
+  });
+
   it('takes new limits at its next boot, and refuses to shrink its disk', async () => {
     await expect(box.updateLimits({ storage_gb: 2 })).rejects.toMatchObject({ status: 409 });
     await box.updateLimits({ ram_mb: 768 });

@@ -9,6 +9,7 @@ import { initScript, isStaticElf } from '../src/runtime/vm/initramfs.js';
 import { loadOrder, moduleName, parseModulesDep } from '../src/runtime/vm/kernel-modules.js';
 import { qemuArgs, tscKhzFrom, type MachineSpec } from '../src/runtime/vm/machine.js';
 import { MACHINE_NETWORK_ANNOTATION } from '../src/runtime/oci-bundle.js';
+import { VISIBLE_VIEWS } from '../src/runtime/runtime.js';
 import { machineBundleOf } from '../src/runtime/vm-runtime.js';
 
 /** The entries of a newc archive: name, mode, size and data, read back field by field. */
@@ -162,7 +163,7 @@ describe("QEMU's command line", () => {
     expect(machineBundleOf(bundle(1024 * 2 ** 20, 200_000))).toEqual({
       disk: '/pool/sandboxes/abc/disk.ext4',
       hostname: 'box',
-      size: { cpus: 2, memoryMb: 1024 },
+      size: { cpus: 2, memoryMb: 1024, viewSlots: VISIBLE_VIEWS },
       cpuShare: 2,
       cgroupsPath: '/burrow-t-abc-1',
       network: { netnsPath: '/run/netns/x', ...link },
@@ -171,7 +172,7 @@ describe("QEMU's command line", () => {
     // Half a CPU still needs a whole vCPU (the cgroup holds it to half); 1.5 CPUs two.
     expect(machineBundleOf(bundle(512 * 2 ** 20, 50_000))).toMatchObject({ size: { cpus: 1, memoryMb: 512 }, cpuShare: 0.5 });
     expect(machineBundleOf(bundle(512 * 2 ** 20, 150_000))).toMatchObject({ size: { cpus: 2, memoryMb: 512 } });
-    expect(machineBundleOf(bundle(undefined, 100_000)).size).toEqual({ cpus: 1, memoryMb: 512 });
+    expect(machineBundleOf(bundle(undefined, 100_000)).size).toEqual({ cpus: 1, memoryMb: 512, viewSlots: VISIBLE_VIEWS });
     expect(() => machineBundleOf({})).toThrow(/no disk/);
     // A bundle without a link gives the guest no network card.
     expect(machineBundleOf({ ...bundle(undefined, 100_000), annotations: {} }).network).toBeUndefined();

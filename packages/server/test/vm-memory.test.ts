@@ -1,7 +1,7 @@
 // The host side of a vm's saved memory: which memory beside a disk is resumed and which is
 // stale, what QEMU is told (constant commands, a waiting machine), and how QEMU's run states
 // read as a container's. Saving and resuming a real machine: test/integration/vm-memory.test.ts.
-import { mkdtemp, readdir, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -37,17 +37,17 @@ describe("a machine's saved memory", () => {
 
   it('is written through a constant command in the disk folder, and resumed on a machine of its size', async () => {
     const { qmp, commands } = fakeQmp(folder);
-    await saveMemory(qmp, folder, disk, { cpus: 2, memoryMb: 768 });
+    await saveMemory(qmp, folder, disk, { cpus: 2, memoryMb: 768, viewSlots: 5 });
     expect(commands.map((c) => c.command)).toEqual(['stop', 'migrate-set-parameters', 'migrate', 'query-migrate']);
     expect(commands[2]!.args).toEqual({ uri: 'exec:cat > memory.state.partial' });
     expect((await readdir(folder)).sort()).toEqual(['disk.ext4', 'memory.json', MEMORY_FILE]);
-    expect(await takeSavedMemory(folder, disk)).toMatchObject({ cpus: 2, memoryMb: 768 });
+    expect(await takeSavedMemory(folder, disk)).toMatchObject({ cpus: 2, memoryMb: 768, viewSlots: 5 });
     // Taken once: a second boot of the same disk does not resume it again.
     expect(await takeSavedMemory(folder, disk)).toBeNull();
   });
 
   it('is read by a waiting machine and then removed', async () => {
-    await saveMemory(fakeQmp(folder).qmp, folder, disk, { cpus: 1, memoryMb: 512 });
+    await saveMemory(fakeQmp(folder).qmp, folder, disk, { cpus: 1, memoryMb: 512, viewSlots: 5 });
     await takeSavedMemory(folder, disk);
     const { qmp, commands } = fakeQmp(folder);
     await loadMemory(qmp, folder);
@@ -56,18 +56,25 @@ describe("a machine's saved memory", () => {
   });
 
   it('is stale once the disk was written after it, and then removed, not resumed', async () => {
-    await saveMemory(fakeQmp(folder).qmp, folder, disk, { cpus: 1, memoryMb: 512 });
+    await saveMemory(fakeQmp(folder).qmp, folder, disk, { cpus: 1, memoryMb: 512, viewSlots: 5 });
     await writeFile(disk, 'written since');
     expect(await takeSavedMemory(folder, disk)).toBeNull();
     expect(await readdir(folder)).toEqual(['disk.ext4']);
   });
 
   it('is still the disk\'s own after the disk grew with its time kept, as SandboxDisks grows it', async () => {
-    await saveMemory(fakeQmp(folder).qmp, folder, disk, { cpus: 1, memoryMb: 512 });
+    await saveMemory(fakeQmp(folder).qmp, folder, disk, { cpus: 1, memoryMb: 512, viewSlots: 5 });
     const { atime, mtime } = await stat(disk);
     await truncate(disk, 4096);
     await utimes(disk, atime, mtime);
     expect(await takeSavedMemory(folder, disk)).not.toBeNull();
+  });
+
+  it('saved by a machine without view slots, resumes on one without them: its devices must be the same', async () => {
+    await saveMemory(fakeQmp(folder).qmp, folder, disk, { cpus: 1, memoryMb: 512, viewSlots: 5 });
+    const { viewSlots: _, ...older } = JSON.parse(await readFile(join(folder, 'memory.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(folder, 'memory.json'), JSON.stringify(older));
+    expect(await takeSavedMemory(folder, disk)).toMatchObject({ viewSlots: 0 });
   });
 
   it('is never resumed without its facts, nor half-written', async () => {
@@ -78,7 +85,7 @@ describe("a machine's saved memory", () => {
   });
 
   it('is not resumed when its facts were cut short, and the boot goes on without it', async () => {
-    await saveMemory(fakeQmp(folder).qmp, folder, disk, { cpus: 1, memoryMb: 512 });
+    await saveMemory(fakeQmp(folder).qmp, folder, disk, { cpus: 1, memoryMb: 512, viewSlots: 5 });
     await writeFile(join(folder, 'memory.json'), '{"cpus": 1, "memo');
     expect(await takeSavedMemory(folder, disk)).toBeNull();
     expect(await readdir(folder)).toEqual(['disk.ext4']);
@@ -86,7 +93,7 @@ describe("a machine's saved memory", () => {
 
   it('says why a migration failed, leaving nothing to resume', async () => {
     const { qmp } = fakeQmp(folder, { status: 'failed', 'error-desc': 'no space left' });
-    await expect(saveMemory(qmp, folder, disk, { cpus: 1, memoryMb: 512 })).rejects.toThrow(/saving the memory failed: no space left/);
+    await expect(saveMemory(qmp, folder, disk, { cpus: 1, memoryMb: 512, viewSlots: 5 })).rejects.toThrow(/saving the memory failed: no space left/);
     expect(await takeSavedMemory(folder, disk)).toBeNull();
     await discardMemory(folder);
     expect(await readdir(folder)).toEqual(['disk.ext4']);

@@ -3,11 +3,12 @@
 // read-only views inside the sandbox, and the repair of whatever a crash interrupted. Every
 // multi-step operation records its intent in the database before it touches the disk, and runs
 // under the sandbox's lock, so it never interleaves with create, destroy or wake.
+import { stat } from 'node:fs/promises';
 import type { CheckpointRecord, CheckpointStore, RestoreIntent } from '../db/checkpoints.js';
 import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
 import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
-import type { SandboxRuntime } from '../runtime/runtime.js';
-import { VIEWS_INSIDE, type Snapshots } from '../storage/snapshots.js';
+import { VIEWS_INSIDE, VISIBLE_VIEWS, type CheckpointDisk, type SandboxRuntime } from '../runtime/runtime.js';
+import type { Snapshots } from '../storage/snapshots.js';
 import { Conflict, DomainError, SandboxBusy, RuntimeFailed } from './errors.js';
 import type { EventRecorder } from './events.js';
 import type { Metrics } from './metrics.js';
@@ -16,8 +17,6 @@ import type { LockedSandbox } from './locked-sandbox.js';
 import type { CreateOptions, SandboxManager } from './sandbox-manager.js';
 import { StorageRoom } from './storage-room.js';
 
-/** How many of the newest checkpoints a sandbox sees under /.burrow/checkpoints. */
-export const VISIBLE_VIEWS = 5;
 const CHECKPOINT_ID = /^(v\d{1,9}|auto-\d{1,9})$/;
 const SYNC_TIMEOUT_MS = 60_000;
 
@@ -58,7 +57,7 @@ export type CheckpointRepairReport = {
  * What SandboxManager calls at create, boot and teardown. Needs no manager, so serve.ts can
  * build it first and hand it to the manager.
  */
-export function checkpointHooks(deps: Pick<CheckpointDeps, 'store' | 'snapshots' | 'crashPoint'>): SandboxHooks {
+export function checkpointHooks(deps: Pick<CheckpointDeps, 'store' | 'snapshots' | 'crashPoint' | 'log'>): SandboxHooks {
   return {
     // The new disk is written by nothing yet, so v0 needs no freeze.
     diskCreated: async (record) => {
@@ -73,6 +72,13 @@ export function checkpointHooks(deps: Pick<CheckpointDeps, 'store' | 'snapshots'
       const dir = await deps.snapshots.mountViews(record.id, viewIds(deps.store, record.id), imagePath);
       return { [VIEWS_INSIDE]: dir };
     },
+    // A VM is shown its views once it runs: its guest mounts them.
+    started: async (record, runtime) => {
+      if (!runtime.showCheckpoints) return;
+      await runtime.showCheckpoints(record.containerId, await machineViews(deps, record.id)).catch((e: Error) => {
+        deps.log(`showing the checkpoints of '${record.name}' inside failed: ${e.message}`);
+      });
+    },
     tornDown: (sandboxId) => deps.snapshots.removeAll(sandboxId),
   };
 }
@@ -84,6 +90,13 @@ function viewIds(store: CheckpointStore, sandboxId: string): string[] {
     .filter((c) => c.status === 'ready' && !c.isAuto)
     .slice(0, VISIBLE_VIEWS)
     .map((c) => c.id);
+}
+
+/** The views of a VM: the disks of its newest checkpoints (v0, taken before the first boot made a disk, has none). */
+async function machineViews(deps: Pick<CheckpointDeps, 'store' | 'snapshots'>, sandboxId: string): Promise<CheckpointDisk[]> {
+  const views = viewIds(deps.store, sandboxId).map((id) => ({ id, disk: deps.snapshots.machineDisk(sandboxId, id) }));
+  const present = await Promise.all(views.map((v) => stat(v.disk).then(() => true, () => false)));
+  return views.filter((_, i) => present[i]);
 }
 
 export class Checkpoints {
@@ -301,7 +314,9 @@ export class Checkpoints {
    * written file data in their own kernel until then, where no host-side flush can reach it), freeze,
    * snapshot, thaw. The freeze makes the snapshot one instant of every file; the thaw is in a
    * finally so that no failure leaves the sandbox frozen. runc sandboxes write through the host
-   * kernel, whose dirty pages the snapshot itself flushes, so they skip the `sync`.
+   * kernel, whose dirty pages the snapshot itself flushes, so they skip the `sync`. A VM's
+   * filesystem is frozen instead of synced (its journal applied, so that the checkpoint's disk
+   * mounts read-only as it is: the views), and thawed last.
    *
    * With `memory`, the machine's memory is written beside its disk before the freeze (the
    * machine paused meanwhile), so the snapshot takes both at one instant; it is removed from the
@@ -328,38 +343,44 @@ export class Checkpoints {
         if (wasPaused) await runtime.resume(record.containerId);
         const t0 = performance.now();
         try {
-          if (runtime.ownKernel) await syncInside(runtime, record.containerId);
-        } catch (e) {
-          if (isLive(await runtime.state(record.containerId))) throw e;
-          live = false; // the container is gone (the record was stale): nothing writes the disk
-        }
-        crashPoint('checkpoint:create:synced');
-        if (live) {
-          if (runtime.ownKernel) progress(`flushed the sandbox's file data to disk in ${ms(performance.now() - t0)}`);
-          const frozenAt = performance.now();
           try {
-            if (opts.memory) {
-              await runtime.saveMemory!(record.containerId);
-              crashPoint('checkpoint:create:memory');
-              progress(`saved the sandbox's memory in ${ms(performance.now() - frozenAt)}`);
-            }
-            await sandbox.freeze();
-            try {
-              crashPoint('checkpoint:create:paused');
-              await snapshots.take(record.id, checkpoint.id, group);
-              crashPoint('checkpoint:create:snapshot');
-            } finally {
-              await sandbox.thaw();
-            }
-          } finally {
-            if (opts.memory) {
-              await runtime.discardMemory!(record.containerId);
-              if (!wasPaused) await runtime.resume(record.containerId);
-            }
+            if (runtime.freezeFilesystem) await runtime.freezeFilesystem(record.containerId);
+            else if (runtime.ownKernel) await syncInside(runtime, record.containerId);
+          } catch (e) {
+            if (isLive(await runtime.state(record.containerId))) throw e;
+            live = false; // the container is gone (the record was stale): nothing writes the disk
           }
-          if (wasPaused) await runtime.pause(record.containerId);
-          progress(`sandbox was frozen for ${ms(performance.now() - frozenAt)} while its ${opts.memory ? 'memory and disk were' : 'disk was'} snapshotted`);
+          crashPoint('checkpoint:create:synced');
+          if (live) {
+            if (runtime.ownKernel) progress(`flushed the sandbox's file data to disk in ${ms(performance.now() - t0)}`);
+            const frozenAt = performance.now();
+            try {
+              if (opts.memory) {
+                await runtime.saveMemory!(record.containerId);
+                crashPoint('checkpoint:create:memory');
+                progress(`saved the sandbox's memory in ${ms(performance.now() - frozenAt)}`);
+              }
+              await sandbox.freeze();
+              try {
+                crashPoint('checkpoint:create:paused');
+                await snapshots.take(record.id, checkpoint.id, group);
+                crashPoint('checkpoint:create:snapshot');
+              } finally {
+                await sandbox.thaw();
+              }
+            } finally {
+              if (opts.memory) {
+                await runtime.discardMemory!(record.containerId);
+                await runtime.resume(record.containerId);
+              }
+            }
+            progress(`sandbox was frozen for ${ms(performance.now() - frozenAt)} while its ${opts.memory ? 'memory and disk were' : 'disk was'} snapshotted`);
+          }
+        } finally {
+          // Also after a failure: a filesystem left frozen would hold the sandbox's every write.
+          if (live) await runtime.thawFilesystem?.(record.containerId);
         }
+        if (live && wasPaused) await runtime.pause(record.containerId);
       }
       if (!live && opts.memory) throw new Error('it stopped meanwhile: there are no running processes to keep');
       if (!live) {
@@ -437,15 +458,16 @@ export class Checkpoints {
   }
 
   /**
-   * Brings the views of a running sandbox up to date. New mounts reach a running sandbox because
-   * the views directory is a shared mount (see Snapshots.mountViews); a stopped one gets them
-   * at its next boot.
+   * Brings the views of a running sandbox up to date. New mounts reach a running container
+   * because the views directory is a shared mount (see Snapshots.mountViews); a VM's guest
+   * mounts its own; a stopped sandbox gets them at its next boot.
    */
   private async refreshViews(sandbox: LockedSandbox, knownRunning = false): Promise<void> {
     const record = sandbox.record;
     if (!knownRunning && (await sandbox.runtime.state(record.containerId)) !== 'running') return;
     try {
-      await this.deps.snapshots.mountViews(record.id, viewIds(this.deps.store, record.id), sandbox.imagePath);
+      if (sandbox.runtime.showCheckpoints) await sandbox.runtime.showCheckpoints(record.containerId, await machineViews(this.deps, record.id));
+      else await this.deps.snapshots.mountViews(record.id, viewIds(this.deps.store, record.id), sandbox.imagePath);
     } catch (e) {
       this.deps.log(`refreshing the checkpoint views of '${record.name}' failed: ${(e as Error).message}`);
     }

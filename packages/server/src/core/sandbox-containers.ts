@@ -139,6 +139,7 @@ export class SandboxContainers {
     crashPoint('create:started');
     if (privileges.noNewPrivileges) await this.closeSudo(record, containerId);
     const booted = store.byName(record.name) ?? record;
+    await this.hooks()?.started?.(booted, runtime);
     this.sawRunning(record.id);
     setImmediate(() => this.hooks()?.booted?.(booted));
   }
@@ -265,11 +266,14 @@ export class SandboxContainers {
 
   /**
    * On start: thaws a container that a crashed daemon left frozen for a snapshot (runsc cannot
-   * even report the state of a frozen gVisor sandbox). A warm sandbox stays paused: the
-   * runtime's pause does not use the freezer cgroup.
+   * even report the state of a frozen gVisor sandbox), and a VM's filesystem it left frozen. A
+   * warm sandbox stays paused: the runtime's pause does not use the freezer cgroup.
    */
   async thawAfterCrash(record: SandboxRecord): Promise<void> {
-    if (record.containerId) await this.cgroupOf(record).thaw();
+    if (!record.containerId) return;
+    await this.cgroupOf(record).thaw();
+    // A guest that does not answer is judged by its state next, as any other.
+    await this.runtimeOf(record).thawFilesystem?.(record.containerId).catch(() => {});
   }
 
   /** Removes containers, mount, network and subvolume. Idempotent, so a crash can repeat it. */

@@ -1,6 +1,7 @@
 // What features built on the sandbox lifecycle (checkpoints, egress, services, the in-sandbox
 // API) add to it, and how several of them run as the one set of hooks the manager calls.
 import type { SandboxRecord } from '../db/sandboxes.js';
+import type { SandboxRuntime } from '../runtime/runtime.js';
 
 /** What a feature adds to a sandbox's lifecycle (see core/checkpoints.ts, core/services.ts). */
 export interface SandboxHooks {
@@ -12,6 +13,8 @@ export interface SandboxHooks {
   tornDown(sandboxId: string): Promise<void>;
   /** Variables every command in the sandbox gets (the caller's own values win). */
   environment?(record: SandboxRecord): Record<string, string>;
+  /** Inside boot's lock, once the container runs: what its runtime is told of it then. Never fails the boot. */
+  started?(record: SandboxRecord, runtime: SandboxRuntime): Promise<void>;
   /** After a boot (create, cold wake, restart after a death), outside the lock. */
   booted?(record: SandboxRecord): void;
   /** After a warm sandbox was thawed, outside the lock. */
@@ -35,6 +38,9 @@ export function combineHooks(...all: Array<Partial<SandboxHooks>>): SandboxHooks
       for (const h of all) await h.tornDown?.(sandboxId);
     },
     environment: (record) => Object.assign({}, ...all.map((h) => h.environment?.(record) ?? {})) as Record<string, string>,
+    started: async (record, runtime) => {
+      for (const h of all) await h.started?.(record, runtime);
+    },
     booted: (record) => all.forEach((h) => h.booted?.(record)),
     resumed: (record) => all.forEach((h) => h.resumed?.(record)),
     stopping: (record) => all.forEach((h) => h.stopping?.(record)),

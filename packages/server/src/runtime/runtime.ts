@@ -5,6 +5,17 @@ import type { RuntimeKind } from '../config.js';
 
 export type ContainerState = 'running' | 'paused' | 'stopped' | 'missing';
 
+/** Where a sandbox sees its newest checkpoints, read-only. */
+export const VIEWS_INSIDE = '/.burrow/checkpoints';
+/** How many of the newest checkpoints a sandbox sees there. */
+export const VISIBLE_VIEWS = 5;
+
+/** A checkpoint a VM shows at VIEWS_INSIDE/<id>: its disk, the checkpoint's copy. */
+export interface CheckpointDisk {
+  id: string;
+  disk: string;
+}
+
 export interface ProcessSpec {
   args: string[];
   env: string[];
@@ -65,4 +76,18 @@ export interface SandboxRuntime {
    * a container sees them through its bind mounts.
    */
   copyFilesIn?(containerId: string): Promise<void>;
+  /**
+   * Only where the guest's kernel writes the disk (vm): makes its filesystem clean on the disk
+   * (its journal applied, as at an unmount) and holds every writer, so that a snapshot of the
+   * disk mounts read-only as it is. Undone by thawFilesystem, which a filesystem not frozen
+   * takes as done.
+   */
+  freezeFilesystem?(containerId: string): Promise<void>;
+  thawFilesystem?(containerId: string): Promise<void>;
+  /**
+   * Only where the sandbox sees no host mounts (vm): shows these checkpoints (at most
+   * VISIBLE_VIEWS) read-only at VIEWS_INSIDE/<id>, and no others. A container sees them through
+   * a bind mount of the views the host mounts (storage/snapshots.ts).
+   */
+  showCheckpoints?(containerId: string, checkpoints: CheckpointDisk[]): Promise<void>;
 }

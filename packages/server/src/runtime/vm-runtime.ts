@@ -10,16 +10,18 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { Cgroup } from './cgroup.js';
-import type { ContainerState, ProcessSpec, SandboxRuntime } from './runtime.js';
+import { VISIBLE_VIEWS, type CheckpointDisk, type ContainerState, type ProcessSpec, type SandboxRuntime } from './runtime.js';
 import { GuestChannel } from './vm/guest-channel.js';
 import { DEFAULT_PATH, MACHINE_NETWORK_ANNOTATION } from './oci-bundle.js';
 import { GuestProcess, runInGuest } from './vm/guest-process.js';
 import type { OfferedSocket } from './vm/guest-sockets.js';
-import { resumedGuestCommand } from './vm/initramfs.js';
+import { emptySlots, planViews, swapSlot, viewsCommand, type ViewSlot } from './vm/checkpoint-views.js';
+import { GUEST_BUSYBOX, resumedGuestCommand } from './vm/initramfs.js';
 import { discardMemory, loadMemory, saveMemory, takeSavedMemory } from './vm/machine-memory.js';
 import { guestNetValue, startMachine, type Acceleration, type MachineNetwork } from './vm/machine.js';
 import { Qmp } from './vm/qmp.js';
 import type { VmAssets } from './vm/vm-assets.js';
+import { exists } from '../util/exists.js';
 
 /** A guest under TCG takes seconds to reach its bridge; under KVM well under one. */
 const BOOT_TIMEOUT_MS = 120_000;
@@ -53,10 +55,12 @@ interface VmRuntimeOptions {
   host: () => Promise<VmHost>;
 }
 
-/** What the VM is sized by: the limits the OCI bundle gives its container. */
+/** What the VM is made of: the limits the OCI bundle gives its container, and its view slots. */
 export interface MachineSize {
   cpus: number;
   memoryMb: number;
+  /** Disks its checkpoint views are shown from (vm/checkpoint-views.ts). */
+  viewSlots: number;
 }
 
 /** The bundle (see oci-bundle.ts) read as the description of a machine. */
@@ -98,7 +102,7 @@ export function machineBundleOf(ociConfig: unknown): MachineBundle {
     disk: config.root.path,
     hostname: config.hostname ?? 'sandbox',
     // A fractional CPU limit still needs one vCPU; the cgroup holds QEMU to the fraction.
-    size: { cpus: Math.max(1, Math.ceil(cpuShare)), memoryMb: memory && memory > 0 ? Math.max(128, Math.floor(memory / MiB)) : 512 },
+    size: { cpus: Math.max(1, Math.ceil(cpuShare)), memoryMb: memory && memory > 0 ? Math.max(128, Math.floor(memory / MiB)) : 512, viewSlots: VISIBLE_VIEWS },
     cpuShare,
     cgroupsPath: config.linux.cgroupsPath,
     network: machineNetworkOf(config),
@@ -126,6 +130,15 @@ function asRoot(args: string[]): ProcessSpec {
 
 /** Set on a paused machine whose host files changed: its resume copies them in. */
 const FILES_STALE = 'files-stale';
+/** The checkpoints a paused machine is to show when it runs again. */
+const VIEWS_WANTED_FILE = 'views-wanted.json';
+/** What the machine's view slots hold (see vm/checkpoint-views.ts). */
+const VIEW_SLOTS_FILE = 'view-slots.json';
+
+/** Set while the guest's root may be frozen (freezeFilesystem): what thawFilesystem undoes. */
+const FILESYSTEM_FROZEN = 'filesystem-frozen';
+/** Freezes the guest's root with the busybox at $1; syncs if there is none. */
+const FREEZE_ROOT = 'if [ -x "$1" ]; then exec "$1" fsfreeze --freeze /; else exec sync; fi';
 
 /** Removes the regular files directly in $1 but those named $2...; dot files are left alone. */
 const KEEP_ONLY = 'dir=$1; shift; cd "$dir" 2>/dev/null || exit 0; for f in *; do [ -f "$f" ] || continue; keep=; for k in "$@"; do [ "$f" = "$k" ] && keep=1; done; [ -n "$keep" ] || rm -f -- "$f"; done';
@@ -179,8 +192,9 @@ export class VmRuntime implements SandboxRuntime {
     const diskFolder = dirname(bundle.disk);
     // Memory saved with the disk (a checkpoint's, a warm machine's) is resumed on a machine of its own size.
     const memory = await takeSavedMemory(diskFolder, bundle.disk);
-    const size = memory ? { cpus: memory.cpus, memoryMb: memory.memoryMb } : bundle.size;
+    const size: MachineSize = memory ? { cpus: memory.cpus, memoryMb: memory.memoryMb, viewSlots: memory.viewSlots } : bundle.size;
     await writeFile(join(dir, 'size'), JSON.stringify(size));
+    await this.saveSlots(containerId, emptySlots(size.viewSlots));
     const machine = await startMachine(
       {
         accel: host.accel,
@@ -292,6 +306,62 @@ export class VmRuntime implements SandboxRuntime {
   }
 
   /**
+   * Shows `checkpoints` at VIEWS_INSIDE in the guest (see vm/checkpoint-views.ts): the guest
+   * first lets go of the views that change (and of any its memory brought from another machine),
+   * then the host swaps the disks under their slots, then the guest mounts them. A paused
+   * machine is shown them when it runs again.
+   */
+  async showCheckpoints(containerId: string, checkpoints: CheckpointDisk[]): Promise<void> {
+    const dir = this.dir(containerId);
+    if ((await this.state(containerId)) !== 'running') return writeFile(join(dir, VIEWS_WANTED_FILE), JSON.stringify(checkpoints));
+    const slots = await this.slots(containerId);
+    const plan = planViews(slots, checkpoints);
+    await this.inGuest(containerId, viewsCommand(plan.map((view, i) => (view === slots[i]!.view ? view : null))));
+    const qmp = await Qmp.connect(join(dir, 'qmp.sock'));
+    try {
+      for (const [i, view] of plan.entries()) {
+        if (view === slots[i]!.view) continue;
+        slots[i] = await swapSlot(qmp, i, slots[i]!, view);
+        await this.saveSlots(containerId, slots);
+      }
+    } finally {
+      qmp.close();
+    }
+    await this.inGuest(containerId, viewsCommand(plan));
+  }
+
+  /** The machine's view slots as the host last set them; none for a machine older than them. */
+  private async slots(containerId: string): Promise<ViewSlot[]> {
+    return JSON.parse(await readFile(join(this.dir(containerId), VIEW_SLOTS_FILE), 'utf8').catch(() => '[]')) as ViewSlot[];
+  }
+
+  private async saveSlots(containerId: string, slots: ViewSlot[]): Promise<void> {
+    await writeFile(join(this.dir(containerId), VIEW_SLOTS_FILE), JSON.stringify(slots));
+  }
+
+  /**
+   * FIFREEZE on the guest's root, by the busybox its init left (the disk's own tools may lack
+   * fsfreeze): its journal applied and every writer held until thawFilesystem. A guest without
+   * it (booted before it had it) syncs instead.
+   */
+  async freezeFilesystem(containerId: string): Promise<void> {
+    // Noted first: a daemon that dies with the guest frozen leaves the note for thawFilesystem.
+    await writeFile(join(this.dir(containerId), FILESYSTEM_FROZEN), '');
+    await this.inGuest(containerId, ['/bin/sh', '-c', FREEZE_ROOT, 'sh', GUEST_BUSYBOX]);
+  }
+
+  /**
+   * Ends freezeFilesystem's hold. A paused machine (a daemon died while its memory was saved for
+   * a checkpoint) is thawed when it runs again (resume).
+   */
+  async thawFilesystem(containerId: string): Promise<void> {
+    const note = join(this.dir(containerId), FILESYSTEM_FROZEN);
+    if (!(await exists(note)) || (await this.state(containerId)) !== 'running') return;
+    await this.inGuest(containerId, [GUEST_BUSYBOX, 'fsfreeze', '--unfreeze', '/'], { okCodes: [0, 1] });
+    await rm(note);
+  }
+
+  /**
    * Writes the running machine's memory beside its disk (see vm/machine-memory.ts), where a
    * checkpoint of the disk takes it along and the disk's next start resumes it; the machine is
    * left paused.
@@ -382,10 +452,16 @@ export class VmRuntime implements SandboxRuntime {
   async resume(containerId: string): Promise<void> {
     await this.discardMemory(containerId);
     await this.qmp(containerId, 'cont');
+    await this.thawFilesystem(containerId);
     const stale = join(this.dir(containerId), FILES_STALE);
-    if (await stat(stale).then(() => true, () => false)) {
+    if (await exists(stale)) {
       await rm(stale);
       await this.copyFilesIn(containerId);
+    }
+    const wanted = await readFile(join(this.dir(containerId), VIEWS_WANTED_FILE), 'utf8').catch(() => null);
+    if (wanted !== null) {
+      await rm(join(this.dir(containerId), VIEWS_WANTED_FILE));
+      await this.showCheckpoints(containerId, JSON.parse(wanted) as CheckpointDisk[]);
     }
   }
 

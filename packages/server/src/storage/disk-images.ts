@@ -4,6 +4,7 @@
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { run } from '../util/run.js';
+import { exists } from '../util/exists.js';
 
 export interface DiskLayout {
   /** <pool>/vm-disks/images/<imageId>.ext4 */
@@ -140,11 +141,4 @@ export async function reflink(source: string, dest: string): Promise<string> {
     await rm(partial, { force: true });
   }
   return dest;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -11,6 +11,7 @@ import { packageFile } from '../util/package-files.js';
 import { imageId, RECIPES, type ImageRecipe } from './image-recipes.js';
 import { ImagePins } from './image-pins.js';
 import type { PoolLayout } from './pool.js';
+import { exists } from '../util/exists.js';
 
 export interface ImageInfo {
   name: string;
@@ -97,11 +98,11 @@ export class ImageStore {
 
   private async buildTarball(name: ImageName, id: string, onProgress: (line: string) => void): Promise<boolean> {
     const tarball = this.tarballPath(id);
-    if (await fileExists(tarball)) return false;
+    if (await exists(tarball)) return false;
     await mkdir(this.config.imageCache, { recursive: true });
     const release = await acquireLock(`${tarball}.lock`, onProgress);
     try {
-      if (await fileExists(tarball)) return false; // another process built it while we waited
+      if (await exists(tarball)) return false; // another process built it while we waited
       const recipe = this.recipeOf(name);
       const partial = `${tarball}.partial-${process.pid}`;
       const staged = `${tarball}.npm-${process.pid}`;
@@ -193,13 +194,6 @@ function streamLines(file: string, args: string[], onLine: (line: string) => voi
       code === 0 ? resolve() : reject(new CommandError([file, ...args], code, tail.join('\n'), signal)),
     );
   });
-}
-
-async function fileExists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** A lock file holding the owner's pid; a lock whose owner died is taken over. */

@@ -6,6 +6,7 @@ import type { BurrowConfig } from '../config.js';
 import { run } from '../util/run.js';
 import { isBtrfs } from './btrfs.js';
 import { isMountPoint, unmount } from './mounts.js';
+import { exists } from '../util/exists.js';
 
 export interface PoolLayout {
   root: string;
@@ -54,11 +55,4 @@ export async function poolSpace(layout: PoolLayout): Promise<{ sizeBytes: number
 /** Unmounts a loop pool (the loop device goes with it); a directory pool is left alone. */
 export async function releasePool(config: BurrowConfig): Promise<void> {
   if (config.pool.kind === 'loop') await unmount(config.pool.mountpoint);
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -15,7 +15,7 @@ import { liveRow, spaceBySandbox } from './sandbox-space.js';
 
 const IDMAPPED_MOUNT = packageFile('host-tools/idmapped-mount.py');
 /** The name of a `vm` sandbox's disk in its subvolume. */
-const MACHINE_DISK = 'disk.ext4';
+export const MACHINE_DISK = 'disk.ext4';
 
 export class SandboxDisks {
   /** The images' disks that `vm` sandboxes' disks are cloned from. */

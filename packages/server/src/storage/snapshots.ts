@@ -20,11 +20,8 @@ import {
 } from './btrfs.js';
 import { isMountPoint } from './mounts.js';
 import type { PoolLayout } from './pool.js';
-import type { SandboxDisks } from './sandbox-disks.js';
+import { MACHINE_DISK, type SandboxDisks } from './sandbox-disks.js';
 import { checkpointRows, spaceBySandbox, type SandboxSpace } from './sandbox-space.js';
-
-/** Where the views appear inside a sandbox. */
-export const VIEWS_INSIDE = '/.burrow/checkpoints';
 
 export class Snapshots {
   constructor(
@@ -48,6 +45,11 @@ export class Snapshots {
 
   path(sandboxId: string, checkpointId: string): string {
     return join(this.dir(sandboxId), checkpointId);
+  }
+
+  /** A `vm` sandbox's disk as the checkpoint holds it (see SandboxDisks.machineDisk). */
+  machineDisk(sandboxId: string, checkpointId: string): string {
+    return join(this.path(sandboxId, checkpointId), MACHINE_DISK);
   }
 
   exists(sandboxId: string, checkpointId: string): Promise<boolean> {

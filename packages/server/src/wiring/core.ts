@@ -93,7 +93,7 @@ export async function buildCore(config: BurrowConfig, host: Host, storage: Stora
     runcUserNamespace: config.runcUserNamespace,
     crashPoint,
     hooks: combineHooks(
-      checkpointHooks({ store: checkpointStore, snapshots, crashPoint }),
+      checkpointHooks({ store: checkpointStore, snapshots, crashPoint, log }),
       egressHooks(egressStage.secrets, egressStage.trust, egressStage.proxyUrlOf),
     ),
     activity,

@@ -4,6 +4,7 @@
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../../util/run.js';
+import { exists } from '../../util/exists.js';
 
 /** The meta-package whose dependency names the current cloud kernel. */
 const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64';
@@ -74,11 +75,4 @@ export async function ensureGuestKernel(vmCache: string, version: string, log: (
 
 export async function readModulesDep(kernel: GuestKernel): Promise<string> {
   return readFile(join(kernel.modulesDir, 'modules.dep'), 'utf8');
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }

@@ -12,6 +12,7 @@ import { run } from '../../util/run.js';
 import { cpioArchive, type CpioEntry } from './cpio.js';
 import { readModulesDep, type GuestKernel } from './guest-kernel.js';
 import { loadOrder, moduleName, parseModulesDep } from './kernel-modules.js';
+import { exists } from '../../util/exists.js';
 
 /** nftables' NAT in the guest's kernel: the host's connections to the guest's localhost. */
 const LOCAL_REDIRECT_MODULES = ['nft_chain_nat', 'nft_nat'];
@@ -35,6 +36,8 @@ const BUSYBOX = '/bin/busybox';
  * host's commands there once the initramfs is gone: the disk's own tools may lack them.
  */
 const GUEST_TOOLS = '/run/burrow-vm';
+/** The guest's busybox, for the host's commands there (see GUEST_TOOLS). */
+export const GUEST_BUSYBOX = `${GUEST_TOOLS}/busybox`;
 /** The host's nft, run in the guest by the host's dynamic loader with the host's libraries. */
 const NFT = '/usr/sbin/nft';
 /** Where nft, its libraries and the loader sit in the initramfs. */
@@ -114,9 +117,11 @@ export function guestNetworkLines(): string[] {
  */
 export function resumedGuestScript(): string {
   return [
-    `busybox() { ${GUEST_TOOLS}/busybox "$@"; }`,
+    `busybox() { ${GUEST_BUSYBOX} "$@"; }`,
     nftFunction(`${GUEST_TOOLS}/nft`),
     'fail() { busybox echo "$*" >&2; exit 1; }',
+    // A checkpoint's memory is saved with the guest's filesystem frozen (Checkpoints.take).
+    'busybox fsfreeze --unfreeze / 2>/dev/null',
     'busybox date -s "@$2" >/dev/null || busybox echo "cannot set the clock" >&2',
     'net=$1',
     'if [ -n "$net" ]; then',
@@ -130,7 +135,7 @@ export function resumedGuestScript(): string {
 
 /** The `busybox sh` command that runs resumedGuestScript in the guest. */
 export function resumedGuestCommand(net: string, epochSeconds: number): string[] {
-  return [`${GUEST_TOOLS}/busybox`, 'sh', '-c', resumedGuestScript(), 'sh', net, String(epochSeconds)];
+  return [GUEST_BUSYBOX, 'sh', '-c', resumedGuestScript(), 'sh', net, String(epochSeconds)];
 }
 
 /** eth0 from $net (address/prefix,gateway), if there is one. */
@@ -278,11 +283,4 @@ export function isStaticElf(file: Buffer): boolean {
     if (file.readUInt32LE(at) === PT_INTERP) return false;
   }
   return true;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
 }

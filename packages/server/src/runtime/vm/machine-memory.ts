@@ -19,6 +19,8 @@ const FACTS_FILE = 'memory.json';
 const MemoryFacts = z.object({
   cpus: z.number().int().positive(),
   memoryMb: z.number().int().positive(),
+  /** The machine's checkpoint view slots: memory saved before machines had them had none. */
+  viewSlots: z.number().int().nonnegative().default(0),
   /**
    * The disk's modification time (ms) when the memory was saved: a disk written since is not the
    * memory's (growing it keeps the time: see SandboxDisks.ensureMachineDisk).
@@ -36,7 +38,7 @@ const MIGRATION_TIMEOUT_MS = 600_000;
  * then exactly as that memory last saw it: QEMU has flushed its writes and let go of the disk.
  * The machine stays paused; `cont` runs it on.
  */
-export async function saveMemory(qmp: Qmp, folder: string, disk: string, size: { cpus: number; memoryMb: number }): Promise<void> {
+export async function saveMemory(qmp: Qmp, folder: string, disk: string, size: { cpus: number; memoryMb: number; viewSlots: number }): Promise<void> {
   await qmp.execute('stop');
   await qmp.execute('migrate-set-parameters', { 'max-bandwidth': UNLIMITED_BANDWIDTH });
   await qmp.execute('migrate', { uri: `exec:cat > ${PARTIAL_FILE}` });

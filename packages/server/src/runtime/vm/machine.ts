@@ -3,6 +3,7 @@
 // (described to the kernel through ACPI), the kernel is loaded directly.
 import { spawn } from 'node:child_process';
 import { open, readFile } from 'node:fs/promises';
+import { viewSlotArgs } from './checkpoint-views.js';
 import { AGENT_PORT_NAME, NET_KERNEL_ARG } from './initramfs.js';
 
 export type Acceleration = 'kvm' | 'tcg';
@@ -15,6 +16,8 @@ export interface MachineSpec {
   initramfs: string;
   /** The sandbox's ext4 image (raw), or none for a probe that only boots the kernel. */
   disk?: string;
+  /** Empty read-only disks the guest's checkpoint views are later shown from (checkpoint-views.ts). */
+  viewSlots?: number;
   /** The unix socket QEMU listens on for the bridge's virtio-serial port. */
   agentSocket?: string;
   /** The unix socket of QEMU's machine protocol (pause, resume, status); see qmp.ts. */
@@ -108,6 +111,7 @@ export function qemuArgs(spec: MachineSpec): string[] {
           'virtio-blk-device,drive=root',
         ]
       : []),
+    ...viewSlotArgs(spec.viewSlots ?? 0),
     ...(spec.qmpSocket ? ['-qmp', `unix:${driveValue(spec.qmpSocket)},server=on,wait=off`] : []),
     ...(spec.agentSocket
       ? [
