@@ -118,12 +118,19 @@ describe('a vm sandbox, under TCG', { timeout: 300_000 }, () => {
     expect(written.stdout).toBe('thawed\n');
   });
 
-  it('takes new limits at its next boot, and refuses to shrink its disk', async () => {
+  it('takes new limits at its next boot, pids_limit in its own kernel, and refuses to shrink its disk', async () => {
     await expect(box.updateLimits({ storage_gb: 2 })).rejects.toMatchObject({ status: 409 });
-    await box.updateLimits({ ram_mb: 768 });
+    await box.updateLimits({ ram_mb: 768, pids_limit: 64 });
     await box.restart();
     const memTotalKb = Number(/MemTotal:\s+(\d+)/.exec((await box.exec('cat', ['/proc/meminfo'])).stdout)?.[1]);
     expect(memTotalKb).toBeGreaterThan(600 * 1024);
+    // Each user's processes, as under gVisor: the guest's kernel refuses the 65th.
+    const limits = (await box.exec('cat', ['/proc/self/limits'])).stdout;
+    expect(limits).toMatch(/^Max processes\s+64\s+64\s/m);
+    const burst = await box.exec('sh', ['-c', 'for i in $(seq 80); do sleep 300 >/dev/null 2>&1 </dev/null & done; echo started']);
+    expect(burst.stdout + burst.stderr).toMatch(/fork|Resource temporarily unavailable/i);
+    expect((await box.killProcesses()).killed).toBeGreaterThan(0);
+    expect((await box.exec('echo', ['room again'])).stdout).toBe('room again\n');
   });
 
   it('is destroyed with its machine, disk and cgroup', async () => {

@@ -147,6 +147,7 @@ describe("QEMU's command line", () => {
     const link = { tap: 'tap0', mac: '02:62:77:00:00:05', address: '10.0.0.22', prefix: 30, gateway: '10.0.0.21' };
     const bundle = (memory: number | undefined, quota: number) => ({
       hostname: 'box',
+      process: { env: ['PATH=/usr/bin', 'BURROW_NPROC=64'] },
       annotations: { [MACHINE_NETWORK_ANNOTATION]: JSON.stringify(link) },
       root: { path: '/pool/sandboxes/abc/disk.ext4' },
       mounts: [
@@ -168,6 +169,8 @@ describe("QEMU's command line", () => {
       cgroupsPath: '/burrow-t-abc-1',
       network: { netnsPath: '/run/netns/x', ...link },
       files: [{ destination: '/etc/hosts', source: '/state/abc/etc/hosts' }],
+      // pids_limit, for the guest's PID 1 (image/burrow-agent.c) through the kernel command line.
+      processCap: 64,
     });
     // Half a CPU still needs a whole vCPU (the cgroup holds it to half); 1.5 CPUs two.
     expect(machineBundleOf(bundle(512 * 2 ** 20, 50_000))).toMatchObject({ size: { cpus: 1, memoryMb: 512 }, cpuShare: 0.5 });

@@ -36,6 +36,8 @@ export interface BundleSpec extends BundleRoot {
 /** Where a `vm` bundle carries the guest's link (runtime/vm-runtime.ts reads it). */
 export const MACHINE_NETWORK_ANNOTATION = 'dev.burrow.machine-network';
 
+/** PID 1's variable for pids_limit where the sandbox's own kernel enforces it (image/burrow-agent.c). */
+export const PROCESS_CAP_VARIABLE = 'BURROW_NPROC';
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /**
@@ -137,9 +139,9 @@ export function bundleConfig(spec: BundleSpec): object {
       terminal: false,
       user: { uid: 0, gid: 0 },
       args: INIT,
-      // Under gVisor, pids_limit caps each user's processes inside, in its own kernel (see
-      // image/burrow-agent.c), and the host's limit is its runtime's.
-      env: [`PATH=${DEFAULT_PATH}`, ...(hardened ? [] : [`BURROW_NPROC=${spec.pidsLimit}`])],
+      // Under gVisor and in a VM, pids_limit caps each user's processes inside, in its own
+      // kernel (see image/burrow-agent.c), and the host's limit is its runtime's.
+      env: [`PATH=${DEFAULT_PATH}`, ...(hardened ? [] : [`${PROCESS_CAP_VARIABLE}=${spec.pidsLimit}`])],
       cwd: '/',
       capabilities: caps,
       // sudo inside the sandbox is part of the product, unless its privileges policy says otherwise.

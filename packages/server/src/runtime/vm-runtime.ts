@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { Cgroup } from './cgroup.js';
 import { VISIBLE_VIEWS, type CheckpointDisk, type ContainerState, type ProcessSpec, type SandboxRuntime } from './runtime.js';
 import { GuestChannel } from './vm/guest-channel.js';
-import { DEFAULT_PATH, MACHINE_NETWORK_ANNOTATION } from './oci-bundle.js';
+import { DEFAULT_PATH, MACHINE_NETWORK_ANNOTATION, PROCESS_CAP_VARIABLE } from './oci-bundle.js';
 import { GuestProcess, runInGuest } from './vm/guest-process.js';
 import type { OfferedSocket } from './vm/guest-sockets.js';
 import { emptySlots, planViews, swapSlot, viewsCommand, type ViewSlot } from './vm/checkpoint-views.js';
@@ -76,10 +76,13 @@ export interface MachineBundle {
   network: MachineNetwork | undefined;
   /** Host files (or directories of files) copied in at boot, by their path inside. */
   files: Array<{ destination: string; source: string }>;
+  /** Each user's process cap in the guest (pids_limit), for its PID 1; none: no cap. */
+  processCap: number | undefined;
 }
 
 interface OciConfigShape {
   hostname?: string;
+  process?: { env?: string[] };
   annotations?: Record<string, string>;
   root?: { path?: string };
   mounts?: Array<{ destination: string; type: string; source: string; options?: string[] }>;
@@ -111,7 +114,14 @@ export function machineBundleOf(ociConfig: unknown): MachineBundle {
     files: (config.mounts ?? [])
       .filter((m) => m.type === 'bind' && m.options?.includes('ro'))
       .map((m) => ({ destination: m.destination, source: m.source })),
+    processCap: processCapOf(config),
   };
+}
+
+/** PID 1's process cap as the bundle gives a container's (see PROCESS_CAP_VARIABLE). */
+function processCapOf(config: OciConfigShape): number | undefined {
+  const value = config.process?.env?.find((e) => e.startsWith(`${PROCESS_CAP_VARIABLE}=`))?.slice(PROCESS_CAP_VARIABLE.length + 1);
+  return value && /^\d{1,9}$/.test(value) ? Number(value) : undefined;
 }
 
 /** The guest's link (see network/machine-link.ts), in the sandbox's network namespace. */
@@ -207,7 +217,8 @@ export class VmRuntime implements SandboxRuntime {
         qmpSocket: join(dir, 'qmp.sock'),
         consoleLog: join(dir, 'console.log'),
         tscKhz: host.tscKhz,
-        kernelArgs: ['panic=-1'],
+        // The kernel hands an argument it does not know to init as a variable: PID 1's cap.
+        kernelArgs: ['panic=-1', ...(bundle.processCap ? [`${PROCESS_CAP_VARIABLE}=${bundle.processCap}`] : [])],
         network: bundle.network,
       },
       join(dir, 'qemu.log'),
