@@ -1,10 +1,10 @@
 // The core of what a sandbox does, through the API as a user drives it, once per runtime: gVisor,
 // runc with its user namespace, and a QEMU microVM (under TCG here: slow, so one sandbox per
 // runtime serves every test in order). Commands with stdin and a terminal, the in-sandbox API,
-// the fs API, its URL and the TCP proxy, port events, the egress policy, checkpoint, restore and
-// fork, sleep and wake, kill, and destroy leaving nothing behind. Secrets through the egress
-// proxy are proven for each runtime in egress.test.ts; what only one runtime has is in its own
-// file (user-namespace, containment, vm-*).
+// sessions, services, metering, the fs API, its URL and the TCP proxy, port events, the egress
+// policy, checkpoint, restore, fork and the checkpoint views, sleep and wake, kill, and destroy
+// leaving nothing behind. Secrets through the egress proxy are proven for each runtime in
+// egress.test.ts; what only one runtime has is in its own file (user-namespace, containment, vm-*).
 import type { Runtime } from '@burrow/protocol';
 import type { BurrowClient, PortEvent, Sandbox } from '@burrow/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import { BurrowInstance, sandboxName } from '../support/instance.js';
 import { tcpConnect } from '../support/net-probe.js';
 import { pageThroughProxy } from '../support/sandbox-port.js';
 import { requestSandboxUrl } from '../support/sandbox-url.js';
+import { until } from '../support/until.js';
 
 /** Each runtime with the limits its sandbox is made with: a guest's RAM is taken from the host at boot. */
 const RUNTIMES: Array<{ runtime: Runtime; config?: { ram_mb: number } }> = [{ runtime: 'gvisor' }, { runtime: 'runc' }, { runtime: 'vm', config: { ram_mb: 512 } }];
@@ -67,6 +68,12 @@ describe.for(RUNTIMES)('a $runtime sandbox', { timeout: 300_000 }, ({ runtime, c
     const made = await box.exec('burrow-env', ['checkpoint', 'create', '-m', 'made inside']);
     expect(made.exitCode).toBe(0);
     expect((await box.listCheckpoints()).find((c) => c.id === made.stdout.trim())?.comment).toBe('made inside');
+  });
+
+  it('has the devices programs expect: /dev/fd for process substitution, /dev/shm for shared memory', async () => {
+    expect((await box.exec('bash', ['-c', 'cat <(echo substituted)'])).stdout).toBe('substituted\n');
+    const shared = "from multiprocessing import shared_memory as s; m = s.SharedMemory(create=True, size=8); m.buf[0] = 42; print(m.buf[0]); m.close(); m.unlink()";
+    expect((await box.exec('python3', ['-c', shared])).stdout).toBe('42\n');
   });
 
   it('reads and writes files through the fs API', async () => {
@@ -127,7 +134,41 @@ describe.for(RUNTIMES)('a $runtime sandbox', { timeout: 300_000 }, ({ runtime, c
     }
   });
 
-  it('shows its newest checkpoints read-only at /.burrow/checkpoints, as they were, until they are deleted', async () => {
+  it('keeps a terminal session running without its client, and replays it on attach', async () => {
+    const session = await box.createSession('bash', [], { tty: true, rows: 30, cols: 90 });
+    let seen = '';
+    session.stdout.on('data', (b: Buffer) => (seen += b.toString()));
+    session.stdin.write('echo "mark-$((6 * 7))"\n');
+    await until('the session to answer', async () => seen, { accept: (text) => text.includes('mark-42') });
+    session.detach();
+    expect((await box.listSessions()).find((s) => s.id === session.sessionId)).toMatchObject({ tty: true, is_active: true });
+    const again = await box.attachSession(session.sessionId!);
+    let replay = '';
+    again.stdout.on('data', (b: Buffer) => (replay += b.toString()));
+    await until('the scrollback', async () => replay, { accept: (text) => text.includes('mark-42') });
+    expect(await box.killSession(session.sessionId!, { signal: 'SIGKILL', timeout: '5s' })).toBe(137);
+  });
+
+  it('runs a service as the sandbox user, with its log inside and through the API', async () => {
+    const events = await box.services.put('ticker', { cmd: 'sh', args: ['-c', 'echo "up as $(id -un)"; echo up >> ~/ticker-starts; exec sleep 1000'] }, { duration: '2s' });
+    expect(events[0]?.type).toBe('started');
+    expect((await box.services.get('ticker')).state).toMatchObject({ status: 'running', restart_count: 0 });
+    const logFile = () => box.exec('cat', ['/.burrow/logs/services/ticker.log']).then((r) => r.stdout);
+    await until('the service log inside', logFile, { accept: (text) => text === 'up as user\n' });
+    const logged = await box.services.logs('ticker', { lines: 10 });
+    expect(logged.filter((e) => e.type === 'stdout').map((e) => e.data)).toEqual(['up as user\n']);
+  });
+
+  it('is metered: the CPU its commands burn shows in its usage', async () => {
+    const cpuSeconds = async () => (await box.usage({ from: new Date(Date.now() - 3_600_000) })).sprites.find((s) => s.name === name)?.cpu_seconds ?? 0;
+    const before = await cpuSeconds();
+    const burn = await box.exec('python3', ['-c', 'import time\nt = time.process_time()\nwhile time.process_time() - t < 1: pass']);
+    expect(burn.exitCode).toBe(0);
+    // The meter samples once a second.
+    await until('the burnt CPU in the usage', cpuSeconds, { accept: (now) => now - before >= 0.8, timeoutMs: 30_000 });
+  });
+
+  it('shows its newest checkpoints read-only at /.burrow/checkpoints, as they were, until they are deleted, also those taken asleep', async () => {
     await box.exec('sh', ['-c', 'echo one > /home/user/viewed']);
     const first = await box.createCheckpoint('first view');
     await box.exec('sh', ['-c', 'echo two > /home/user/viewed']);
@@ -141,6 +182,10 @@ describe.for(RUNTIMES)('a $runtime sandbox', { timeout: 300_000 }, ({ runtime, c
     expect(listed).toContain(second.id);
     expect(listed).not.toContain(first.id);
     expect((await box.exec('cat', [view(second.id)])).stdout).toBe('two\n');
+    // Taken while it sleeps warm: there when it wakes.
+    expect((await box.sleep()).status).toBe('warm');
+    const asleep = await box.createCheckpoint('taken asleep');
+    expect((await box.exec('cat', [view(asleep.id)])).stdout).toBe('two\n');
   });
 
   it('sleeps warm with its processes and cold with its files, and wakes on the next command', async () => {
@@ -151,6 +196,10 @@ describe.for(RUNTIMES)('a $runtime sandbox', { timeout: 300_000 }, ({ runtime, c
     expect((await box.sleep({ cold: true })).status).toBe('cold');
     expect((await box.exec('cat', ['/home/user/sleep'])).stdout).toBe('slept\n');
     expect((await box.refresh()).status).toBe('running');
+    // Its service started again with it.
+    const starts = () => box.exec('cat', ['/home/user/ticker-starts']).then((r) => r.stdout);
+    await until('the service to start again', starts, { accept: (text) => text === 'up\nup\n' });
+    expect((await box.services.get('ticker')).state.status).toBe('running');
   });
 
   it('ends its processes on kill, and keeps answering', async () => {

@@ -133,6 +133,8 @@ export class ServiceProcess extends EventEmitter<{ event: [ServiceEvent] }> {
       const rest = m ? head.slice(m[0].length) : head;
       if (rest) this.emitEvent({ type: 'stderr', data: rest });
     });
+    // Lost, not exited (a VM's channel to its guest closed): 'close' follows, as after an exit.
+    child.on('error', (e) => this.emitEvent({ type: 'stderr', data: `burrow: ${e.message}\n` }));
     this.exited = new Promise((resolve) => {
       child.on('close', (code, signal) => {
         const exitCode = exitCodeOf(code, signal);

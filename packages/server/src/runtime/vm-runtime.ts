@@ -320,11 +320,13 @@ export class VmRuntime implements SandboxRuntime {
    * Shows `checkpoints` at VIEWS_INSIDE in the guest (see vm/checkpoint-views.ts): the guest
    * first lets go of the views that change (and of any its memory brought from another machine),
    * then the host swaps the disks under their slots, then the guest mounts them. A paused
-   * machine is shown them when it runs again.
+   * machine is shown them when it runs again, a stopped one at its next boot.
    */
   async showCheckpoints(containerId: string, checkpoints: CheckpointDisk[]): Promise<void> {
     const dir = this.dir(containerId);
-    if ((await this.state(containerId)) !== 'running') return writeFile(join(dir, VIEWS_WANTED_FILE), JSON.stringify(checkpoints));
+    const state = await this.state(containerId);
+    if (state === 'paused') return writeFile(join(dir, VIEWS_WANTED_FILE), JSON.stringify(checkpoints));
+    if (state !== 'running') return; // its next boot is shown its views
     const slots = await this.slots(containerId);
     const plan = planViews(slots, checkpoints);
     await this.inGuest(containerId, viewsCommand(plan.map((view, i) => (view === slots[i]!.view ? view : null))));

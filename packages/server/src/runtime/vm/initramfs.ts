@@ -82,6 +82,14 @@ ${guestResolverLines().join('\n')}
 busybox mount --move /dev /newroot/dev
 busybox mkdir -p /newroot/dev/pts
 busybox mount -t devpts -o newinstance,ptmxmode=0666 devpts /newroot/dev/pts
+# What a container runtime gives every container and devtmpfs lacks: bash's process
+# substitution opens /dev/fd/N, and POSIX shared memory lives in /dev/shm.
+busybox ln -sfn /proc/self/fd /newroot/dev/fd
+busybox ln -sf /proc/self/fd/0 /newroot/dev/stdin
+busybox ln -sf /proc/self/fd/1 /newroot/dev/stdout
+busybox ln -sf /proc/self/fd/2 /newroot/dev/stderr
+busybox mkdir -p /newroot/dev/shm
+busybox mount -t tmpfs -o mode=1777,nosuid,nodev shm /newroot/dev/shm
 busybox mount --move /proc /newroot/proc
 busybox mount --move /sys /newroot/sys
 busybox mount -t tmpfs -o mode=0755 tmpfs /newroot/run
