@@ -3,12 +3,12 @@
 // read-only views inside the sandbox, and the repair of whatever a crash interrupted. Every
 // multi-step operation records its intent in the database before it touches the disk, and runs
 // under the sandbox's lock, so it never interleaves with create, destroy or wake.
-import { stat } from 'node:fs/promises';
 import type { CheckpointRecord, CheckpointStore, RestoreIntent } from '../db/checkpoints.js';
 import type { SandboxRecord, SandboxStore } from '../db/sandboxes.js';
 import { DEFAULT_PATH } from '../runtime/oci-bundle.js';
 import { VIEWS_INSIDE, VISIBLE_VIEWS, type CheckpointDisk, type SandboxRuntime } from '../runtime/runtime.js';
 import type { Snapshots } from '../storage/snapshots.js';
+import { exists } from '../util/exists.js';
 import { Conflict, DomainError, SandboxBusy, RuntimeFailed } from './errors.js';
 import type { EventRecorder } from './events.js';
 import type { Metrics } from './metrics.js';
@@ -95,7 +95,7 @@ function viewIds(store: CheckpointStore, sandboxId: string): string[] {
 /** The views of a VM: the disks of its newest checkpoints (v0, taken before the first boot made a disk, has none). */
 async function machineViews(deps: Pick<CheckpointDeps, 'store' | 'snapshots'>, sandboxId: string): Promise<CheckpointDisk[]> {
   const views = viewIds(deps.store, sandboxId).map((id) => ({ id, disk: deps.snapshots.machineDisk(sandboxId, id) }));
-  const present = await Promise.all(views.map((v) => stat(v.disk).then(() => true, () => false)));
+  const present = await Promise.all(views.map((v) => exists(v.disk)));
   return views.filter((_, i) => present[i]);
 }
 
